@@ -1,0 +1,68 @@
+"""THE contract between egbench core and its plugins (pluggy project name ``"egbench"``).
+
+Every hook is called with keyword arguments; an implementation may accept fewer arguments than
+the spec lists, so specs can grow (by adding parameters or new hooks) without breaking plugins.
+
+Registration hooks are cheap: they hand light spec objects to a ``register`` callback that core
+provides. No framework imports, no downloads, no torch work at registration time — heavy work
+happens later in ``ModelSpec.build``, ``DatasetSpec.load``, ``TaskSpec.plan``, ``MetricSpec.compute``.
+Core owns naming: a second registration under an existing name is an error reported against the
+plugin, never a silent rename.
+
+Call order at start-up: ``register_registry_files`` → ``register_datasets`` → ``register_models``
+→ ``register_tasks`` → ``register_metrics``; ``register_commands`` when the CLI starts.
+"""
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("egbench")
+hookimpl = pluggy.HookimplMarker("egbench")
+
+
+# -- data -------------------------------------------------------------------------------
+@hookspec
+def register_registry_files(register):
+    """Add registry TOML files shipped by a plugin: ``register(path)``.
+
+    Core merges them before its own ``datasets_registry.toml`` (which therefore overrides a
+    plugin's entry of the same name) and before files named in ``EGBENCH_REGISTRY``.
+    """
+
+
+@hookspec
+def register_datasets(register, registry):
+    """Register datasets: ``register(spec)`` with a :class:`egbench_core.datasets.DatasetSpec`.
+
+    ``registry`` is the merged :class:`egbench_core.registry.Registry`, so a plugin can build
+    :class:`~egbench_core.datasets.RegistryDataset` objects from its entries.
+    """
+
+
+# -- models -----------------------------------------------------------------------------
+@hookspec
+def register_models(register):
+    """Register architectures: ``register(spec)`` with a :class:`egbench_core.interfaces.ModelSpec`.
+
+    ``spec.build(species, cutoff, params, stats)`` returns a ``torch.nn.Module`` whose
+    ``forward(graph: AtomicGraph) -> Tensor[B]`` is the energy in units of ``stats.scale`` eV
+    relative to the per-element reference energies (core adds those, and computes forces and
+    stress by autograd).
+    """
+
+
+# -- tasks and metrics ------------------------------------------------------------------
+@hookspec
+def register_tasks(register):
+    """Register tasks: ``register(spec)`` with a :class:`egbench_core.interfaces.TaskSpec`."""
+
+
+@hookspec
+def register_metrics(register):
+    """Register metrics: ``register(spec)`` with a :class:`egbench_core.interfaces.MetricSpec`."""
+
+
+# -- command line -----------------------------------------------------------------------
+@hookspec
+def register_commands(app):
+    """Add sub-commands to the ``egbench`` typer app."""

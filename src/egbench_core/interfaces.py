@@ -1,0 +1,188 @@
+"""The light types that plugins hand to core through the registration hooks.
+
+Nothing here imports a model framework or touches the network: a plugin builds these at
+registration time, core calls their ``build`` / ``load`` / ``plan`` methods later, when a cell
+actually runs. Units are those of :mod:`egbench_core.units` (eV, Å, eV/Å, fs, K).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
+
+if TYPE_CHECKING:  # imported lazily: registration must stay cheap
+    import torch
+
+    from .data import Frames
+    from .graph import AtomicGraph
+    from .stats import DatasetStats
+
+ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def check_id(kind: str, name: str) -> str:
+    """Ids are lowercase kebab-case (``md17-aspirin``, ``ood-temperature``)."""
+    if not isinstance(name, str) or not ID_RE.match(name):
+        raise ValueError(f"{kind} id {name!r} is not lowercase kebab-case (e.g. 'md17-aspirin')")
+    return name
+
+
+def stable_hash(obj: Any) -> str:
+    """sha256 of the canonical JSON of ``obj`` (dict keys sorted)."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------------------
+# Models
+# --------------------------------------------------------------------------------------
+class Potential(Protocol):
+    """What ``ModelSpec.build`` returns: a ``torch.nn.Module`` with
+
+    ``forward(graph: AtomicGraph) -> Tensor[B]``
+
+    For a trainable model the output is the energy in *normalised units*: core multiplies it by
+    ``stats.scale`` (eV) and adds the per-element reference energies ``Σ_i E0[Z_i]`` (eV) in
+    float64, the same for every model (see :class:`egbench_core.stats.NormalisedPotential`).
+    Forces and stress are computed by core with autograd; the module must compute its edge
+    vectors from ``graph.edge_vectors()`` (or positions + ``graph.shifts``) so gradients flow.
+    """
+
+    def __call__(self, graph: "AtomicGraph") -> "torch.Tensor": ...
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    periodic: bool = True  # handles periodic cells (uses graph.shifts)
+    stress: bool = True  # energy depends on the cell through the edge vectors only
+    max_elements: int | None = None  # None: any number of species
+    trainable: bool = True
+
+
+@dataclass
+class ModelSpec:
+    """An architecture, with its presets (``smoke``, ``quick``, ``paper``).
+
+    ``presets[name]`` is a plain dict: ``{"cutoff": Å, "model": {...}, "train": {...}}``; the
+    ``train`` part is turned into :class:`egbench_core.train.TrainConfig`. ``build(species,
+    cutoff, params, stats)`` returns a :class:`Potential`; it is the first place the plugin
+    may import its framework.
+    """
+
+    name: str
+    build: Callable[[Sequence[int], float, Mapping[str, Any], "DatasetStats"], Any]
+    presets: dict[str, dict[str, Any]]
+    version: str = "0"
+    description: str = ""
+    citation: str = ""
+    licence: str = ""
+    url: str = ""
+    requires: list[str] = field(default_factory=list)  # PEP 508 strings, checked before a cell runs
+    capabilities: Capabilities = field(default_factory=Capabilities)
+    plugin: str = ""  # filled in by core: the plugin that registered it
+
+    def __post_init__(self) -> None:
+        check_id("model", self.name)
+        for p, cfg in self.presets.items():
+            check_id("preset", p)
+            if "cutoff" not in cfg:
+                raise ValueError(f"model {self.name!r} preset {p!r} has no 'cutoff' (Å)")
+
+    def preset(self, name: str) -> dict[str, Any]:
+        try:
+            return self.presets[name]
+        except KeyError:
+            raise KeyError(
+                f"model {self.name!r} has no preset {name!r}; it has {sorted(self.presets)}"
+            ) from None
+
+    def preset_hash(self, name: str) -> str:
+        return stable_hash({"model": self.name, "version": self.version, "preset": self.preset(name)})
+
+
+# --------------------------------------------------------------------------------------
+# Tasks
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MDPlan:
+    """Forward MD of one cell: NVT Langevin from evenly spaced frames of ``start_split``."""
+
+    start_split: str
+    reference_split: str  # g_ref and the aligned EV/FV reference come from here
+    temperature_K: float
+    timestep_fs: float
+    friction_per_ps: float = 0.5
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    """What a task does with one dataset: train on ``train_split`` (select on ``val_split``),
+    score static errors on each of ``eval_splits``, then run ``md`` (or none)."""
+
+    train_split: str
+    val_split: str
+    eval_splits: tuple[str, ...]
+    md: MDPlan | None
+    train_dataset: str | None = None  # None: the cell's own dataset
+    note: str = ""
+
+
+@dataclass
+class TaskSpec:
+    """A benchmark task. ``plan(dataset)`` returns a :class:`TaskPlan`, or raises
+    :class:`SkipCell` with the reason the task does not apply to that dataset."""
+
+    name: str
+    plan: Callable[[Any], TaskPlan]
+    version: str = "1"
+    family: str = ""  # ``--tasks ood`` selects every task whose family is "ood"
+    description: str = ""
+    plugin: str = ""
+
+    def __post_init__(self) -> None:
+        check_id("task", self.name)
+        if self.family:
+            check_id("task family", self.family)
+
+
+class SkipCell(Exception):
+    """Raised by planning code: the cell cannot run here; the message is the reason kept."""
+
+
+# --------------------------------------------------------------------------------------
+# Metrics
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MetricValue:
+    name: str
+    value: float
+    unit: str
+    split: str = ""  # the evaluation split, "" when not split-specific
+    std: float | None = None
+    n: int | None = None  # number of samples behind the value (frames, replicas...)
+    mode: str = ""  # e.g. "oracle" / "aligned" for dynamics metrics
+    note: str = ""
+
+
+@dataclass
+class MetricSpec:
+    """A metric: ``compute(outputs) -> list[MetricValue]`` over a finished cell's outputs
+    (:class:`egbench_core.cell.CellOutputs`). Metrics are pure functions of stored outputs, so
+    a run can be re-scored. ``version`` is part of every cell key: bump it when a definition
+    changes."""
+
+    name: str
+    compute: Callable[[Any], list[MetricValue]]
+    unit: str
+    version: str = "1"
+    higher_is_better: bool = False
+    description: str = ""
+    plugin: str = ""
+    # Optional streaming part for MD: make_observer(md_context) -> object with
+    # ``update(step, time_fs, atoms, energy, forces)`` and ``finish() -> dict``.
+    make_observer: Callable[[Any], Any] | None = None
+
+    def __post_init__(self) -> None:
+        check_id("metric", self.name.replace("_", "-"))
