@@ -1,0 +1,41 @@
+"""An ASE ``Calculator`` over any trained egbench potential."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from ase.calculators.calculator import Calculator, all_changes
+
+from .graph import atoms_to_graph
+from .potential import evaluate
+
+
+class NonFiniteOutputError(RuntimeError):
+    """The model returned NaN/inf: the simulation cannot go on from here."""
+
+
+class EgbenchCalculator(Calculator):
+    """Energy (eV), forces (eV/Å) and, for periodic systems, stress (eV/Å³, Voigt order as ASE)."""
+
+    implemented_properties = ["energy", "free_energy", "forces", "stress"]
+
+    def __init__(self, potential: torch.nn.Module, **kw):
+        super().__init__(**kw)
+        self.potential = potential.eval()
+        self.cutoff = potential.cutoff
+        self.dtype = potential.dtype
+        self.n_evaluations = 0
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        want_stress = "stress" in properties and bool(self.atoms.pbc.any())
+        g = atoms_to_graph(self.atoms, self.cutoff, dtype=self.dtype, species=self.potential.species)
+        out = evaluate(self.potential, g, forces=True, stress=want_stress)
+        self.n_evaluations += 1
+        energy = float(out["energy"].detach()[0])
+        forces = out["forces"].detach().to(torch.float64).numpy()
+        if not np.isfinite(energy) or not np.isfinite(forces).all():
+            raise NonFiniteOutputError(f"model returned a non-finite energy ({energy}) or forces")
+        self.results = {"energy": energy, "free_energy": energy, "forces": forces}
+        if want_stress:
+            s = out["stress"].detach().to(torch.float64).numpy()[0]
+            self.results["stress"] = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])

@@ -1,0 +1,30 @@
+"""Built-in datasets: every ``[datasets.*]`` table of the merged registry (core's own file holds
+the embedded acetylacetone set), plus the synthetic periodic EMT set generated on the fly."""
+from __future__ import annotations
+
+from ..datasets import GeneratedDataset, RegistryDataset, SplitInfo
+from ..hookspecs import hookimpl
+from ..synthetic import EMT_PARAMS, emt_oracle, generate_emt
+
+
+@hookimpl
+def register_datasets(register, registry):
+    for name, table in sorted(registry.datasets.items()):
+        if table.get("plugin"):  # declared here, registered by the named plugin with its own class
+            continue
+        register(RegistryDataset(name, table, registry))
+    p = EMT_PARAMS
+    register(GeneratedDataset(
+        name="synthetic-emt",
+        generate=generate_emt, params=p, oracle=emt_oracle,
+        splits={
+            "train": SplitInfo("train", p["train"], p["temperature_K"]),
+            "val": SplitInfo("val", p["val"], p["temperature_K"]),
+            "test": SplitInfo("test", p["test"], p["temperature_K"], contiguous=True,
+                              frame_spacing_fs=p["test_every"] * p["timestep_fs"], tags=("test",)),
+        },
+        elements=["Cu", "Au"], periodic=True, temperature_K=p["temperature_K"], timestep_fs=p["timestep_fs"],
+        friction_per_ps=0.5, tags=("synthetic", "periodic", "oracle"), licence="CC0-1.0 (generated)",
+        description="Cu24Au8 fcc alloy, 32 atoms, EMT-labelled Langevin MD at 600 K; generated on the fly, EMT oracle.",
+        citation="Jacobsen, Stoltze, Nørskov, Surf. Sci. 366, 394 (1996) (EMT)",
+    ))

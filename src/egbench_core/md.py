@@ -1,0 +1,152 @@
+"""Forward molecular dynamics with a trained potential: NVT Langevin replicas (PROTOCOL.md).
+
+Replicas start from evenly spaced frames of the start split, with Maxwell–Boltzmann velocities
+at the target temperature drawn from a recorded per-replica seed (thermostat noise uses the same
+generator). Each replica writes an extended XYZ trajectory (model energies and forces included)
+every ``save_every`` steps, feeds observers (streaming metrics) as it goes, and stops at the
+first non-finite energy, force or position, or when an observer reports a failure.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .calculator import EgbenchCalculator, NonFiniteOutputError
+from .data import Frames, write_extxyz
+from .interfaces import MDPlan
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MDSettings:
+    replicas: int
+    steps: int
+    save_every: int = 1
+    seed: int = 0
+
+
+@dataclass
+class ReplicaResult:
+    index: int
+    seed: int
+    start_frame: int
+    n_atoms: int
+    steps_requested: int
+    steps_done: int = 0
+    time_per_step_ms: float = float("nan")
+    failed_step: int | None = None
+    failure: str = ""
+    trajectory: str = ""
+    times_fs: list[float] = field(default_factory=list)  # of the saved frames
+    potential_energy: list[float] = field(default_factory=list)  # eV, saved frames
+    temperature_K: list[float] = field(default_factory=list)  # kinetic temperature, saved frames
+    observed: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def start_indices(n_frames: int, replicas: int) -> list[int]:
+    """Evenly spaced over the split (not consecutive): 5 of 1000 -> 0, 200, 400, 600, 800."""
+    if replicas > n_frames:
+        raise ValueError(f"{replicas} replicas need at least as many start frames; the split has {n_frames}")
+    return [int(i) for i in np.linspace(0, n_frames, replicas, endpoint=False).astype(int)]
+
+
+Observer = Any  # update(step, time_fs, atoms, energy, forces) -> str | None ; finish() -> dict
+StepCallback = Callable[[int, int, int], None]
+
+
+def run_replica(potential, atoms, plan: MDPlan, steps: int, save_every: int, seed: int, index: int, start_frame: int,
+                trajectory: Path | None, observers: dict[str, Observer] | None = None,
+                on_step: StepCallback | None = None) -> ReplicaResult:
+    from ase import units
+    from ase.md.langevin import Langevin
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary, ZeroRotation
+
+    observers = observers or {}
+    rng = np.random.default_rng(seed)
+    atoms = atoms.copy()
+    atoms.calc = EgbenchCalculator(potential)
+    MaxwellBoltzmannDistribution(atoms, temperature_K=plan.temperature_K, rng=rng)
+    Stationary(atoms)
+    if not atoms.pbc.any():
+        ZeroRotation(atoms)
+    dyn = Langevin(atoms, plan.timestep_fs * units.fs, temperature_K=plan.temperature_K,
+                   friction=plan.friction_per_ps * 1e-3 / units.fs, rng=rng, fixcm=False)
+    res = ReplicaResult(index=index, seed=seed, start_frame=start_frame, n_atoms=len(atoms), steps_requested=steps,
+                        trajectory=str(trajectory) if trajectory else "")
+    fh = open(trajectory, "w") if trajectory else None
+    step_time = 0.0
+    try:
+        forces = atoms.get_forces()
+        _save(res, fh, atoms, 0, 0.0, forces, observers)
+        for step in range(1, steps + 1):
+            t0 = time.perf_counter()
+            try:
+                forces = dyn.step(forces)
+            except NonFiniteOutputError as exc:
+                res.failed_step, res.failure = step, f"non-finite model output at step {step}: {exc}"
+                break
+            step_time += time.perf_counter() - t0
+            res.steps_done = step
+            if not np.isfinite(atoms.positions).all():
+                res.failed_step, res.failure = step, f"non-finite positions at step {step}"
+                break
+            if step % save_every == 0 or step == steps:
+                reason = _save(res, fh, atoms, step, step * plan.timestep_fs, forces, observers)
+                if reason:
+                    res.failed_step, res.failure = step, reason
+                    break
+            if on_step:
+                on_step(index, step, steps)
+    finally:
+        if fh:
+            fh.close()
+    res.time_per_step_ms = 1e3 * step_time / max(res.steps_done, 1)
+    for name, obs in observers.items():
+        res.observed[name] = obs.finish()
+    if res.failure:
+        log.warning("replica %d stopped: %s", index, res.failure)
+    return res
+
+
+def _save(res: ReplicaResult, fh, atoms, step: int, t_fs: float, forces, observers) -> str | None:
+    energy = atoms.get_potential_energy()
+    res.times_fs.append(t_fs)
+    res.potential_energy.append(float(energy))
+    res.temperature_K.append(float(atoms.get_temperature()))
+    if fh:
+        write_extxyz(fh, atoms, energy, forces, {"step": step, "time_fs": t_fs})
+    reason = None
+    for name, obs in observers.items():
+        r = obs.update(step, t_fs, atoms, energy, forces)
+        reason = reason or (f"{name}: {r}" if r else None)
+    return reason
+
+
+def run_md(potential, start_frames: Frames, plan: MDPlan, settings: MDSettings, out_dir: Path | None,
+           make_observers: Callable[[int], dict[str, Observer]] | None = None,
+           on_step: StepCallback | None = None) -> list[ReplicaResult]:
+    """All replicas of one cell; replica ``r`` uses seed ``settings.seed * 1000 + r``."""
+    results = []
+    if out_dir is not None:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+    for r, idx in enumerate(start_indices(len(start_frames), settings.replicas)):
+        traj = Path(out_dir) / f"replica-{r}.extxyz" if out_dir is not None else None
+        observers = make_observers(r) if make_observers else {}
+        results.append(run_replica(potential, start_frames.to_atoms(idx), plan, settings.steps, settings.save_every,
+                                   settings.seed * 1000 + r, r, idx, traj, observers, on_step))
+    return results
+
+
+def replica_summary(results: Sequence[ReplicaResult]) -> dict[str, float]:
+    t = np.array([r.time_per_step_ms for r in results if r.steps_done > 0])
+    return {"time_per_step_ms": float(t.mean()) if len(t) else float("nan"),
+            "time_per_step_ms_std": float(t.std()) if len(t) else float("nan")}

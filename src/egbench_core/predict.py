@@ -1,0 +1,30 @@
+"""Batched predictions of a potential over a set of frames (static evaluation)."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .data import Frames
+from .graph import GraphParts, collate, frames_to_parts
+from .potential import evaluate
+
+
+def predict(potential: torch.nn.Module, frames: Frames, batch_size: int = 16,
+            parts: Sequence[GraphParts] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Energies [F] (eV) and forces [ΣN,3] (eV/Å) of ``potential`` on every frame."""
+    parts = frames_to_parts(frames, potential.cutoff) if parts is None else parts
+    dtype = potential.dtype
+    energies, forces = [], []
+    was_training = potential.training
+    potential.eval()
+    try:
+        for start in range(0, len(parts), batch_size):
+            g = collate(parts[start:start + batch_size], dtype=dtype, species=potential.species)
+            out = evaluate(potential, g, forces=True)
+            energies.append(out["energy"].detach().to(torch.float64).numpy())
+            forces.append(out["forces"].detach().to(torch.float64).numpy())
+    finally:
+        potential.train(was_training)
+    return np.concatenate(energies), np.concatenate(forces)

@@ -1,0 +1,187 @@
+"""The one trainer every trainable model goes through.
+
+Loss (dimensionless, the same for every model): ``w_E · mean_k ((Ê_k − E_k) / (N_k s))²  +
+w_F · mean ((F̂ − F) / s)²`` with ``s`` = force RMS of the training split (``stats.scale``).
+Adam/AdamW (amsgrad optional), ReduceLROnPlateau on the validation loss, early stopping, optional
+EMA of the weights, a wall-clock budget, the best-validation checkpoint kept and restored. Every
+random choice (weight init is seeded by the caller; batch order here) comes from ``seed``.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from .data import Frames
+from .graph import GraphParts, collate, frames_to_parts
+from .potential import NormalisedPotential, evaluate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 100
+    batch_size: int = 8
+    lr: float = 1e-3
+    optimizer: str = "adam"  # "adam" or "adamw"
+    amsgrad: bool = True
+    weight_decay: float = 0.0
+    energy_weight: float = 1.0
+    force_weight: float = 10.0
+    scheduler_factor: float = 0.8
+    scheduler_patience: int = 10
+    min_lr: float = 1e-6  # training stops when the learning rate falls below this
+    early_stop_patience: int = 50  # epochs without validation improvement
+    ema_decay: float | None = None
+    max_time_s: float | None = None  # wall-clock budget for the whole training
+    grad_clip: float | None = 10.0
+    dtype: str = "float32"
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown training settings {sorted(unknown)}; known: {sorted(known)}")
+        cfg = cls(**d)
+        if cfg.optimizer not in ("adam", "adamw"):
+            raise ValueError(f"optimizer {cfg.optimizer!r}: expected 'adam' or 'adamw'")
+        if cfg.dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype {cfg.dtype!r}: expected 'float32' or 'float64'")
+        return cfg
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return torch.float64 if self.dtype == "float64" else torch.float32
+
+
+@dataclass
+class TrainRecord:
+    epochs_run: int = 0
+    best_epoch: int = 0
+    best_val_loss: float = float("inf")
+    time_per_epoch_s: float = 0.0
+    total_time_s: float = 0.0
+    stop_reason: str = ""
+    n_parameters: int = 0
+    seed: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+EpochCallback = Callable[[int, int, dict[str, float]], None]
+
+
+class NonFiniteLossError(RuntimeError):
+    pass
+
+
+def _batches(parts: Sequence[GraphParts], frames: Frames, order: np.ndarray, batch_size: int, dtype, species):
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        g = collate([parts[i] for i in idx], dtype=dtype, species=species)
+        e = torch.from_numpy(frames.energy[idx])
+        f = torch.from_numpy(np.concatenate([frames.forces[frames.atoms_slice(int(i))] for i in idx]))
+        yield g, e, f
+
+
+def _loss(potential, g, e_ref, f_ref, cfg: TrainConfig, create_graph: bool) -> torch.Tensor:
+    out = evaluate(potential, g, forces=True, create_graph=create_graph)
+    s = potential.scale
+    n = g.n_atoms.to(torch.float64)
+    le = (((out["energy"] - e_ref) / (n * s)) ** 2).mean()
+    lf = (((out["forces"].to(torch.float64) - f_ref) / s) ** 2).mean()
+    return cfg.energy_weight * le + cfg.force_weight * lf
+
+
+def train(potential: NormalisedPotential, train_frames: Frames, val_frames: Frames, cfg: TrainConfig, seed: int,
+          on_epoch: EpochCallback | None = None) -> TrainRecord:
+    """Train ``potential`` in place; on return it holds the best-validation weights."""
+    t_start = time.perf_counter()
+    dtype = cfg.torch_dtype
+    potential.to(dtype)
+    potential.e0.data = potential.e0.data.to(torch.float64)
+    potential.scale.data = potential.scale.data.to(torch.float64)
+    tr_parts = frames_to_parts(train_frames, potential.cutoff)
+    va_parts = frames_to_parts(val_frames, potential.cutoff)
+    params = [p for p in potential.parameters() if p.requires_grad]
+    opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    opt = opt_cls(params, lr=cfg.lr, amsgrad=cfg.amsgrad, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=cfg.scheduler_factor, patience=cfg.scheduler_patience)
+    ema = None
+    if cfg.ema_decay:
+        ema = torch.optim.swa_utils.AveragedModel(potential, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema_decay))
+    rng = np.random.default_rng(seed)
+    rec = TrainRecord(n_parameters=sum(p.numel() for p in params), seed=seed)
+    best_state = copy.deepcopy(potential.state_dict())
+    since_best = 0
+    epoch_times = []
+    for epoch in range(1, cfg.epochs + 1):
+        t0 = time.perf_counter()
+        potential.train()
+        total, count = 0.0, 0
+        for g, e, f in _batches(tr_parts, train_frames, rng.permutation(len(tr_parts)), cfg.batch_size, dtype, potential.species):
+            opt.zero_grad(set_to_none=True)
+            loss = _loss(potential, g, e, f, cfg, create_graph=True)
+            if not torch.isfinite(loss):
+                raise NonFiniteLossError(f"training loss became {loss.item()} at epoch {epoch}")
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            opt.step()
+            if ema is not None:
+                ema.update_parameters(potential)
+            total += loss.item() * g.num_graphs
+            count += g.num_graphs
+        evaluated = ema.module if ema is not None else potential
+        val = _validate(evaluated, va_parts, val_frames, cfg, dtype)
+        sched.step(val)
+        epoch_times.append(time.perf_counter() - t0)
+        lr = opt.param_groups[0]["lr"]
+        row = {"epoch": epoch, "train_loss": total / max(count, 1), "val_loss": val, "lr": lr, "time_s": epoch_times[-1]}
+        rec.history.append(row)
+        if val < rec.best_val_loss:
+            rec.best_val_loss, rec.best_epoch, since_best = val, epoch, 0
+            best_state = copy.deepcopy(evaluated.state_dict())
+        else:
+            since_best += 1
+        rec.epochs_run = epoch
+        if on_epoch:
+            on_epoch(epoch, cfg.epochs, row)
+        elapsed = time.perf_counter() - t_start
+        if since_best >= cfg.early_stop_patience:
+            rec.stop_reason = f"early stop: no validation improvement for {since_best} epochs"
+            break
+        if lr < cfg.min_lr:
+            rec.stop_reason = f"learning rate {lr:.2e} below min_lr {cfg.min_lr:.0e}"
+            break
+        if cfg.max_time_s is not None and elapsed >= cfg.max_time_s:
+            rec.stop_reason = f"wall-clock budget of {cfg.max_time_s:.0f} s reached"
+            break
+    else:
+        rec.stop_reason = f"epoch limit {cfg.epochs} reached"
+    potential.load_state_dict(best_state)
+    potential.eval()
+    rec.time_per_epoch_s = float(np.mean(epoch_times)) if epoch_times else 0.0
+    rec.total_time_s = time.perf_counter() - t_start
+    log.info("trained %d epochs (best %d, val loss %.4g) in %.1f s: %s", rec.epochs_run, rec.best_epoch,
+             rec.best_val_loss, rec.total_time_s, rec.stop_reason)
+    return rec
+
+
+def _validate(potential, parts, frames: Frames, cfg: TrainConfig, dtype) -> float:
+    potential.eval()
+    total, count = 0.0, 0
+    for g, e, f in _batches(parts, frames, np.arange(len(parts)), max(cfg.batch_size, 16), dtype, potential.species):
+        loss = _loss(potential, g, e, f, cfg, create_graph=False)
+        total += loss.item() * g.num_graphs
+        count += g.num_graphs
+    return total / max(count, 1)
