@@ -1,0 +1,187 @@
+"""``egbench`` command line (typer). Output goes through console.py only."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import console as ui
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Benchmark machine-learned interatomic potentials: static errors and forward MD.")
+list_app = typer.Typer(no_args_is_help=True, help="List installed models, datasets, tasks or metrics.")
+app.add_typer(list_app, name="list")
+
+DEFAULT_DATASETS = "acac"  # the embedded default: works offline on a fresh machine
+
+
+@app.callback()
+def _main(verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="-v info, -vv debug logging")) -> None:
+    ui.setup_logging(verbose)
+
+
+def _catalog():
+    from .plugins import catalog
+
+    return catalog()
+
+
+@app.command()
+def run(
+    models: str = typer.Option("all", help="'all' or comma-separated model ids"),
+    datasets: str = typer.Option(DEFAULT_DATASETS, help="'all' or comma-separated dataset ids"),
+    tasks: str = typer.Option("standard", help="comma-separated task ids or families (e.g. 'ood'), or 'all'"),
+    preset: str = typer.Option("quick", help="smoke | quick | paper"),
+    seed: int = typer.Option(0, help="seed of every random choice in the run (stored with the results)"),
+    out: Path = typer.Option(Path("egbench-results"), help="results folder (SQLite store + artifacts)"),
+    retry_failed: bool = typer.Option(True, help="re-run cells that failed before"),
+) -> None:
+    """Train, evaluate and simulate every selected model × dataset × task; resume what is done."""
+    from .report import leaderboard
+    from .runner import plan_cells, run_cells
+    from .store import Store
+
+    cat = _catalog()
+    try:
+        cells = plan_cells(cat, models, datasets, tasks, preset, seed)
+    except KeyError as exc:
+        ui.err_console.print(f"[red]error:[/red] {exc.args[0]}")
+        raise typer.Exit(2)
+    if not cells:
+        ui.err_console.print("[red]error:[/red] nothing to run: no installed model matches (see `egbench plugins`)")
+        raise typer.Exit(2)
+    store = Store(out)
+    with ui.RunProgress(len(cells)) as progress:
+        summary = run_cells(cells, cat, store, sys.argv, progress, retry_failed=retry_failed)
+    _show_leaderboard(leaderboard(store))
+    ui.console.print(f"run {summary.run_id}: {summary.done} computed, {summary.cached} cached, "
+                     f"{summary.failed} failed, {summary.skipped} skipped — results in {store.root}")
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+def _show_leaderboard(lb) -> None:
+    if lb.rows:
+        ui.table("egbench leaderboard (test split)", lb.headers, lb.rows,
+                 caption="energies/forces of the test split; costs on this machine (see `egbench report`)")
+    if lb.not_run:
+        ui.table("cells not run", ["model", "dataset", "task", "status", "reason"], lb.not_run)
+
+
+@app.command()
+def report(
+    out: Path = typer.Option(Path("egbench-results"), help="results folder"),
+    format: str = typer.Option("table", "--format", help="table | markdown | csv"),
+    task: Optional[str] = typer.Option(None, help="only this task"),
+) -> None:
+    """Leaderboard (models × datasets) from the results store."""
+    from .report import leaderboard, to_csv, to_markdown
+    from .store import Store
+
+    if not (out / "egbench.sqlite").exists():
+        ui.err_console.print(f"[red]error:[/red] no results store in {out} (run `egbench run --out {out}` first)")
+        raise typer.Exit(2)
+    lb = leaderboard(Store(out), task)
+    if format == "table":
+        _show_leaderboard(lb)
+    elif format == "markdown":
+        ui.console.print(to_markdown(lb), markup=False, highlight=False, soft_wrap=True)
+    elif format == "csv":
+        ui.console.print(to_csv(lb), markup=False, highlight=False, soft_wrap=True, end="")
+    else:
+        ui.err_console.print(f"[red]error:[/red] unknown format {format!r}: use table, markdown or csv")
+        raise typer.Exit(2)
+
+
+@list_app.command("models")
+def list_models() -> None:
+    cat = _catalog()
+    rows = [[s.name, ", ".join(sorted(s.presets)), "yes" if s.capabilities.periodic else "no", s.licence, s.plugin,
+             s.description] for s in cat.models.values()]
+    ui.table("models", ["id", "presets", "periodic", "licence", "plugin", "description"], rows)
+
+
+@list_app.command("datasets")
+def list_datasets() -> None:
+    from ase.data import chemical_symbols  # noqa: F401  (symbols are stored already)
+
+    cat = _catalog()
+    rows = []
+    for d in cat.datasets.values():
+        splits = " / ".join(f"{s}:{i.frames if i.frames is not None else '?'}" for s, i in d.splits.items())
+        try:
+            why = d.unavailable_reason()
+        except Exception as exc:  # noqa: BLE001
+            why = str(exc)
+        rows.append([d.name, splits, " ".join(d.elements), "yes" if d.periodic else "no", d.licence,
+                     "yes" if not why else f"no ({why})"])
+    ui.table("datasets", ["id", "frames per split", "elements", "periodic", "licence", "local"], rows)
+
+
+@list_app.command("tasks")
+def list_tasks() -> None:
+    cat = _catalog()
+    ui.table("tasks", ["id", "family", "version", "plugin", "description"],
+             [[t.name, t.family, t.version, t.plugin, t.description] for t in cat.tasks.values()])
+
+
+@list_app.command("metrics")
+def list_metrics() -> None:
+    cat = _catalog()
+    ui.table("metrics", ["id", "unit", "version", "better", "plugin", "description"],
+             [[m.name, m.unit, m.version, "higher" if m.higher_is_better else "lower", m.plugin, m.description]
+              for m in cat.metrics.values()])
+
+
+@app.command()
+def plugins() -> None:
+    """Installed plugins, what each provides, and broken ones with their error."""
+    cat = _catalog()
+    rows = []
+    for p in cat.plugins.values():
+        status = "[green]ok[/green]" if p.status == "ok" else "[red]broken[/red]"
+        rows.append([p.name, p.origin, status, ", ".join(p.provides) if p.status == "ok" else p.error])
+    ui.table("plugins", ["plugin", "from", "status", "provides / error"], rows)
+
+
+@app.command()
+def fetch(dataset: str = typer.Argument(..., help="dataset id, or 'all'")) -> None:
+    """Fetch and verify a dataset's files (cache: EGBENCH_DATA_DIR; offline mirror: EGBENCH_DATA_MIRROR)."""
+    from .registry import ChecksumError, DataUnavailableError
+
+    cat = _catalog()
+    names = sorted(cat.datasets) if dataset == "all" else [dataset]
+    failed = False
+    for name in names:
+        if name not in cat.datasets:
+            ui.err_console.print(f"[red]error:[/red] no dataset {name!r}; installed: {', '.join(sorted(cat.datasets))}")
+            raise typer.Exit(2)
+        ds = cat.datasets[name]
+        try:
+            for split in ds.splits:
+                frames = ds.load(split)
+                ui.console.print(f"{name}/{split}: {len(frames)} frames verified")
+        except (ChecksumError, DataUnavailableError) as exc:
+            ui.err_console.print(f"[red]error:[/red] {exc}")
+            failed = True
+    if failed:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    from .plugins import catalog
+
+    try:
+        cat = catalog()
+        pm = getattr(cat, "_pm", None)
+        if pm is not None:
+            pm.hook.register_commands(app=app)
+    except Exception as exc:  # noqa: BLE001 - commands from a broken plugin must not stop the CLI
+        ui.err_console.print(f"[yellow]warning:[/yellow] plugin commands not loaded: {exc}")
+    app()
+
+
+if __name__ == "__main__":
+    main()

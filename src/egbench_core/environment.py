@@ -1,0 +1,33 @@
+"""What machine a figure was measured on: recorded next to every timing."""
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import sys
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def hardware(precision: str = "") -> dict:
+    import torch
+
+    return {
+        "cpu": cpu_name(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+        "precision": precision, "torch": torch.__version__, "python": sys.version.split()[0],
+        "platform": platform.platform(), "device": "cpu",
+    }
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (MiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
