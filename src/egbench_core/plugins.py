@@ -70,8 +70,9 @@ def load_catalog(extra_plugins: Iterable[object] = (), entry_points: bool = True
     pm = make_manager()
     infos: dict[str, PluginInfo] = {}
     for modname in DEFAULT_PLUGINS:
-        pm.register(importlib.import_module(modname), name=modname)
-        infos[modname] = PluginInfo(modname, "built-in")
+        name = "core." + modname.rsplit(".", 1)[1]
+        pm.register(importlib.import_module(modname), name=name)
+        infos[name] = PluginInfo(name, "built-in")
     if entry_points:
         _load_entry_points(pm, infos)
     for obj in extra_plugins:

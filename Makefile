@@ -1,0 +1,29 @@
+# Two commands do all set-up on a fresh machine with Python 3.11:
+#   make run    create .venv, install core + bundled plugins, run `egbench run` on the embedded default
+#   make test   the same set-up, then the test suite (this is what CI runs, via .ci/run)
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+# CPU build of PyTorch that lies on this machine's disk; users on GPUs bring their own torch.
+TORCH_PIN ?= torch==2.13.0
+PLUGINS := plugins/egbench-model-mace
+
+.PHONY: setup run test clean
+
+$(BIN)/.egbench-installed: pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet "$(TORCH_PIN)"
+	$(BIN)/pip install --quiet "$(TORCH_PIN)" -e ".[test]" $(addprefix -e ,$(PLUGINS))
+	touch $@
+
+setup: $(BIN)/.egbench-installed
+
+run: setup
+	$(BIN)/egbench run
+
+test: setup
+	EGBENCH_DATA_MIRROR=$${EGBENCH_DATA_MIRROR:-$(abspath ../shared/data)} $(BIN)/python -m pytest -q tests $(addsuffix /tests,$(PLUGINS))
+
+clean:
+	rm -rf $(VENV) egbench-results
