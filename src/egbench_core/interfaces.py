@@ -114,6 +114,10 @@ class MDPlan:
     temperature_K: float
     timestep_fs: float
     friction_per_ps: float = 0.5
+    # "maxwell-boltzmann" (seeded thermal draw) or "reference": the start frame's own velocities by
+    # finite differences of a time-contiguous reference split (for ``aligned`` dynamics metrics)
+    start_velocities: str = "maxwell-boltzmann"
+    reference_spacing_fs: float | None = None  # frame spacing of the reference split, if contiguous
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,8 @@ StepCallback = Callable[[int, int, int], None]
 
 def run_replica(potential, atoms, plan: MDPlan, steps: int, save_every: int, seed: int, index: int, start_frame: int,
                 trajectory: Path | None, observers: dict[str, Observer] | None = None,
-                on_step: StepCallback | None = None) -> ReplicaResult:
+                on_step: StepCallback | None = None, velocities: np.ndarray | None = None) -> ReplicaResult:
+    """One replica. ``velocities`` (Å/fs) replace the Maxwell–Boltzmann draw when given."""
     from ase import units
     from ase.md.langevin import Langevin
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary, ZeroRotation
@@ -74,10 +75,13 @@ def run_replica(potential, atoms, plan: MDPlan, steps: int, save_every: int, see
     rng = np.random.default_rng(seed)
     atoms = atoms.copy()
     atoms.calc = EgbenchCalculator(potential)
-    MaxwellBoltzmannDistribution(atoms, temperature_K=plan.temperature_K, rng=rng)
-    Stationary(atoms)
-    if not atoms.pbc.any():
-        ZeroRotation(atoms)
+    if velocities is not None:  # e.g. the reference trajectory's own, for aligned comparisons
+        atoms.set_velocities(velocities / units.fs)
+    else:
+        MaxwellBoltzmannDistribution(atoms, temperature_K=plan.temperature_K, rng=rng)
+        Stationary(atoms)
+        if not atoms.pbc.any():
+            ZeroRotation(atoms)
     dyn = Langevin(atoms, plan.timestep_fs * units.fs, temperature_K=plan.temperature_K,
                    friction=plan.friction_per_ps * 1e-3 / units.fs, rng=rng, fixcm=False)
     res = ReplicaResult(index=index, seed=seed, start_frame=start_frame, n_atoms=len(atoms), steps_requested=steps,
@@ -124,11 +128,11 @@ def _save(res: ReplicaResult, fh, atoms, step: int, t_fs: float, forces, observe
     res.temperature_K.append(float(atoms.get_temperature()))
     if fh:
         write_extxyz(fh, atoms, energy, forces, {"step": step, "time_fs": t_fs})
-    reason = None
-    for name, obs in observers.items():
+    for name, obs in observers.items():  # in order: the first failure ends the stable part
         r = obs.update(step, t_fs, atoms, energy, forces)
-        reason = reason or (f"{name}: {r}" if r else None)
-    return reason
+        if r:
+            return f"{name}: {r}"
+    return None
 
 
 def run_md(potential, start_frames: Frames, plan: MDPlan, settings: MDSettings, out_dir: Path | None,
@@ -138,12 +142,32 @@ def run_md(potential, start_frames: Frames, plan: MDPlan, settings: MDSettings, 
     results = []
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
+    if plan.start_velocities not in ("maxwell-boltzmann", "reference"):
+        raise ValueError(f"MDPlan.start_velocities {plan.start_velocities!r}: expected 'maxwell-boltzmann' or 'reference'")
     for r, idx in enumerate(start_indices(len(start_frames), settings.replicas)):
         traj = Path(out_dir) / f"replica-{r}.extxyz" if out_dir is not None else None
         observers = make_observers(r) if make_observers else {}
+        v = reference_velocities(start_frames, idx, plan.reference_spacing_fs) if plan.start_velocities == "reference" else None
         results.append(run_replica(potential, start_frames.to_atoms(idx), plan, settings.steps, settings.save_every,
-                                   settings.seed * 1000 + r, r, idx, traj, observers, on_step))
+                                   settings.seed * 1000 + r, r, idx, traj, observers, on_step, velocities=v))
     return results
+
+
+def reference_velocities(frames: Frames, k: int, spacing_fs: float | None) -> np.ndarray:
+    """Velocities (Å/fs) of frame ``k`` of a time-contiguous trajectory by finite differences:
+    central where both neighbours exist, one-sided at the ends; minimum image for periodic cells."""
+    if not spacing_fs:
+        raise ValueError(f"{frames.source}: reference velocities need the frame spacing of a contiguous split")
+    lo, hi = max(k - 1, 0), min(k + 1, len(frames) - 1)
+    if lo == hi:
+        raise ValueError(f"{frames.source}: a single frame has no velocities")
+    dx = frames.positions[frames.atoms_slice(hi)] - frames.positions[frames.atoms_slice(lo)]
+    if frames.pbc[k].any():
+        cell = frames.cell[k]
+        frac = np.linalg.solve(cell.T, dx.T).T
+        frac[:, frames.pbc[k]] -= np.round(frac[:, frames.pbc[k]])
+        dx = frac @ cell
+    return dx / ((hi - lo) * spacing_fs)
 
 
 def replica_summary(results: Sequence[ReplicaResult]) -> dict[str, float]:
