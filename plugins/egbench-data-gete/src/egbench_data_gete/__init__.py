@@ -1,0 +1,38 @@
+"""egbench data plugin: GeTe4 (``gete``: Ge40Te160, CPMD) from the EGraFFBench authors' release.
+Its temperature and frame spacing are estimates (``egbench_data_gete.estimate``, README).
+
+Importing this module must stay cheap: no data is read at registration.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from egbench_core import hookimpl
+
+__version__ = "0.1.0"
+
+PLUGIN = "gete"  # entry-point name; the registry's [datasets.*] tables carry plugin = "gete"
+
+
+def registry_path() -> Path:
+    """The registry TOML shipped inside this package."""
+    return Path(__file__).with_name("registry.toml")
+
+
+def make_datasets(registry) -> list:
+    """Dataset specs for every ``[datasets.*]`` table of this plugin in the merged ``registry``."""
+    from ._base import PluginRegistryDataset
+
+    return [PluginRegistryDataset(name, table, registry, plugin=PLUGIN)
+            for name, table in sorted(registry.datasets.items()) if table.get("plugin") == PLUGIN]
+
+
+@hookimpl
+def register_registry_files(register):
+    register(registry_path())
+
+
+@hookimpl
+def register_datasets(register, registry):
+    for spec in make_datasets(registry):
+        register(spec)

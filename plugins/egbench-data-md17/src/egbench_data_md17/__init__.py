@@ -1,0 +1,44 @@
+"""egbench data plugin: MD17 molecules (aspirin, ethanol, naphthalene, salicylic acid from the
+EGraFFBench authors' release; benzene from the original MD17 for the zero-shot task).
+
+Importing this module must stay cheap: no data is read at registration.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from egbench_core import hookimpl
+
+__version__ = "0.1.0"
+
+PLUGIN = "md17"  # entry-point name; the registry's [datasets.*] tables carry plugin = "md17"
+
+
+def registry_path() -> Path:
+    """The registry TOML shipped inside this package."""
+    return Path(__file__).with_name("registry.toml")
+
+
+def make_datasets(registry) -> list:
+    """Dataset specs for every ``[datasets.*]`` table of this plugin in the merged ``registry``."""
+    from ._base import PluginRegistryDataset
+    from .original import MD17OriginalDataset
+
+    specs = []
+    for name, table in sorted(registry.datasets.items()):
+        if table.get("plugin") != PLUGIN:
+            continue
+        cls = MD17OriginalDataset if table.get("kind") == "md17-original" else PluginRegistryDataset
+        specs.append(cls(name, table, registry, plugin=PLUGIN))
+    return specs
+
+
+@hookimpl
+def register_registry_files(register):
+    register(registry_path())
+
+
+@hookimpl
+def register_datasets(register, registry):
+    for spec in make_datasets(registry):
+        register(spec)

@@ -1,0 +1,234 @@
+"""egbench-data-md17: registry entries, split sizes, units, the benzene checksum rule."""
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+import tomllib
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import egbench_data_md17
+from egbench_core.data import MalformedDataError
+from egbench_core.interfaces import ID_RE
+from egbench_core.registry import ChecksumError, DataUnavailableError, Registry, file_hash
+from egbench_core.units import energy_factor
+
+MOLECULES = {  # id: (atoms, elements)
+    "md17-aspirin": (21, ["H", "C", "O"]),
+    "md17-ethanol": (9, ["H", "C", "O"]),
+    "md17-naphthalene": (18, ["H", "C"]),
+    "md17-salicylic-acid": (16, ["H", "C", "O"]),
+}
+SYMBOL = {"H": 1, "C": 6, "O": 8}
+COMMIT = "e4ee1e9022186e27568df690913cfab2b12295b0"
+AMU_TO_EV_FS2 = 1.0 / 9.648533212e-3  # amu Å²/fs² in eV: F/m [eV/Å/amu] * 9.6485e-3 = Å/fs²
+BENZENE = "quantum-machine/gdml/data/npz/md17_benzene2017.npz"
+
+
+def _toml():
+    with open(egbench_data_md17.registry_path(), "rb") as fh:
+        return tomllib.load(fh)
+
+
+# -- registry ---------------------------------------------------------------------------------
+def test_every_file_entry_is_complete_and_matches_the_mirror(sha256sums):
+    files = _toml()["files"]
+    assert len(files) == 12
+    for name, e in files.items():
+        assert e["url"].endswith(name.split("/", 1)[1]) and COMMIT in e["url"], name
+        assert e["format"] == "nequip-npz" and e["licence"]
+        assert e["units"] == {"energy": "eV", "forces": "eV/Å", "length": "Å"}
+        assert e["sha256"] == sha256sums[name], name
+
+
+def test_every_dataset_declares_conditions_and_splits():
+    for name, t in _toml()["datasets"].items():
+        assert ID_RE.match(name) and t["plugin"] == "md17"
+        for key in ("description", "citation", "licence", "elements", "periodic", "temperature_K", "timestep_fs", "tags"):
+            assert key in t, (name, key)
+        assert t["friction_per_ps"] == 0.5 and t["periodic"] is False
+        for s, st in t["splits"].items():
+            assert st["frames"] > 0 and st["temperature_K"] == 500.0, (name, s)
+        assert t["splits"]["test"]["contiguous"] and t["splits"]["test"]["frame_spacing_fs"] == 0.5
+
+
+# -- the four molecules of the paper ------------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(MOLECULES))
+def test_splits_load_with_protocol_sizes_elements_and_units(datasets, name):
+    ds = datasets[name]
+    n_atoms, elements = MOLECULES[name]
+    assert ds.unavailable_reason() is None
+    assert (ds.temperature_K, ds.timestep_fs, ds.periodic) == (500.0, 0.5, False)
+    sizes = {}
+    for split in ("train", "val", "test"):
+        fr = ds.load(split)
+        sizes[split] = len(fr)
+        assert (fr.n_atoms == n_atoms).all()
+        assert fr.elements == sorted(SYMBOL[s] for s in elements) == sorted(SYMBOL[s] for s in ds.elements)
+        assert not fr.pbc.any()
+        # eV: a few hundred eV per atom (kcal/mol would be ~23x larger), fluctuations of ~1-2 eV
+        per_atom = fr.energy / n_atoms
+        assert (-900 < per_atom).all() and (per_atom < -400).all()
+        assert np.ptp(fr.energy) < 5.0
+        # forces in eV/Å: mean |F| ~ 1-2 eV/Å at 500 K, none beyond ~15 eV/Å
+        f = np.linalg.norm(fr.forces, axis=1)
+        assert 0.5 < f.mean() < 3.0 and f.max() < 15.0
+    assert sizes == {"train": 950, "val": 50, "test": 1000}
+
+
+def test_aspirin_known_frames_are_in_ev(datasets):
+    test = datasets["md17-aspirin"].load("test")
+    train = datasets["md17-aspirin"].load("train")
+    assert test.energy[0] == pytest.approx(-17637.009157208, abs=1e-6)
+    assert train.energy[0] == pytest.approx(-17635.84610552784, abs=1e-6)
+    # the same frame in MD17's kcal/mol: -406 719 kcal/mol
+    assert test.energy[0] / energy_factor("kcal/mol") == pytest.approx(-406719.10, abs=0.01)
+
+
+def test_test_split_is_contiguous_with_half_femtosecond_spacing(datasets):
+    """Second differences of the positions against F/m give the frame spacing: 0.5 fs."""
+    from ase.data import atomic_masses
+
+    fr = datasets["md17-aspirin"].load("test")
+    n = int(fr.n_atoms[0])
+    R = fr.positions.reshape(-1, n, 3)
+    acc = (R[2:] - 2 * R[1:-1] + R[:-2])  # = a dt²
+    a = fr.forces.reshape(-1, n, 3)[1:-1] / atomic_masses[fr.numbers[:n]][None, :, None] / AMU_TO_EV_FS2
+    dt = np.sqrt((acc * a).sum() / (a * a).sum())
+    assert dt == pytest.approx(0.5, abs=0.01)
+    assert np.linalg.norm(R[1:] - R[:-1], axis=-1).max() < 0.1
+
+
+# -- benzene: listed, refused without a checksum ---------------------------------------------------
+def test_benzene_is_listed_but_unavailable_without_a_checksum(datasets):
+    ds = datasets["md17-benzene"]
+    why = ds.unavailable_reason()
+    assert why and "md17_benzene2017.npz" in why and "checksum" in why and "EGBENCH_REGISTRY" in why
+    with pytest.raises(DataUnavailableError, match="md17_benzene2017.npz"):
+        ds.load("test")
+    assert set(ds.elements) <= set(MOLECULES["md17-aspirin"][1])
+    assert ds.extra["train_dataset"] == "md17-aspirin" and "zero-shot-target" in ds.tags
+    assert ds.splits["test"].frames == 1000
+
+
+def _fake_md17(path: Path, frames: int, jump: bool = False) -> None:
+    rng = np.random.default_rng(0)
+    z = np.array([6] * 6 + [1] * 6)
+    base = rng.normal(size=(12, 3)) * 1.5
+    t = np.arange(frames)[:, None, None] * 0.5
+    R = base[None] + 0.05 * np.sin(0.1 * t + rng.uniform(0, 6, size=(1, 12, 3)))
+    if jump:
+        R[frames // 2:] += 1.0
+    E = -145000.0 + rng.normal(size=frames)  # kcal/mol
+    F = rng.normal(size=(frames, 12, 3)) * 30.0  # kcal/mol/Å
+    np.savez(path, R=R, z=z, E=E[:, None], F=F, name=np.array("benzene"), theory=np.array("PBE+TS"))
+
+
+def _user_registry(tmp_path: Path, sha: str) -> Path:
+    p = tmp_path / "user_registry.toml"
+    p.write_text(f'''[files."{BENZENE}"]
+url = "http://www.quantum-machine.org/gdml/data/npz/md17_benzene2017.npz"
+sha256 = "{sha}"
+format = "md17-npz"
+units = {{ energy = "kcal/mol", forces = "kcal/mol/Å", length = "Å" }}
+licence = "none stated"
+''')
+    return p
+
+
+@pytest.mark.parametrize("jump", [False, True])
+def test_benzene_loads_once_a_user_registers_a_checksum(tmp_path, monkeypatch, jump):
+    cache = tmp_path / "cache"
+    target = cache / BENZENE
+    target.parent.mkdir(parents=True)
+    _fake_md17(target, 1200, jump=jump)
+    sha = hashlib.sha256(target.read_bytes()).hexdigest()
+    monkeypatch.setenv("EGBENCH_DATA_DIR", str(cache))
+    monkeypatch.setenv("EGBENCH_REGISTRY", str(_user_registry(tmp_path, sha)))
+    reg = Registry.load([egbench_data_md17.registry_path()])
+    ds = {d.name: d for d in egbench_data_md17.make_datasets(reg)}["md17-benzene"]
+    assert ds.unavailable_reason() is None
+    if jump:
+        with pytest.raises(MalformedDataError, match="contiguous"):
+            ds.load("test")
+        return
+    fr = ds.load("test")
+    assert len(fr) == 1000 and fr.elements == [1, 6] and not fr.pbc.any()
+    with np.load(target) as z:
+        assert fr.energy[0] == pytest.approx(float(z["E"][0, 0]) * 0.04336410390059322)
+        assert fr.forces[0] == pytest.approx(z["F"][0, 0] * 0.04336410390059322)
+        assert fr.positions[:12] == pytest.approx(z["R"][0])
+    assert ds.fingerprint()[BENZENE] == f"sha256:{sha}"
+
+
+def test_benzene_reader_streams_a_row_range(tmp_path):
+    from egbench_data_md17.original import read_md17_npz
+
+    p = tmp_path / "md17.npz"
+    _fake_md17(p, 50)
+    full = read_md17_npz(p)
+    part = read_md17_npz(p, start=10, stop=20)
+    assert len(full) == 50 and len(part) == 10
+    assert part.positions == pytest.approx(full.subset(range(10, 20)).positions)
+    assert part.info["frame"].tolist() == list(range(10, 20))
+    # a compressed npz is a stream too
+    with np.load(p) as z:
+        np.savez_compressed(tmp_path / "c.npz", **{k: z[k] for k in z.files})
+    assert read_md17_npz(tmp_path / "c.npz", start=10, stop=20).energy == pytest.approx(part.energy)
+    with zipfile.ZipFile(tmp_path / "bad.npz", "w") as zf:
+        zf.writestr("R.npy", b"")
+    with pytest.raises(MalformedDataError, match="lacks keys"):
+        read_md17_npz(tmp_path / "bad.npz")
+
+
+# -- checksums: git blob SHA-1 on a mirror file ----------------------------------------------------
+def test_git_sha1_verification_on_a_mirror_file(tmp_path, monkeypatch, data_env):
+    name = "mdbenchgnn/Datasets/md17/aspirin/val/nequip_npz.npz"
+    path = data_env / name
+    content = path.read_bytes()
+    expected = hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
+    assert file_hash(path, "git-sha1") == expected
+    try:
+        out = subprocess.run(["git", "hash-object", str(path)], capture_output=True, text=True, check=True).stdout.strip()
+        assert out == expected
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    monkeypatch.setenv("EGBENCH_DATA_DIR", str(tmp_path / "cache"))
+    entry = _toml()["files"][name]
+    for sha, ok in ((expected, True), ("0" * 40, False)):
+        reg_file = tmp_path / f"git-{ok}.toml"
+        reg_file.write_text(f'[files."{name}"]\nurl = "{entry["url"]}"\ngit_sha1 = "{sha}"\nformat = "nequip-npz"\n')
+        reg = Registry.load([reg_file])
+        if ok:
+            assert reg.fetch(name).read_bytes() == content
+        else:
+            (tmp_path / "cache" / name).unlink()
+            with pytest.raises(ChecksumError, match="git-sha1"):
+                reg.fetch(name)
+
+
+# -- the plugin as core sees it -----------------------------------------------------------------------
+def test_catalog_registers_each_dataset_once_through_this_plugin():
+    from egbench_core.plugins import load_catalog
+
+    cat = load_catalog(extra_plugins=[egbench_data_md17], entry_points=False)
+    info = cat.plugins["egbench_data_md17"]
+    assert info.status == "ok", info.error
+    for name in [*MOLECULES, "md17-benzene"]:
+        assert cat.datasets[name].plugin == "egbench_data_md17"
+    assert cat.datasets["md17-aspirin"].unavailable_reason() is None
+    assert "acac" in cat.datasets  # core's own dataset is untouched
+
+
+def test_entry_point_and_package_data_are_declared():
+    root = Path(__file__).resolve().parents[1]
+    with open(root / "pyproject.toml", "rb") as fh:
+        pp = tomllib.load(fh)
+    assert pp["project"]["entry-points"]["egbench"] == {"md17": "egbench_data_md17"}
+    assert "egbench-core>=0.1" in pp["project"]["dependencies"]
+    assert egbench_data_md17.registry_path().parent == root / "src" / "egbench_data_md17"
+    assert re.search(r"md17_benzene2017", (root / "README.md").read_text())
