@@ -92,8 +92,6 @@ def test_duplicate_model_name_breaks_exactly_one_plugin(toy):
     assert sorted(cat.plugins[winner].provides) == sorted([f"model:{own[winner]}", "model:shared-name"])
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: plugins._collect calls hook implementations in reversed "
-                                       "(LIFO) order, so the plugin registered *last* claims a duplicate name")
 def test_duplicate_model_name_second_plugin_is_broken(toy):
     cat = load_catalog(extra_plugins=[FirstModels(toy.spec), SecondModels(toy.spec)], entry_points=False)
     assert cat.plugins["FirstModels"].status == "ok"
@@ -103,8 +101,6 @@ def test_duplicate_model_name_second_plugin_is_broken(toy):
     assert cat.models["shared-name"].plugin == "FirstModels" and "first-only" in cat.models
 
 
-@pytest.mark.xfail(strict=True, reason="src bug (same LIFO order): a plugin re-registering 'acac' marks the "
-                                       "built-in core.datasets broken and every built-in dataset disappears")
 def test_plugin_cannot_displace_a_builtin_dataset():
     cat = load_catalog(extra_plugins=[AcacAgain()], entry_points=False)
     assert cat.plugins["core.datasets"].status == "ok"
@@ -129,8 +125,6 @@ def test_raising_plugin_is_broken_and_withdrawn_others_work(toy):
     assert all(cat.plugins[p].status == "ok" for p in ("core.datasets", "core.tasks", "core.metrics"))
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: load_catalog names in-process plugins by class name, so two "
-                                       "instances of one plugin class make pluggy raise 'Plugin name already registered'")
 def test_two_instances_of_one_plugin_class(toy):
     cat = load_catalog(extra_plugins=[toy.Plugin(toy.spec("model-one")), toy.Plugin(toy.spec("model-two"))],
                        entry_points=False)

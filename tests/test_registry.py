@@ -178,8 +178,6 @@ sha256 = "{wrong}"
     assert reg.locate(ISO) == "mirror"  # still not cached
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: registry._pooch_actual expects '(<hash>)' but pooch 1.9 writes "
-                                       "'... but got <hash>', so ChecksumError.actual holds pooch's whole message")
 def test_mirror_checksum_error_actual_is_the_hash(tmp_path, monkeypatch, mirror):
     actual = _mirror_sha256(mirror, ISO)
     _write_registry(tmp_path / "extra.toml", f"""

@@ -129,8 +129,6 @@ def test_wall_clock_budget_stops_training(small, make_pot):
     assert rec.stop_reason == "wall-clock budget of 1 s reached"
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: train.py formats max_time_s with '.0f', so a 0.25 s budget "
-                                       "is reported as 'wall-clock budget of 0 s reached'")
 def test_sub_second_budget_is_named_exactly(small, make_pot):
     tr, va = small
     rec = train(make_pot(tr, seed=0), tr, va, _cfg(epochs=10_000, max_time_s=0.25), seed=0)
@@ -178,8 +176,6 @@ def test_float64_training(small, make_pot):
     assert _loss(pot, va, cfg) == pytest.approx(rec.best_val_loss, rel=1e-10)
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: train() calls potential.to(float32) before restoring e0/scale "
-                                       "to float64, so the reference energies are rounded to float32")
 def test_training_keeps_reference_energies_in_float64(small, make_pot):
     tr, va = small
     tr, va = tr.subset(np.arange(len(tr))), va.subset(np.arange(len(va)))  # copies
@@ -194,8 +190,6 @@ def test_training_keeps_reference_energies_in_float64(small, make_pot):
     assert float((pot.e0 - e0).abs().max()) * 32 < 1e-6
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: NormalisedPotential keeps e0/scale as ordinary buffers, so "
-                                       ".float()/.to(float32) casts them and forward() then fails in index_add")
 def test_normalised_potential_survives_float32_cast(small, toy):
     tr, _ = small
     stats = compute_stats(tr, CUTOFF)
@@ -299,10 +293,6 @@ def test_md_failure_ends_replica_without_exception(md_setup, tmp_path):
     assert len(traj) == 4 and np.isfinite(traj.energy).all()  # steps 0-3 only, no NaN frame written
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: md.run_replica evaluates the start frame "
-                                       "(atoms.get_forces()) outside the NonFiniteOutputError guard, so "
-                                       "a model that is NaN from the start raises instead of failing "
-                                       "the replica at step 0")
 def test_md_failure_on_the_start_frame_is_recorded(md_setup, tmp_path):
     pot, test = md_setup
     pot.model = NaNAfter(pot.model, after=1)

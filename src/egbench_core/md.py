@@ -69,7 +69,7 @@ def run_replica(potential, atoms, plan: MDPlan, steps: int, save_every: int, see
     """One replica. ``velocities`` (Å/fs) replace the Maxwell–Boltzmann draw when given."""
     from ase import units
     from ase.md.langevin import Langevin
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary, ZeroRotation
+    from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
 
     observers = observers or {}
     rng = np.random.default_rng(seed)
@@ -78,7 +78,7 @@ def run_replica(potential, atoms, plan: MDPlan, steps: int, save_every: int, see
     if velocities is not None:  # e.g. the reference trajectory's own, for aligned comparisons
         atoms.set_velocities(velocities / units.fs)
     else:
-        MaxwellBoltzmannDistribution(atoms, temperature_K=plan.temperature_K, rng=rng)
+        thermalize_momenta(atoms, temperature_K=plan.temperature_K, rng=rng)
         Stationary(atoms)
         if not atoms.pbc.any():
             ZeroRotation(atoms)
@@ -89,8 +89,15 @@ def run_replica(potential, atoms, plan: MDPlan, steps: int, save_every: int, see
     fh = open(trajectory, "w") if trajectory else None
     step_time = 0.0
     try:
-        forces = atoms.get_forces()
-        _save(res, fh, atoms, 0, 0.0, forces, observers)
+        try:
+            forces = atoms.get_forces()
+        except NonFiniteOutputError as exc:
+            res.failed_step, res.failure = 0, f"non-finite model output at the start frame: {exc}"
+            return _finish(res, observers, 0.0)
+        reason = _save(res, fh, atoms, 0, 0.0, forces, observers)
+        if reason:
+            res.failed_step, res.failure = 0, reason
+            return _finish(res, observers, 0.0)
         for step in range(1, steps + 1):
             t0 = time.perf_counter()
             try:
@@ -113,11 +120,15 @@ def run_replica(potential, atoms, plan: MDPlan, steps: int, save_every: int, see
     finally:
         if fh:
             fh.close()
-    res.time_per_step_ms = 1e3 * step_time / max(res.steps_done, 1)
+    return _finish(res, observers, step_time)
+
+
+def _finish(res: ReplicaResult, observers, step_time: float) -> ReplicaResult:
+    res.time_per_step_ms = 1e3 * step_time / res.steps_done if res.steps_done else float("nan")
     for name, obs in observers.items():
         res.observed[name] = obs.finish()
     if res.failure:
-        log.warning("replica %d stopped: %s", index, res.failure)
+        log.warning("replica %d stopped: %s", res.index, res.failure)
     return res
 
 

@@ -75,8 +75,10 @@ def load_catalog(extra_plugins: Iterable[object] = (), entry_points: bool = True
         infos[name] = PluginInfo(name, "built-in")
     if entry_points:
         _load_entry_points(pm, infos)
-    for obj in extra_plugins:
+    for k, obj in enumerate(extra_plugins):
         name = getattr(obj, "__name__", None) or type(obj).__name__
+        if name in infos:  # two instances of one class: keep both, under distinct names
+            name = f"{name}-{k}"
         pm.register(obj, name=name)
         infos[name] = PluginInfo(name, "in-process")
     return _collect(pm, infos)
@@ -143,7 +145,7 @@ def _collect(pm: pluggy.PluginManager, infos: dict[str, PluginInfo]) -> Catalog:
 
     def tracked(hook_name: str, **kwargs) -> None:
         hook = getattr(pm.hook, hook_name)
-        for impl in reversed(hook.get_hookimpls()):
+        for impl in hook.get_hookimpls():  # registration order: built-ins first, first come first served
             current["plugin"] = impl.plugin_name
             _call_each_one(impl, hook_name, infos, kwargs, cat)
 

@@ -20,8 +20,9 @@ class NormalisedPotential(torch.nn.Module):
         self.model = model
         self.cutoff = float(cutoff)
         self.species: tuple[int, ...] = tuple(stats.species)
-        self.register_buffer("e0", torch.tensor(stats.e0, dtype=torch.float64))
-        self.register_buffer("scale", torch.tensor(stats.scale, dtype=torch.float64))
+        # float64 on purpose and not buffers: ``.float()`` / ``.to(dtype)`` must never round them
+        self.e0 = torch.tensor(stats.e0, dtype=torch.float64)
+        self.scale = torch.tensor(stats.scale, dtype=torch.float64)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -36,8 +37,8 @@ class NormalisedPotential(torch.nn.Module):
         if out.shape != (graph.num_graphs,):
             raise ValueError(f"model returned energy of shape {tuple(out.shape)}, expected [{graph.num_graphs}]")
         ref = torch.zeros(graph.num_graphs, dtype=torch.float64, device=out.device)
-        ref = ref.index_add(0, graph.batch, self.e0[graph.species])
-        return ref + self.scale * out.to(torch.float64)
+        ref = ref.index_add(0, graph.batch, self.e0.to(out.device)[graph.species])
+        return ref + self.scale.to(out.device) * out.to(torch.float64)
 
 
 def evaluate(potential: torch.nn.Module, graph: AtomicGraph, forces: bool = True, stress: bool = False,

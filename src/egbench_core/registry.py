@@ -162,7 +162,7 @@ class Registry:
         if target.exists():
             actual = file_hash(target, e.hash_algo)
             if actual != e.hash:
-                aside = target.with_name(f"{target.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+                aside = target.with_name(_corrupt_name(target))
                 target.rename(aside)
                 log.error("checksum mismatch for %s; moved aside to %s", name, aside)
                 raise ChecksumError(name, target, e.checksum, f"{e.hash_algo}:{actual}", aside)
@@ -172,7 +172,7 @@ class Registry:
             return self._from_embedded(e, target)
         mirror = os.environ.get(ENV_MIRROR)
         if mirror and (Path(mirror) / name).exists():
-            return self._retrieve(e, target, _mirror_downloader(Path(mirror) / name), f"mirror {mirror}")
+            return self._retrieve(e, target, _mirror_downloader(Path(mirror) / name), str(Path(mirror) / name))
         if os.environ.get(ENV_OFFLINE):
             raise self._unavailable(e, f"{ENV_OFFLINE} is set")
         try:
@@ -205,7 +205,7 @@ class Registry:
         if e.hash_algo != "sha256":
             actual = file_hash(path, e.hash_algo)
             if actual != e.hash:
-                aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+                aside = path.with_name(_corrupt_name(path))
                 path.rename(aside)
                 raise ChecksumError(e.name, Path(source), e.checksum, f"{e.hash_algo}:{actual}", aside)
         log.info("fetched %s from %s", e.name, source)
@@ -226,11 +226,15 @@ class Registry:
         return target
 
 
+def _corrupt_name(path: Path) -> str:
+    return f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**9:09d}"
+
+
 def _pooch_actual(msg: str) -> str:
     # pooch: "... SHA256 hash of downloaded file (x) does not match the known hash: expected y ..."
     import re
 
-    m = re.search(r"\(([0-9a-f]{40,64})\)", msg)
+    m = re.search(r"but got ([0-9a-f]{64})", msg) or re.search(r"\(([0-9a-f]{64})\)", msg)
     return f"sha256:{m.group(1)}" if m else msg
 
 

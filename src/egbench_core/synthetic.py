@@ -28,7 +28,7 @@ def generate_emt(params: dict | None = None) -> dict[str, Frames]:
     from ase import units
     from ase.build import bulk
     from ase.md.langevin import Langevin
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+    from ase.md.velocitydistribution import Stationary, thermalize_momenta
 
     p = dict(EMT_PARAMS, **(params or {}))
     rng = np.random.default_rng(p["seed"])
@@ -38,7 +38,7 @@ def generate_emt(params: dict | None = None) -> dict[str, Frames]:
     symbols[rng.choice(len(atoms), n_au, replace=False)] = "Au"
     atoms.set_chemical_symbols(symbols.tolist())
     atoms.calc = emt_oracle()
-    MaxwellBoltzmannDistribution(atoms, temperature_K=p["temperature_K"], rng=rng)
+    thermalize_momenta(atoms, temperature_K=p["temperature_K"], rng=rng)
     Stationary(atoms)
     dyn = Langevin(atoms, p["timestep_fs"] * units.fs, temperature_K=p["temperature_K"],
                    friction=p["friction_per_ps"] * 1e-3 / units.fs, rng=rng, fixcm=False)

@@ -107,9 +107,7 @@ def train(potential: NormalisedPotential, train_frames: Frames, val_frames: Fram
     """Train ``potential`` in place; on return it holds the best-validation weights."""
     t_start = time.perf_counter()
     dtype = cfg.torch_dtype
-    potential.to(dtype)
-    potential.e0.data = potential.e0.data.to(torch.float64)
-    potential.scale.data = potential.scale.data.to(torch.float64)
+    potential.model.to(dtype)  # reference energies and scale stay float64 (NormalisedPotential)
     tr_parts = frames_to_parts(train_frames, potential.cutoff)
     va_parts = frames_to_parts(val_frames, potential.cutoff)
     params = [p for p in potential.parameters() if p.requires_grad]
@@ -164,7 +162,7 @@ def train(potential: NormalisedPotential, train_frames: Frames, val_frames: Fram
             rec.stop_reason = f"learning rate {lr:.2e} below min_lr {cfg.min_lr:.0e}"
             break
         if cfg.max_time_s is not None and elapsed >= cfg.max_time_s:
-            rec.stop_reason = f"wall-clock budget of {cfg.max_time_s:.0f} s reached"
+            rec.stop_reason = f"wall-clock budget of {cfg.max_time_s:g} s reached"
             break
     else:
         rec.stop_reason = f"epoch limit {cfg.epochs} reached"

@@ -1,0 +1,23 @@
+"""Conformance kit for plugin authors: fixtures, named tolerances, the ``ModelConformance``
+pytest mixin and a fast fake model (``toy-pair``).
+
+A model plugin's tests::
+
+    from egbench_core.testing import ModelConformance
+
+    class TestMyModel(ModelConformance):
+        spec = my_model_spec()      # the ModelSpec the plugin registers
+        preset = "smoke"
+
+Importing this package does not import pytest or torch; the checks import them when they run.
+"""
+from __future__ import annotations
+
+from .conformance import FAKE_E0, FAKE_SCALE, TOLERANCES, ModelConformance, assert_close, fake_stats
+from .fakes import FakeModelPlugin, toy_pair_spec
+from .structures import FIXTURE_SPECIES, molecule, periodic_box, random_rotation, relabel
+
+__all__ = [
+    "FAKE_E0", "FAKE_SCALE", "FIXTURE_SPECIES", "TOLERANCES", "FakeModelPlugin", "ModelConformance",
+    "assert_close", "fake_stats", "molecule", "periodic_box", "random_rotation", "relabel", "toy_pair_spec",
+]
