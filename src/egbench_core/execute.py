@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import random
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +96,7 @@ def execute_cell(cell, catalog, root: Path, art_dir: Path, proto: ProtocolPreset
         progress.stage("md")
         start = ds.load(md_plan.start_split)
         outputs.md_reference = ds.load(md_plan.reference_split)
+        outputs.md_total_time_fs = proto.md_steps * md_plan.timestep_fs
         settings = MDSettings(proto.md_replicas, proto.md_steps, proto.md_save_every, cell.seed)
         observers = [m for m in catalog.metrics.values() if m.make_observer is not None]
 
@@ -124,6 +124,10 @@ def execute_cell(cell, catalog, root: Path, art_dir: Path, proto: ProtocolPreset
         except Exception as exc:  # noqa: BLE001 - one metric's bug must not lose the cell
             log.exception("metric %s failed on %s", m.name, cell.label)
             errors[m.name] = f"{type(exc).__name__}: {exc}"
+    known = {p for _, p in res.artifacts}
+    for f in sorted(art_dir.glob("*.json")):  # arrays behind metric values (RDFs, EV(t), ...)
+        if rel(f) not in known:
+            res.artifacts.append((f.stem.split("-")[0], rel(f)))
     res.info = {"train": rec.to_dict(), "stats": stats.to_dict(), "hardware": outputs.hardware,
                 "protocol": proto.to_dict(), "peak_rss_mb": peak_rss_mb(), "metric_errors": errors,
                 "md_failures": [r.failure for r in outputs.md if r.failure],

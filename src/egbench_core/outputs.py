@@ -34,5 +34,7 @@ class CellOutputs:
     predictions: dict[str, SplitPrediction] = field(default_factory=dict)
     md: list[ReplicaResult] = field(default_factory=list)
     md_reference: Frames | None = None
+    md_total_time_fs: float = 0.0  # requested simulated time per replica
     hardware: dict[str, Any] = field(default_factory=dict)
     artifacts_dir: str = ""
+    cache: dict[str, Any] = field(default_factory=dict)  # shared by metrics within one cell (e.g. g_ref)

@@ -28,6 +28,7 @@ DEFAULT_PLUGINS = (
     "egbench_core.default_plugins.datasets",
     "egbench_core.default_plugins.tasks",
     "egbench_core.default_plugins.metrics",
+    "egbench_core.default_plugins.md_metrics",
 )
 
 

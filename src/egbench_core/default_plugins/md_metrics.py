@@ -1,0 +1,192 @@
+"""Built-in simulation metrics (METRICS.md): stability, structure (RDF → WF, JSD), dynamics (EV, FV).
+
+Each has a streaming observer fed while the MD runs and a ``compute`` over the finished
+replicas. Order matters: stability is registered first, so the frame at which a replica fails
+never enters the RDF or the violations — every structure/dynamics value covers the stable part
+only, and its note says how much that was. Arrays behind the numbers (RDFs, EV(t)/FV(t),
+survival) are written next to the cell's other artifacts for plots and re-scoring.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..analysis import (OracleObserver, RDFObserver, StabilityMonitor, aligned_series, average_rdfs, jsd,
+                        max_rdf_radius, rdf_of_frames, summarise_violations, wright_factor, wright_factor_nosqrt)
+from ..data import read_extxyz
+from ..hookspecs import hookimpl
+from ..interfaces import MetricSpec, MetricValue
+
+log = logging.getLogger(__name__)
+
+R_MAX, BIN_WIDTH = 6.0, 0.05
+MAX_REFERENCE_FRAMES = 1000  # g_ref from at most this many evenly spaced reference frames
+
+
+def _md(outputs):
+    return outputs.plan.md if outputs.plan is not None else None
+
+
+def _r_max(outputs) -> float:
+    ref = outputs.md_reference
+    if ref is not None and ref.pbc[0].any():
+        return min(R_MAX, max_rdf_radius(ref.cell[0], ref.pbc[0]))
+    return R_MAX
+
+
+def reference_rdf(outputs):
+    """g_ref of the cell's MD reference split (cached on the outputs)."""
+    if "g_ref" not in outputs.cache:
+        ref = outputs.md_reference
+        if len(ref) > MAX_REFERENCE_FRAMES:
+            ref = ref.subset(np.linspace(0, len(ref) - 1, MAX_REFERENCE_FRAMES).astype(int))
+        outputs.cache["g_ref"] = rdf_of_frames(ref, _r_max(outputs), BIN_WIDTH)
+    return outputs.cache["g_ref"]
+
+
+def _stable_note(outputs) -> str:
+    md = _md(outputs)
+    done = sum(r.steps_done for r in outputs.md) * md.timestep_fs
+    asked = sum(r.steps_requested for r in outputs.md) * md.timestep_fs
+    return f"stable part: {done:g} of {asked:g} fs over {len(outputs.md)} replicas"
+
+
+def _write_artifact(outputs, name: str, payload: dict) -> None:
+    if outputs.artifacts_dir:
+        (Path(outputs.artifacts_dir) / name).write_text(json.dumps(payload, default=_jsonable))
+
+
+def _jsonable(x):
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, (np.floating, np.integer)):
+        return x.item()
+    return str(x)
+
+
+# -- stability --------------------------------------------------------------------------
+def _stability_observer(outputs):
+    md = _md(outputs)
+    periodic = bool(outputs.md_reference.pbc[0].any())
+    return StabilityMonitor(target_temperature_K=md.temperature_K, g_ref=reference_rdf(outputs) if periodic else None,
+                            total_time_fs=outputs.md_total_time_fs)
+
+
+def time_to_failure(outputs) -> list[tuple[float, bool]]:
+    """(time to failure in fs, stable?) per replica, from the monitor and from MD's own stops."""
+    md = _md(outputs)
+    out = []
+    for r in outputs.md:
+        if r.failed_step is not None:
+            out.append((r.failed_step * md.timestep_fs, False))
+        else:
+            out.append((r.steps_requested * md.timestep_fs, True))
+    return out
+
+
+def _stability(outputs) -> list[MetricValue]:
+    if not outputs.md:
+        return []
+    ttf = time_to_failure(outputs)
+    t = np.array([x for x, _ in ttf])
+    stable = [s for _, s in ttf]
+    reasons = "; ".join(f"replica {r.index}: {r.failure}" for r in outputs.md if r.failure)
+    _write_artifact(outputs, "stability.json", {"time_to_failure_fs": t, "stable": stable,
+                                                "total_time_fs": outputs.md_total_time_fs,
+                                                "reasons": [r.failure for r in outputs.md]})
+    return [MetricValue("stable_fraction", float(np.mean(stable)), "fraction", n=len(stable), note=reasons),
+            MetricValue("time_to_failure", float(t.mean()), "fs", std=float(t.std()), n=len(t),
+                        note=f"of {outputs.md_total_time_fs:g} fs per replica")]
+
+
+# -- structure --------------------------------------------------------------------------
+def _rdf_observer(outputs):
+    return RDFObserver(r_max=reference_rdf(outputs).r_max, bin_width=BIN_WIDTH)
+
+
+def _structure(outputs) -> list[MetricValue]:
+    rdfs = [r.observed.get("structure") for r in outputs.md]
+    rdfs = [x for x in rdfs if x and x.get("n_frames", 0) > 0]
+    if not rdfs:
+        return []
+    g = average_rdfs(rdfs)
+    g_ref = reference_rdf(outputs)
+    n = min(len(g.g), len(g_ref.g))
+    note = _stable_note(outputs)
+    _write_artifact(outputs, "rdf.json", {"r": g_ref.r[:n], "g": g.g[:n], "g_ref": g_ref.g[:n],
+                                          "periodic": g.periodic, "n_frames": g.n_frames, "replicas": len(rdfs)})
+    return [MetricValue("wf", wright_factor(g.g[:n], g_ref.g[:n]), "%", n=len(rdfs), note=note),
+            MetricValue("wf_nosqrt", wright_factor_nosqrt(g.g[:n], g_ref.g[:n]), "%", n=len(rdfs),
+                        note="paper-code variant (no square root); " + note),
+            MetricValue("jsd", jsd(g.g[:n], g_ref.g[:n]), "nat", n=len(rdfs), note=note)]
+
+
+# -- dynamics ---------------------------------------------------------------------------
+def _oracle_observer(outputs):
+    if outputs.dataset is None or outputs.dataset.oracle() is None:
+        return None
+    return OracleObserver(outputs.dataset.oracle)
+
+
+def _aligned(outputs) -> list[dict]:
+    md = _md(outputs)
+    ref = outputs.md_reference
+    series = []
+    for r in outputs.md:
+        if not r.trajectory or not Path(r.trajectory).exists() or r.steps_done == 0:
+            continue
+        traj = read_extxyz(Path(r.trajectory))
+        n = traj.n_atoms[0]
+        t = np.asarray(r.times_fs[: len(traj)])  # the saved frames, in order
+        ref_f = ref.forces.reshape(len(ref), n, 3)
+        s = aligned_series(t, traj.energy, traj.forces.reshape(len(traj), n, 3), ref.energy, ref_f,
+                           md.reference_spacing_fs, ref_start_index=r.start_frame)
+        if len(s.time_fs):
+            series.append(s.to_dict())
+    return series
+
+
+def _dynamics(outputs) -> list[MetricValue]:
+    md = _md(outputs)
+    if not outputs.md:
+        return []
+    note = _stable_note(outputs)
+    values: list[MetricValue] = []
+    modes = {}
+    oracle = [r.observed["dynamics"] for r in outputs.md if r.observed.get("dynamics")]
+    if oracle:
+        modes["oracle"] = oracle
+    if md.start_velocities == "reference" and md.reference_spacing_fs:
+        aligned = _aligned(outputs)
+        if aligned:
+            modes["aligned"] = aligned
+    if not modes:
+        why = ("not applicable: the dataset has no reference calculator (oracle) and the reference split is not a "
+               "time-contiguous trajectory")
+        return [MetricValue("ev", math.nan, "1e-5", note=why), MetricValue("fv", math.nan, "1", note=why)]
+    for mode, series in modes.items():
+        s = summarise_violations(series)
+        extra = ("; aligned frames decorrelate within a few hundred fs (FV → √2/2 for uncorrelated forces)"
+                 if mode == "aligned" else "")
+        values.append(MetricValue("ev", s["ev"]["mean"] * 1e5, "1e-5", std=s["ev"]["std"] * 1e5, n=s["ev"]["n"],
+                                  mode=mode, note=note + extra))
+        values.append(MetricValue("fv", s["fv"]["mean"], "1", std=s["fv"]["std"], n=s["fv"]["n"], mode=mode,
+                                  note=note + extra))
+        _write_artifact(outputs, f"dynamics-{mode}.json", {"mode": mode, "series": series})
+    return values
+
+
+@hookimpl
+def register_metrics(register):
+    register(MetricSpec(name="stability", compute=_stability, make_observer=_stability_observer, unit="fs", version="1",
+                        description="stable_fraction and time_to_failure (non-finite values, bond stretch > 0.5 Å, "
+                                    "sliding-window RDF WF > 50 % for bulk, T > 5× target)"))
+    register(MetricSpec(name="structure", compute=_structure, make_observer=_rdf_observer, unit="%", version="1",
+                        description="RDF vs the reference split: wf (Wright's factor, %), wf_nosqrt, jsd (nat)"))
+    register(MetricSpec(name="dynamics", compute=_dynamics, make_observer=_oracle_observer, unit="1", version="1",
+                        description="energy/force violation, geometric mean over time, mean ± std over replicas; "
+                                    "mode oracle (reference calculator on the model's frames) or aligned"))
