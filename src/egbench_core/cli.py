@@ -39,7 +39,7 @@ def run(
     retry_failed: bool = typer.Option(True, help="re-run cells that failed before"),
 ) -> None:
     """Train, evaluate and simulate every selected model × dataset × task; resume what is done."""
-    from .report import leaderboard
+    from .report import TABLES, leaderboard
     from .runner import plan_cells, run_cells
     from .store import Store
 
@@ -55,18 +55,20 @@ def run(
     store = Store(out)
     with ui.RunProgress(len(cells)) as progress:
         summary = run_cells(cells, cat, store, sys.argv, progress, retry_failed=retry_failed)
-    _show_leaderboard(leaderboard(store))
+    _show_leaderboard(leaderboard(store, columns=TABLES["static"]), "static errors and cost")
+    sim = leaderboard(store, columns=TABLES["stability"] + TABLES["structure"][:2] + TABLES["dynamics"])
+    _show_leaderboard(sim, "forward MD", not_run=False)
     ui.console.print(f"run {summary.run_id}: {summary.done} computed, {summary.cached} cached, "
                      f"{summary.failed} failed, {summary.skipped} skipped — results in {store.root}")
     if summary.failed:
         raise typer.Exit(1)
 
 
-def _show_leaderboard(lb) -> None:
+def _show_leaderboard(lb, title: str, not_run: bool = True) -> None:
     if lb.rows:
-        ui.table("egbench leaderboard (test split)", lb.headers, lb.rows,
-                 caption="energies/forces of the test split; costs on this machine (see `egbench report`)")
-    if lb.not_run:
+        ui.table(f"egbench leaderboard: {title}", lb.headers, lb.rows,
+                 caption="n/a: not applicable (see docs/metrics.md); costs measured on this machine")
+    if lb.not_run and not_run:
         ui.table("cells not run", ["model", "dataset", "task", "status", "reason"], lb.not_run)
 
 
@@ -74,18 +76,29 @@ def _show_leaderboard(lb) -> None:
 def report(
     out: Path = typer.Option(Path("egbench-results"), help="results folder"),
     format: str = typer.Option("table", "--format", help="table | markdown | csv"),
+    table: str = typer.Option("static", help="static (paper Table 1) | structure (Table 2) | dynamics (Table 3) | stability"),
     task: Optional[str] = typer.Option(None, help="only this task"),
+    plots: bool = typer.Option(False, help="also write PNG plots (RDF, EV/FV over time, survival) under OUT/plots"),
 ) -> None:
-    """Leaderboard (models × datasets) from the results store."""
-    from .report import leaderboard, to_csv, to_markdown
+    """Leaderboard (models × datasets) from the results store, laid out like the paper's tables."""
+    from .report import TABLES, leaderboard, to_csv, to_markdown
     from .store import Store
 
     if not (out / "egbench.sqlite").exists():
         ui.err_console.print(f"[red]error:[/red] no results store in {out} (run `egbench run --out {out}` first)")
         raise typer.Exit(2)
-    lb = leaderboard(Store(out), task)
+    if table not in TABLES:
+        ui.err_console.print(f"[red]error:[/red] unknown table {table!r}: use {', '.join(TABLES)}")
+        raise typer.Exit(2)
+    store = Store(out)
+    lb = leaderboard(store, task, columns=TABLES[table])
+    if plots:
+        from .plots import make_plots
+
+        for path in make_plots(store):
+            ui.console.print(f"plot: {path}")
     if format == "table":
-        _show_leaderboard(lb)
+        _show_leaderboard(lb, table)
     elif format == "markdown":
         ui.console.print(to_markdown(lb), markup=False, highlight=False, soft_wrap=True)
     elif format == "csv":

@@ -20,17 +20,37 @@ class Column:
     split: str | None  # None: the task's first evaluation split; "" not split-specific
     scale: float = 1.0
     digits: int = 1
+    mode: str = ""  # e.g. "oracle" / "aligned" for dynamics metrics
 
 
-COLUMNS = (
-    Column("E MAE (meV)", "energy_mae", None, 1e3, 2),
-    Column("F MAE (meV/Å)", "force_mae", None, 1e3, 2),
-    Column("E RMSE (meV)", "energy_rmse", None, 1e3, 2),
-    Column("F RMSE (meV/Å)", "force_rmse", None, 1e3, 2),
-    Column("train s/epoch", "train_time_per_epoch", "", 1.0, 2),
-    Column("epochs", "epochs", "", 1.0, 0),
-    Column("MD ms/step", "md_time_per_step", "", 1.0, 2),
-)
+# Layouts of the paper's tables: 1 (static errors, with cost), 2 (structure), 3 (dynamics), + stability.
+TABLES = {
+    "static": (
+        Column("E MAE (meV)", "energy_mae", None, 1e3, 2),
+        Column("F MAE (meV/Å)", "force_mae", None, 1e3, 2),
+        Column("E RMSE (meV)", "energy_rmse", None, 1e3, 2),
+        Column("F RMSE (meV/Å)", "force_rmse", None, 1e3, 2),
+        Column("train s/epoch", "train_time_per_epoch", "", 1.0, 2),
+        Column("epochs", "epochs", "", 1.0, 0),
+        Column("MD ms/step", "md_time_per_step", "", 1.0, 2),
+    ),
+    "structure": (
+        Column("JSD (nat)", "jsd", "", 1.0, 4),
+        Column("WF (%)", "wf", "", 1.0, 2),
+        Column("WF no sqrt (%)", "wf_nosqrt", "", 1.0, 2),
+    ),
+    "dynamics": (
+        Column("EV oracle (×1e-5)", "ev", "", 1.0, 2, "oracle"),
+        Column("FV oracle", "fv", "", 1.0, 3, "oracle"),
+        Column("EV aligned (×1e-5)", "ev", "", 1.0, 2, "aligned"),
+        Column("FV aligned", "fv", "", 1.0, 3, "aligned"),
+    ),
+    "stability": (
+        Column("stable fraction", "stable_fraction", "", 1.0, 2),
+        Column("time to failure (fs)", "time_to_failure", "", 1.0, 1),
+    ),
+}
+COLUMNS = TABLES["static"]
 
 
 @dataclass
@@ -41,8 +61,8 @@ class Leaderboard:
 
 
 def _fmt(v: float | None, std: float | None, col: Column) -> str:
-    if v is None:
-        return "—"
+    if v is None or v != v:  # NULL / NaN: the metric was not applicable
+        return "n/a"
     s = f"{v * col.scale:.{col.digits}f}"
     if std is not None and std > 0:
         s += f" ± {std * col.scale:.{col.digits}f}"
@@ -63,7 +83,10 @@ def leaderboard(store: Store, task: str | None = None, columns=COLUMNS) -> Leade
         row = [f"{c.model} [{c.preset}]", c.dataset, c.task, first]
         for col in columns:
             split = first if col.split is None else col.split
-            hit = next((m for m in ms if m["name"] == col.metric and m["split"] == split), None)
+            hit = next((m for m in ms if m["name"] == col.metric and m["split"] == split
+                        and (m["mode"] == col.mode or (not col.mode and m["mode"] == ""))), None)
+            if hit is None and col.mode:  # "not applicable" rows carry no mode
+                hit = next((m for m in ms if m["name"] == col.metric and m["split"] == split and m["mode"] == ""), None)
             row.append(_fmt(hit["value"], hit["std"], col) if hit else "—")
         lb.rows.append(row)
     return lb
