@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.text import Text
 
 from . import console as ui
 
@@ -154,7 +155,7 @@ def plugins() -> None:
     cat = _catalog()
     rows = []
     for p in cat.plugins.values():
-        status = "[green]ok[/green]" if p.status == "ok" else "[red]broken[/red]"
+        status = Text("ok", style="green") if p.status == "ok" else Text("broken", style="red")
         rows.append([p.name, p.origin, status, ", ".join(p.provides) if p.status == "ok" else p.error])
     ui.table("plugins", ["plugin", "from", "status", "provides / error"], rows)
 

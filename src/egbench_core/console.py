@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 console = Console()
 err_console = Console(stderr=True)
@@ -22,8 +23,8 @@ def table(title: str, headers: list[str], rows: list[list[str]], caption: str | 
     t = Table(title=title, caption=caption, show_lines=False)
     for h in headers:
         t.add_column(h, overflow="fold")
-    for r in rows:
-        t.add_row(*[str(x) for x in r])
+    for r in rows:  # plain strings are shown literally (reasons may contain [brackets]); Text keeps style
+        t.add_row(*[x if isinstance(x, Text) else Text(str(x)) for x in r])
     console.print(t)
 
 

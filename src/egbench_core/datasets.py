@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
 from .data import Frames, MalformedDataError, read_frames
 from .interfaces import check_id, stable_hash
-from .registry import Registry, RegistryError
+from .registry import Registry, RegistryError, data_dir
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +75,8 @@ class DatasetSpec:
         """What identifies the data of this dataset (file checksums, generator parameters)."""
         raise NotImplementedError
 
-    def unavailable_reason(self) -> str | None:
-        """None if every split can be loaded without the network, else why not."""
+    def unavailable_reason(self, splits: Iterable[str] | None = None) -> str | None:
+        """None if ``splits`` (default: all) can be loaded without the network, else why not."""
         return None
 
 
@@ -90,18 +90,7 @@ class RegistryDataset(DatasetSpec):
     """
 
     def __init__(self, name: str, table: dict[str, Any], registry: Registry, plugin: str = "core"):
-        where = f"datasets_registry.toml [datasets.{name}]"
-        try:
-            splits = {s: _split_info(s, t) for s, t in table["splits"].items()}
-            super().__init__(
-                name=name, splits=splits, elements=list(table["elements"]), periodic=bool(table["periodic"]),
-                temperature_K=float(table["temperature_K"]), timestep_fs=float(table["timestep_fs"]),
-                friction_per_ps=float(table.get("friction_per_ps", 0.5)), description=table.get("description", ""),
-                citation=table.get("citation", ""), licence=table.get("licence", ""), tags=tuple(table.get("tags", ())),
-                plugin=plugin, extra={k: v for k, v in table.items() if k not in _KNOWN},
-            )
-        except KeyError as exc:
-            raise RegistryError(f"{where} lacks {exc}") from None
+        super().__init__(**spec_kwargs(name, table, plugin))
         self._table = table
         self._registry = registry
         for s in self.splits:
@@ -121,19 +110,16 @@ class RegistryDataset(DatasetSpec):
             self._registry.entry(n)
         return names
 
-    def file_names(self) -> list[str]:
-        return sorted({f for s in self.splits for f in self._files_of(s)})
-
     def fingerprint(self) -> dict[str, str]:
         fp = {n: self._registry.entry(n).checksum for n in self.file_names()}
         fp["splits"] = stable_hash(self._table["splits"])
         return fp
 
-    def unavailable_reason(self) -> str | None:
-        missing = [n for n in self.file_names() if self._registry.locate(n) is None]
-        if not missing:
-            return None
-        return f"{len(missing)} file(s) not available offline, e.g. {missing[0]} ({self._registry.entry(missing[0]).url})"
+    def file_names(self, splits: Iterable[str] | None = None) -> list[str]:
+        return sorted({f for s in (self.splits if splits is None else splits) for f in self._files_of(s)})
+
+    def unavailable_reason(self, splits: Iterable[str] | None = None) -> str | None:
+        return missing_files_reason(self._registry, self.file_names(splits))
 
     def fetch(self) -> list[Path]:
         return [self._registry.fetch(n) for n in self.file_names()]
@@ -141,43 +127,80 @@ class RegistryDataset(DatasetSpec):
     def _load(self, split: str) -> Frames:
         t = self._split_table(split)
         parts = []
-        if "folder" in t:
-            for n in self._files_of(split):
-                self._registry.fetch(n)
-            from .registry import data_dir
-
-            first = self._registry.entry(self._files_of(split)[0])
-            parts.append(read_frames(data_dir() / t["folder"], t.get("format", first.format), **_units(first.units)))
+        where = f"{self.name}/{split}"
+        if "folder" in t:  # DeePMD layout: every registry file under the folder, read from the cache
+            names = self._files_of(split)
+            for n in names:
+                self._registry.local_path(n)
+            first = self._registry.entry(names[0])
+            parts.append(read_frames(data_dir() / t["folder"], t.get("format", first.format), **units_kwargs(first.units)))
         else:
             for n in self._files_of(split):
                 e = self._registry.entry(n)
-                parts.append(read_frames(self._registry.fetch(n), t.get("format", e.format), **_units(e.units)))
+                parts.append(read_frames(self._registry.local_path(n), t.get("format", e.format), **units_kwargs(e.units)))
         frames = parts[0] if len(parts) == 1 else Frames.concatenate(parts)
-        return _select(frames, t.get("select"), f"{self.name}/{split}")
+        return enforce_periodicity(select_frames(frames, t.get("select"), where), self.periodic, where)
 
 
-_KNOWN = {"splits", "elements", "periodic", "temperature_K", "timestep_fs", "friction_per_ps", "description",
-          "citation", "licence", "tags"}
+SPEC_KEYS = {"splits", "elements", "periodic", "temperature_K", "timestep_fs", "friction_per_ps", "description",
+             "citation", "licence", "tags"}
 
 
-def _units(u: dict[str, str]) -> dict[str, str]:
-    out = {}
-    if "energy" in u:
-        out["energy_unit"] = u["energy"]
-    if "forces" in u:
-        out["force_unit"] = u["forces"]
-    if "length" in u:
-        out["length_unit"] = u["length"]
-    return out
+def spec_kwargs(name: str, table: dict[str, Any], plugin: str) -> dict[str, Any]:
+    """``DatasetSpec`` keyword arguments from a ``[datasets.<id>]`` registry table; keys that
+    DatasetSpec does not take land in ``extra`` (e.g. ``train_dataset``, ``estimates``)."""
+    try:
+        splits = {s: split_info(s, t) for s, t in table["splits"].items()}
+        return dict(
+            name=name, splits=splits, elements=list(table["elements"]), periodic=bool(table["periodic"]),
+            temperature_K=float(table["temperature_K"]), timestep_fs=float(table["timestep_fs"]),
+            friction_per_ps=float(table.get("friction_per_ps", 0.5)), description=table.get("description", ""),
+            citation=table.get("citation", ""), licence=table.get("licence", ""), tags=tuple(table.get("tags", ())),
+            plugin=plugin, extra={k: v for k, v in table.items() if k not in SPEC_KEYS},
+        )
+    except KeyError as exc:
+        raise RegistryError(f"datasets_registry.toml [datasets.{name}] lacks {exc}") from None
 
 
-def _split_info(name: str, t: dict[str, Any]) -> SplitInfo:
+def units_kwargs(units: dict[str, str]) -> dict[str, str]:
+    """Registry ``units`` table -> keyword arguments of the readers."""
+    names = {"energy": "energy_unit", "forces": "force_unit", "length": "length_unit"}
+    return {names[k]: v for k, v in units.items() if k in names}
+
+
+def split_info(name: str, t: dict[str, Any]) -> SplitInfo:
     return SplitInfo(name=name, frames=t.get("frames"), temperature_K=t.get("temperature_K"),
                      contiguous=bool(t.get("contiguous", False)), frame_spacing_fs=t.get("frame_spacing_fs"),
                      tags=tuple(t.get("tags", ())))
 
 
-def _select(frames: Frames, select: dict[str, Any] | None, where: str) -> Frames:
+def missing_files_reason(registry: Registry, names: Iterable[str]) -> str | None:
+    """None if every file can be had without the network, else a reason naming the missing files."""
+    missing = [n for n in names if registry.locate(n) is None]
+    if not missing:
+        return None
+    shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+    return f"{len(missing)} file(s) not available offline: {shown} (e.g. {registry.entry(missing[0]).url})"
+
+
+def enforce_periodicity(frames: Frames, periodic: bool, where: str) -> Frames:
+    """Make frames agree with the dataset's declared periodicity: a molecule gets ``pbc = False``
+    (some releases set pbc around a molecule in a 50 Å box); a periodic dataset must come with
+    pbc and a cell of non-zero volume."""
+    if not periodic:
+        if frames.pbc.any():
+            log.info("%s: the file sets pbc on a dataset declared non-periodic; pbc set to False", where)
+            frames.pbc = np.zeros(frames.pbc.shape, dtype=bool)
+        return frames
+    if not frames.pbc.all():
+        raise MalformedDataError(f"{where}: the dataset is declared periodic but the file has pbc={frames.pbc[0].tolist()}")
+    vol = np.abs(np.linalg.det(frames.cell))
+    if (vol < 1e-6).any():
+        raise MalformedDataError(f"{where}: frame {int(np.argmax(vol < 1e-6))} of a periodic dataset has no cell")
+    return frames
+
+
+def select_frames(frames: Frames, select: dict[str, Any] | None, where: str) -> Frames:
     if not select:
         return frames
     n = len(frames)
@@ -214,8 +237,6 @@ class GeneratedDataset(DatasetSpec):
         return {"generator": stable_hash({"name": self.name, "params": self._params})}
 
     def _cache_path(self) -> Path:
-        from .registry import data_dir
-
         return data_dir() / "generated" / f"{self.name}-{self.fingerprint()['generator'][:16]}.npz"
 
     def _load(self, split: str) -> Frames:

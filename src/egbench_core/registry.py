@@ -13,6 +13,7 @@ verified against the registry's sha256 (or git blob SHA-1). Nothing is used unve
 """
 from __future__ import annotations
 
+import bz2
 import gzip
 import hashlib
 import importlib.resources
@@ -181,6 +182,34 @@ class Registry:
             raise
         except Exception as exc:  # noqa: BLE001 - any network failure: say what to do
             raise self._unavailable(e, f"download failed: {type(exc).__name__}: {exc}") from None
+
+    def local_path(self, name: str) -> Path:
+        """Like :meth:`fetch`, and a compressed registry file (``.bz2`` / ``.gz``, whose checksum is
+        the compressed blob's, as published upstream) is decompressed once into
+        ``<data dir>/decompressed/<name without suffix>`` next to a stamp naming its checksum."""
+        path = self.fetch(name)
+        opener = {".bz2": bz2.open, ".gz": gzip.open}.get(Path(name).suffix)
+        if opener is None:
+            return path
+        e = self.entry(name)
+        out = data_dir() / "decompressed" / name[: -len(Path(name).suffix)]
+        stamp = out.with_name(out.name + ".source")
+        if out.exists() and stamp.exists() and stamp.read_text().strip() == e.checksum:
+            return out
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + ".part")
+        try:
+            with opener(path, "rb") as fin, open(tmp, "wb") as fout:
+                shutil.copyfileobj(fin, fout, 1 << 20)
+        except (OSError, EOFError) as exc:
+            tmp.unlink(missing_ok=True)
+            from .data import MalformedDataError
+
+            raise MalformedDataError(f"{path}: cannot decompress: {exc}") from None
+        tmp.replace(out)
+        stamp.write_text(e.checksum + "\n")
+        log.info("decompressed %s into %s", name, out)
+        return out
 
     def _unavailable(self, e: FileEntry, why: str) -> DataUnavailableError:
         mirror = os.environ.get(ENV_MIRROR)

@@ -135,8 +135,13 @@ def _skip_reason(catalog, spec, ds, task, cell: Cell) -> str:
     unseen = sorted(set(ds.elements) - set(train_ds.elements))
     if unseen:
         return f"elements {', '.join(unseen)} of {ds.name} never occur in the training data ({train_ds.name})"
-    for d in {ds.name, train_ds.name}:
-        why = catalog.datasets[d].unavailable_reason()
+    plan = cell.plan
+    needed = {train_ds.name: {plan.train_split, plan.val_split}}
+    needed.setdefault(ds.name, set()).update(plan.eval_splits)
+    if plan.md is not None:
+        needed[ds.name].update({plan.md.start_split, plan.md.reference_split})
+    for d, splits in needed.items():
+        why = catalog.datasets[d].unavailable_reason(sorted(splits))
         if why:
             return f"dataset {d}: {why}; run `egbench fetch {d}` or set EGBENCH_DATA_MIRROR"
     return ""

@@ -21,9 +21,9 @@ def registry_path() -> Path:
 
 def make_datasets(registry) -> list:
     """Dataset specs for every ``[datasets.*]`` table of this plugin in the merged ``registry``."""
-    from ._base import PluginRegistryDataset
+    from egbench_core.datasets import RegistryDataset
 
-    return [PluginRegistryDataset(name, table, registry, plugin=PLUGIN)
+    return [RegistryDataset(name, table, registry, plugin=PLUGIN)
             for name, table in sorted(registry.datasets.items()) if table.get("plugin") == PLUGIN]
 
 
@@ -32,7 +32,7 @@ def isolated_atom_energies(dataset) -> dict[int, float]:
     ``isolated_atoms_file`` (fetched and verified like any registry file)."""
     from egbench_core.data import read_frames
 
-    from ._base import units_kwargs
+    from egbench_core.datasets import units_kwargs
 
     name = dataset.extra["isolated_atoms_file"]
     entry = dataset._registry.entry(name)  # noqa: SLF001 - the dataset's own registry

@@ -21,9 +21,9 @@ def registry_path() -> Path:
 
 def make_datasets(registry) -> list:
     """Dataset specs for every ``[datasets.*]`` table of this plugin in the merged ``registry``."""
-    from ._base import PluginRegistryDataset
+    from egbench_core.datasets import RegistryDataset
 
-    return [PluginRegistryDataset(name, table, registry, plugin=PLUGIN)
+    return [RegistryDataset(name, table, registry, plugin=PLUGIN)
             for name, table in sorted(registry.datasets.items()) if table.get("plugin") == PLUGIN]
 
 

@@ -22,14 +22,14 @@ def registry_path() -> Path:
 
 def make_datasets(registry) -> list:
     """Dataset specs for every ``[datasets.*]`` table of this plugin in the merged ``registry``."""
-    from ._base import PluginRegistryDataset
+    from egbench_core.datasets import RegistryDataset
     from .lips20 import LiPS20Dataset
 
     specs = []
     for name, table in sorted(registry.datasets.items()):
         if table.get("plugin") != PLUGIN:
             continue
-        cls = LiPS20Dataset if table.get("kind") == "lips20" else PluginRegistryDataset
+        cls = LiPS20Dataset if table.get("kind") == "lips20" else RegistryDataset
         specs.append(cls(name, table, registry, plugin=PLUGIN))
     return specs
 

@@ -45,7 +45,7 @@ from egbench_core.datasets import DatasetSpec
 from egbench_core.interfaces import stable_hash
 from egbench_core.registry import Registry, RegistryError, data_dir
 
-from ._base import enforce_periodicity, missing_files_reason, spec_kwargs
+from egbench_core.datasets import enforce_periodicity, missing_files_reason, spec_kwargs
 
 log = logging.getLogger(__name__)
 
@@ -244,8 +244,9 @@ class LiPS20Dataset(DatasetSpec):
         return out
 
     # -- availability and identity -------------------------------------------------------------
-    def unavailable_reason(self) -> str | None:
-        used = {s.name: s for ss in self._split_systems().values() for s in ss}.values()
+    def unavailable_reason(self, splits=None) -> str | None:
+        wanted = self._split_systems() if splits is None else {k: v for k, v in self._split_systems().items() if k in set(splits)}
+        used = {s.name: s for ss in wanted.values() for s in ss}.values()
         return missing_files_reason(self._registry, self.file_names(used))
 
     def fetch(self) -> list[Path]:

@@ -21,14 +21,14 @@ def registry_path() -> Path:
 
 def make_datasets(registry) -> list:
     """Dataset specs for every ``[datasets.*]`` table of this plugin in the merged ``registry``."""
-    from ._base import PluginRegistryDataset
+    from egbench_core.datasets import RegistryDataset
     from .original import MD17OriginalDataset
 
     specs = []
     for name, table in sorted(registry.datasets.items()):
         if table.get("plugin") != PLUGIN:
             continue
-        cls = MD17OriginalDataset if table.get("kind") == "md17-original" else PluginRegistryDataset
+        cls = MD17OriginalDataset if table.get("kind") == "md17-original" else RegistryDataset
         specs.append(cls(name, table, registry, plugin=PLUGIN))
     return specs
 

@@ -22,7 +22,7 @@ from egbench_core.interfaces import stable_hash
 from egbench_core.registry import ENV_REGISTRY, DataUnavailableError, Registry, RegistryError
 from egbench_core.units import energy_factor, force_factor, length_factor
 
-from ._base import enforce_periodicity, select_frames, spec_kwargs
+from egbench_core.datasets import enforce_periodicity, select_frames, spec_kwargs
 
 # a split of a contiguous trajectory must not move any atom more than this between frames
 MAX_STEP_A = 0.2
@@ -109,7 +109,7 @@ class MD17OriginalDataset(DatasetSpec):
                 f"sha256 (format = \"md17-npz\", units in kcal/mol) to a TOML file named by {ENV_REGISTRY} "
                 f"(the plugin's README shows the entry)")
 
-    def unavailable_reason(self) -> str | None:
+    def unavailable_reason(self, splits=None) -> str | None:
         if self.source_file not in self._registry.files:
             return self._no_checksum_reason()
         if self._registry.locate(self.source_file) is None:
