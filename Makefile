@@ -6,7 +6,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # CPU build of PyTorch that lies on this machine's disk; users on GPUs bring their own torch.
 TORCH_PIN ?= torch==2.13.0
-PLUGINS := plugins/egbench-model-mace
+PLUGINS := plugins/egbench-model-mace plugins/egbench-data-md17 plugins/egbench-data-botnet \
+           plugins/egbench-data-lips plugins/egbench-data-gete plugins/egbench-task-ood
 
 .PHONY: setup run test clean
 
@@ -23,7 +24,7 @@ run: setup
 	$(BIN)/egbench run
 
 test: setup
-	EGBENCH_DATA_MIRROR=$${EGBENCH_DATA_MIRROR:-$(abspath ../shared/data)} $(BIN)/python -m pytest -q tests $(addsuffix /tests,$(PLUGINS))
+	EGBENCH_DATA_MIRROR=$${EGBENCH_DATA_MIRROR:-$(abspath ../shared/data)} $(BIN)/python -m pytest -q tests $(addsuffix /tests,$(PLUGINS)) plugins/_template/tests
 
 clean:
 	rm -rf $(VENV) egbench-results

@@ -1,0 +1,34 @@
+"""The template's tests: the conformance kit, plus one check of the architecture itself."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+try:
+    import egbench_model_example
+except ImportError:  # run from a source checkout without installing the template
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    import egbench_model_example
+
+from egbench_core.interfaces import ModelSpec
+from egbench_core.testing import ModelConformance, fake_stats
+
+
+def example_spec() -> ModelSpec:
+    captured = []
+    egbench_model_example.register_models(register=captured.append)
+    return captured[0]
+
+
+class TestExampleConformance(ModelConformance):
+    spec = example_spec()
+    preset = "smoke"
+
+
+def test_more_interactions_more_parameters():
+    spec = example_spec()
+    stats = fake_stats([1, 6, 8], 4.0)
+    small = spec.build([1, 6, 8], 4.0, {"features": 16, "interactions": 1, "rbf": 8}, stats)
+    big = spec.build([1, 6, 8], 4.0, {"features": 16, "interactions": 3, "rbf": 8}, stats)
+    n = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert n(big) - n(small) == 2 * sum(p.numel() for p in small.blocks[0].parameters())

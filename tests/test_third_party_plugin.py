@@ -1,0 +1,43 @@
+"""A model plugin written against the documented hooks (plugins/_template) installs with pip and runs."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from egbench_core.plugins import load_catalog
+from egbench_core.runner import plan_cells, run_cells
+from egbench_core.store import Store
+
+TEMPLATE = Path(__file__).resolve().parents[1] / "plugins" / "_template"
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    target = tmp_path_factory.mktemp("site")
+    # a real pip install of the package (wheel built by its own backend), into a private folder
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                           "--target", str(target), str(TEMPLATE)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (target / "egbench_model_example").is_dir()
+    return target
+
+
+def test_template_plugin_is_discovered_and_runs(installed, monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(installed))
+    monkeypatch.setenv("EGBENCH_LOAD_PLUGINS", "example")
+    cat = load_catalog(entry_points=True)
+    assert cat.plugins["example"].status == "ok", cat.plugins["example"].error
+    assert "egbench-model-example" in cat.plugins["example"].origin
+    spec = cat.models["example"]
+    assert spec.plugin == "example" and set(spec.presets) == {"smoke", "quick", "paper"}
+    cells = plan_cells(cat, "example", "acac", "standard", "smoke", 0)
+    store = Store(tmp_path / "res")
+    summary = run_cells(cells, cat, store)
+    assert summary.done == 1, store.cell(cells[0].key).error
+    m = {(x["name"], x["split"]): x["value"] for x in store.metrics(cells[0].key)}
+    assert np.isfinite(m[("force_mae", "test")]) and m[("force_mae", "test")] > 0
+    assert m[("md_time_per_step", "")] > 0
