@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-# The architecture of the paper's configs (MACE defaults where the configs are silent: the
-# interaction blocks and radial MLP of mace_run_train, which the configs did not override).
+# The architecture of the paper's configs; what MODELS.md does not list (interaction blocks,
+# radial MLP, reduced CG basis) takes mace_run_train's defaults.
 PAPER_MODEL: dict[str, Any] = {
     "hidden_irreps": "16x0e+16x1o+16x2e",
     "num_interactions": 2,
@@ -56,8 +56,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "model": {"hidden_irreps": "16x0e+16x1o", "num_interactions": 2, "correlation": 2, "max_ell": 2,
                   "num_bessel": 8, "num_polynomial_cutoff": 5, "MLP_irreps": "16x0e", "gate": "silu",
                   "radial_MLP": [32, 32, 32]},
-        # ~3.5 s per epoch on acac (450 frames x 15 atoms) on 2 CPU cores: the wall-clock budget
-        # ends it after ~23 epochs (the budget is checked after each epoch, so allow one more)
+        # ~4.6 s per epoch on acac (450 frames x 15 atoms) on 2 CPU cores: the wall-clock budget
+        # ends it after ~18 epochs, < 85 s (the budget is checked after each epoch)
         "train": {"epochs": 100, "batch_size": 10, "lr": 0.01, "amsgrad": True, "weight_decay": 5e-7,
                   "energy_weight": 1.0, "force_weight": 10.0, "scheduler_factor": 0.8, "scheduler_patience": 5,
                   "ema_decay": 0.99, "max_time_s": 80},
