@@ -9,14 +9,23 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-console = Console()
-err_console = Console(stderr=True)
+def _console(stderr: bool = False) -> Console:
+    probe = Console(stderr=stderr)
+    # not a terminal (a log file, CI): rich would wrap tables at 80 columns; use a wider page
+    return probe if probe.is_terminal else Console(stderr=stderr, width=160)
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 
 def setup_logging(verbose: int) -> None:
     level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=err_console, show_path=False)],
                         force=True)
+    logging.captureWarnings(True)  # warnings become log records: shown with -v, quiet otherwise
+    if verbose <= 0:
+        logging.getLogger("py.warnings").setLevel(logging.ERROR)
 
 
 def table(title: str, headers: list[str], rows: list[list[str]], caption: str | None = None) -> None:

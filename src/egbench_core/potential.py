@@ -66,5 +66,6 @@ def evaluate(potential: torch.nn.Module, graph: AtomicGraph, forces: bool = True
     if stress:
         volume = torch.abs(torch.linalg.det(graph.cell.to(torch.float64))).to(pos.dtype)
         ds = grads[1] if grads[1] is not None else torch.zeros_like(strain)
-        out["stress"] = ds / volume.clamp_min(1e-12)[:, None, None]
+        volume = torch.where(volume > 1e-12, volume, torch.full_like(volume, float("nan")))  # no cell: no stress
+        out["stress"] = ds / volume[:, None, None]
     return out
