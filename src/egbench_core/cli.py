@@ -14,6 +14,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Benchmark machine-learned interatomic potentials: static errors and forward MD.")
 list_app = typer.Typer(no_args_is_help=True, help="List installed models, datasets, tasks or metrics.")
 app.add_typer(list_app, name="list")
+env_app = typer.Typer(no_args_is_help=True, help="Separate environments for model plugins whose dependencies conflict.")
+app.add_typer(env_app, name="env")
 
 DEFAULT_DATASETS = "acac"  # the embedded default: works offline on a fresh machine
 
@@ -182,6 +184,47 @@ def fetch(dataset: str = typer.Argument(..., help="dataset id, or 'all'")) -> No
             failed = True
     if failed:
         raise typer.Exit(1)
+
+
+@env_app.command("create")
+def env_create(
+    name: str = typer.Argument(..., help="environment id, e.g. 'nequip'"),
+    packages: list[str] = typer.Argument(None, help="plugin folders, bundled plugin names or PyPI requirements "
+                                                    "(default: egbench-model-NAME)"),
+) -> None:
+    """Create (or re-create) an environment and install the packages into it."""
+    from .envs import EnvironmentError_, create_env
+
+    packages = packages or [f"egbench-model-{name}"]
+    ui.console.print(f"creating environment {name} with {', '.join(packages)} …")
+    try:
+        env = create_env(name, packages, on_output=lambda line: ui.err_console.print(line, markup=False, highlight=False))
+    except EnvironmentError_ as exc:
+        ui.err_console.print(f"[red]error:[/red] {exc}", markup=False)
+        raise typer.Exit(1)
+    ui.console.print(f"environment {name} at {env.path}: models {', '.join(m['name'] for m in env.models) or 'none'}")
+
+
+@env_app.command("list")
+def env_list() -> None:
+    """Environments and the models each provides."""
+    from .envs import envs_dir, list_envs
+
+    rows = [[e.name, ", ".join(m["name"] for m in e.models), "yes" if e.python.exists() else "no (recreate it)",
+             " ".join(e.packages), e.created] for e in list_envs()]
+    ui.table(f"environments in {envs_dir()}", ["id", "models", "usable", "packages", "created"], rows)
+
+
+@env_app.command("remove")
+def env_remove(name: str) -> None:
+    from .envs import EnvironmentError_, remove_env
+
+    try:
+        remove_env(name)
+    except EnvironmentError_ as exc:
+        ui.err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1)
+    ui.console.print(f"removed environment {name}")
 
 
 def main() -> None:

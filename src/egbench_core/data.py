@@ -291,6 +291,25 @@ def read_deepmd(folder: Path, energy_unit: str = "eV", force_unit: str = "eV/Å"
     return Frames.concatenate(parts, source=str(folder))
 
 
+_FIELDS = ("positions", "numbers", "n_atoms", "cell", "pbc", "energy", "forces")
+
+
+def save_frames(path: Path, named: dict[str, Frames]) -> None:
+    """Several named Frames in one npz (written atomically)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {f"{name}/{k}": getattr(f, k) for name, f in named.items() for k in _FIELDS}
+    tmp = path.with_name(path.name + ".part.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(path)
+
+
+def load_frames(path: Path) -> dict[str, Frames]:
+    with np.load(path) as z:
+        names = sorted({k.rsplit("/", 1)[0] for k in z.files})
+        return {n: Frames(*(z[f"{n}/{k}"] for k in _FIELDS), source=f"{path}:{n}") for n in names}
+
+
 READERS = {"extxyz": read_extxyz, "nequip-npz": read_nequip_npz, "deepmd": read_deepmd}
 
 

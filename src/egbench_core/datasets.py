@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from .data import Frames, MalformedDataError, read_frames
+from .data import Frames, MalformedDataError, load_frames, read_frames, save_frames
 from .interfaces import check_id, stable_hash
 from .registry import Registry, RegistryError, data_dir
 
@@ -243,27 +243,9 @@ class GeneratedDataset(DatasetSpec):
         if self._cache is None:
             path = self._cache_path()
             if path.exists():
-                self._cache = _load_generated(path)
+                self._cache = load_frames(path)
             else:
                 log.info("generating dataset %s (%s)", self.name, self._params)
                 self._cache = self._generate()
-                _save_generated(path, self._cache)
+                save_frames(path, self._cache)
         return self._cache[split]
-
-
-def _save_generated(path: Path, splits: dict[str, Frames]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {}
-    for s, f in splits.items():
-        for k in ("positions", "numbers", "n_atoms", "cell", "pbc", "energy", "forces"):
-            arrays[f"{s}/{k}"] = getattr(f, k)
-    tmp = path.with_name(path.name + ".part.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(path)
-
-
-def _load_generated(path: Path) -> dict[str, Frames]:
-    with np.load(path) as z:
-        names = sorted({k.split("/")[0] for k in z.files})
-        return {s: Frames(*(z[f"{s}/{k}"] for k in ("positions", "numbers", "n_atoms", "cell", "pbc", "energy", "forces")),
-                          source=f"{path}:{s}") for s in names}

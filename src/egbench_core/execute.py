@@ -1,6 +1,12 @@
-"""Execute one cell: data → stats → build → train → static predictions → MD → metrics.
+"""Execute one cell in three phases:
 
-Returns everything the store keeps; raises on failure (the runner records the traceback).
+1. ``load_inputs`` (main process): the task's splits, verified, limited by the protocol preset;
+2. ``run_model`` (where the model's packages live — this process, or a worker in the plugin's
+   own environment, see ``worker.py``): stats → build → train → static predictions → MD;
+3. ``score`` (main process): every installed metric over the outputs.
+
+``execute_cell`` chains them and returns everything the store keeps; it raises on failure (the
+runner records the traceback).
 """
 from __future__ import annotations
 
@@ -17,13 +23,13 @@ import torch
 from .data import Frames
 from .environment import hardware, peak_rss_mb
 from .interfaces import MetricValue
-from .md import MDSettings, run_md
+from .md import MDSettings, ReplicaResult, run_md
 from .outputs import CellOutputs, SplitPrediction
 from .potential import NormalisedPotential
 from .predict import predict
 from .protocol import ProtocolPreset
-from .stats import compute_stats
-from .train import TrainConfig, train
+from .stats import DatasetStats, compute_stats
+from .train import TrainConfig, TrainRecord, train
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +39,30 @@ class CellResult:
     metrics: list[tuple[MetricValue, str]] = field(default_factory=list)  # (value, metric version)
     artifacts: list[tuple[str, str]] = field(default_factory=list)  # (kind, path relative to results root)
     info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CellInputs:
+    """The frames a cell needs, in egbench units, already verified and limited."""
+
+    train: Frames
+    val: Frames
+    evals: dict[str, Frames]
+    md_start: Frames | None = None
+    md_reference: Frames | None = None
+
+    def named(self) -> dict[str, Frames]:
+        out = {"train": self.train, "val": self.val, **{f"eval:{k}": v for k, v in self.evals.items()}}
+        if self.md_start is not None:
+            out["md:start"] = self.md_start
+            out["md:reference"] = self.md_reference
+        return out
+
+    @classmethod
+    def from_named(cls, named: dict[str, Frames]) -> "CellInputs":
+        return cls(train=named["train"], val=named["val"],
+                   evals={k[5:]: v for k, v in named.items() if k.startswith("eval:")},
+                   md_start=named.get("md:start"), md_reference=named.get("md:reference"))
 
 
 class NullProgress:
@@ -51,21 +81,32 @@ def _limit(frames: Frames, n: int | None) -> Frames:
     return frames if n is None or len(frames) <= n else frames.subset(np.arange(n))
 
 
-def execute_cell(cell, catalog, root: Path, art_dir: Path, proto: ProtocolPreset, progress=None) -> CellResult:
-    progress = progress or NullProgress()
-    spec = catalog.models[cell.model]
+def load_inputs(cell, catalog, proto: ProtocolPreset) -> CellInputs:
     ds = catalog.datasets[cell.dataset]
     train_ds = catalog.datasets[cell.plan.train_dataset] if cell.plan.train_dataset else ds
+    inputs = CellInputs(train=_limit(train_ds.load(cell.plan.train_split), proto.max_train_frames),
+                        val=_limit(train_ds.load(cell.plan.val_split), proto.max_val_frames),
+                        evals={s: _limit(ds.load(s), proto.max_eval_frames) for s in cell.plan.eval_splits})
+    md = cell.plan.md
+    if md is not None and proto.md_replicas > 0:
+        inputs.md_start = ds.load(md.start_split)
+        inputs.md_reference = ds.load(md.reference_split)
+    unseen = sorted(set(int(z) for f in [*inputs.evals.values()] for z in f.elements) - set(inputs.train.elements))
+    if unseen:
+        raise ValueError(f"the evaluation frames contain atomic numbers {unseen} that the (limited) training split "
+                         f"({len(inputs.train)} frames) does not: the model cannot represent them")
+    return inputs
+
+
+def run_model(cell, spec, inputs: CellInputs, proto: ProtocolPreset, art_dir: Path, dataset,
+              observer_metrics, progress=None) -> CellOutputs:
+    """Train, predict and simulate; writes the checkpoint, predictions and trajectories into
+    ``art_dir`` and returns the outputs (metrics not yet computed)."""
+    progress = progress or NullProgress()
     preset = spec.preset(cell.preset)
     cutoff = float(preset["cutoff"])
     cfg = TrainConfig.from_dict(preset.get("train", {}))
-    res = CellResult()
-    rel = lambda p: str(Path(p).relative_to(root))  # noqa: E731
-
-    progress.stage("data")
-    tr = _limit(train_ds.load(cell.plan.train_split), proto.max_train_frames)
-    va = _limit(train_ds.load(cell.plan.val_split), proto.max_val_frames)
-    stats = compute_stats(tr, cutoff)
+    stats = compute_stats(inputs.train, cutoff)
 
     progress.stage("build")
     seed_everything(cell.seed)
@@ -73,68 +114,108 @@ def execute_cell(cell, catalog, root: Path, art_dir: Path, proto: ProtocolPreset
     pot = NormalisedPotential(model, stats, cutoff)
 
     progress.stage("train")
-    rec = train(pot, tr, va, cfg, seed=cell.seed, on_epoch=progress.train_epoch)
-    ckpt = art_dir / "model.pt"
+    rec = train(pot, inputs.train, inputs.val, cfg, seed=cell.seed, on_epoch=progress.train_epoch)
     torch.save({"model": cell.model, "preset": cell.preset, "params": preset, "stats": stats.to_dict(),
-                "state_dict": pot.state_dict()}, ckpt)
-    res.artifacts.append(("checkpoint", rel(ckpt)))
+                "state_dict": pot.state_dict()}, art_dir / "model.pt")
 
     progress.stage("evaluate")
-    outputs = CellOutputs(model=cell.model, preset=cell.preset, dataset=ds, task=cell.task, plan=cell.plan,
+    outputs = CellOutputs(model=cell.model, preset=cell.preset, dataset=dataset, task=cell.task, plan=cell.plan,
                           seed=cell.seed, stats=stats, train=rec, hardware=hardware(cfg.dtype),
                           artifacts_dir=str(art_dir))
-    for split in cell.plan.eval_splits:
-        ref = _limit(ds.load(split), proto.max_eval_frames)
+    for split, ref in inputs.evals.items():
         e, f = predict(pot, ref)
         outputs.predictions[split] = SplitPrediction(split, ref, e, f)
-        path = art_dir / f"predictions-{split}.npz"
-        np.savez_compressed(path, energy=e, forces=f, ref_energy=ref.energy, ref_forces=ref.forces, n_atoms=ref.n_atoms)
-        res.artifacts.append(("predictions", rel(path)))
+        np.savez_compressed(art_dir / f"predictions-{split}.npz", energy=e, forces=f, ref_energy=ref.energy,
+                            ref_forces=ref.forces, n_atoms=ref.n_atoms)
 
     md_plan = cell.plan.md
-    if md_plan is not None and proto.md_replicas > 0:
+    if inputs.md_start is not None:
         progress.stage("md")
-        start = ds.load(md_plan.start_split)
-        outputs.md_reference = ds.load(md_plan.reference_split)
+        outputs.md_reference = inputs.md_reference
         outputs.md_total_time_fs = proto.md_steps * md_plan.timestep_fs
         settings = MDSettings(proto.md_replicas, proto.md_steps, proto.md_save_every, cell.seed)
-        observers = [m for m in catalog.metrics.values() if m.make_observer is not None]
+        observing = [m for m in observer_metrics if m.make_observer is not None]
 
         def make_observers(replica: int) -> dict[str, Any]:
-            made = {}
-            for m in observers:
-                obs = m.make_observer(outputs)
-                if obs is not None:
-                    made[m.name] = obs
-            return made
+            made = {m.name: m.make_observer(outputs) for m in observing}
+            return {k: v for k, v in made.items() if v is not None}
 
-        outputs.md = run_md(pot, start, md_plan, settings, art_dir / "md", make_observers,
+        outputs.md = run_md(pot, inputs.md_start, md_plan, settings, art_dir / "md", make_observers,
                             on_step=progress.md_step)
-        for r in outputs.md:
-            res.artifacts.append(("trajectory", rel(r.trajectory)))
         (art_dir / "md" / "replicas.json").write_text(json.dumps([r.to_dict() for r in outputs.md], default=_jsonable))
-        res.artifacts.append(("md-summary", rel(art_dir / "md" / "replicas.json")))
+    return outputs
 
-    progress.stage("metrics")
-    errors = {}
-    for m in catalog.metrics.values():
+
+def score(outputs: CellOutputs, metrics) -> tuple[list[tuple[MetricValue, str]], dict[str, str]]:
+    values, errors = [], {}
+    for m in metrics:
         try:
             for v in m.compute(outputs):
-                res.metrics.append((v, m.version))
+                values.append((v, m.version))
         except Exception as exc:  # noqa: BLE001 - one metric's bug must not lose the cell
-            log.exception("metric %s failed on %s", m.name, cell.label)
+            log.exception("metric %s failed", m.name)
             errors[m.name] = f"{type(exc).__name__}: {exc}"
-    known = {p for _, p in res.artifacts}
+    return values, errors
+
+
+def collect(outputs: CellOutputs, root: Path, art_dir: Path, metrics, errors, n_train: int, n_val: int,
+            proto: ProtocolPreset) -> CellResult:
+    res = CellResult(metrics=metrics)
+    rel = lambda p: str(Path(p).relative_to(root))  # noqa: E731
+    res.artifacts.append(("checkpoint", rel(art_dir / "model.pt")))
+    for split in outputs.predictions:
+        res.artifacts.append(("predictions", rel(art_dir / f"predictions-{split}.npz")))
+    for r in outputs.md:
+        if r.trajectory:
+            res.artifacts.append(("trajectory", rel(r.trajectory)))
+    if outputs.md:
+        res.artifacts.append(("md-summary", rel(art_dir / "md" / "replicas.json")))
     for f in sorted(art_dir.glob("*.json")):  # arrays behind metric values (RDFs, EV(t), ...)
-        if rel(f) not in known:
+        if f.name not in ("request.json", "outputs.json"):
             res.artifacts.append((f.stem.split("-")[0], rel(f)))
-    res.info = {"train": rec.to_dict(), "stats": stats.to_dict(), "hardware": outputs.hardware,
+    res.info = {"train": outputs.train.to_dict(), "stats": outputs.stats.to_dict(), "hardware": outputs.hardware,
                 "protocol": proto.to_dict(), "peak_rss_mb": peak_rss_mb(), "metric_errors": errors,
                 "md_failures": [r.failure for r in outputs.md if r.failure],
-                "seeds": {"cell": cell.seed, "replicas": [r.seed for r in outputs.md]},
-                "n_frames": {"train": len(tr), "val": len(va),
+                "seeds": {"cell": outputs.seed, "replicas": [r.seed for r in outputs.md]},
+                "n_frames": {"train": n_train, "val": n_val,
                              **{s: len(p.reference) for s, p in outputs.predictions.items()}}}
     return res
+
+
+def execute_cell(cell, catalog, root: Path, art_dir: Path, proto: ProtocolPreset, progress=None) -> CellResult:
+    progress = progress or NullProgress()
+    spec = catalog.models[cell.model]
+    progress.stage("data")
+    inputs = load_inputs(cell, catalog, proto)
+    dataset = catalog.datasets[cell.dataset]
+    if spec.environment:
+        from .worker import run_in_environment
+
+        outputs = run_in_environment(spec.environment, cell, inputs, proto, root, art_dir, dataset, progress)
+    else:
+        outputs = run_model(cell, spec, inputs, proto, art_dir, dataset, catalog.metrics.values(), progress)
+    progress.stage("metrics")
+    metrics, errors = score(outputs, catalog.metrics.values())
+    return collect(outputs, root, art_dir, metrics, errors, len(inputs.train), len(inputs.val), proto)
+
+
+def outputs_to_json(outputs: CellOutputs) -> dict[str, Any]:
+    """What a worker hands back (arrays live in the artifact files next to it)."""
+    return {"stats": outputs.stats.to_dict(), "train": outputs.train.to_dict(), "hardware": outputs.hardware,
+            "predictions": sorted(outputs.predictions), "md": [r.to_dict() for r in outputs.md],
+            "md_total_time_fs": outputs.md_total_time_fs}
+
+
+def outputs_from_json(d: dict[str, Any], cell, inputs: CellInputs, dataset, art_dir: Path) -> CellOutputs:
+    out = CellOutputs(model=cell.model, preset=cell.preset, dataset=dataset, task=cell.task, plan=cell.plan,
+                      seed=cell.seed, stats=DatasetStats.from_dict(d["stats"]), train=TrainRecord(**d["train"]),
+                      hardware=d["hardware"], artifacts_dir=str(art_dir), md_reference=inputs.md_reference,
+                      md_total_time_fs=d["md_total_time_fs"])
+    for split in d["predictions"]:
+        with np.load(art_dir / f"predictions-{split}.npz") as z:
+            out.predictions[split] = SplitPrediction(split, inputs.evals[split], z["energy"], z["forces"])
+    out.md = [ReplicaResult(**r) for r in d["md"]]
+    return out
 
 
 def _jsonable(x):

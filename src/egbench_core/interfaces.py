@@ -82,6 +82,7 @@ class ModelSpec:
     requires: list[str] = field(default_factory=list)  # PEP 508 strings, checked before a cell runs
     capabilities: Capabilities = field(default_factory=Capabilities)
     plugin: str = ""  # filled in by core: the plugin that registered it
+    environment: str = ""  # set by core for a model that lives in another environment (envs.py)
 
     def __post_init__(self) -> None:
         check_id("model", self.name)

@@ -159,6 +159,7 @@ def _collect(pm: pluggy.PluginManager, infos: dict[str, PluginInfo]) -> Catalog:
         cat.registry = Registry.load([])
     tracked("register_datasets", register=registrar("datasets"), registry=cat.registry)
     tracked("register_models", register=registrar("models"))
+    _add_environment_models(cat, infos)
     tracked("register_tasks", register=registrar("tasks"))
     tracked("register_metrics", register=registrar("metrics"))
     cat._pm = pm  # type: ignore[attr-defined]  # for register_commands
@@ -180,6 +181,27 @@ def _call_each_one(impl, hook_name: str, infos: dict[str, PluginInfo], kwargs: d
             for name in [n for n, spec in table.items() if spec.plugin == impl.plugin_name]:
                 del table[name]
         info.provides.clear()
+
+
+def _add_environment_models(cat: Catalog, infos: dict[str, PluginInfo]) -> None:
+    """Models installed in separate environments (``egbench env create``), from their cached
+    descriptions; a model installed here as well is taken from here."""
+    from .envs import remote_model_specs
+
+    try:
+        specs = remote_model_specs()
+    except Exception as exc:  # noqa: BLE001 - a damaged environment must not stop the tool
+        infos["environments"] = PluginInfo("environments", "egbench env", "broken", _short_error(exc))
+        return
+    for spec in specs:
+        name = f"env:{spec.environment}"
+        info = infos.setdefault(name, PluginInfo(name, f"environment {spec.environment}"))
+        if spec.name in cat.models:
+            log.info("model %s is installed here and in environment %s; using this one", spec.name, spec.environment)
+            continue
+        spec.plugin = name
+        cat.models[spec.name] = spec
+        info.provides.append(f"model:{spec.name}")
 
 
 _CATALOG: Catalog | None = None

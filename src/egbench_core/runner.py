@@ -118,9 +118,17 @@ def _fingerprint(ds) -> dict[str, str]:
 def _skip_reason(catalog, spec, ds, task, cell: Cell) -> str:
     if cell.preset not in spec.presets:
         return f"model {spec.name} has no preset {cell.preset!r} (it has {', '.join(sorted(spec.presets))})"
-    missing = missing_requirements(spec.requires)
-    if missing:
-        return f"missing dependency: {'; '.join(missing)}"
+    if spec.environment:  # its requirements live in that environment, which pip resolved
+        from .envs import EnvironmentError_, get_env
+
+        try:
+            get_env(spec.environment)
+        except EnvironmentError_ as exc:
+            return str(exc)
+    else:
+        missing = missing_requirements(spec.requires)
+        if missing:
+            return f"missing dependency: {'; '.join(missing)}"
     if ds.periodic and not spec.capabilities.periodic:
         return f"model {spec.name} does not support periodic systems and {ds.name} is periodic"
     try:

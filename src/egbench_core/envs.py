@@ -1,0 +1,171 @@
+"""Model environments: separate virtual environments for plugins whose dependencies conflict.
+
+``egbench env create NAME [PACKAGE ...]`` makes ``<envs dir>/NAME/venv`` with the same torch as
+this installation, egbench-core (the same source: the checkout if this core is one, else the
+same release) and the packages (plugin folders or PyPI requirements; a bare name such as
+``egbench-model-nequip`` resolves to the checkout's ``plugins/`` folder when there is one). The
+environment's model specs are described once (``worker describe``) and cached in
+``env.json``, so start-up stays cheap; the runner executes those models' cells through the worker
+protocol (``worker.py``) with one store and one report. pip resolves every environment normally:
+nothing is installed with ``--no-deps``.
+
+Environments live in ``EGBENCH_ENVS_DIR`` (default: ``<prefix of this Python>/egbench-envs``, so
+they belong to the installation that made them).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+import venv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+log = logging.getLogger(__name__)
+
+ENV_ENVS_DIR = "EGBENCH_ENVS_DIR"
+
+
+class EnvironmentError_(RuntimeError):
+    pass
+
+
+def envs_dir() -> Path:
+    env = os.environ.get(ENV_ENVS_DIR)
+    return Path(env).expanduser() if env else Path(sys.prefix) / "egbench-envs"
+
+
+@dataclass
+class Environment:
+    name: str
+    path: Path
+    packages: list[str] = field(default_factory=list)
+    created: str = ""
+    models: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def python(self) -> Path:
+        return self.path / "venv" / "bin" / "python"
+
+    def save(self) -> None:
+        (self.path / "env.json").write_text(json.dumps({"name": self.name, "packages": self.packages,
+                                                         "created": self.created, "models": self.models}, indent=1))
+
+
+def list_envs() -> list[Environment]:
+    root = envs_dir()
+    out = []
+    for meta in sorted(root.glob("*/env.json")) if root.exists() else []:
+        try:
+            d = json.loads(meta.read_text())
+            out.append(Environment(d["name"], meta.parent, d.get("packages", []), d.get("created", ""), d.get("models", [])))
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("ignoring environment %s: unreadable env.json (%s)", meta.parent, exc)
+    return out
+
+
+def get_env(name: str) -> Environment:
+    for e in list_envs():
+        if e.name == name:
+            if not e.python.exists():
+                raise EnvironmentError_(f"environment {name!r} at {e.path} has no Python; recreate it with "
+                                        f"`egbench env create {name}`")
+            return e
+    raise EnvironmentError_(f"no environment named {name!r} in {envs_dir()}; create it with `egbench env create {name}`")
+
+
+def _checkout() -> Path | None:
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").exists() and (root / "plugins").is_dir() else None
+
+
+def resolve_package(spec: str) -> str:
+    """A plugin folder path, a bundled plugin's name (found in the checkout), or a PyPI requirement."""
+    p = Path(spec)
+    if p.exists():
+        return str(p.resolve())
+    checkout = _checkout()
+    if checkout is not None and (checkout / "plugins" / spec / "pyproject.toml").exists():
+        return str(checkout / "plugins" / spec)
+    return spec
+
+
+def torch_requirement() -> str:
+    import torch
+
+    return f"torch=={torch.__version__.split('+')[0]}"
+
+
+def core_requirement() -> list[str]:
+    from . import __version__
+
+    checkout = _checkout()
+    return ["-e", str(checkout)] if checkout is not None else [f"egbench-core=={__version__}"]
+
+
+def create_env(name: str, packages: list[str], on_output: Callable[[str], None] | None = None) -> Environment:
+    from .interfaces import check_id
+
+    check_id("environment", name)
+    path = envs_dir() / name
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    env = Environment(name, path, [resolve_package(p) for p in packages], time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    venv.EnvBuilder(with_pip=True, clear=True).create(path / "venv")
+    pip = [str(env.python), "-m", "pip", "install", "--disable-pip-version-check"]
+    torch_pin = torch_requirement()
+    # torch first, pinned to this installation's (the CPU build here); then core and the plugins,
+    # with the same pin so the resolver can never swap torch for another build
+    _pip(pip + [torch_pin], on_output)
+    plugin_args: list[str] = []
+    for p in env.packages:
+        plugin_args += ["-e", p] if Path(p).exists() else [p]
+    _pip(pip + [torch_pin] + core_requirement() + plugin_args, on_output)
+    from .worker import describe_environment
+
+    env.models = describe_environment(env.python)
+    env.save()
+    log.info("environment %s ready with models %s", name, [m["name"] for m in env.models])
+    return env
+
+
+def _pip(cmd: list[str], on_output: Callable[[str], None] | None) -> None:
+    log.info("%s", " ".join(cmd))
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line.rstrip())
+        if on_output:
+            on_output(line.rstrip())
+    if proc.wait() != 0:
+        raise EnvironmentError_("pip failed:\n" + "\n".join(lines[-30:]))
+
+
+def remove_env(name: str) -> None:
+    env = get_env(name)
+    shutil.rmtree(env.path)
+
+
+def remote_model_specs() -> list[Any]:
+    """ModelSpecs of the models living in environments (from the cached descriptions)."""
+    from .interfaces import Capabilities, ModelSpec
+
+    specs = []
+    for env in list_envs():
+        for m in env.models:
+            specs.append(ModelSpec(
+                name=m["name"], build=_remote_build, presets=m["presets"], version=m.get("version", "0"),
+                description=m.get("description", ""), citation=m.get("citation", ""), licence=m.get("licence", ""),
+                url=m.get("url", ""), requires=list(m.get("requires", [])),
+                capabilities=Capabilities(**m.get("capabilities", {})), environment=env.name))
+    return specs
+
+
+def _remote_build(*args, **kwargs):
+    raise EnvironmentError_("a model living in another environment is built by its worker, not in this process")

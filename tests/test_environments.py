@@ -1,0 +1,86 @@
+"""Models in another environment run through the worker protocol, with one store; a crashing
+worker is a failed cell, not a failed run."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from egbench_core.envs import Environment, list_envs
+from egbench_core.plugins import load_catalog
+from egbench_core.runner import plan_cells, run_cells
+from egbench_core.store import Store
+from egbench_core.worker import describe_environment
+
+TEMPLATE = Path(__file__).resolve().parents[1] / "plugins" / "_template"
+
+
+def _fake_env(root: Path, name: str, script: str) -> Environment:
+    """An environment whose 'python' is a launcher script (standing in for its own venv)."""
+    env = Environment(name, root / name)
+    python = env.python
+    python.parent.mkdir(parents=True)
+    python.write_text("#!/bin/sh\n" + script)
+    python.chmod(0o755)
+    return env
+
+
+@pytest.fixture(scope="module")
+def template_site(tmp_path_factory):
+    target = tmp_path_factory.mktemp("site")
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                           "--target", str(target), str(TEMPLATE)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return target
+
+
+def test_worker_runs_a_cell_and_a_crash_is_a_failed_cell(template_site, tmp_path, monkeypatch):
+    envs = tmp_path / "envs"
+    monkeypatch.setenv("EGBENCH_ENVS_DIR", str(envs))
+    # the "example" plugin is installed only where the worker runs, not in this process
+    monkeypatch.setenv("PYTHONPATH", str(template_site))
+    monkeypatch.setenv("EGBENCH_LOAD_PLUGINS", "example")  # whatever else the test machine has installed
+    good = _fake_env(envs, "other", f'exec "{sys.executable}" "$@"\n')
+    good.models = describe_environment(good.python)  # the real protocol's describe
+    assert [m["name"] for m in good.models] == ["example"]
+    good.save()
+    crashy = _fake_env(envs, "crashy", 'echo "boom: the upstream library segfaulted" >&2\nexit 3\n')
+    crashy.models = [dict(good.models[0], name="crashy-model")]
+    crashy.save()
+    assert {e.name for e in list_envs()} == {"other", "crashy"}
+
+    cat = load_catalog(entry_points=False)
+    assert cat.models["example"].environment == "other" and cat.models["example"].plugin == "env:other"
+    cells = plan_cells(cat, "example,crashy-model", "acac", "standard", "smoke", 0)
+    assert [c.skip_reason for c in cells] == ["", ""]
+    store = Store(tmp_path / "res")
+    summary = run_cells(cells, cat, store)
+    assert (summary.done, summary.failed) == (1, 1)
+
+    done = next(c for c in cells if c.model == "example")
+    m = {(x["name"], x["split"]): x for x in store.metrics(done.key)}
+    assert np.isfinite(m[("force_mae", "test")]["value"]) and m[("force_mae", "test")]["n"] == 50 * 15 * 3
+    assert m[("stable_fraction", "")]["n"] == 2  # observers ran in the worker, scored here
+    kinds = {k for k, _ in store.artifacts(done.key)}
+    assert {"checkpoint", "trajectory", "predictions", "md-summary"} <= kinds
+    out = json.loads((store.artifacts_dir(done.key) / "outputs.json").read_text())
+    assert out["train"]["epochs_run"] == 3
+
+    failed = store.cell(next(c for c in cells if c.model == "crashy-model").key)
+    assert failed.status == "failed"
+    assert "exited with code 3" in failed.reason and "boom: the upstream library segfaulted" in failed.reason
+
+
+def test_missing_environment_is_a_skip_reason(tmp_path, monkeypatch):
+    envs = tmp_path / "envs"
+    monkeypatch.setenv("EGBENCH_ENVS_DIR", str(envs))
+    gone = Environment("gone", envs / "gone", models=[{"name": "ghost", "presets": {"smoke": {"cutoff": 4.0}}}])
+    gone.path.mkdir(parents=True)
+    gone.save()  # env.json without a venv: e.g. a deleted folder
+    cat = load_catalog(entry_points=False)
+    cell = plan_cells(cat, "ghost", "acac", "standard", "smoke", 0)[0]
+    assert "has no Python" in cell.skip_reason and "egbench env create gone" in cell.skip_reason
