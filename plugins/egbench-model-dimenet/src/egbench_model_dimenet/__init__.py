@@ -1,0 +1,47 @@
+"""egbench plugin: DimeNet++ (directional message passing) as the ``dimenet`` model.
+
+Registration is cheap: this module imports neither torch nor torch_geometric; :mod:`.adapter`
+(the only module that imports torch_geometric) is loaded when a model is built.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Mapping, Sequence
+
+from egbench_core import hookimpl
+from egbench_core.interfaces import Capabilities, ModelSpec
+
+from .presets import PRESETS
+
+__version__ = "0.1.0"
+
+CITATION = ("J. Gasteiger, S. Giri, J. T. Margraf, S. Günnemann, Fast and Uncertainty-Aware Directional Message "
+            "Passing for Non-Equilibrium Molecules, Machine Learning for Molecules Workshop, NeurIPS 2020, "
+            "arXiv:2011.14115; building on J. Gasteiger, J. Groß, S. Günnemann, Directional Message Passing for "
+            "Molecular Graphs, ICLR 2020")
+
+
+def build(species: Sequence[int], cutoff: float, params: Mapping[str, Any], stats):
+    from .adapter import build as build_adapter
+
+    return build_adapter(species, cutoff, params, stats)
+
+
+def dimenet_spec() -> ModelSpec:
+    return ModelSpec(
+        name="dimenet",
+        build=build,
+        presets=copy.deepcopy(PRESETS),
+        version=__version__,
+        description="DimeNet++: directional message passing over edge triplets (torch-geometric layers, periodic triplets).",
+        citation=CITATION,
+        licence="MIT (this plugin; torch-geometric: MIT)",
+        url="https://github.com/pyg-team/pytorch_geometric",
+        requires=["torch-geometric>=2.5,<3", "sympy"],
+        capabilities=Capabilities(periodic=True, stress=True, max_elements=None, trainable=True),
+    )
+
+
+@hookimpl
+def register_models(register):
+    register(dimenet_spec())
