@@ -6,8 +6,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # CPU build of PyTorch that lies on this machine's disk; users on GPUs bring their own torch.
 TORCH_PIN ?= torch==2.13.0
-PLUGINS := plugins/egbench-model-mace plugins/egbench-data-md17 plugins/egbench-data-botnet \
-           plugins/egbench-data-lips plugins/egbench-data-gete plugins/egbench-task-ood
+PLUGINS := plugins/egbench-model-mace plugins/egbench-model-painn plugins/egbench-model-dimenet \
+           plugins/egbench-model-torchmdnet \
+           plugins/egbench-data-md17 plugins/egbench-data-botnet plugins/egbench-data-lips plugins/egbench-data-gete \
+           plugins/egbench-task-ood
+
+# Plugins whose dependencies conflict with the main environment's (nequip needs e3nn>=0.6,
+# mace-torch pins e3nn 0.4.4) get their own environment, made by egbench itself.
+ENV_NEQUIP := $(VENV)/egbench-envs/nequip
+ENV_PLUGINS := plugins/egbench-model-nequip plugins/egbench-model-allegro
 
 .PHONY: setup run test clean
 
@@ -18,13 +25,19 @@ $(BIN)/.egbench-installed: pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)
 	$(BIN)/pip install --quiet "$(TORCH_PIN)" -e ".[test]" $(addprefix -e ,$(PLUGINS))
 	touch $@
 
-setup: $(BIN)/.egbench-installed
+$(ENV_NEQUIP)/.installed: $(BIN)/.egbench-installed $(addsuffix /pyproject.toml,$(ENV_PLUGINS))
+	EGBENCH_ENVS_DIR=$(abspath $(VENV))/egbench-envs $(BIN)/egbench env create nequip $(ENV_PLUGINS)
+	$(ENV_NEQUIP)/venv/bin/pip install --quiet "$(TORCH_PIN)" pytest
+	touch $@
+
+setup: $(BIN)/.egbench-installed $(ENV_NEQUIP)/.installed
 
 run: setup
 	$(BIN)/egbench run
 
 test: setup
 	EGBENCH_DATA_MIRROR=$${EGBENCH_DATA_MIRROR:-$(abspath ../shared/data)} $(BIN)/python -m pytest -q tests $(addsuffix /tests,$(PLUGINS)) plugins/_template/tests
+	$(ENV_NEQUIP)/venv/bin/python -m pytest -q $(addsuffix /tests,$(ENV_PLUGINS))
 
 clean:
 	rm -rf $(VENV) egbench-results

@@ -43,6 +43,7 @@ def hermetic_env(monkeypatch, tmp_path):
     cache = tmp_path / "egbench-cache"
     monkeypatch.setenv("EGBENCH_DATA_DIR", str(cache))
     monkeypatch.setenv("EGBENCH_OFFLINE", "1")
+    monkeypatch.setenv("EGBENCH_ENVS_DIR", str(tmp_path / "no-envs"))  # model environments of the machine stay out
     import egbench_core.plugins as plugins
 
     monkeypatch.setattr(plugins, "_CATALOG", None)

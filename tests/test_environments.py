@@ -43,7 +43,8 @@ def test_worker_runs_a_cell_and_a_crash_is_a_failed_cell(template_site, tmp_path
     monkeypatch.setenv("EGBENCH_ENVS_DIR", str(envs))
     # the "example" plugin is installed only where the worker runs, not in this process
     monkeypatch.setenv("PYTHONPATH", str(template_site))
-    monkeypatch.setenv("EGBENCH_LOAD_PLUGINS", "example")  # whatever else the test machine has installed
+    # the worker loads only "example" of whatever the machine has installed; this process only the environments
+    monkeypatch.setenv("EGBENCH_LOAD_PLUGINS", "example,env:other,env:crashy")
     good = _fake_env(envs, "other", f'exec "{sys.executable}" "$@"\n')
     good.models = describe_environment(good.python)  # the real protocol's describe
     assert [m["name"] for m in good.models] == ["example"]

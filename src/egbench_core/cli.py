@@ -40,13 +40,14 @@ def run(
     seed: int = typer.Option(0, help="seed of every random choice in the run (stored with the results)"),
     out: Path = typer.Option(Path("egbench-results"), help="results folder (SQLite store + artifacts)"),
     retry_failed: bool = typer.Option(True, help="re-run cells that failed before"),
-    threads: Optional[int] = typer.Option(None, help="torch threads (default: torch's choice); recorded with every timing"),
+    threads: int = typer.Option(1, envvar="EGBENCH_THREADS",
+                                help="torch threads (recorded with every timing). 1 by default: the benchmark's graphs "
+                                     "are small, and on a shared machine extra threads cost far more than they give"),
 ) -> None:
     """Train, evaluate and simulate every selected model × dataset × task; resume what is done."""
-    if threads is not None:
-        import torch
+    import torch
 
-        torch.set_num_threads(threads)
+    torch.set_num_threads(threads)
     from .report import TABLES, leaderboard
     from .runner import plan_cells, run_cells
     from .store import Store

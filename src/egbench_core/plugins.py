@@ -114,7 +114,7 @@ def _load_entry_points(pm: pluggy.PluginManager, infos: dict[str, PluginInfo]) -
             info.status, info.error = "broken", _short_error(exc)
             log.warning("plugin %s failed to import and is skipped: %s", ep.name, info.error)
     if selected:
-        for missing in sorted(selected - seen):
+        for missing in sorted(n for n in selected - seen if not n.startswith("env:")):
             infos[missing] = PluginInfo(missing, "not installed", "broken", f"{ENV_LOAD} names {missing!r}, which is not installed")
 
 
@@ -193,8 +193,11 @@ def _add_environment_models(cat: Catalog, infos: dict[str, PluginInfo]) -> None:
     except Exception as exc:  # noqa: BLE001 - a damaged environment must not stop the tool
         infos["environments"] = PluginInfo("environments", "egbench env", "broken", _short_error(exc))
         return
+    selected = _selected()
     for spec in specs:
         name = f"env:{spec.environment}"
+        if selected is not None and name not in selected and spec.environment not in selected:
+            continue
         info = infos.setdefault(name, PluginInfo(name, f"environment {spec.environment}"))
         if spec.name in cat.models:
             log.info("model %s is installed here and in environment %s; using this one", spec.name, spec.environment)

@@ -47,7 +47,7 @@ TABLES = {
     ),
     "stability": (
         Column("stable fraction", "stable_fraction", "", 1.0, 2),
-        Column("time to failure (fs)", "time_to_failure", "", 1.0, 1),
+        Column("time stable (fs)", "time_to_failure", "", 1.0, 1),
     ),
 }
 COLUMNS = TABLES["static"]

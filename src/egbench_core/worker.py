@@ -49,7 +49,13 @@ def run_in_environment(env_name: str, cell, inputs, proto, root: Path, art_dir: 
     cmd = [str(env.python), "-m", "egbench_core.worker", "run", str(art_dir / "request.json")]
     log.info("running %s in environment %s: %s", cell.label, env_name, " ".join(cmd))
     err_tail: deque[str] = deque(maxlen=40)
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1) as proc:
+    import os
+
+    import torch
+
+    child_env = dict(os.environ, EGBENCH_TORCH_THREADS=str(torch.get_num_threads()))  # same threads as this run
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
+                          env=child_env) as proc:
         import threading
 
         def drain() -> None:
@@ -134,6 +140,13 @@ def _run(request_path: Path) -> None:
     from .protocol import ProtocolPreset
     from .runner import Cell
 
+    import os
+
+    threads = os.environ.get("EGBENCH_TORCH_THREADS")
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
     req = json.loads(request_path.read_text())
     if req.get("protocol") != PROTOCOL:
         raise WorkerError(f"{request_path}: protocol {req.get('protocol')}, this worker speaks {PROTOCOL}")
