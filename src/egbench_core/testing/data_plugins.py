@@ -1,0 +1,57 @@
+"""Fixtures for a dataset plugin's tests: data from the local mirror only, into a temporary cache.
+
+A dataset plugin's ``tests/conftest.py``::
+
+    from egbench_core.testing.data_plugins import dataset_plugin_fixtures
+
+    globals().update(dataset_plugin_fixtures("egbench_data_md17", __file__))
+
+gives the fixtures ``data_env`` (session: ``EGBENCH_DATA_MIRROR`` = ``../shared/data`` beside the
+repository, a temporary ``EGBENCH_DATA_DIR``, ``EGBENCH_OFFLINE=1``, no user registry; skips when
+the mirror is absent), an autouse ``_env``, ``registry`` (the plugin's own registry file merged with
+core's), ``datasets`` (``{id: spec}`` from the plugin's ``make_datasets(registry)``) and
+``sha256sums`` (``{relative path: sha256}`` of the mirror).
+"""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+
+def dataset_plugin_fixtures(module: str, conftest_file: str) -> dict:
+    import pytest
+
+    mirror = Path(conftest_file).resolve().parents[3].parent / "shared" / "data"
+
+    @pytest.fixture(scope="session", name="data_env")
+    def data_env(tmp_path_factory):
+        if not (mirror / "SHA256SUMS").is_file():
+            pytest.skip(f"the local data mirror {mirror} is not there")
+        mp = pytest.MonkeyPatch()
+        mp.setenv("EGBENCH_DATA_MIRROR", str(mirror))
+        mp.setenv("EGBENCH_DATA_DIR", str(tmp_path_factory.mktemp("egbench-cache")))
+        mp.setenv("EGBENCH_OFFLINE", "1")
+        mp.delenv("EGBENCH_REGISTRY", raising=False)
+        yield mirror
+        mp.undo()
+
+    @pytest.fixture(autouse=True, name="_env")
+    def _env(data_env):
+        yield
+
+    @pytest.fixture(scope="session", name="registry")
+    def registry(data_env):
+        from egbench_core.registry import Registry
+
+        return Registry.load([importlib.import_module(module).registry_path()])
+
+    @pytest.fixture(scope="session", name="datasets")
+    def datasets(registry):
+        return {d.name: d for d in importlib.import_module(module).make_datasets(registry)}
+
+    @pytest.fixture(scope="session", name="sha256sums")
+    def sha256sums(data_env):
+        lines = (mirror / "SHA256SUMS").read_text().splitlines()
+        return dict(reversed(line.split()) for line in lines if line.strip())
+
+    return {"data_env": data_env, "_env": _env, "registry": registry, "datasets": datasets, "sha256sums": sha256sums}
