@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # CPU build of PyTorch that lies on this machine's disk; users on GPUs bring their own torch.
 TORCH_PIN ?= torch==2.13.0
 PLUGINS := plugins/egbench-model-mace plugins/egbench-model-painn plugins/egbench-model-dimenet \
-           plugins/egbench-model-torchmdnet \
+           plugins/egbench-model-torchmdnet plugins/egbench-model-botnet plugins/egbench-model-equiformer \
            plugins/egbench-data-md17 plugins/egbench-data-botnet plugins/egbench-data-lips plugins/egbench-data-gete \
            plugins/egbench-task-ood
 

@@ -178,6 +178,19 @@ def test_entry_point_plugin_raising_on_import_is_broken(fake_dists, monkeypatch,
     assert "broken_plugin" not in sys.modules
 
 
+def test_two_distributions_claiming_one_plugin_id_are_reported(fake_dists, monkeypatch):
+    d = fake_dists / "other_egbench_plugin-0.3.dist-info"
+    d.mkdir()
+    (d / "METADATA").write_text("Metadata-Version: 2.1\nName: other-egbench-plugin\nVersion: 0.3\n")
+    (d / "entry_points.txt").write_text("[egbench]\ngood = good_egbench_plugin\n")
+    monkeypatch.setenv("EGBENCH_LOAD_PLUGINS", "good")
+    cat = load_catalog(entry_points=True)
+    claims = {n: p for n, p in cat.plugins.items() if n.startswith("good")}
+    assert len(claims) == 2 and cat.plugins["good"].status == "ok"
+    (dup,) = [p for n, p in claims.items() if n != "good"]
+    assert dup.status == "broken" and "entry point name 'good' is already used by" in dup.error
+
+
 def test_load_plugins_empty_loads_no_entry_points(fake_dists, monkeypatch, toy):
     monkeypatch.setenv("EGBENCH_LOAD_PLUGINS", "")
     cat = load_catalog(extra_plugins=[toy.Plugin()], entry_points=True)

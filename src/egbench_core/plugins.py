@@ -94,15 +94,19 @@ def _selected() -> set[str] | None:
 
 def _load_entry_points(pm: pluggy.PluginManager, infos: dict[str, PluginInfo]) -> None:
     selected = _selected()
-    seen = set()
+    seen: dict[str, str] = {}
     for ep in md.entry_points(group=ENTRY_POINT_GROUP):
+        origin = f"{ep.dist.name} {ep.dist.version}" if ep.dist is not None else ep.value
         if ep.name in seen:
+            if seen[ep.name] != origin:  # two distributions claim one plugin id: report, never pick silently
+                name = f"{ep.name} ({origin})"
+                infos[name] = PluginInfo(name, origin, "broken",
+                                         f"entry point name {ep.name!r} is already used by {seen[ep.name]}; rename one")
+                log.warning("plugin id %s claimed by %s and %s; the second is skipped", ep.name, seen[ep.name], origin)
             continue
-        seen.add(ep.name)
+        seen[ep.name] = origin
         if selected is not None and ep.name not in selected:
             continue
-        dist = ep.dist
-        origin = f"{dist.name} {dist.version}" if dist is not None else ep.value
         info = PluginInfo(ep.name, origin)
         infos[ep.name] = info
         try:
@@ -114,7 +118,7 @@ def _load_entry_points(pm: pluggy.PluginManager, infos: dict[str, PluginInfo]) -
             info.status, info.error = "broken", _short_error(exc)
             log.warning("plugin %s failed to import and is skipped: %s", ep.name, info.error)
     if selected:
-        for missing in sorted(n for n in selected - seen if not n.startswith("env:")):
+        for missing in sorted(n for n in selected - set(seen) if not n.startswith("env:")):
             infos[missing] = PluginInfo(missing, "not installed", "broken", f"{ENV_LOAD} names {missing!r}, which is not installed")
 
 
