@@ -34,7 +34,8 @@ def _catalog():
 @app.command()
 def run(
     models: str = typer.Option("all", help="'all' or comma-separated model ids"),
-    datasets: str = typer.Option(DEFAULT_DATASETS, help="'all' or comma-separated dataset ids"),
+    datasets: Optional[str] = typer.Option(None, help="'all' or comma-separated dataset ids (default: the embedded "
+                                                      "'acac' for the standard task, all datasets otherwise)"),
     tasks: str = typer.Option("standard", help="comma-separated task ids or families (e.g. 'ood'), or 'all'"),
     preset: str = typer.Option("quick", help="smoke | quick | paper"),
     seed: int = typer.Option(0, help="seed of every random choice in the run (stored with the results)"),
@@ -53,6 +54,8 @@ def run(
     from .store import Store
 
     cat = _catalog()
+    if datasets is None:
+        datasets = DEFAULT_DATASETS if tasks == "standard" else "all"
     try:
         cells = plan_cells(cat, models, datasets, tasks, preset, seed)
     except KeyError as exc:
