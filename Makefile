@@ -32,8 +32,11 @@ $(ENV_NEQUIP)/.installed: $(BIN)/.egbench-installed $(addsuffix /pyproject.toml,
 
 setup: $(BIN)/.egbench-installed $(ENV_NEQUIP)/.installed
 
+# The quick start trains one architecture (a few minutes on 2 CPU cores); `make run MODELS=all`
+# runs all eight (about 2 minutes per model at the quick preset).
+MODELS ?= mace
 run: setup
-	$(BIN)/egbench run
+	$(BIN)/egbench run --models $(MODELS)
 
 test: setup
 	EGBENCH_DATA_MIRROR=$${EGBENCH_DATA_MIRROR:-$(abspath ../shared/data)} $(BIN)/python -m pytest -q tests $(addsuffix /tests,$(PLUGINS)) plugins/_template/tests
