@@ -1,32 +1,4 @@
-"""Import e3nn the same way on e3nn 0.4.4 (next to mace-torch) and on e3nn 0.5/0.6.
+"""e3nn import guard: lives in core (egbench_core.compat), shared by the e3nn-based plugins."""
+from egbench_core.compat import import_e3nn
 
-e3nn 0.4.4 ``torch.load``s a constants file at import time, which torch >= 2.6 refuses in its
-default weights-only mode unless ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` is set (``import mace``
-sets it for the whole process). The variable is set only around the first import and restored
-afterwards, so torch's safe loading stays on for everything else. Later e3nn versions do not
-need it; setting it briefly is harmless there.
-"""
-from __future__ import annotations
-
-import os
-import sys
-
-_KEY = "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"
-
-
-def import_e3nn():
-    """Import and return the ``e3nn`` package (with ``o3``, ``nn`` and ``math`` loaded)."""
-    if "e3nn.o3" not in sys.modules:
-        before = os.environ.get(_KEY)
-        try:
-            os.environ[_KEY] = "1"
-            import e3nn  # noqa: F401
-            from e3nn import math, nn, o3  # noqa: F401
-        finally:
-            if before is None:
-                os.environ.pop(_KEY, None)
-            else:
-                os.environ[_KEY] = before
-    import e3nn
-
-    return e3nn
+__all__ = ["import_e3nn"]
