@@ -155,3 +155,38 @@ def emt_frames(emt_env):
 
     ds = load_catalog(entry_points=False).datasets["synthetic-emt"]
     return {s: ds.load(s) for s in ds.splits}
+
+
+# --------------------------------------------------------------------------------------
+# an installed plugin distribution for tests that run `egbench` in other processes
+# --------------------------------------------------------------------------------------
+@pytest.fixture
+def toy_site(tmp_path):
+    """A site folder holding the distribution ``toy-egbench-plugin 1.0`` (entry point ``toy``,
+    registering ``toy-pair`` from :mod:`egbench_core.testing.fakes`), and ``env(**extra)``: the
+    environment for a subprocess that sees only this plugin, the test's data cache, offline."""
+    import os
+    import sys
+    import textwrap
+
+    site = tmp_path / "toy-site"
+    site.mkdir()
+    (site / "toy_egbench_plugin.py").write_text(textwrap.dedent("""
+        from egbench_core.testing.fakes import FakeModelPlugin
+
+        register_models = FakeModelPlugin().register_models
+    """))
+    d = site / "toy_egbench_plugin-1.0.dist-info"
+    d.mkdir()
+    (d / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-egbench-plugin\nVersion: 1.0\n")
+    (d / "entry_points.txt").write_text("[egbench]\ntoy = toy_egbench_plugin\n")
+
+    def env(**extra):
+        e = {k: v for k, v in os.environ.items() if not k.startswith("EGBENCH_")}
+        e.update(PYTHONPATH=str(site), EGBENCH_LOAD_PLUGINS="toy", EGBENCH_OFFLINE="1", EGBENCH_THREADS="1",
+                 EGBENCH_DATA_DIR=os.environ["EGBENCH_DATA_DIR"], EGBENCH_ENVS_DIR=str(tmp_path / "no-envs"),
+                 PYTHONUNBUFFERED="1", COLUMNS="200")
+        e.update({k: str(v) for k, v in extra.items()})
+        return e
+
+    return types.SimpleNamespace(path=site, env=env, egbench=[sys.executable, "-m", "egbench_core.cli"])

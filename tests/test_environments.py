@@ -68,7 +68,7 @@ def test_worker_runs_a_cell_and_a_crash_is_a_failed_cell(template_site, tmp_path
     assert m[("stable_fraction", "")]["n"] == 2  # observers ran in the worker, scored here
     kinds = {k for k, _ in store.artifacts(done.key)}
     assert {"checkpoint", "trajectory", "predictions", "md-summary"} <= kinds
-    out = json.loads((store.artifacts_dir(done.key) / "outputs.json").read_text())
+    out = json.loads((store.final_dir(done.key) / "outputs.json").read_text())
     assert out["train"]["epochs_run"] == 3
 
     failed = store.cell(next(c for c in cells if c.model == "crashy-model").key)

@@ -76,29 +76,37 @@ def test_fake_plugin_model_appears_in_catalog(toy):
         cat.get("models", "not-a-model")
 
 
-def test_duplicate_model_name_breaks_exactly_one_plugin(toy):
-    cat = load_catalog(extra_plugins=[FirstModels(toy.spec), SecondModels(toy.spec)], entry_points=False)
-    status = {p: cat.plugins[p].status for p in ("FirstModels", "SecondModels")}
-    assert sorted(status.values()) == ["broken", "ok"]
-    loser = next(p for p, s in status.items() if s == "broken")
-    winner = next(p for p, s in status.items() if s == "ok")
-    err = cat.plugins[loser].error
-    assert "shared-name" in err and winner in err and "already registered" in err
-    assert cat.models["shared-name"].plugin == winner
-    # everything of the broken plugin is withdrawn, everything of the other kept
-    own = {"FirstModels": "first-only", "SecondModels": "second-only"}
-    assert own[winner] in cat.models and own[loser] not in cat.models
-    assert cat.plugins[loser].provides == []
-    assert sorted(cat.plugins[winner].provides) == sorted([f"model:{own[winner]}", "model:shared-name"])
+def test_duplicate_model_name_breaks_both_plugins_never_a_silent_winner(toy):
+    for order in ([FirstModels(toy.spec), SecondModels(toy.spec)], [SecondModels(toy.spec), FirstModels(toy.spec)]):
+        cat = load_catalog(extra_plugins=order, entry_points=False)
+        for name in ("FirstModels", "SecondModels"):
+            info = cat.plugins[name]
+            assert info.status == "broken" and info.provides == []
+            assert "shared-name" in info.error and "FirstModels" in info.error and "SecondModels" in info.error
+            assert "EGBENCH_LOAD_PLUGINS" in info.error
+        assert not {"shared-name", "first-only", "second-only"} & set(cat.models)
+        assert BUILTIN_DATASETS <= set(cat.datasets)
 
 
-def test_duplicate_model_name_second_plugin_is_broken(toy):
-    cat = load_catalog(extra_plugins=[FirstModels(toy.spec), SecondModels(toy.spec)], entry_points=False)
-    assert cat.plugins["FirstModels"].status == "ok"
-    assert cat.plugins["SecondModels"].status == "broken"
-    err = cat.plugins["SecondModels"].error
-    assert "shared-name" in err and "FirstModels" in err
-    assert cat.models["shared-name"].plugin == "FirstModels" and "first-only" in cat.models
+def test_one_broken_entry_is_listed_while_the_plugin_works(toy):
+    from egbench_core.interfaces import BrokenSpec
+
+    class HalfBroken:
+        @hookimpl
+        def register_models(self, register):
+            register(toy.spec("fine-model"))
+            register(BrokenSpec("model", "bad-model", "preset 'quick' has epochs = -1; expected a positive integer"))
+
+    cat = load_catalog(extra_plugins=[HalfBroken()], entry_points=False)
+    assert "fine-model" in cat.models and "bad-model" not in cat.models
+    assert cat.plugins["HalfBroken"].status == "ok"
+    assert cat.problems["model:bad-model"].startswith("preset 'quick' has epochs = -1")
+    with pytest.raises(KeyError, match="model 'bad-model' is broken: preset 'quick'"):
+        cat.get("models", "bad-model")
+    from egbench_core.runner import plan_cells
+
+    with pytest.raises(KeyError, match="model 'bad-model' is broken"):
+        plan_cells(cat, "bad-model", "acac", preset="smoke")
 
 
 def test_plugin_cannot_displace_a_builtin_dataset():
@@ -178,7 +186,7 @@ def test_entry_point_plugin_raising_on_import_is_broken(fake_dists, monkeypatch,
     assert "broken_plugin" not in sys.modules
 
 
-def test_two_distributions_claiming_one_plugin_id_are_reported(fake_dists, monkeypatch):
+def test_two_distributions_claiming_one_plugin_id_are_both_broken(fake_dists, monkeypatch):
     d = fake_dists / "other_egbench_plugin-0.3.dist-info"
     d.mkdir()
     (d / "METADATA").write_text("Metadata-Version: 2.1\nName: other-egbench-plugin\nVersion: 0.3\n")
@@ -186,9 +194,34 @@ def test_two_distributions_claiming_one_plugin_id_are_reported(fake_dists, monke
     monkeypatch.setenv("EGBENCH_LOAD_PLUGINS", "good")
     cat = load_catalog(entry_points=True)
     claims = {n: p for n, p in cat.plugins.items() if n.startswith("good")}
-    assert len(claims) == 2 and cat.plugins["good"].status == "ok"
-    (dup,) = [p for n, p in claims.items() if n != "good"]
-    assert dup.status == "broken" and "entry point name 'good' is already used by" in dup.error
+    assert set(claims) == {"good (good-egbench-plugin 0.2)", "good (other-egbench-plugin 0.3)"}
+    for info in claims.values():
+        assert info.status == "broken"
+        assert "good-egbench-plugin 0.2" in info.error and "other-egbench-plugin 0.3" in info.error
+    assert "ep-model" not in cat.models and "good_egbench_plugin" not in sys.modules  # never imported
+
+
+def test_two_distributions_registering_one_model_id_until_one_is_chosen(fake_dists, monkeypatch):
+    """Two distributions (different plugin ids) register model ``ep-model``: both are broken, naming
+    both distributions; EGBENCH_LOAD_PLUGINS choosing one makes it work."""
+    (fake_dists / "twin_egbench_plugin.py").write_text((fake_dists / "good_egbench_plugin.py").read_text())
+    d = fake_dists / "twin_egbench_plugin-1.0.dist-info"
+    d.mkdir()
+    (d / "METADATA").write_text("Metadata-Version: 2.1\nName: twin-egbench-plugin\nVersion: 1.0\n")
+    (d / "entry_points.txt").write_text("[egbench]\ntwin = twin_egbench_plugin\n")
+    monkeypatch.delitem(sys.modules, "twin_egbench_plugin", raising=False)
+    monkeypatch.setenv("EGBENCH_LOAD_PLUGINS", "good,twin")
+    cat = load_catalog(entry_points=True)
+    for name in ("good", "twin"):
+        info = cat.plugins[name]
+        assert info.status == "broken", name
+        assert "ep-model" in info.error and "good-egbench-plugin 0.2" in info.error
+        assert "twin-egbench-plugin 1.0" in info.error
+    assert "ep-model" not in cat.models
+    monkeypatch.setenv("EGBENCH_LOAD_PLUGINS", "twin")
+    chosen = load_catalog(entry_points=True)
+    assert chosen.plugins["twin"].status == "ok" and chosen.models["ep-model"].plugin == "twin"
+    assert chosen.plugins["twin"].dist == "twin-egbench-plugin" and chosen.plugins["twin"].version == "1.0"
 
 
 def test_load_plugins_empty_loads_no_entry_points(fake_dists, monkeypatch, toy):

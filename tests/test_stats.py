@@ -82,7 +82,9 @@ def test_compute_stats_residual_and_zero_force_fallback():
     assert st.scale == 1.0  # no force signal: unit scale rather than a division by zero
     table = dict(zip(st.species, st.e0))
     ref = np.array([sum(table[int(z)] for z in f.numbers[f.atoms_slice(k)]) for k in range(len(f))])
-    want = np.sqrt(np.mean(((f.energy - ref) / f.n_atoms) ** 2))
+    per_atom = (f.energy - ref) / f.n_atoms
+    assert st.shift == pytest.approx(np.mean(per_atom), abs=1e-8)  # the mean goes into the per-atom shift
+    want = np.sqrt(np.mean((per_atom - per_atom.mean()) ** 2))
     assert st.residual_rms_per_atom == pytest.approx(want, rel=1e-9)
     assert 0.3 < st.residual_rms_per_atom < 0.7  # the ±0.5 eV/atom that composition cannot explain
 

@@ -5,12 +5,13 @@ import numpy as np
 import torch
 from ase.calculators.calculator import Calculator, all_changes
 
-from .graph import atoms_to_graph
+from .graph import ExplodedStructureError, atoms_to_graph
 from .potential import evaluate
 
 
 class NonFiniteOutputError(RuntimeError):
-    """The model returned NaN/inf: the simulation cannot go on from here."""
+    """The model returned NaN/inf, or was asked about non-finite positions (an integrator step
+    that blew up): the simulation cannot go on from here — an instability, not a crash."""
 
 
 class EgbenchCalculator(Calculator):
@@ -28,7 +29,13 @@ class EgbenchCalculator(Calculator):
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         want_stress = "stress" in properties and bool(self.atoms.pbc.any())
-        g = atoms_to_graph(self.atoms, self.cutoff, dtype=self.dtype, species=self.potential.species)
+        if not np.isfinite(self.atoms.positions).all() or not np.isfinite(self.atoms.cell.array).all():
+            bad = np.flatnonzero(~np.isfinite(self.atoms.positions).all(axis=1))
+            raise NonFiniteOutputError(f"non-finite positions (atoms {bad[:5].tolist()}) before the neighbour list")
+        try:
+            g = atoms_to_graph(self.atoms, self.cutoff, dtype=self.dtype, species=self.potential.species)
+        except ExplodedStructureError as exc:  # e.g. a molecule blown apart by the previous step
+            raise NonFiniteOutputError(str(exc)) from None
         out = evaluate(self.potential, g, forces=True, stress=want_stress)
         self.n_evaluations += 1
         energy = float(out["energy"].detach()[0])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import traceback
 from pathlib import Path
 from typing import Optional
 
@@ -18,10 +19,14 @@ env_app = typer.Typer(no_args_is_help=True, help="Separate environments for mode
 app.add_typer(env_app, name="env")
 
 DEFAULT_DATASETS = "acac"  # the embedded default: works offline on a fresh machine
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+_VERBOSE = {"level": 0}
 
 
 @app.callback()
-def _main(verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="-v info, -vv debug logging")) -> None:
+def _main(verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="-v info (and tracebacks of user "
+                                                                             "errors), -vv debug logging")) -> None:
+    _VERBOSE["level"] = verbose
     ui.setup_logging(verbose)
 
 
@@ -31,6 +36,34 @@ def _catalog():
     return catalog()
 
 
+def _error(message: str) -> None:
+    """One line on stderr, whitespace folded; with -v the traceback of the error being handled first."""
+    if _VERBOSE["level"] > 0 and sys.exc_info()[0] is not None:
+        ui.err_console.print(traceback.format_exc(), markup=False, highlight=False, soft_wrap=True, end="")
+    ui.err_console.print(Text.assemble(("error:", "red"), " ", " ".join(str(message).split())), highlight=False,
+                         soft_wrap=True)
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    """Say ``message`` (see :func:`_error`) and return the exit to raise."""
+    _error(message)
+    return typer.Exit(code)
+
+
+def _user_error_types() -> tuple[type[BaseException], ...]:
+    from .data import MalformedDataError
+    from .registry import ChecksumError, DataCacheError, DataUnavailableError, RegistryError
+    from .store import StoreError
+
+    return (StoreError, RegistryError, ChecksumError, DataUnavailableError, DataCacheError, MalformedDataError)
+
+
+def _on_sigterm(signum, frame) -> None:
+    from .runner import Interrupted
+
+    raise Interrupted("SIGTERM")
+
+
 @app.command()
 def run(
     models: str = typer.Option("all", help="'all' or comma-separated model ids"),
@@ -38,86 +71,136 @@ def run(
                                                       "'acac' for the standard task, all datasets otherwise)"),
     tasks: str = typer.Option("standard", help="comma-separated task ids or families (e.g. 'ood'), or 'all'"),
     preset: str = typer.Option("quick", help="smoke | quick | paper"),
-    seed: int = typer.Option(0, help="seed of every random choice in the run (stored with the results)"),
+    seed: int = typer.Option(0, min=0, help="training seed: weight initialisation, batch order, MD velocities and "
+                                            "thermostat noise (stored with the results; splits are fixed per dataset)"),
+    seeds: Optional[str] = typer.Option(None, help="several training seeds, e.g. 0,1,2: every cell once per seed; the "
+                                                   "report shows mean ± std over seeds and how stable the ranking is"),
     out: Path = typer.Option(Path("egbench-results"), help="results folder (SQLite store + artifacts)"),
     retry_failed: bool = typer.Option(True, help="re-run cells that failed before"),
-    threads: int = typer.Option(1, envvar="EGBENCH_THREADS",
+    threads: int = typer.Option(1, min=1, envvar="EGBENCH_THREADS",
                                 help="torch threads (recorded with every timing). 1 by default: the benchmark's graphs "
                                      "are small, and on a shared machine extra threads cost far more than they give"),
 ) -> None:
     """Train, evaluate and simulate every selected model × dataset × task; resume what is done."""
-    import torch
+    import signal
 
-    torch.set_num_threads(threads)
-    from .report import TABLES, leaderboard
-    from .runner import plan_cells, run_cells
+    from .runner import parse_seeds, plan_cells, run_cells
     from .store import Store
 
+    try:
+        seed_list = parse_seeds(seeds) if seeds is not None else [seed]
+    except ValueError as exc:
+        raise _fail(str(exc))
     cat = _catalog()
     if datasets is None:
         datasets = DEFAULT_DATASETS if tasks == "standard" else "all"
     try:
-        cells = plan_cells(cat, models, datasets, tasks, preset, seed)
-    except KeyError as exc:
-        ui.err_console.print(f"[red]error:[/red] {exc.args[0]}")
-        raise typer.Exit(2)
+        cells = plan_cells(cat, models, datasets, tasks, preset, seeds=seed_list)
+    except (KeyError, ValueError) as exc:
+        raise _fail(str(exc.args[0]) if exc.args else str(exc))
     if not cells:
-        ui.err_console.print("[red]error:[/red] nothing to run: no installed model matches (see `egbench plugins`)")
-        raise typer.Exit(2)
-    store = Store(out)
-    with ui.RunProgress(len(cells)) as progress:
-        summary = run_cells(cells, cat, store, sys.argv, progress, retry_failed=retry_failed)
+        raise _fail("nothing to run: no installed model matches (see `egbench plugins`)")
+    try:
+        store = Store(out)
+    except _user_error_types() as exc:
+        raise _fail(str(exc))
+    import torch
+
+    torch.set_num_threads(threads)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        with ui.RunProgress(len(cells)) as progress:
+            summary = run_cells(cells, cat, store, sys.argv, progress, retry_failed=retry_failed)
+    except KeyboardInterrupt as exc:
+        what = getattr(exc, "signal", "SIGINT")
+        ui.err_console.print(f"[yellow]interrupted by {what}[/yellow]: the cell in progress is recorded as "
+                             f"interrupted and will be recomputed; finished cells are kept in {store.root}")
+        raise typer.Exit(EXIT_INTERRUPTED)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    _show_run(store, summary, tasks_run={c.task for c in cells})
+    if summary.failed or summary.failed_kept:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _show_run(store, summary, tasks_run: set[str]) -> None:
+    from .report import TABLES, leaderboard
+
     _show_leaderboard(leaderboard(store, columns=TABLES["static"]), "static errors and cost")
     sim = leaderboard(store, columns=TABLES["stability"] + TABLES["structure"][:2] + TABLES["dynamics"])
-    _show_leaderboard(sim, "forward MD", not_run=False)
-    ui.console.print(f"run {summary.run_id}: {summary.done} computed, {summary.cached} cached, "
-                     f"{summary.failed} failed, {summary.skipped} skipped — results in {store.root}")
-    if summary.failed:
-        raise typer.Exit(1)
+    _show_leaderboard(sim, "forward MD", not_run=False, notes=False)
+    for line in summary.recomputed:
+        ui.err_console.print(f"[yellow]recomputed[/yellow] {line}", markup=True, highlight=False)
+    parts = [f"{summary.done} computed", f"{summary.cached} cached", f"{summary.failed} failed"]
+    if summary.failed_kept:
+        parts.append(f"{summary.failed_kept} failed earlier (kept: --no-retry-failed)")
+    if summary.busy:
+        parts.append(f"{summary.busy} running in another process")
+    parts.append(f"{summary.skipped} skipped")
+    ui.console.print(f"run {summary.run_id}: {', '.join(parts)} — results in {store.root}")
 
 
-def _show_leaderboard(lb, title: str, not_run: bool = True) -> None:
+def _show_leaderboard(lb, title: str, not_run: bool = True, notes: bool = True) -> None:
     if lb.rows:
-        ui.table(f"egbench leaderboard: {title}", lb.headers, lb.rows,
-                 caption="n/a: not applicable (see docs/metrics.md); costs measured on this machine")
+        caption = "n/a: not applicable (see docs/metrics.md); error: the metric failed; costs measured on this machine"
+        caption += "".join(f"\n{m} {meaning}" for m, meaning in lb.marks.items())
+        ui.table(f"egbench leaderboard: {title}", lb.headers, lb.rows, caption=caption)
+        if lb.errors:
+            ui.table("metric errors", ["model", "dataset", "column", "reason"], lb.errors)
+    if notes:
+        for note in lb.notes:
+            ui.err_console.print(f"[yellow]warning:[/yellow] {note}", markup=True, highlight=False)
     if lb.not_run and not_run:
         ui.table("cells not run", ["model", "dataset", "task", "status", "reason"], lb.not_run)
 
 
 @app.command()
 def report(
-    out: Path = typer.Option(Path("egbench-results"), help="results folder"),
+    out: Path = typer.Option(Path("egbench-results"), help="results folder (opened read-only)"),
     format: str = typer.Option("table", "--format", help="table | markdown | csv"),
     table: str = typer.Option("static", help="static (paper Table 1) | structure (Table 2) | dynamics (Table 3) | stability"),
     task: Optional[str] = typer.Option(None, help="only this task"),
     plots: bool = typer.Option(False, help="also write PNG plots (RDF, EV/FV over time, survival) under OUT/plots"),
+    provenance: bool = typer.Option(False, "--provenance", help="show, per run, the code (core and plugins: version, "
+                                                               "source hash), the libraries and the machine"),
 ) -> None:
     """Leaderboard (models × datasets) from the results store, laid out like the paper's tables."""
-    from .report import TABLES, leaderboard, to_csv, to_markdown
-    from .store import Store
+    from .report import TABLES, leaderboard, provenance_tables, rank_stability, tasks_in, to_csv, to_markdown
+    from .store import Store, StoreError
 
-    if not (out / "egbench.sqlite").exists():
-        ui.err_console.print(f"[red]error:[/red] no results store in {out} (run `egbench run --out {out}` first)")
-        raise typer.Exit(2)
     if table not in TABLES:
-        ui.err_console.print(f"[red]error:[/red] unknown table {table!r}: use {', '.join(TABLES)}")
-        raise typer.Exit(2)
-    store = Store(out)
+        raise _fail(f"--table {table!r}: expected one of {', '.join(TABLES)}")
+    if format not in ("table", "markdown", "csv"):
+        raise _fail(f"--format {format!r}: expected table, markdown or csv")
+    try:
+        store = Store.open_readonly(out)
+    except StoreError as exc:
+        raise _fail(str(exc))
+    if task is not None and task not in tasks_in(store):
+        raise _fail(f"--task {task!r}: the store in {out} has no cells of that task; it has "
+                    f"{', '.join(tasks_in(store)) or 'none'}")
+    if provenance:
+        for title, headers, rows in provenance_tables(store):
+            ui.table(title, headers, rows)
+        return
     lb = leaderboard(store, task, columns=TABLES[table])
     if plots:
         from .plots import make_plots
 
-        for path in make_plots(store):
-            ui.console.print(f"plot: {path}")
+        try:
+            for path in make_plots(store):
+                ui.console.print(f"plot: {path}")
+        except OSError as exc:
+            raise _fail(f"cannot write plots under {out / 'plots'}: {exc.strerror or exc}")
     if format == "table":
         _show_leaderboard(lb, table)
+        headers, rows = rank_stability(store, task)
+        if rows:
+            ui.table("ranking stability across seeds", headers, rows)
     elif format == "markdown":
         ui.console.print(to_markdown(lb), markup=False, highlight=False, soft_wrap=True)
-    elif format == "csv":
-        ui.console.print(to_csv(lb), markup=False, highlight=False, soft_wrap=True, end="")
     else:
-        ui.err_console.print(f"[red]error:[/red] unknown format {format!r}: use table, markdown or csv")
-        raise typer.Exit(2)
+        ui.console.print(to_csv(lb), markup=False, highlight=False, soft_wrap=True, end="")
 
 
 @list_app.command("models")
@@ -173,26 +256,45 @@ def plugins() -> None:
 
 @app.command()
 def fetch(dataset: str = typer.Argument(..., help="dataset id, or 'all'")) -> None:
-    """Fetch and verify a dataset's files (cache: EGBENCH_DATA_DIR; offline mirror: EGBENCH_DATA_MIRROR)."""
-    from .registry import ChecksumError, DataUnavailableError
+    """Fetch and verify a dataset's files, or generate / verify a synthetic one (cache: EGBENCH_DATA_DIR;
+    offline mirrors: EGBENCH_DATA_MIRROR). Errors: one line each, exit code 2; -v adds the traceback."""
+    from ase.data import chemical_symbols
 
+    error = _error
     cat = _catalog()
-    names = sorted(cat.datasets) if dataset == "all" else [dataset]
+    broken = {k.split(":", 1)[1]: why for k, why in cat.problems.items() if k.startswith("dataset:")}
+    if dataset != "all" and dataset not in cat.datasets:
+        if dataset in broken:
+            error(f"dataset {dataset!r} is broken: {broken[dataset]}")
+        else:
+            error(f"no dataset {dataset!r}: expected 'all' or one of {', '.join(sorted(cat.datasets))}")
+        raise typer.Exit(2)
     failed = False
-    for name in names:
-        if name not in cat.datasets:
-            ui.err_console.print(f"[red]error:[/red] no dataset {name!r}; installed: {', '.join(sorted(cat.datasets))}")
-            raise typer.Exit(2)
+    if dataset == "all":
+        for name, why in sorted(broken.items()):
+            error(f"dataset {name!r} is broken: {why}")
+            failed = True
+    for name in sorted(cat.datasets) if dataset == "all" else [dataset]:
         ds = cat.datasets[name]
         try:
+            if hasattr(ds, "ensure_cache"):  # generated: say whether it was generated, verified or regenerated
+                ui.console.print(f"{name}: {ds.ensure_cache()}", markup=False, highlight=False, soft_wrap=True)
             for split in ds.splits:
                 frames = ds.load(split)
-                ui.console.print(f"{name}/{split}: {len(frames)} frames verified")
-        except (ChecksumError, DataUnavailableError) as exc:
-            ui.err_console.print(f"[red]error:[/red] {exc}")
+                ui.console.print(f"{name}/{split}: {len(frames)} frames verified", markup=False, highlight=False)
+            e0 = ds.isolated_atom_energies()
+            if e0:
+                shown = ", ".join(f"{chemical_symbols[z]} {e:.6f}" for z, e in sorted(e0.items()))
+                ui.console.print(f"{name}: isolated-atom energies verified (eV): {shown}", markup=False, highlight=False,
+                                 soft_wrap=True)
+        except _user_error_types() as exc:
+            error(str(exc))
+            failed = True
+        except Exception as exc:  # noqa: BLE001 - one line, not a traceback (egbench -v shows it)
+            error(f"{name}: {type(exc).__name__}: {exc} (run `egbench -v fetch {name}` for the traceback)")
             failed = True
     if failed:
-        raise typer.Exit(1)
+        raise typer.Exit(2)
 
 
 @env_app.command("create")

@@ -9,6 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+
 def _console(stderr: bool = False) -> Console:
     probe = Console(stderr=stderr)
     # not a terminal (a log file, CI): rich would wrap tables at 80 columns; use a wider page
@@ -67,12 +68,16 @@ class RunProgress:
         self.progress.console.print(f"[yellow]– skipped {cell.label}: {cell.skip_reason}[/yellow]")
         self.progress.advance(self.cells)
 
+    def cell_busy(self, cell, reason: str) -> None:
+        self.progress.console.print(f"[cyan]… skipped {cell.label}: {reason}[/cyan]", highlight=False)
+        self.progress.advance(self.cells)
+
     def cell_cached(self, cell) -> None:
         self.progress.console.print(f"[dim]✓ cached  {cell.label}[/dim]")
         self.progress.advance(self.cells)
 
     def cell_finished(self, cell, status: str) -> None:
-        colour = "green" if status == "done" else "red"
+        colour = {"done": "green", "interrupted": "yellow"}.get(status, "red")
         self.progress.console.print(f"[{colour}]{'✓' if status == 'done' else '✗'} {status} {cell.label}[/{colour}]")
         if self.sub is not None:
             self.progress.remove_task(self.sub)

@@ -3,6 +3,11 @@
 ``Frames`` holds plain arrays in egbench units (Å, eV, eV/Å): no ASE calculators attached, so
 reference labels never mix with model predictions. A malformed file raises
 :class:`MalformedDataError` naming the file and the frame.
+
+Every reader records where each frame comes from: ``info["file_frame"]`` (its index in its file)
+and, once frames of several files are concatenated, ``info["file"]`` (the file of each frame).
+Both travel through :meth:`Frames.subset` and :meth:`Frames.concatenate`, so an error about frame
+5 of a split names frame 10 of the file it came from (:meth:`Frames.frame_label`).
 """
 from __future__ import annotations
 
@@ -30,7 +35,9 @@ class Frames:
 
     positions [ΣN, 3] Å · numbers [ΣN] · n_atoms [F] · cell [F, 3, 3] Å (rows are lattice
     vectors; zeros for a molecule without cell) · pbc [F, 3] · energy [F] eV (NaN if unlabelled)
-    · forces [ΣN, 3] eV/Å (NaN if unlabelled) · info: per-frame extras (arrays of length F).
+    · forces [ΣN, 3] eV/Å (NaN if unlabelled) · info: per-frame extras (arrays of length F), among
+    them ``file_frame`` (index of the frame in its file) and ``file`` (the file of each frame, when
+    the frames come from several files; else ``source`` is the file).
     """
 
     positions: np.ndarray
@@ -102,14 +109,17 @@ class Frames:
     def concatenate(cls, parts: Sequence["Frames"], source: str = "") -> "Frames":
         if not parts:
             raise ValueError("cannot concatenate zero Frames")
-        keys = set.intersection(*(set(p.info) for p in parts))
+        keys = set.intersection(*(set(p.info) for p in parts)) - {"file"}
+        info = {k: np.concatenate([np.asarray(p.info[k]) for p in parts]) for k in keys}
+        if any("file" in p.info for p in parts) or len({p.source for p in parts}) > 1:
+            info["file"] = np.concatenate([np.asarray(p.info["file"], dtype=str) if "file" in p.info
+                                           else np.full(len(p), p.source) for p in parts]).astype(str)
         return cls(
             positions=np.concatenate([p.positions for p in parts]), numbers=np.concatenate([p.numbers for p in parts]),
             n_atoms=np.concatenate([p.n_atoms for p in parts]), cell=np.concatenate([p.cell for p in parts]),
             pbc=np.concatenate([p.pbc for p in parts]), energy=np.concatenate([p.energy for p in parts]),
-            forces=np.concatenate([p.forces for p in parts]),
-            info={k: np.concatenate([np.asarray(p.info[k]) for p in parts]) for k in keys},
-            source=source or "+".join(p.source for p in parts),
+            forces=np.concatenate([p.forces for p in parts]), info=info,
+            source=source or "+".join(dict.fromkeys(p.source for p in parts)),
         )
 
     @classmethod
@@ -126,19 +136,31 @@ class Frames:
             energy=e, forces=f, source=source,
         )
 
-    def check_finite(self) -> None:
-        """Raise if a labelled frame carries a NaN/inf energy or force (names the frame)."""
+    def frame_label(self, i: int, where: str = "") -> str:
+        """``<file>: frame 10 of the file (frame 5 of <where>)`` for frame ``i`` of these frames."""
+        file = str(self.info["file"][i]) if "file" in self.info else self.source
+        here = f"frame {i} of {where}" if where else f"frame {i} here"
+        if "file_frame" not in self.info:
+            return f"{file}: {here}"
+        return f"{file}: frame {int(self.info['file_frame'][i])} of the file ({here})"
+
+    def check_finite(self, where: str = "") -> None:
+        """Raise if a labelled frame carries a NaN/inf energy or force, naming the frame by its index
+        in its file and here (``where``, e.g. ``split test of dataset acac``)."""
         bad_e = np.flatnonzero(~np.isfinite(self.energy))
         if len(bad_e):
-            raise MalformedDataError(f"{self.source}: frame {int(bad_e[0])} has a non-finite energy ({self.energy[bad_e[0]]})")
+            i = int(bad_e[0])
+            raise MalformedDataError(f"{self.frame_label(i, where)} has a non-finite energy ({self.energy[i]})")
         bad_f = np.flatnonzero(~np.isfinite(self.forces).all(axis=1))
         if len(bad_f):
             frame = int(np.searchsorted(self._offsets, bad_f[0], side="right") - 1)
-            raise MalformedDataError(f"{self.source}: frame {frame} has non-finite forces (atom {int(bad_f[0] - self._offsets[frame])})")
+            raise MalformedDataError(f"{self.frame_label(frame, where)} has non-finite forces "
+                                     f"(atom {int(bad_f[0] - self._offsets[frame])})")
         bad_x = np.flatnonzero(~np.isfinite(self.positions).all(axis=1))
         if len(bad_x):
             frame = int(np.searchsorted(self._offsets, bad_x[0], side="right") - 1)
-            raise MalformedDataError(f"{self.source}: frame {frame} has non-finite positions")
+            raise MalformedDataError(f"{self.frame_label(frame, where)} has non-finite positions "
+                                     f"(atom {int(bad_x[0] - self._offsets[frame])})")
 
 
 # --------------------------------------------------------------------------------------
@@ -215,6 +237,7 @@ def read_extxyz(path: Path, energy_unit: str = "eV", force_unit: str = "eV/Å", 
     if not nat:
         raise MalformedDataError(f"{path}: no frames found")
     infos = {k: np.asarray(v) for k, v in info.items() if len(v) == len(nat)}
+    infos["file_frame"] = np.arange(len(nat))
     return Frames(np.concatenate(pos), np.concatenate(num), nat, np.stack(cells), np.stack(pbcs),
                   np.asarray(ens), np.concatenate(frc), info=infos, source=str(path))
 
@@ -249,7 +272,8 @@ def read_nequip_npz(path: Path, energy_unit: str = "eV", force_unit: str = "eV/�
         raise MalformedDataError(f"{path}: energy {energy.shape} / forces {forces.shape} do not match {nf} frames of {n} atoms")
     lf = length_factor(length_unit)
     return Frames(pos.reshape(-1, 3) * lf, z.reshape(-1), np.full(nf, n), cell * lf, pbc,
-                  energy * energy_factor(energy_unit), forces.reshape(-1, 3) * force_factor(force_unit), source=str(path))
+                  energy * energy_factor(energy_unit), forces.reshape(-1, 3) * force_factor(force_unit),
+                  info={"file_frame": np.arange(nf)}, source=str(path))
 
 
 def read_deepmd(folder: Path, energy_unit: str = "eV", force_unit: str = "eV/Å", length_unit: str = "Å",
@@ -285,10 +309,14 @@ def read_deepmd(folder: Path, energy_unit: str = "eV", force_unit: str = "eV/Å"
         lf = length_factor(length_unit)
         forces = force.reshape(nf * n, 3) * force_factor(force_unit) if force is not None else np.full((nf * n, 3), np.nan)
         parts.append(Frames(coord.reshape(nf * n, 3) * lf, np.tile(z, nf), np.full(nf, n), box.reshape(nf, 3, 3) * lf,
-                            np.ones((nf, 3), bool), energy.reshape(-1) * energy_factor(energy_unit), forces, source=where))
+                            np.ones((nf, 3), bool), energy.reshape(-1) * energy_factor(energy_unit), forces,
+                            info={"file_frame": np.arange(nf)}, source=where))
     if not parts:
         raise MalformedDataError(f"{folder}: no set.* folders")
-    return Frames.concatenate(parts, source=str(folder))
+    frames = Frames.concatenate(parts, source=str(folder))
+    if len(parts) == 1:  # one set: the frame's file is the set folder
+        frames.info["file"] = np.full(len(frames), parts[0].source)
+    return frames
 
 
 _FIELDS = ("positions", "numbers", "n_atoms", "cell", "pbc", "energy", "forces")

@@ -167,5 +167,23 @@ def remote_model_specs() -> list[Any]:
     return specs
 
 
+def remote_model_code(env_name: str, model: str) -> dict[str, str]:
+    """The code of a model that lives in an environment: its plugin's distribution and version as
+    described when the environment was made, and a hash of its source files now (the folder is on
+    this machine, so an edit of an editable install is seen)."""
+    from .provenance import source_hash
+
+    for env in list_envs():
+        if env.name != env_name:
+            continue
+        for m in env.models:
+            if m["name"] == model:
+                code = m.get("code") or {}
+                path = code.get("path")
+                return {"environment": env_name, "dist": code.get("dist", ""), "version": code.get("version", ""),
+                        "source": source_hash(path) if path else f"unrecorded (environment created {env.created})"}
+    return {"environment": env_name, "source": "unknown"}
+
+
 def _remote_build(*args, **kwargs):
     raise EnvironmentError_("a model living in another environment is built by its worker, not in this process")

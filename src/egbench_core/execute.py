@@ -10,6 +10,8 @@ runner records the traceback).
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import logging
 import random
@@ -37,7 +39,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class CellResult:
     metrics: list[tuple[MetricValue, str]] = field(default_factory=list)  # (value, metric version)
-    artifacts: list[tuple[str, str]] = field(default_factory=list)  # (kind, path relative to results root)
+    artifacts: list[tuple[str, str]] = field(default_factory=list)  # (kind, path relative to the cell's folder)
     info: dict[str, Any] = field(default_factory=dict)
 
 
@@ -50,6 +52,8 @@ class CellInputs:
     evals: dict[str, Frames]
     md_start: Frames | None = None
     md_reference: Frames | None = None
+    isolated_atom_energies: dict[int, float] | None = None  # eV, declared by the training dataset
+    subsets: dict[str, dict[str, Any]] = field(default_factory=dict)  # split role -> size, of, hash
 
     def named(self) -> dict[str, Frames]:
         out = {"train": self.train, "val": self.val, **{f"eval:{k}": v for k, v in self.evals.items()}}
@@ -59,10 +63,11 @@ class CellInputs:
         return out
 
     @classmethod
-    def from_named(cls, named: dict[str, Frames]) -> "CellInputs":
+    def from_named(cls, named: dict[str, Frames], isolated_atom_energies: dict[int, float] | None = None) -> "CellInputs":
         return cls(train=named["train"], val=named["val"],
                    evals={k[5:]: v for k, v in named.items() if k.startswith("eval:")},
-                   md_start=named.get("md:start"), md_reference=named.get("md:reference"))
+                   md_start=named.get("md:start"), md_reference=named.get("md:reference"),
+                   isolated_atom_energies=isolated_atom_energies)
 
 
 class NullProgress:
@@ -77,16 +82,43 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _limit(frames: Frames, n: int | None) -> Frames:
-    return frames if n is None or len(frames) <= n else frames.subset(np.arange(n))
+def subset_indices(frames: Frames, proto: ProtocolPreset, role: str) -> np.ndarray | None:
+    """Indices of the frames a cell uses from a split (None: all of them), by the protocol preset.
+    ``role`` is "train", "val" or "eval"."""
+    n = len(frames)
+    max_frames = {"train": proto.max_train_frames, "val": proto.max_val_frames, "eval": proto.max_eval_frames}[role]
+    max_atoms = proto.max_train_atoms if role == "train" else None
+    if (max_frames is None or n <= max_frames) and (max_atoms is None or frames.n_atoms.sum() <= max_atoms):
+        return None
+    max_frames = n if max_frames is None else max_frames
+    if proto.subset == "first":
+        return np.arange(min(n, max_frames))
+    if role == "eval":  # evenly spaced: keeps a trajectory's time coverage
+        return np.unique(np.linspace(0, n - 1, max_frames).round().astype(np.int64))
+    order = np.random.default_rng(proto.subset_seed).permutation(n)[:max_frames]
+    if max_atoms is not None:
+        keep = max(1, int(np.searchsorted(np.cumsum(frames.n_atoms[order]), max_atoms, side="right")))
+        order = order[:keep]
+    return np.sort(order)
+
+
+def _limit(frames: Frames, proto: ProtocolPreset, role: str, name: str, subsets: dict[str, dict[str, Any]]) -> Frames:
+    idx = subset_indices(frames, proto, role)
+    if idx is None:
+        return frames
+    subsets[name] = {"frames": int(len(idx)), "of": int(len(frames)), "rule": proto.subset,
+                     "indices_sha256": hashlib.sha256(np.asarray(idx, dtype=np.int64).tobytes()).hexdigest()}
+    return frames.subset(idx)
 
 
 def load_inputs(cell, catalog, proto: ProtocolPreset) -> CellInputs:
     ds = catalog.datasets[cell.dataset]
     train_ds = catalog.datasets[cell.plan.train_dataset] if cell.plan.train_dataset else ds
-    inputs = CellInputs(train=_limit(train_ds.load(cell.plan.train_split), proto.max_train_frames),
-                        val=_limit(train_ds.load(cell.plan.val_split), proto.max_val_frames),
-                        evals={s: _limit(ds.load(s), proto.max_eval_frames) for s in cell.plan.eval_splits})
+    subsets: dict[str, dict[str, Any]] = {}
+    inputs = CellInputs(train=_limit(train_ds.load(cell.plan.train_split), proto, "train", "train", subsets),
+                        val=_limit(train_ds.load(cell.plan.val_split), proto, "val", "val", subsets),
+                        evals={s: _limit(ds.load(s), proto, "eval", s, subsets) for s in cell.plan.eval_splits},
+                        isolated_atom_energies=_isolated(train_ds), subsets=subsets)
     md = cell.plan.md
     if md is not None and proto.md_replicas > 0:
         inputs.md_start = ds.load(md.start_split)
@@ -98,6 +130,11 @@ def load_inputs(cell, catalog, proto: ProtocolPreset) -> CellInputs:
     return inputs
 
 
+def _isolated(dataset) -> dict[int, float] | None:
+    fn = getattr(dataset, "isolated_atom_energies", None)
+    return fn() if fn is not None else None
+
+
 def run_model(cell, spec, inputs: CellInputs, proto: ProtocolPreset, art_dir: Path, dataset,
               observer_metrics, progress=None) -> CellOutputs:
     """Train, predict and simulate; writes the checkpoint, predictions and trajectories into
@@ -106,7 +143,9 @@ def run_model(cell, spec, inputs: CellInputs, proto: ProtocolPreset, art_dir: Pa
     preset = spec.preset(cell.preset)
     cutoff = float(preset["cutoff"])
     cfg = TrainConfig.from_dict(preset.get("train", {}))
-    stats = compute_stats(inputs.train, cutoff)
+    if proto.train_guard_s is not None and (cfg.max_time_s is None or proto.train_guard_s < cfg.max_time_s):
+        cfg = dataclasses.replace(cfg, max_time_s=proto.train_guard_s)
+    stats = compute_stats(inputs.train, cutoff, isolated_atom_energies=inputs.isolated_atom_energies)
 
     progress.stage("build")
     seed_everything(cell.seed)
@@ -142,7 +181,8 @@ def run_model(cell, spec, inputs: CellInputs, proto: ProtocolPreset, art_dir: Pa
 
         outputs.md = run_md(pot, inputs.md_start, md_plan, settings, art_dir / "md", make_observers,
                             on_step=progress.md_step)
-        (art_dir / "md" / "replicas.json").write_text(json.dumps([r.to_dict() for r in outputs.md], default=_jsonable))
+        replicas = [dict(r.to_dict(), trajectory=_relative(r.trajectory, art_dir)) for r in outputs.md]
+        (art_dir / "md" / "replicas.json").write_text(json.dumps(replicas, default=_jsonable))
     return outputs
 
 
@@ -154,35 +194,42 @@ def score(outputs: CellOutputs, metrics) -> tuple[list[tuple[MetricValue, str]],
                 values.append((v, m.version))
         except Exception as exc:  # noqa: BLE001 - one metric's bug must not lose the cell
             log.exception("metric %s failed", m.name)
-            errors[m.name] = f"{type(exc).__name__}: {exc}"
+            for name in {m.name, *m.value_names}:
+                errors[name] = f"metric {m.name} failed: {type(exc).__name__}: {exc}"
     return values, errors
 
 
-def collect(outputs: CellOutputs, root: Path, art_dir: Path, metrics, errors, n_train: int, n_val: int,
+def _relative(path: str, art_dir: Path) -> str:
+    return str(Path(path).relative_to(art_dir)) if path else ""
+
+
+def collect(outputs: CellOutputs, art_dir: Path, metrics, errors, inputs: CellInputs,
             proto: ProtocolPreset) -> CellResult:
+    """What the store keeps; artifact paths are relative to the cell's folder ``art_dir``."""
     res = CellResult(metrics=metrics)
-    rel = lambda p: str(Path(p).relative_to(root))  # noqa: E731
-    res.artifacts.append(("checkpoint", rel(art_dir / "model.pt")))
+    res.artifacts.append(("checkpoint", "model.pt"))
     for split in outputs.predictions:
-        res.artifacts.append(("predictions", rel(art_dir / f"predictions-{split}.npz")))
+        res.artifacts.append(("predictions", f"predictions-{split}.npz"))
     for r in outputs.md:
         if r.trajectory:
-            res.artifacts.append(("trajectory", rel(r.trajectory)))
+            res.artifacts.append(("trajectory", _relative(r.trajectory, art_dir)))
     if outputs.md:
-        res.artifacts.append(("md-summary", rel(art_dir / "md" / "replicas.json")))
+        res.artifacts.append(("md-summary", "md/replicas.json"))
     for f in sorted(art_dir.glob("*.json")):  # arrays behind metric values (RDFs, EV(t), ...)
         if f.name not in ("request.json", "outputs.json"):
-            res.artifacts.append((f.stem.split("-")[0], rel(f)))
+            res.artifacts.append((f.stem.split("-")[0], f.name))
     res.info = {"train": outputs.train.to_dict(), "stats": outputs.stats.to_dict(), "hardware": outputs.hardware,
                 "protocol": proto.to_dict(), "peak_rss_mb": peak_rss_mb(), "metric_errors": errors,
+                "truncated": bool(outputs.train.truncated),
                 "md_failures": [r.failure for r in outputs.md if r.failure],
                 "seeds": {"cell": outputs.seed, "replicas": [r.seed for r in outputs.md]},
-                "n_frames": {"train": n_train, "val": n_val,
+                "subsets": inputs.subsets,
+                "n_frames": {"train": len(inputs.train), "val": len(inputs.val),
                              **{s: len(p.reference) for s, p in outputs.predictions.items()}}}
     return res
 
 
-def execute_cell(cell, catalog, root: Path, art_dir: Path, proto: ProtocolPreset, progress=None) -> CellResult:
+def execute_cell(cell, catalog, art_dir: Path, proto: ProtocolPreset, progress=None) -> CellResult:
     progress = progress or NullProgress()
     spec = catalog.models[cell.model]
     progress.stage("data")
@@ -191,12 +238,12 @@ def execute_cell(cell, catalog, root: Path, art_dir: Path, proto: ProtocolPreset
     if spec.environment:
         from .worker import run_in_environment
 
-        outputs = run_in_environment(spec.environment, cell, inputs, proto, root, art_dir, dataset, progress)
+        outputs = run_in_environment(spec.environment, cell, inputs, proto, art_dir, dataset, progress)
     else:
         outputs = run_model(cell, spec, inputs, proto, art_dir, dataset, catalog.metrics.values(), progress)
     progress.stage("metrics")
     metrics, errors = score(outputs, catalog.metrics.values())
-    return collect(outputs, root, art_dir, metrics, errors, len(inputs.train), len(inputs.val), proto)
+    return collect(outputs, art_dir, metrics, errors, inputs, proto)
 
 
 def outputs_to_json(outputs: CellOutputs) -> dict[str, Any]:

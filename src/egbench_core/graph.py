@@ -16,6 +16,13 @@ import torch
 from .data import Frames
 
 
+MAX_EXTENT_A = 1e4  # a non-periodic structure wider than this has exploded
+
+
+class ExplodedStructureError(ValueError):
+    """Positions no neighbour list can be built for (non-finite, or a molecule blown apart)."""
+
+
 def neighbour_list(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float):
     """Full neighbour list within ``cutoff`` (Å): ``(i, j, unit_shifts)`` as int64 arrays.
 
@@ -26,6 +33,12 @@ def neighbour_list(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cut
 
     pbc = np.asarray(pbc, dtype=bool).reshape(3)
     positions = np.ascontiguousarray(positions, dtype=np.float64)
+    if not np.isfinite(positions).all():
+        raise ExplodedStructureError("non-finite positions: no neighbour list can be built")
+    if not pbc.any() and len(positions) and float(np.ptp(positions, axis=0).max()) > MAX_EXTENT_A:
+        # vesin's cell list dies with SIGFPE (the whole process) on a box ~1e6 Å wide
+        raise ExplodedStructureError(f"the structure spans {float(np.ptp(positions, axis=0).max()):.3g} Å (> {MAX_EXTENT_A:g} Å): "
+                         "it has blown apart")
     if pbc.any():
         box = np.asarray(cell, dtype=np.float64).reshape(3, 3)
         if abs(np.linalg.det(box)) < 1e-12:

@@ -152,6 +152,17 @@ class TaskSpec:
             check_id("task family", self.family)
 
 
+@dataclass(frozen=True)
+class BrokenSpec:
+    """Handed to a ``register`` callback instead of a spec when one entry of a plugin cannot be
+    made (e.g. a registry table with ``timestep_fs = 0``): core lists ``kind:name`` as broken
+    with ``reason`` while the plugin's other entries keep working."""
+
+    kind: str  # "model" | "dataset" | "task" | "metric"
+    name: str
+    reason: str
+
+
 class SkipCell(Exception):
     """Raised by planning code: the cell cannot run here; the message is the reason kept."""
 
@@ -188,6 +199,13 @@ class MetricSpec:
     # Optional streaming part for MD: make_observer(md_context) -> object with
     # ``update(step, time_fs, atoms, energy, forces)`` and ``finish() -> dict``.
     make_observer: Callable[[Any], Any] | None = None
+    # the value names ``compute`` emits when they differ from ``name`` (a failure of the metric is
+    # then reported on each of them)
+    emits: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_id("metric", self.name.replace("_", "-"))
+
+    @property
+    def value_names(self) -> tuple[str, ...]:
+        return self.emits or (self.name,)

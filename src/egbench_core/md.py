@@ -103,7 +103,7 @@ def run_replica(potential, atoms, plan: MDPlan, steps: int, save_every: int, see
             try:
                 forces = dyn.step(forces)
             except NonFiniteOutputError as exc:
-                res.failed_step, res.failure = step, f"non-finite model output at step {step}: {exc}"
+                res.failed_step, res.failure = step, f"non-finite at step {step}: {exc}"
                 break
             step_time += time.perf_counter() - t0
             res.steps_done = step

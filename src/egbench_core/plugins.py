@@ -4,6 +4,12 @@ A plugin that fails to import, or whose registration hook raises, is recorded as
 the error) and skipped; everything else keeps working. ``EGBENCH_LOAD_PLUGINS`` selects which
 installed plugins load: a comma-separated list of entry-point names (``""`` loads none); unset
 loads all. Built-in plugins (``egbench_core.default_plugins``) always load, through the same hooks.
+
+Never a silent winner: when two plugins register the same id (or two distributions claim one
+entry-point name), every claimant is reported broken, naming the others, until
+``EGBENCH_LOAD_PLUGINS`` selects one (a built-in keeps its id; the plugin that claims it again is
+broken). One entry a plugin cannot make (a :class:`~egbench_core.interfaces.BrokenSpec`) is listed
+as ``kind:id`` with its reason while the plugin's other entries work.
 """
 from __future__ import annotations
 
@@ -39,6 +45,9 @@ class PluginInfo:
     status: str = "ok"  # "ok" or "broken"
     error: str = ""
     provides: list[str] = field(default_factory=list)
+    dist: str = ""  # distribution name ("" for built-ins and in-process plugins)
+    version: str = ""  # distribution version
+    module: str = ""  # import name of the plugin object's module (for the source hash)
 
 
 @dataclass
@@ -51,10 +60,14 @@ class Catalog:
     metrics: dict[str, Any] = field(default_factory=dict)
     plugins: dict[str, PluginInfo] = field(default_factory=dict)
     registry: Any = None
+    problems: dict[str, str] = field(default_factory=dict)  # "dataset:foo" -> why it could not be registered
 
     def get(self, kind: str, name: str):
         table = getattr(self, kind)
         if name not in table:
+            why = self.problems.get(f"{kind[:-1]}:{name}")
+            if why:
+                raise KeyError(f"{kind[:-1]} {name!r} is broken: {why}")
             raise KeyError(f"no {kind[:-1]} named {name!r}; installed: {', '.join(sorted(table)) or 'none'}")
         return table[name]
 
@@ -73,7 +86,7 @@ def load_catalog(extra_plugins: Iterable[object] = (), entry_points: bool = True
     for modname in DEFAULT_PLUGINS:
         name = "core." + modname.rsplit(".", 1)[1]
         pm.register(importlib.import_module(modname), name=name)
-        infos[name] = PluginInfo(name, "built-in")
+        infos[name] = PluginInfo(name, "built-in", module=modname)
     if entry_points:
         _load_entry_points(pm, infos)
     for k, obj in enumerate(extra_plugins):
@@ -81,7 +94,7 @@ def load_catalog(extra_plugins: Iterable[object] = (), entry_points: bool = True
         if name in infos:  # two instances of one class: keep both, under distinct names
             name = f"{name}-{k}"
         pm.register(obj, name=name)
-        infos[name] = PluginInfo(name, "in-process")
+        infos[name] = PluginInfo(name, "in-process", module=getattr(obj, "__name__", None) or type(obj).__module__)
     return _collect(pm, infos)
 
 
@@ -94,20 +107,26 @@ def _selected() -> set[str] | None:
 
 def _load_entry_points(pm: pluggy.PluginManager, infos: dict[str, PluginInfo]) -> None:
     selected = _selected()
-    seen: dict[str, str] = {}
+    claims: dict[str, list] = {}
     for ep in md.entry_points(group=ENTRY_POINT_GROUP):
-        origin = f"{ep.dist.name} {ep.dist.version}" if ep.dist is not None else ep.value
-        if ep.name in seen:
-            if seen[ep.name] != origin:  # two distributions claim one plugin id: report, never pick silently
-                name = f"{ep.name} ({origin})"
-                infos[name] = PluginInfo(name, origin, "broken",
-                                         f"entry point name {ep.name!r} is already used by {seen[ep.name]}; rename one")
-                log.warning("plugin id %s claimed by %s and %s; the second is skipped", ep.name, seen[ep.name], origin)
+        claims.setdefault(ep.name, [])
+        if all(_origin(ep) != _origin(other) for other in claims[ep.name]):
+            claims[ep.name].append(ep)
+    for name, eps in claims.items():
+        if len(eps) > 1:  # two distributions claim one plugin id: report both, load neither
+            origins = [_origin(ep) for ep in eps]
+            for ep in eps:
+                key = f"{name} ({_origin(ep)})"
+                others = ", ".join(o for o in origins if o != _origin(ep))
+                infos[key] = PluginInfo(key, _origin(ep), "broken",
+                                        f"plugin id {name!r} is claimed by {' and '.join(origins)}; neither is loaded "
+                                        f"(also claimed by {others}): uninstall one", *_dist_of(ep), module=ep.value)
+            log.warning("plugin id %s claimed by %s; none loaded", name, " and ".join(origins))
             continue
-        seen[ep.name] = origin
+        ep = eps[0]
         if selected is not None and ep.name not in selected:
             continue
-        info = PluginInfo(ep.name, origin)
+        info = PluginInfo(ep.name, _origin(ep), "ok", "", [], *_dist_of(ep), module=ep.value.split(":")[0])
         infos[ep.name] = info
         try:
             plugin = ep.load()
@@ -118,8 +137,16 @@ def _load_entry_points(pm: pluggy.PluginManager, infos: dict[str, PluginInfo]) -
             info.status, info.error = "broken", _short_error(exc)
             log.warning("plugin %s failed to import and is skipped: %s", ep.name, info.error)
     if selected:
-        for missing in sorted(n for n in selected - set(seen) if not n.startswith("env:")):
+        for missing in sorted(n for n in selected - set(claims) if not n.startswith("env:")):
             infos[missing] = PluginInfo(missing, "not installed", "broken", f"{ENV_LOAD} names {missing!r}, which is not installed")
+
+
+def _origin(ep) -> str:
+    return f"{ep.dist.name} {ep.dist.version}" if ep.dist is not None else ep.value
+
+
+def _dist_of(ep) -> tuple[str, str]:
+    return (ep.dist.name, ep.dist.version) if ep.dist is not None else ("", "")
 
 
 def _short_error(exc: BaseException) -> str:
@@ -129,30 +156,34 @@ def _short_error(exc: BaseException) -> str:
 
 
 def _collect(pm: pluggy.PluginManager, infos: dict[str, PluginInfo]) -> Catalog:
+    from .interfaces import BrokenSpec
     from .registry import Registry
 
     cat = Catalog(plugins=infos)
     current = {"plugin": ""}
 
-    def registrar(kind: str) -> Callable[[Any], None]:
-        table = getattr(cat, kind)
-
+    def registrar(kind: str, claims: dict[str, list[tuple[str, Any]]]) -> Callable[[Any], None]:
         def register(spec) -> None:
             plugin = current["plugin"]
-            if spec.name in table:
-                other = table[spec.name].plugin
-                raise ValueError(f"{kind[:-1]} {spec.name!r} is already registered by plugin {other!r}")
+            if isinstance(spec, BrokenSpec):
+                cat.problems[f"{spec.kind}:{spec.name}"] = f"{spec.reason} (plugin {plugin})"
+                log.warning("%s %s of plugin %s is broken: %s", spec.kind, spec.name, plugin, spec.reason)
+                return
             spec.plugin = plugin
-            table[spec.name] = spec
-            infos[plugin].provides.append(f"{kind[:-1]}:{spec.name}")
+            claims.setdefault(spec.name, []).append((plugin, spec))
 
         return register
 
-    def tracked(hook_name: str, **kwargs) -> None:
+    def tracked(hook_name: str, kind: str | None = None, **kwargs) -> None:
+        claims: dict[str, list[tuple[str, Any]]] = {}
+        if kind is not None:
+            kwargs["register"] = registrar(kind, claims)
         hook = getattr(pm.hook, hook_name)
-        for impl in hook.get_hookimpls():  # registration order: built-ins first, first come first served
+        for impl in hook.get_hookimpls():  # registration order: built-ins first
             current["plugin"] = impl.plugin_name
-            _call_each_one(impl, hook_name, infos, kwargs, cat)
+            _call_each_one(impl, hook_name, infos, kwargs, cat, claims)
+        if kind is not None:
+            _settle_claims(kind, claims, cat, infos)
 
     files: list[Path] = []
     tracked("register_registry_files", register=lambda p: files.append(Path(p)))
@@ -160,17 +191,62 @@ def _collect(pm: pluggy.PluginManager, infos: dict[str, PluginInfo]) -> Catalog:
         cat.registry = Registry.load(files)
     except Exception as exc:  # noqa: BLE001 - a bad plugin registry must not hide the others
         log.error("registry could not be loaded with plugin files: %s", exc)
+        cat.problems["registry:merged"] = str(exc)
         cat.registry = Registry.load([])
-    tracked("register_datasets", register=registrar("datasets"), registry=cat.registry)
-    tracked("register_models", register=registrar("models"))
+    tracked("register_datasets", "datasets", registry=cat.registry)
+    tracked("register_models", "models")
     _add_environment_models(cat, infos)
-    tracked("register_tasks", register=registrar("tasks"))
-    tracked("register_metrics", register=registrar("metrics"))
+    tracked("register_tasks", "tasks")
+    tracked("register_metrics", "metrics")
     cat._pm = pm  # type: ignore[attr-defined]  # for register_commands
     return cat
 
 
-def _call_each_one(impl, hook_name: str, infos: dict[str, PluginInfo], kwargs: dict, cat: Catalog) -> None:
+def _settle_claims(kind: str, claims: dict[str, list[tuple[str, Any]]], cat: Catalog,
+                   infos: dict[str, PluginInfo]) -> None:
+    """Put each id with one claimant into the catalog. An id claimed twice breaks every claimant,
+    except a built-in, which keeps its id (only the plugins that claim it again break)."""
+    table = getattr(cat, kind)
+    what = kind[:-1]
+    losers: dict[str, str] = {}
+    for name, who in claims.items():
+        who = [(p, spec) for p, spec in who if infos[p].status != "broken"]
+        if len(who) == 1:
+            table[name] = who[0][1]
+            continue
+        plugins_ = list(dict.fromkeys(p for p, _ in who))
+        if len(plugins_) == 1:
+            losers.setdefault(plugins_[0], f"{what} {name!r} is registered twice by this plugin")
+            continue
+        builtin = next((p for p in plugins_ if infos[p].origin == "built-in"), None)
+        described = " and ".join(f"{p} ({infos[p].origin})" for p in plugins_)
+        for p in plugins_:
+            if p == builtin:
+                table[name] = next(spec for q, spec in who if q == p)
+            elif builtin:
+                losers.setdefault(p, f"{what} {name!r} is built into egbench core; this plugin registers it again")
+            else:
+                losers.setdefault(p, f"{what} {name!r} is registered by {described}; choose one with {ENV_LOAD}")
+    for p, why in losers.items():
+        _break(p, why, infos, cat)
+    for name, spec in table.items():
+        if f"{what}:{name}" not in infos[spec.plugin].provides:
+            infos[spec.plugin].provides.append(f"{what}:{name}")
+
+
+def _break(plugin: str, why: str, infos: dict[str, PluginInfo], cat: Catalog) -> None:
+    info = infos[plugin]
+    info.status, info.error = "broken", why
+    log.warning("plugin %s is broken and skipped: %s", plugin, why)
+    for kind in ("models", "datasets", "tasks", "metrics"):
+        table = getattr(cat, kind)
+        for name in [n for n, spec in table.items() if spec.plugin == plugin]:
+            del table[name]
+    info.provides.clear()
+
+
+def _call_each_one(impl, hook_name: str, infos: dict[str, PluginInfo], kwargs: dict, cat: Catalog,
+                   claims: dict[str, list[tuple[str, Any]]]) -> None:
     """Call one implementation; if it raises, the plugin is broken and its registrations are withdrawn."""
     info = infos.setdefault(impl.plugin_name, PluginInfo(impl.plugin_name, "unknown"))
     if info.status == "broken":
@@ -178,13 +254,9 @@ def _call_each_one(impl, hook_name: str, infos: dict[str, PluginInfo], kwargs: d
     try:
         impl.function(**{k: kwargs[k] for k in impl.argnames if k in kwargs})
     except Exception as exc:  # noqa: BLE001
-        info.status, info.error = "broken", f"{hook_name}: {_short_error(exc)}"
-        log.warning("plugin %s broke in %s and is skipped: %s", impl.plugin_name, hook_name, info.error)
-        for kind in ("models", "datasets", "tasks", "metrics"):
-            table = getattr(cat, kind)
-            for name in [n for n, spec in table.items() if spec.plugin == impl.plugin_name]:
-                del table[name]
-        info.provides.clear()
+        for name in list(claims):
+            claims[name] = [(p, s) for p, s in claims[name] if p != impl.plugin_name]
+        _break(impl.plugin_name, f"{hook_name}: {_short_error(exc)}", infos, cat)
 
 
 def _add_environment_models(cat: Catalog, infos: dict[str, PluginInfo]) -> None:

@@ -1,7 +1,7 @@
 """One code path from a model's output to energy, forces and stress, for every model.
 
-:class:`NormalisedPotential` wraps what a plugin built: ``E = Σ_i E0[Z_i] + scale · model(graph)``
-with the reference sum in float64 (so total energies near -40 000 eV keep meV resolution even
+:class:`NormalisedPotential` wraps what a plugin built: ``E = Σ_i (E0[Z_i] + shift) + scale · model(graph)``
+(see :mod:`egbench_core.stats` for E0 and shift) with the reference sum in float64 (so total energies near -40 000 eV keep meV resolution even
 when the model runs in float32). :func:`evaluate` differentiates it: forces = -dE/dr, stress =
 (1/V) dE/dε via a symmetric strain applied to positions and cell.
 """
@@ -21,7 +21,7 @@ class NormalisedPotential(torch.nn.Module):
         self.cutoff = float(cutoff)
         self.species: tuple[int, ...] = tuple(stats.species)
         # float64 on purpose and not buffers: ``.float()`` / ``.to(dtype)`` must never round them
-        self.e0 = torch.tensor(stats.e0, dtype=torch.float64)
+        self.e0 = torch.tensor(stats.e0, dtype=torch.float64) + float(stats.shift)
         self.scale = torch.tensor(stats.scale, dtype=torch.float64)
 
     @property

@@ -1,7 +1,18 @@
 """Protocol presets (PROTOCOL.md): how much data and simulation a cell gets.
 
-A model's preset of the same name sets its size and training budget; this sets the rest, the
-same for every model. ``max_*`` limits take the first frames of a split (deterministic).
+A model's preset of the same name sets its size and its training length (in epochs); this sets
+the rest, the same for every model:
+
+* which frames: ``subset = "first"`` takes the first frames of a split (``smoke``); ``"seeded"``
+  takes a seeded random subset of the training and validation splits (seed ``subset_seed``, the
+  same for every model and every ``--seed``: splits stay fixed per dataset) within
+  ``max_*_frames`` frames and ``max_train_atoms`` atoms, and evenly spaced frames of an evaluation
+  split. The subset's size and a hash of its indices are stored with the cell and shown in the
+  report; the rule (this preset) and the data checksums, both in the cell key, determine it.
+* the MD: replicas, steps, how often a frame is saved;
+* ``train_guard_s``: a wall-clock guard on training. Training length is set in epochs, so the
+  same command gives the same numbers on any load; a cell whose training hits the guard is
+  stored as *truncated* and marked so in every report.
 """
 from __future__ import annotations
 
@@ -15,8 +26,12 @@ class ProtocolPreset:
     md_steps: int
     md_save_every: int
     max_train_frames: int | None = None
+    max_train_atoms: int | None = None
     max_val_frames: int | None = None
     max_eval_frames: int | None = None
+    subset: str = "first"  # "first" | "seeded"
+    subset_seed: int = 0
+    train_guard_s: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -24,8 +39,12 @@ class ProtocolPreset:
 
 PROTOCOL_PRESETS = {
     "smoke": ProtocolPreset("smoke", md_replicas=2, md_steps=20, md_save_every=1, max_train_frames=40,
-                            max_val_frames=10, max_eval_frames=50),
-    "quick": ProtocolPreset("quick", md_replicas=3, md_steps=200, md_save_every=2),
+                            max_val_frames=10, max_eval_frames=50, subset="first", train_guard_s=600.0),
+    # sized so that every cell of MACE and PaiNN on every offline dataset trains >= 20 epochs and
+    # finishes within 10 minutes on a 2-core CPU (docs/performance.md, "quick on every dataset")
+    "quick": ProtocolPreset("quick", md_replicas=3, md_steps=200, md_save_every=2, max_train_frames=450,
+                            max_train_atoms=6750, max_val_frames=50, max_eval_frames=1000, subset="seeded",
+                            train_guard_s=1800.0),
     "paper": ProtocolPreset("paper", md_replicas=5, md_steps=1000, md_save_every=1),
 }
 

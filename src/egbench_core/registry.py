@@ -2,14 +2,18 @@
 
 A file entry is keyed by its relative path ``<source>/<path inside the upstream repository>``,
 which is also its path in the cache (``EGBENCH_DATA_DIR``) and in an offline mirror
-(``EGBENCH_DATA_MIRROR``). Where a file comes from, in order: the cache (verified), a copy
-embedded in an installed package, the mirror, the upstream URL (through pooch). Every path is
-verified against the registry's sha256 (or git blob SHA-1). Nothing is used unverified:
+(``EGBENCH_DATA_MIRROR``: one or more folders separated by ``os.pathsep``, searched in order).
+Where a file comes from, in order: the cache (verified), a copy embedded in an installed package,
+the mirrors, the upstream URL (through pooch). Embedded and mirror copies are copied here into a
+temporary file in the cache, verified, then renamed into place. Nothing is used unverified:
 
 * a cached file with the wrong hash is moved aside to ``<name>.corrupt-<time>`` and
   :class:`ChecksumError` names the file, the expected and the actual hash;
+* a mirror copy with the wrong hash raises :class:`MirrorChecksumError`: the mirror copy is
+  corrupt and must be replaced from the upstream URL (files in a mirror are never touched);
 * a file that is nowhere to be had raises :class:`DataUnavailableError` naming the file, its
-  URL and the mirror variable.
+  URL and the mirror variable;
+* a cache folder that cannot be written raises :class:`DataCacheError`.
 """
 from __future__ import annotations
 
@@ -20,7 +24,9 @@ import importlib.resources
 import logging
 import os
 import shutil
+import tempfile
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -43,17 +49,50 @@ class RegistryError(ValueError):
 
 
 class ChecksumError(RuntimeError):
-    def __init__(self, name: str, path: Path, expected: str, actual: str, aside: Path | None):
+    """A file's hash differs from the registry's: names the file, the expected and the actual hash."""
+
+    def __init__(self, name: str, path: Path, expected: str, actual: str, aside: Path | None, message: str = ""):
         self.name, self.path, self.expected, self.actual, self.aside = name, path, expected, actual, aside
         where = f"; the file was moved aside to {aside}" if aside else ""
-        super().__init__(
-            f"checksum mismatch for {name} ({path}): expected {expected}, got {actual}{where}. "
-            "Delete it or fetch it again (`egbench fetch`) to replace it."
-        )
+        super().__init__(message or f"checksum mismatch for {name} ({path}): expected {expected}, got {actual}{where}. "
+                                    "Delete it or fetch it again (`egbench fetch`) to replace it.")
+
+
+class MirrorChecksumError(ChecksumError):
+    """The copy in a mirror is corrupt; the mirror (maybe read-only, maybe shared) is left as it is."""
+
+    def __init__(self, name: str, path: Path, expected: str, actual: str, url: str):
+        super().__init__(name, path, expected, actual, None,
+                         f"the mirror copy of {name} at {path} is corrupt: expected {expected}, got {actual}. "
+                         f"It must be replaced in the mirror from the upstream URL {url} "
+                         "(egbench never changes files in a mirror).")
 
 
 class DataUnavailableError(RuntimeError):
     pass
+
+
+class DataCacheError(RuntimeError):
+    """The data cache folder cannot be written."""
+
+
+def mirrors() -> list[Path]:
+    """The mirror folders of ``EGBENCH_DATA_MIRROR`` (``os.pathsep``-separated), in search order."""
+    return [Path(p).expanduser() for p in os.environ.get(ENV_MIRROR, "").split(os.pathsep) if p]
+
+
+def writable_folder(folder: Path) -> Path:
+    """Create ``folder`` (inside the data cache) or raise :class:`DataCacheError` saying why not."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise cache_error(exc) from None
+    return folder
+
+
+def cache_error(exc: OSError) -> DataCacheError:
+    return DataCacheError(f"the data cache {data_dir()} cannot be written ({exc.strerror or exc}: {exc.filename}); "
+                          f"expected a writable folder: set {ENV_DATA_DIR} to one")
 
 
 def data_dir() -> Path:
@@ -151,8 +190,7 @@ class Registry:
             return "cache"
         if e.embedded and _embedded_path(e.embedded).exists():
             return "embedded"
-        mirror = os.environ.get(ENV_MIRROR)
-        if mirror and (Path(mirror) / name).exists():
+        if any((m / name).exists() for m in mirrors()):
             return "mirror"
         return None
 
@@ -165,19 +203,31 @@ class Registry:
             if actual != e.hash:
                 aside = target.with_name(_corrupt_name(target))
                 target.rename(aside)
-                log.error("checksum mismatch for %s; moved aside to %s", name, aside)
+                log.info("checksum mismatch for %s; moved aside to %s", name, aside)
                 raise ChecksumError(name, target, e.checksum, f"{e.hash_algo}:{actual}", aside)
             return target
-        target.parent.mkdir(parents=True, exist_ok=True)
+        writable_folder(target.parent)
         if e.embedded and _embedded_path(e.embedded).exists():
-            return self._from_embedded(e, target)
-        mirror = os.environ.get(ENV_MIRROR)
-        if mirror and (Path(mirror) / name).exists():
-            return self._retrieve(e, target, _mirror_downloader(Path(mirror) / name), str(Path(mirror) / name))
+            src = _embedded_path(e.embedded)
+            actual = _copy_verified(e, src, target, gunzip=src.suffix == ".gz")
+            if actual:
+                raise ChecksumError(name, src, e.checksum, actual, None,
+                                    f"the copy of {name} embedded in {src} is corrupt: expected {e.checksum}, got "
+                                    f"{actual}. Reinstall the package that ships it.")
+            log.info("unpacked embedded copy of %s", name)
+            return target
+        for mirror in mirrors():
+            src = mirror / name
+            if src.exists():
+                actual = _copy_verified(e, src, target)
+                if actual:
+                    raise MirrorChecksumError(name, src, e.checksum, actual, e.url)
+                log.info("copied %s from mirror %s", name, src)
+                return target
         if os.environ.get(ENV_OFFLINE):
             raise self._unavailable(e, f"{ENV_OFFLINE} is set")
         try:
-            return self._retrieve(e, target, None, e.url)
+            return self._download(e, target)
         except ChecksumError:
             raise
         except Exception as exc:  # noqa: BLE001 - any network failure: say what to do
@@ -196,23 +246,32 @@ class Registry:
         stamp = out.with_name(out.name + ".source")
         if out.exists() and stamp.exists() and stamp.read_text().strip() == e.checksum:
             return out
-        out.parent.mkdir(parents=True, exist_ok=True)
+        writable_folder(out.parent)
         tmp = out.with_name(out.name + ".part")
+        kind = Path(name).suffix[1:]
         try:
-            with opener(path, "rb") as fin, open(tmp, "wb") as fout:
-                shutil.copyfileobj(fin, fout, 1 << 20)
-        except (OSError, EOFError) as exc:
-            tmp.unlink(missing_ok=True)
-            from .data import MalformedDataError
+            with open(tmp, "wb") as fout:
+                try:
+                    with opener(path, "rb") as fin:
+                        shutil.copyfileobj(fin, fout, 1 << 20)
+                except (OSError, EOFError, zlib.error) as exc:
+                    from .data import MalformedDataError
 
-            raise MalformedDataError(f"{path}: cannot decompress: {exc}") from None
-        tmp.replace(out)
-        stamp.write_text(e.checksum + "\n")
+                    raise MalformedDataError(
+                        f"{path}: cannot decompress ({type(exc).__name__}: {exc}); expected {kind}-compressed data, "
+                        f"as the registry file name {name} says (its checksum matches the registry: the entry is wrong)"
+                    ) from None
+            tmp.replace(out)
+            stamp.write_text(e.checksum + "\n")
+        except OSError as exc:
+            raise cache_error(exc) from None
+        finally:
+            tmp.unlink(missing_ok=True)
         log.info("decompressed %s into %s", name, out)
         return out
 
     def _unavailable(self, e: FileEntry, why: str) -> DataUnavailableError:
-        mirror = os.environ.get(ENV_MIRROR)
+        mirror = os.environ.get(ENV_MIRROR, "").strip(os.pathsep)
         m = f"{ENV_MIRROR}={mirror} has no {e.name}" if mirror else f"{ENV_MIRROR} is not set"
         return DataUnavailableError(
             f"data file {e.name} is not available offline ({why}; {m}). Upstream URL: {e.url}. "
@@ -220,39 +279,26 @@ class Registry:
             f"or into the cache {data_dir() / e.name}."
         )
 
-    def _retrieve(self, e: FileEntry, target: Path, downloader, source: str) -> Path:
+    def _download(self, e: FileEntry, target: Path) -> Path:
+        """From the upstream URL, through pooch (the only network path)."""
         import pooch
 
         known = f"sha256:{e.hash}" if e.hash_algo == "sha256" else None
         try:
             path = Path(pooch.retrieve(e.url, known_hash=known, fname=target.name, path=target.parent,
-                                       downloader=downloader, progressbar=False))
+                                       progressbar=False))
         except ValueError as exc:  # pooch's hash mismatch: the download was discarded
             if "hash" in str(exc).lower():
-                raise ChecksumError(e.name, Path(source), e.checksum, _pooch_actual(str(exc)), None) from None
+                raise ChecksumError(e.name, Path(e.url), e.checksum, _pooch_actual(str(exc)), None) from None
             raise
         if e.hash_algo != "sha256":
             actual = file_hash(path, e.hash_algo)
             if actual != e.hash:
                 aside = path.with_name(_corrupt_name(path))
                 path.rename(aside)
-                raise ChecksumError(e.name, Path(source), e.checksum, f"{e.hash_algo}:{actual}", aside)
-        log.info("fetched %s from %s", e.name, source)
+                raise ChecksumError(e.name, Path(e.url), e.checksum, f"{e.hash_algo}:{actual}", aside)
+        log.info("fetched %s from %s", e.name, e.url)
         return path
-
-    def _from_embedded(self, e: FileEntry, target: Path) -> Path:
-        src = _embedded_path(e.embedded)
-        tmp = target.with_name(target.name + ".part")
-        opener = gzip.open if src.suffix == ".gz" else open
-        with opener(src, "rb") as fin, open(tmp, "wb") as fout:
-            shutil.copyfileobj(fin, fout)
-        actual = file_hash(tmp, e.hash_algo)
-        if actual != e.hash:
-            tmp.unlink()
-            raise ChecksumError(e.name, src, e.checksum, f"{e.hash_algo}:{actual}", None)
-        tmp.replace(target)
-        log.info("unpacked embedded copy of %s", e.name)
-        return target
 
 
 def _corrupt_name(path: Path) -> str:
@@ -267,16 +313,24 @@ def _pooch_actual(msg: str) -> str:
     return f"sha256:{m.group(1)}" if m else msg
 
 
-def _mirror_downloader(src: Path):
-    def copy(url: str, output_file, pooch_obj=None) -> None:  # pooch downloader signature
-        with open(src, "rb") as fin:
-            if hasattr(output_file, "write"):
-                shutil.copyfileobj(fin, output_file)
-            else:
-                with open(output_file, "wb") as fout:
-                    shutil.copyfileobj(fin, fout)
-
-    return copy
+def _copy_verified(e: FileEntry, src: Path, target: Path, gunzip: bool = False) -> str | None:
+    """Copy ``src`` (gunzipped if asked) into a temporary file beside ``target``, verify its hash,
+    and rename it into place. Returns None when it verified, else the actual hash (nothing kept)."""
+    try:
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    except OSError as exc:
+        raise cache_error(exc) from None
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fout, (gzip.open if gunzip else open)(src, "rb") as fin:
+            shutil.copyfileobj(fin, fout, 1 << 20)
+        actual = file_hash(tmp, e.hash_algo)
+        if actual != e.hash:
+            return f"{e.hash_algo}:{actual}"
+        os.replace(tmp, target)
+        return None
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _embedded_path(spec: str) -> Path:

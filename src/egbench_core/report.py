@@ -1,16 +1,34 @@
 """Leaderboards from the store (reads only the store): one row per model × dataset × task.
 
-Columns are declared once in ``COLUMNS`` (metric name, split, unit shown, scale from the stored
+Columns are declared once in ``TABLES`` (metric name, split, unit shown, scale from the stored
 unit). Rendering to markdown and csv lives here; the rich table is drawn by ``console.py``.
+
+What a cell of a table says:
+
+* a number (``mean ± std``: over replicas, or over seeds when the row aggregates several);
+* ``n/a``: the metric does not apply (its stored note starts with "not applicable");
+* ``error``: the metric failed or gave a non-finite value (csv/markdown add the reason);
+* ``—``: nothing stored (e.g. no MD in this task).
+
+Marks after the model: ``*`` the training hit the wall-clock guard (*truncated*: not the preset's
+result); ``!`` an artifact of the cell is missing or was altered since it was stored.
+
+Only the most recent result of each (model, preset, dataset, task, seed) is shown; results of
+the same cell computed by other code are counted in a note. ``notes`` also warn when the rows
+shown come from different code (core or a model plugin).
 """
 from __future__ import annotations
 
 import csv
 import io
+import math
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from .store import Store
+import numpy as np
+
+from .store import CellRow, Store
 
 
 @dataclass(frozen=True)
@@ -51,6 +69,9 @@ TABLES = {
     ),
 }
 COLUMNS = TABLES["static"]
+RANK_METRIC = ("force_mae", "F MAE")  # what "ranking" means in the seed-stability table
+MARKS = {"*": "truncated: the training hit the wall-clock guard, not the preset's result",
+         "!": "an artifact of the cell is missing or was altered since it was stored (re-run to recompute)"}
 
 
 @dataclass
@@ -58,38 +79,195 @@ class Leaderboard:
     headers: list[str]
     rows: list[list[str]]
     not_run: list[list[str]] = field(default_factory=list)  # model, dataset, task, status, reason
+    errors: list[list[str]] = field(default_factory=list)  # model, dataset, column, reason
+    notes: list[str] = field(default_factory=list)  # warnings about what is shown
+    marks: dict[str, str] = field(default_factory=dict)  # marks used in the rows -> meaning
 
 
-def _fmt(v: float | None, std: float | None, col: Column) -> str:
-    if v is None or v != v:  # NULL / NaN: the metric was not applicable
-        return "n/a"
+@dataclass
+class _Value:
+    text: str
+    number: float | None = None
+    reason: str = ""
+
+
+def _cell_value(ms: list[dict], info: dict[str, Any], col: Column, split: str) -> _Value:
+    hit = next((m for m in ms if m["name"] == col.metric and m["split"] == split
+                and (m["mode"] == col.mode or (not col.mode and m["mode"] == ""))), None)
+    if hit is None and col.mode:  # "not applicable" rows carry no mode
+        hit = next((m for m in ms if m["name"] == col.metric and m["split"] == split and m["mode"] == ""), None)
+    if hit is None:
+        why = (info.get("metric_errors") or {}).get(col.metric)
+        return _Value("error", None, why) if why else _Value("—")
+    v, std, note = hit["value"], hit["std"], hit.get("note") or ""
+    if v is None or not math.isfinite(v):
+        if note.startswith("not applicable"):
+            return _Value("n/a", None, note)
+        return _Value("error", None, note or f"the metric gave a non-finite value ({v})")
     s = f"{v * col.scale:.{col.digits}f}"
-    if std is not None and std > 0:
+    if std is not None and math.isfinite(std) and std > 0:
         s += f" ± {std * col.scale:.{col.digits}f}"
-    return s
+    return _Value(s, v * col.scale)
 
 
-def leaderboard(store: Store, task: str | None = None, columns=COLUMNS) -> Leaderboard:
-    cells = [c for c in store.cells() if task is None or c.task == task]
-    lb = Leaderboard(headers=["model", "dataset", "task", "test split"] + [c.header for c in columns], rows=[])
+def latest_cells(store: Store, task: str | None = None) -> tuple[list[CellRow], int]:
+    """The most recent row of each (model, preset, dataset, task, seed), and how many older rows
+    of the same cells (other code, or earlier attempts) are not shown."""
+    groups: dict[tuple, list[CellRow]] = defaultdict(list)
+    for c in store.cells():
+        if task is None or c.task == task:
+            groups[(c.model, c.preset, c.dataset, c.task, c.seed)].append(c)
+    latest, hidden = [], 0
+    for rows in groups.values():
+        rows.sort(key=lambda c: (c.finished or c.started or "", c.run_id or 0))
+        latest.append(rows[-1])
+        hidden += sum(1 for c in rows[:-1] if c.status == "done")
+    latest.sort(key=lambda c: (c.model, c.dataset, c.task, c.seed))
+    return latest, hidden
+
+
+def leaderboard(store: Store, task: str | None = None, columns=COLUMNS, verify: bool = True) -> Leaderboard:
+    cells, hidden = latest_cells(store, task)
+    lb = Leaderboard(headers=["model", "dataset", "task", "test split", "seeds"]
+                     + (["train frames"] if columns is TABLES["static"] else []) + [c.header for c in columns], rows=[])
+    done: dict[tuple, list[CellRow]] = defaultdict(list)
     for c in cells:
-        if c.status != "done":
-            status = "interrupted" if c.status == "running" else c.status
-            lb.not_run.append([f"{c.model} [{c.preset}]", c.dataset, c.task, status, c.reason])
-            continue
-        ms = store.metrics(c.key)
-        splits = [m["split"] for m in ms if m["name"] == "energy_mae"]
+        if c.status == "done":
+            done[(c.model, c.preset, c.dataset, c.task)].append(c)
+        else:
+            lb.not_run.append([f"{c.model} [{c.preset}]", c.dataset, c.task, c.status, c.reason])
+    for (model, preset, dataset, task_), group in done.items():
+        group.sort(key=lambda c: c.seed)
+        label = f"{model} [{preset}]"
+        marks = ""
+        if any(c.truncated for c in group):
+            marks += "*"
+        if verify and any(store.verify(c.key) for c in group):
+            marks += "!"
+        for m in marks:
+            lb.marks[m] = MARKS[m]
+        metrics = [store.metrics(c.key) for c in group]
+        splits = [m["split"] for m in metrics[0] if m["name"] == "energy_mae"] or \
+                 [m["split"] for m in metrics[0] if m["name"] == "force_mae"]
         first = splits[0] if splits else ""
-        row = [f"{c.model} [{c.preset}]", c.dataset, c.task, first]
+        row = [label + (f" {marks}" if marks else ""), dataset, task_, first, ",".join(str(c.seed) for c in group)]
+        if columns is TABLES["static"]:
+            row.append(_train_frames(group[0].info))
         for col in columns:
             split = first if col.split is None else col.split
-            hit = next((m for m in ms if m["name"] == col.metric and m["split"] == split
-                        and (m["mode"] == col.mode or (not col.mode and m["mode"] == ""))), None)
-            if hit is None and col.mode:  # "not applicable" rows carry no mode
-                hit = next((m for m in ms if m["name"] == col.metric and m["split"] == split and m["mode"] == ""), None)
-            row.append(_fmt(hit["value"], hit["std"], col) if hit else "—")
+            values = [_cell_value(ms, c.info, col, split) for ms, c in zip(metrics, group)]
+            shown = _aggregate(values, col) if len(values) > 1 else values[0]
+            row.append(shown.text)
+            if shown.text == "error":
+                lb.errors.append([label, dataset, col.header, shown.reason])
         lb.rows.append(row)
+    if hidden:
+        lb.notes.append(f"{hidden} older result(s) of the same cells (other code or earlier runs) are not shown")
+    lb.notes.extend(code_warnings([c for g in done.values() for c in g]))
     return lb
+
+
+def _aggregate(values: list[_Value], col: Column) -> _Value:
+    """Mean ± sample std over seeds; any error or n/a among them is shown as such."""
+    for kind in ("error", "n/a", "—"):
+        hit = next((v for v in values if v.text == kind), None)
+        if hit is not None:
+            return hit
+    x = np.array([v.number for v in values], dtype=float)
+    return _Value(f"{x.mean():.{col.digits}f} ± {x.std(ddof=1):.{col.digits}f}", float(x.mean()))
+
+
+def _train_frames(info: dict[str, Any]) -> str:
+    n = (info.get("n_frames") or {}).get("train")
+    sub = (info.get("subsets") or {}).get("train")
+    if sub:
+        return f"{sub['frames']} of {sub['of']} #{sub['indices_sha256'][:8]}"
+    return str(n) if n is not None else "—"
+
+
+def _code_id(code: Any) -> str:
+    if not isinstance(code, dict):
+        return str(code)
+    return f"{code.get('dist', '?')} {code.get('version', '')} (source {str(code.get('source', '?'))[:10]})".strip()
+
+
+def code_warnings(cells: list[CellRow]) -> list[str]:
+    """Warnings when the rows shown were computed by different code."""
+    out = []
+    cores = {_code_id((c.provenance or {}).get("core")) for c in cells if c.provenance}
+    if len(cores) > 1:
+        out.append(f"rows come from {len(cores)} versions of egbench core: {'; '.join(sorted(cores))}")
+    by_model: dict[str, set[str]] = defaultdict(set)
+    for c in cells:
+        if c.provenance and "model" in c.provenance:
+            by_model[c.model].add(_code_id(c.provenance["model"].get("code")))
+    for model, codes in sorted(by_model.items()):
+        if len(codes) > 1:
+            out.append(f"rows of model {model} come from different code: {'; '.join(sorted(codes))}")
+    if any(c.provenance is None for c in cells):
+        out.append("some rows have no recorded provenance (computed by an egbench older than schema 2)")
+    return out
+
+
+def rank_stability(store: Store, task: str | None = None) -> tuple[list[str], list[list[str]]]:
+    """How stable the model ranking (by force MAE on the first evaluation split) is across seeds:
+    per dataset × task × preset, each model's rank under each seed, and the share of seeds in
+    which it keeps its most common rank. Needs ≥ 2 models and ≥ 2 seeds they share."""
+    cells, _ = latest_cells(store, task)
+    values: dict[tuple, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
+    for c in cells:
+        if c.status != "done":
+            continue
+        ms = store.metrics(c.key)
+        split = next((m["split"] for m in ms if m["name"] == "energy_mae"), "")
+        v = next((m["value"] for m in ms if m["name"] == RANK_METRIC[0] and m["split"] == split), None)
+        if v is not None and math.isfinite(v):
+            values[(c.dataset, c.task, c.preset)][c.model][c.seed] = v
+    headers = ["dataset", "task", "preset", "model", f"rank by {RANK_METRIC[1]} per seed", "keeps its rank"]
+    rows = []
+    for (dataset, task_, preset), per_model in sorted(values.items()):
+        seeds = sorted(set.intersection(*(set(d) for d in per_model.values())))
+        if len(per_model) < 2 or len(seeds) < 2:
+            continue
+        models = sorted(per_model)
+        ranks = {m: [] for m in models}
+        for s in seeds:
+            order = sorted(models, key=lambda m: (per_model[m][s], m))
+            for r, m in enumerate(order, 1):
+                ranks[m].append(r)
+        for m in sorted(models, key=lambda m: (np.mean(ranks[m]), m)):
+            common = max(set(ranks[m]), key=lambda r: (ranks[m].count(r), -r))
+            kept = ranks[m].count(common)
+            rows.append([dataset, task_, preset, m, " / ".join(f"{r} (seed {s})" for r, s in zip(ranks[m], seeds)),
+                         f"{kept} of {len(seeds)} seeds at rank {common}"])
+    return headers, rows
+
+
+def provenance_tables(store: Store) -> list[tuple[str, list[str], list[list[str]]]]:
+    """For ``egbench report --provenance``: per run, the code, the libraries and the machine."""
+    runs_rows, code_rows, lib_rows = [], [], []
+    for r in store.runs():
+        prov = r.get("provenance") or {}
+        env = r.get("environment") or {}
+        machine = prov.get("machine") or env
+        runs_rows.append([str(r["id"]), r["started"] or "", r.get("status") or ("finished" if r["finished"] else "?"),
+                          " ".join(r["argv"] or [])[:120], f"{machine.get('cpu', '?')} × {machine.get('cores', '?')}",
+                          str(machine.get("hostname", ""))])
+        core = prov.get("core")
+        if core:
+            code_rows.append([str(r["id"]), "egbench-core", core.get("version", ""), core.get("source", "")[:16], "core"])
+        for name, p in sorted((prov.get("plugins") or {}).items()):
+            code_rows.append([str(r["id"]), p.get("dist") or name, p.get("version", ""), str(p.get("source", ""))[:16],
+                              ", ".join(p.get("provides", []))])
+        for lib, v in sorted((prov.get("libraries") or {}).items()):
+            lib_rows.append([str(r["id"]), lib, v])
+    return [("runs", ["run", "started", "status", "command", "machine", "host"], runs_rows),
+            ("code per run", ["run", "distribution", "version", "source sha256", "provides"], code_rows),
+            ("libraries per run", ["run", "library", "version"], lib_rows)]
+
+
+def tasks_in(store: Store) -> list[str]:
+    return sorted({c.task for c in store.cells()})
 
 
 def to_markdown(lb: Leaderboard) -> str:
@@ -97,12 +275,30 @@ def to_markdown(lb: Leaderboard) -> str:
     out.write("| " + " | ".join(lb.headers) + " |\n")
     out.write("|" + "|".join("---" for _ in lb.headers) + "|\n")
     for r in lb.rows:
-        out.write("| " + " | ".join(r) + " |\n")
+        out.write("| " + " | ".join(_error_with_reason(lb, r, i) for i in range(len(r))) + " |\n")
+    for m, meaning in lb.marks.items():
+        out.write(f"\n{m} {meaning}\n")
+    for note in lb.notes:
+        out.write(f"\nwarning: {note}\n")
     if lb.not_run:
         out.write("\nCells not run:\n\n| model | dataset | task | status | reason |\n|---|---|---|---|---|\n")
         for r in lb.not_run:
-            out.write("| " + " | ".join(x.replace("|", "\\|").replace("\n", " ") for x in r) + " |\n")
+            out.write("| " + " | ".join(_md_escape(x) for x in r) + " |\n")
     return out.getvalue()
+
+
+def _md_escape(x: str) -> str:
+    return x.replace("|", "\\|").replace("\n", " ")
+
+
+def _error_with_reason(lb: Leaderboard, row: list[str], i: int) -> str:
+    """In csv/markdown an ``error`` carries its reason."""
+    if row[i] != "error":
+        return _md_escape(row[i])
+    label = row[0].split(" [")[0]
+    header = lb.headers[i]
+    why = next((e[3] for e in lb.errors if e[0].split(" [")[0] == label and e[1] == row[1] and e[2] == header), "")
+    return _md_escape(f"error ({why})" if why else "error")
 
 
 def to_csv(lb: Leaderboard) -> str:
@@ -110,9 +306,11 @@ def to_csv(lb: Leaderboard) -> str:
     w = csv.writer(out)
     w.writerow(lb.headers + ["status", "reason"])
     for r in lb.rows:
-        w.writerow(r + ["done", ""])
+        reason = "; ".join(lb.marks[m] for m in lb.marks if r[0].endswith(m) or f" {m}" in r[0])
+        w.writerow([_error_with_reason(lb, r, i).replace("\\|", "|") for i in range(len(r))]
+                   + ["truncated" if "*" in r[0].split("]")[-1] else "done", reason])
     for m, d, t, status, reason in lb.not_run:
-        w.writerow([m, d, t, ""] + [""] * (len(lb.headers) - 4) + [status, reason])
+        w.writerow([m, d, t] + [""] * (len(lb.headers) - 3) + [status, reason])
     return out.getvalue()
 
 

@@ -1,16 +1,32 @@
 """Results store: SQLite (standard library, WAL mode) in the results folder; artifacts beside it.
 
-Tables: ``runs`` (one per ``egbench run``), ``cells`` (status ``running`` / ``done`` / ``failed``
-/ ``skipped``, with the skip reason or the traceback), ``metrics`` (long format), ``artifacts``
-(paths of checkpoints, trajectories, predictions, relative to the results folder). A cell is
-written ``running`` before it starts, so a killed run leaves a visible ``running`` row that the
-next run recomputes (``interrupted`` in reports).
+Tables: ``runs`` (one per ``egbench run``, with the code, library and machine provenance),
+``cells`` (status ``running`` / ``done`` / ``failed`` / ``interrupted`` / ``skipped``, the skip
+reason or the traceback, the claim: ``owner`` + ``heartbeat``, the cell's provenance),
+``metrics`` (long format) and ``artifacts`` (paths relative to the results folder, each with its
+sha256 and size).
+
+Concurrency and faults (ARCHITECTURE.md, "The store"):
+
+* a cell is **claimed** before work starts (:meth:`Store.claim`, one transaction): a claim whose
+  owner is alive (heartbeat younger than :data:`LEASE_S`, and, on this host, its process exists)
+  is never taken; a stale one is taken over;
+* a cell's artifacts are written into a private temporary folder and moved into place by
+  :meth:`Store.finish_cell`, which records their checksums and the ``done`` status only after
+  the move, so nothing ``done`` is incomplete; :meth:`Store.verify` re-checks them;
+* :meth:`Store.open_readonly` (``egbench report``) opens with ``mode=ro`` and refuses files that
+  are not egbench stores; nothing it reads is modified.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
+import socket
 import sqlite3
 import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,23 +34,71 @@ from typing import Any, Iterable, Iterator
 
 from .interfaces import MetricValue
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+DB_NAME = "egbench.sqlite"
+LEASE_S = 90.0  # a claim without a heartbeat for this long is stale
+HEARTBEAT_S = 10.0  # how often a running cell's owner renews its claim
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS runs(
-  id INTEGER PRIMARY KEY AUTOINCREMENT, started TEXT, finished TEXT, argv TEXT, environment TEXT);
+  id INTEGER PRIMARY KEY AUTOINCREMENT, started TEXT, finished TEXT, argv TEXT, environment TEXT,
+  provenance TEXT, status TEXT);
 CREATE TABLE IF NOT EXISTS cells(
   key TEXT PRIMARY KEY, run_id INTEGER, model TEXT, preset TEXT, dataset TEXT, task TEXT, seed INTEGER,
-  status TEXT, reason TEXT, error TEXT, started TEXT, finished TEXT, duration_s REAL, info TEXT);
+  status TEXT, reason TEXT, error TEXT, started TEXT, finished TEXT, duration_s REAL, info TEXT,
+  owner TEXT, heartbeat REAL, provenance TEXT, truncated INTEGER DEFAULT 0);
 CREATE TABLE IF NOT EXISTS metrics(
   cell_key TEXT, name TEXT, split TEXT, mode TEXT, value REAL, std REAL, unit TEXT, n INTEGER,
   version TEXT, note TEXT, PRIMARY KEY(cell_key, name, split, mode));
-CREATE TABLE IF NOT EXISTS artifacts(cell_key TEXT, kind TEXT, path TEXT, PRIMARY KEY(cell_key, kind, path));
+CREATE TABLE IF NOT EXISTS artifacts(
+  cell_key TEXT, kind TEXT, path TEXT, sha256 TEXT, size INTEGER, PRIMARY KEY(cell_key, kind, path));
 """
+# Columns added since schema 1 (a schema-1 store is migrated when opened for writing).
+MIGRATIONS_1_TO_2 = (
+    "ALTER TABLE runs ADD COLUMN provenance TEXT", "ALTER TABLE runs ADD COLUMN status TEXT",
+    "ALTER TABLE cells ADD COLUMN owner TEXT", "ALTER TABLE cells ADD COLUMN heartbeat REAL",
+    "ALTER TABLE cells ADD COLUMN provenance TEXT", "ALTER TABLE cells ADD COLUMN truncated INTEGER DEFAULT 0",
+    "ALTER TABLE artifacts ADD COLUMN sha256 TEXT", "ALTER TABLE artifacts ADD COLUMN size INTEGER",
+)
+
+
+class StoreError(RuntimeError):
+    """The results folder or file cannot be used (the message is one line for the user)."""
 
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def new_owner() -> str:
+    """``host:pid:token`` — who holds a claim."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def owner_alive(owner: str, heartbeat: float | None, now: float | None = None) -> bool:
+    """A claim is live while its heartbeat is recent and, if its owner is on this host, the
+    owning process exists (so a ``kill -9`` frees its cells at once on the same machine)."""
+    now = time.time() if now is None else now
+    if heartbeat is None or now - heartbeat > LEASE_S:
+        return False
+    host, _, rest = (owner or "").partition(":")
+    pid = rest.partition(":")[0]
+    if host == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+    return True
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 @dataclass
@@ -53,23 +117,83 @@ class CellRow:
     finished: str
     duration_s: float | None
     info: dict[str, Any]
+    owner: str = ""
+    heartbeat: float | None = None
+    provenance: dict[str, Any] | None = None
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The answer of :meth:`Store.claim`: ``claimed`` (go), ``done`` (another process finished
+    it meanwhile) or ``busy`` (a live claim of another process; ``reason`` says whose)."""
+
+    state: str
+    reason: str = ""
 
 
 class Store:
+    """Open (or create) the store of a results folder for writing (``egbench run``)."""
+
     def __init__(self, root: Path):
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.path = self.root / "egbench.sqlite"
-        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self.readonly = False
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"--out {self.root} is a file, expected a folder for the results store")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".write-test-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise StoreError(f"--out {self.root} is not a writable folder ({exc.strerror or exc})") from None
+        self.path = self.root / DB_NAME
+        _refuse_foreign(self.path, allow_missing=True)
+        self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
-        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if row is None:
-            self.db.execute("INSERT INTO meta VALUES('schema_version', ?)", (str(SCHEMA_VERSION),))
-        elif int(row[0]) != SCHEMA_VERSION:
-            raise RuntimeError(f"{self.path}: results store schema {row[0]}, this egbench writes {SCHEMA_VERSION}")
+        with self.transaction() as db:
+            for stmt in SCHEMA.strip().split(";"):
+                if stmt.strip():
+                    db.execute(stmt)
+            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is None:
+                db.execute("INSERT INTO meta VALUES('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) == 1:
+                for stmt in MIGRATIONS_1_TO_2:
+                    db.execute(stmt)
+                db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+            elif int(row[0]) != SCHEMA_VERSION:
+                raise StoreError(f"{self.path}: results store schema {row[0]}, this egbench reads and writes "
+                                 f"{SCHEMA_VERSION}; use a matching egbench or another --out")
+
+    @classmethod
+    def open_readonly(cls, root: Path) -> "Store":
+        """Open for reading only (``egbench report``): works on a read-only folder and never
+        writes to the file (no tables, no WAL switch); refuses files that are not egbench stores."""
+        self = cls.__new__(cls)
+        self.root = Path(root)
+        self.readonly = True
+        self.path = self.root / DB_NAME if self.root.is_dir() or not self.root.exists() else self.root
+        if self.path == self.root:  # a file was named: its folder is the results folder
+            self.root = self.path.parent
+        if not self.path.exists():
+            raise StoreError(f"no results store in {self.root} (run `egbench run --out {self.root}` first)")
+        _refuse_foreign(self.path, allow_missing=False)
+        uri = f"file:{self.path.resolve()}?mode=ro"
+        if not os.access(self.root, os.W_OK) and not Path(str(self.path) + "-wal").exists():
+            uri += "&immutable=1"  # no -shm can be made in a read-only folder; nothing is writing
+        try:
+            self.db = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} cannot be read as an egbench results store: {exc}") from None
+        if row is None or int(row[0]) not in (1, SCHEMA_VERSION):
+            raise StoreError(f"{self.path}: results store schema {row[0] if row else '?'}, this egbench reads "
+                             f"1 and {SCHEMA_VERSION}")
+        return self
 
     def close(self) -> None:
         self.db.close()
@@ -84,57 +208,126 @@ class Store:
             raise
         self.db.execute("COMMIT")
 
-    def artifacts_dir(self, key: str) -> Path:
-        d = self.root / "artifacts" / key[:16]
-        d.mkdir(parents=True, exist_ok=True)
+    # -- artifacts folders --------------------------------------------------------------------
+    def final_dir(self, key: str) -> Path:
+        return self.root / "artifacts" / key[:16]
+
+    def scratch_dir(self, key: str, owner: str) -> Path:
+        """A private folder for one attempt at a cell; moved into place when the cell is done."""
+        d = self.root / "artifacts" / ".tmp" / f"{key[:16]}-{owner.rsplit(':', 1)[-1]}"
+        if d.exists():
+            shutil.rmtree(d)
+        d.mkdir(parents=True)
         return d
 
+    def discard_scratch(self, key: str) -> None:
+        """Remove every leftover attempt folder of a cell (after a kill or an interrupt)."""
+        tmp = self.root / "artifacts" / ".tmp"
+        for d in tmp.glob(f"{key[:16]}-*") if tmp.exists() else []:
+            shutil.rmtree(d, ignore_errors=True)
+
     # -- runs -----------------------------------------------------------------------------
-    def start_run(self, argv: list[str], environment: dict[str, Any]) -> int:
-        cur = self.db.execute("INSERT INTO runs(started, argv, environment) VALUES(?,?,?)",
-                              (_now(), json.dumps(argv), json.dumps(environment)))
+    def start_run(self, argv: list[str], environment: dict[str, Any], provenance: dict[str, Any] | None = None) -> int:
+        cur = self.db.execute("INSERT INTO runs(started, argv, environment, provenance, status) VALUES(?,?,?,?,?)",
+                              (_now(), json.dumps(argv), json.dumps(environment, default=str),
+                               json.dumps(provenance or {}, default=str), "running"))
         return int(cur.lastrowid)
 
-    def finish_run(self, run_id: int) -> None:
-        self.db.execute("UPDATE runs SET finished=? WHERE id=?", (_now(), run_id))
+    def finish_run(self, run_id: int, status: str = "finished") -> None:
+        self.db.execute("UPDATE runs SET finished=?, status=? WHERE id=?", (_now(), status, run_id))
+
+    def runs(self) -> list[dict[str, Any]]:
+        out = []
+        for r in self.db.execute("SELECT * FROM runs ORDER BY id"):
+            d = dict(r)
+            for k in ("argv", "environment", "provenance"):
+                d[k] = json.loads(d.get(k) or "null")
+            out.append(d)
+        return out
 
     # -- cells ----------------------------------------------------------------------------
     def cell(self, key: str) -> CellRow | None:
         r = self.db.execute("SELECT * FROM cells WHERE key=?", (key,)).fetchone()
         return _row(r) if r else None
 
-    def is_done(self, key: str) -> bool:
-        r = self.cell(key)
-        return r is not None and r.status == "done"
-
-    def mark(self, key: str, run_id: int, ident: dict[str, Any], status: str, reason: str = "", error: str = "",
-             info: dict[str, Any] | None = None, duration_s: float | None = None) -> None:
-        started = _now() if status == "running" else None
+    def claim(self, key: str, run_id: int, ident: dict[str, Any], owner: str, provenance: dict[str, Any],
+              replace_done: bool = False) -> Claim:
+        """Take the cell for ``owner`` unless another live process holds it (or, unless
+        ``replace_done``, it is already done). Old results of the cell are dropped."""
         with self.transaction() as db:
-            prev = db.execute("SELECT started FROM cells WHERE key=?", (key,)).fetchone()
-            if status != "running" and prev is not None:
-                started = prev[0]
-            if status in ("running", "skipped"):  # a fresh attempt replaces the old results
-                db.execute("DELETE FROM metrics WHERE cell_key=?", (key,))
-                db.execute("DELETE FROM artifacts WHERE cell_key=?", (key,))
+            prev = db.execute("SELECT status, owner, heartbeat FROM cells WHERE key=?", (key,)).fetchone()
+            if prev is not None:
+                if prev["status"] == "done" and not replace_done:
+                    return Claim("done")
+                if prev["status"] == "running" and prev["owner"] != owner and owner_alive(prev["owner"], prev["heartbeat"]):
+                    age = time.time() - (prev["heartbeat"] or 0)
+                    return Claim("busy", f"running in another process ({prev['owner']}, heartbeat {age:.0f} s ago)")
+            db.execute("DELETE FROM metrics WHERE cell_key=?", (key,))
+            db.execute("DELETE FROM artifacts WHERE cell_key=?", (key,))
             db.execute(
                 "INSERT OR REPLACE INTO cells(key, run_id, model, preset, dataset, task, seed, status, reason, error,"
-                " started, finished, duration_s, info) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (key, run_id, ident["model"], ident["preset"], ident["dataset"], ident["task"], ident["seed"], status,
-                 reason, error, started, None if status == "running" else _now(), duration_s,
-                 json.dumps(info or {}, default=str)))
+                " started, finished, duration_s, info, owner, heartbeat, provenance, truncated)"
+                " VALUES(?,?,?,?,?,?,?,'running','','',?,NULL,NULL,'{}',?,?,?,0)",
+                (key, run_id, *_ident(ident), _now(), owner, time.time(), json.dumps(provenance, default=str)))
+        return Claim("claimed")
 
-    def finish_cell(self, key: str, run_id: int, ident: dict[str, Any], metrics: Iterable[tuple[MetricValue, str]],
-                    artifacts: Iterable[tuple[str, str]], info: dict[str, Any], duration_s: float) -> None:
-        """Write metrics, artifacts and the ``done`` status in one transaction."""
+    def heartbeat(self, key: str, owner: str) -> None:
+        self.db.execute("UPDATE cells SET heartbeat=? WHERE key=? AND owner=? AND status='running'",
+                        (time.time(), key, owner))
+
+    def mark(self, key: str, run_id: int, ident: dict[str, Any], status: str, reason: str = "", error: str = "",
+             info: dict[str, Any] | None = None, duration_s: float | None = None, owner: str | None = None,
+             provenance: dict[str, Any] | None = None) -> bool:
+        """Record a final status other than ``done`` (``failed``, ``interrupted``, ``skipped``).
+        With ``owner``, only while that owner still holds the claim; returns whether it wrote."""
         with self.transaction() as db:
+            prev = db.execute("SELECT status, owner, started, provenance FROM cells WHERE key=?", (key,)).fetchone()
+            if owner is not None and (prev is None or prev["owner"] != owner or prev["status"] != "running"):
+                return False
+            if status == "skipped" and prev is not None and prev["status"] in ("done", "running"):
+                return False  # never hide a result (or another process's work) behind a skip
+            db.execute("DELETE FROM metrics WHERE cell_key=?", (key,))
+            db.execute("DELETE FROM artifacts WHERE cell_key=?", (key,))
+            prov = provenance if provenance is not None else json.loads(prev["provenance"] or "{}") if prev else {}
+            db.execute(
+                "INSERT OR REPLACE INTO cells(key, run_id, model, preset, dataset, task, seed, status, reason, error,"
+                " started, finished, duration_s, info, owner, heartbeat, provenance, truncated)"
+                " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,?,0)",
+                (key, run_id, *_ident(ident), status, reason, error, prev["started"] if prev else None, _now(),
+                 duration_s, json.dumps(info or {}, default=str), json.dumps(prov, default=str)))
+        return True
+
+    def finish_cell(self, key: str, run_id: int, owner: str, scratch: Path,
+                    metrics: Iterable[tuple[MetricValue, str]], artifacts: Iterable[tuple[str, str]],
+                    info: dict[str, Any], duration_s: float, truncated: bool = False) -> bool:
+        """Move the attempt's folder into place, then write metrics, artifacts (relative to the
+        cell folder, with checksums) and ``done`` in one transaction — while ``owner`` holds the
+        claim. Returns False (and discards the attempt) if the claim was lost."""
+        final = self.final_dir(key)
+        rows = []
+        for kind, rel in artifacts:
+            p = scratch / rel
+            rows.append((kind, str(final.relative_to(self.root) / rel), file_sha256(p), p.stat().st_size))
+        with self.transaction() as db:
+            prev = db.execute("SELECT owner, status FROM cells WHERE key=?", (key,)).fetchone()
+            if prev is None or prev["owner"] != owner or prev["status"] != "running":
+                shutil.rmtree(scratch, ignore_errors=True)
+                return False
+            if final.exists():  # an older attempt's folder
+                trash = final.with_name(f".trash-{final.name}-{uuid.uuid4().hex[:8]}")
+                final.rename(trash)
+                shutil.rmtree(trash, ignore_errors=True)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            scratch.rename(final)
             for m, version in metrics:
                 db.execute("INSERT OR REPLACE INTO metrics VALUES(?,?,?,?,?,?,?,?,?,?)",
                            (key, m.name, m.split, m.mode, m.value, m.std, m.unit, m.n, version, m.note))
-            for kind, path in artifacts:
-                db.execute("INSERT OR REPLACE INTO artifacts VALUES(?,?,?)", (key, kind, path))
-            db.execute("UPDATE cells SET status='done', reason='', error='', finished=?, duration_s=?, info=?, run_id=?"
-                       " WHERE key=?", (_now(), duration_s, json.dumps(info, default=str), run_id, key))
+            for kind, path, sha, size in rows:
+                db.execute("INSERT OR REPLACE INTO artifacts VALUES(?,?,?,?,?)", (key, kind, path, sha, size))
+            db.execute("UPDATE cells SET status='done', reason='', error='', finished=?, duration_s=?, info=?,"
+                       " run_id=?, owner=NULL, heartbeat=NULL, truncated=? WHERE key=?",
+                       (_now(), duration_s, json.dumps(info, default=str), run_id, int(truncated), key))
+        return True
 
     def cells(self, status: str | None = None) -> list[CellRow]:
         q = "SELECT * FROM cells" + (" WHERE status=?" if status else "") + " ORDER BY model, dataset, task, seed"
@@ -147,10 +340,65 @@ class Store:
         return [(r["kind"], self.root / r["path"]) for r in
                 self.db.execute("SELECT kind, path FROM artifacts WHERE cell_key=? ORDER BY kind, path", (key,))]
 
+    def verify(self, key: str) -> list[str]:
+        """Problems with a done cell's artifacts: missing files, or a size/checksum that is not the
+        one recorded when the cell finished. Empty when everything is intact."""
+        problems = []
+        for r in self.db.execute("SELECT * FROM artifacts WHERE cell_key=? ORDER BY path", (key,)):
+            r = dict(r)
+            p = self.root / r["path"]
+            if not p.is_file():
+                problems.append(f"{r['path']} is missing")
+            elif r.get("sha256") is None:
+                continue  # a schema-1 store recorded no checksums
+            elif p.stat().st_size != r.get("size") or file_sha256(p) != r["sha256"]:
+                problems.append(f"{r['path']} was altered (sha256 differs from the one recorded)")
+        return problems
+
+
+def _ident(ident: dict[str, Any]) -> tuple:
+    return ident["model"], ident["preset"], ident["dataset"], ident["task"], ident["seed"]
+
+
+def _refuse_foreign(path: Path, allow_missing: bool) -> None:
+    """One line, before SQLite touches the file, if ``path`` is not an egbench store."""
+    if not path.exists():
+        if allow_missing:
+            return
+        raise StoreError(f"no results store at {path}")
+    if path.is_dir():
+        raise StoreError(f"{path} is a folder, expected an egbench results store (SQLite file)")
+    size = path.stat().st_size
+    if size == 0:
+        raise StoreError(f"{path} is empty (0 bytes), not an egbench results store; remove it or use another --out")
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if head != b"SQLite format 3\x00":
+        raise StoreError(f"{path} is not an egbench results store (not an SQLite file)")
+    try:
+        uri = f"file:{path.resolve()}?mode=ro"
+        if not os.access(path.parent, os.W_OK) and not Path(str(path) + "-wal").exists():
+            uri += "&immutable=1"
+        con = sqlite3.connect(uri, uri=True, timeout=60)
+        try:
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            version = con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() \
+                if "meta" in tables else None
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path} cannot be read as an SQLite database: {exc}") from None
+    if not {"meta", "cells", "metrics", "runs"} <= tables or version is None:
+        raise StoreError(f"{path} is an SQLite file but not an egbench results store "
+                         f"(tables: {', '.join(sorted(tables)) or 'none'})")
+
 
 def _row(r: sqlite3.Row) -> CellRow:
     d = dict(r)
-    d["info"] = json.loads(d["info"] or "{}")
+    d["info"] = json.loads(d.get("info") or "{}")
     d["reason"] = d["reason"] or ""
     d["error"] = d["error"] or ""
-    return CellRow(**d)
+    d["owner"] = d.get("owner") or ""
+    d["provenance"] = json.loads(d.get("provenance") or "null")
+    d["truncated"] = bool(d.get("truncated") or 0)
+    return CellRow(**{k: d.get(k) for k in CellRow.__dataclass_fields__})

@@ -3,8 +3,13 @@
 Loss (dimensionless, the same for every model): ``w_E · mean_k ((Ê_k − E_k) / (N_k s))²  +
 w_F · mean ((F̂ − F) / s)²`` with ``s`` = force RMS of the training split (``stats.scale``).
 Adam/AdamW (amsgrad optional), ReduceLROnPlateau on the validation loss, early stopping, optional
-EMA of the weights, a wall-clock budget, the best-validation checkpoint kept and restored. Every
-random choice (weight init is seeded by the caller; batch order here) comes from ``seed``.
+EMA of the weights, the best-validation checkpoint kept and restored. Every random choice
+(weight init is seeded by the caller; batch order here) comes from ``seed``.
+
+Training length is a number of epochs, so results do not depend on the machine's load.
+``max_time_s`` is only a guard: when it fires, the record says ``truncated`` and the cell is
+marked so wherever its numbers are shown. A non-finite training or validation loss fails the cell
+(:class:`NonFiniteLossError`) instead of returning the untrained weights.
 """
 from __future__ import annotations
 
@@ -39,7 +44,7 @@ class TrainConfig:
     min_lr: float = 1e-6  # training stops when the learning rate falls below this
     early_stop_patience: int = 50  # epochs without validation improvement
     ema_decay: float | None = None
-    max_time_s: float | None = None  # wall-clock budget for the whole training
+    max_time_s: float | None = None  # wall-clock guard: training that hits it is marked truncated
     grad_clip: float | None = 10.0
     dtype: str = "float32"
 
@@ -69,6 +74,7 @@ class TrainRecord:
     time_per_epoch_s: float = 0.0
     total_time_s: float = 0.0
     stop_reason: str = ""
+    truncated: bool = False  # the wall-clock guard ended training before its epochs
     n_parameters: int = 0
     seed: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
@@ -141,6 +147,9 @@ def train(potential: NormalisedPotential, train_frames: Frames, val_frames: Fram
             count += g.num_graphs
         evaluated = ema.module if ema is not None else potential
         val = _validate(evaluated, va_parts, val_frames, cfg, dtype)
+        if not np.isfinite(val):
+            raise NonFiniteLossError(f"validation loss became {val} at epoch {epoch} (training loss "
+                                     f"{total / max(count, 1):.4g}); the model diverged")
         sched.step(val)
         epoch_times.append(time.perf_counter() - t0)
         lr = opt.param_groups[0]["lr"]
@@ -161,8 +170,10 @@ def train(potential: NormalisedPotential, train_frames: Frames, val_frames: Fram
         if lr < cfg.min_lr:
             rec.stop_reason = f"learning rate {lr:.2e} below min_lr {cfg.min_lr:.0e}"
             break
-        if cfg.max_time_s is not None and elapsed >= cfg.max_time_s:
-            rec.stop_reason = f"wall-clock budget of {cfg.max_time_s:g} s reached"
+        if cfg.max_time_s is not None and elapsed >= cfg.max_time_s and epoch < cfg.epochs:
+            rec.truncated = True
+            rec.stop_reason = (f"truncated: the wall-clock guard of {cfg.max_time_s:g} s fired after {epoch} of "
+                               f"{cfg.epochs} epochs")
             break
     else:
         rec.stop_reason = f"epoch limit {cfg.epochs} reached"

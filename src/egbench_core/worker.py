@@ -36,15 +36,16 @@ class WorkerError(RuntimeError):
 
 
 # -- main-process side ------------------------------------------------------------------
-def run_in_environment(env_name: str, cell, inputs, proto, root: Path, art_dir: Path, dataset, progress):
+def run_in_environment(env_name: str, cell, inputs, proto, art_dir: Path, dataset, progress):
     from .data import save_frames
     from .envs import get_env
     from .execute import outputs_from_json
 
     env = get_env(env_name)
     save_frames(art_dir / "inputs.npz", inputs.named())
+    e0 = inputs.isolated_atom_energies
     request = {"protocol": PROTOCOL, "cell": cell.ident, "plan": _plan_dict(cell.plan), "proto": proto.to_dict(),
-               "dataset": cell.dataset}
+               "dataset": cell.dataset, "isolated_atom_energies": {str(z): e for z, e in e0.items()} if e0 else None}
     (art_dir / "request.json").write_text(json.dumps(request))
     cmd = [str(env.python), "-m", "egbench_core.worker", "run", str(art_dir / "request.json")]
     log.info("running %s in environment %s: %s", cell.label, env_name, " ".join(cmd))
@@ -64,9 +65,17 @@ def run_in_environment(env_name: str, cell, inputs, proto, root: Path, art_dir: 
 
         t = threading.Thread(target=drain, daemon=True)
         t.start()
-        for line in proc.stdout:
-            _relay(line, progress)
-        proc.wait()
+        try:
+            for line in proc.stdout:
+                _relay(line, progress)
+            proc.wait()
+        except BaseException:  # interrupted (SIGINT/SIGTERM): the worker must not outlive the cell
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            raise
         t.join(timeout=5)
     if proc.returncode != 0:
         tail = "\n".join(err_tail)
@@ -121,14 +130,20 @@ class _StdoutProgress:
 def _describe() -> None:
     from .plugins import load_catalog
 
+    from .provenance import module_path
+
     cat = load_catalog()
     models = []
     for s in cat.models.values():
         if s.environment:
             continue
+        info = cat.plugins.get(s.plugin)
+        path = module_path(info.module) if info is not None else None
+        code = {"dist": info.dist if info else "", "version": info.version if info else "",
+                "path": str(path) if path else ""}
         models.append({"name": s.name, "version": s.version, "description": s.description, "citation": s.citation,
                        "licence": s.licence, "url": s.url, "requires": s.requires, "presets": s.presets,
-                       "capabilities": asdict(s.capabilities), "plugin": s.plugin})
+                       "capabilities": asdict(s.capabilities), "plugin": s.plugin, "code": code})
     print(json.dumps(models))
 
 
@@ -156,7 +171,9 @@ def _run(request_path: Path) -> None:
     plan["eval_splits"] = tuple(plan["eval_splits"])
     cell = Cell(**req["cell"], plan=TaskPlan(**plan))
     proto = ProtocolPreset(**req["proto"])
-    inputs = CellInputs.from_named(load_frames(art_dir / "inputs.npz"))
+    e0 = req.get("isolated_atom_energies")
+    inputs = CellInputs.from_named(load_frames(art_dir / "inputs.npz"),
+                                   {int(z): float(e) for z, e in e0.items()} if e0 else None)
     cat = load_catalog()
     spec = cat.get("models", cell.model)
     dataset = cat.datasets.get(req["dataset"])  # for its oracle, if this environment has the dataset too

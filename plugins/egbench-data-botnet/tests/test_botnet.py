@@ -115,9 +115,13 @@ def test_botnet_layout_is_listed_and_unavailable_offline(datasets):
 
 
 def test_isolated_atom_energies(datasets):
-    e0 = egbench_data_botnet.isolated_atom_energies(datasets["3bpa"])
-    assert sorted(e0) == Z_3BPA
-    assert e0[1] == pytest.approx(-13.587222780835477) and e0[8] == pytest.approx(-2041.9816003861047)
+    """Both 3BPA datasets declare iso_atoms.xyz (from the mirror, verified): every element, eV."""
+    expect = {1: -13.587222780835477, 6: -1029.4889999855063, 7: -1484.9814568572233, 8: -2041.9816003861047}
+    for name in ("3bpa", "3bpa-botnet"):
+        ds = datasets[name]
+        assert ds.isolated_atom_energies() == expect, name
+        assert "botnet-datasets/dataset_3BPA/iso_atoms.xyz" in ds.fingerprint()
+        assert "botnet-datasets/dataset_3BPA/iso_atoms.xyz" in ds.file_names()
 
 
 def test_git_sha1_verification_on_a_mirror_file(tmp_path, monkeypatch, data_env):
@@ -146,6 +150,20 @@ def test_catalog_registers_each_dataset_once_through_this_plugin():
     assert cat.plugins["egbench_data_botnet"].status == "ok", cat.plugins["egbench_data_botnet"].error
     assert cat.datasets["3bpa"].plugin == cat.datasets["3bpa-botnet"].plugin == "egbench_data_botnet"
     assert "acac" in cat.datasets
+
+
+def test_a_wrong_dataset_table_breaks_only_that_dataset(tmp_path, monkeypatch):
+    from egbench_core.plugins import load_catalog
+
+    reg = tmp_path / "bad.toml"
+    reg.write_text('[datasets.bad-botnet]\nplugin = "botnet"\nelements = ["H", "C", "N", "O"]\nperiodic = false\n'
+                   'temperature_K = 300.0\ntimestep_fs = 0\n[datasets.bad-botnet.splits.train]\n'
+                   'file = "botnet-datasets/dataset_3BPA/train_300K.xyz"\n')
+    monkeypatch.setenv("EGBENCH_REGISTRY", str(reg))
+    cat = load_catalog(extra_plugins=[egbench_data_botnet], entry_points=False)
+    assert cat.plugins["egbench_data_botnet"].status == "ok", cat.plugins["egbench_data_botnet"].error
+    assert f"{reg}: [datasets.bad-botnet] timestep_fs = 0: expected" in cat.problems["dataset:bad-botnet"]
+    assert {"3bpa", "3bpa-botnet"} <= set(cat.datasets) and "bad-botnet" not in cat.datasets
 
 
 def test_entry_point_is_declared():

@@ -126,6 +126,19 @@ def test_catalog_registers_the_dataset_through_this_plugin():
     assert cat.datasets["gete"].plugin == "egbench_data_gete"
 
 
+def test_a_wrong_dataset_table_breaks_only_that_dataset(tmp_path, monkeypatch):
+    from egbench_core.plugins import load_catalog
+
+    reg = tmp_path / "bad.toml"
+    reg.write_text(f'[datasets.bad-gete]\nplugin = "gete"\nelements = ["Ge", "Te"]\nperiodic = true\n'
+                   f'temperature_K = 300.0\ntimestep_fs = 1.0\n[datasets.bad-gete.splits.val]\nfile = "{VAL}"\nframes = 0\n')
+    monkeypatch.setenv("EGBENCH_REGISTRY", str(reg))
+    cat = load_catalog(extra_plugins=[egbench_data_gete], entry_points=False)
+    assert cat.plugins["egbench_data_gete"].status == "ok", cat.plugins["egbench_data_gete"].error
+    assert f"{reg}: [datasets.bad-gete.splits.val] frames = 0: expected" in cat.problems["dataset:bad-gete"]
+    assert "gete" in cat.datasets and "bad-gete" not in cat.datasets
+
+
 def test_entry_point_is_declared():
     root = Path(__file__).resolve().parents[1]
     with open(root / "pyproject.toml", "rb") as fh:

@@ -207,6 +207,24 @@ def test_fingerprint_names_every_file_and_the_split_definition(lips20, registry)
     assert other.fingerprint()["splits"] != fp["splits"]
 
 
+def test_lips20_fingerprint_and_frames_follow_a_files_units(lips20, data_env):
+    """A file's declared units are part of the fingerprint and are applied when a system loads."""
+    system = lips20.systems["Li"]
+    first = lips20.file_names([system])[0]
+    base_reg, reg = (Registry.load([egbench_data_lips.registry_path()]) for _ in range(2))
+    base = type(lips20)("lips20", base_reg.datasets["lips20"], base_reg)
+    fp = base.fingerprint()
+    assert fp[first].endswith(";format=deepmd;units=energy=eV,forces=eV/Å,length=Å")
+    for e in reg.under(system.folder):
+        e.units["energy"], e.units["forces"] = "meV", "meV/Å"
+    milli = type(lips20)("lips20", reg.datasets["lips20"], reg)
+    assert milli.fingerprint()[first] != fp[first] and milli.fingerprint()["splits"] == fp["splits"]
+    ev, mev = base.load_system("Li"), milli.load_system("Li")
+    np.testing.assert_allclose(mev.energy, ev.energy * 1e-3)
+    np.testing.assert_allclose(mev.forces, ev.forces * 1e-3)
+    assert ev.info["file_frame"].tolist() == list(range(1000)) and ev.info["frame"].tolist() == list(range(1000))
+
+
 # -- the unwrapping itself -------------------------------------------------------------------------
 def test_unwrapping_follows_atoms_across_the_boundary():
     cell = np.diag([5.0, 6.0, 7.0])
@@ -240,6 +258,20 @@ def test_catalog_registers_each_dataset_once_through_this_plugin():
     assert cat.plugins["egbench_data_lips"].status == "ok", cat.plugins["egbench_data_lips"].error
     for name in ("lips", "lips20", "lips20-glass"):
         assert cat.datasets[name].plugin == "egbench_data_lips"
+
+
+def test_a_wrong_dataset_table_breaks_only_that_dataset(tmp_path, monkeypatch):
+    from egbench_core.plugins import load_catalog
+
+    reg = tmp_path / "bad.toml"
+    reg.write_text('[datasets.bad-lips]\nplugin = "lips"\nkind = "lips20"\nelements = ["Li", "P", "S"]\n'
+                   'periodic = true\ntemperature_K = 3000.0\ntimestep_fs = 1.0\nfriction_per_ps = -1.0\n'
+                   '[datasets.bad-lips.splits.train]\nkind = "all"\n')
+    monkeypatch.setenv("EGBENCH_REGISTRY", str(reg))
+    cat = load_catalog(extra_plugins=[egbench_data_lips], entry_points=False)
+    assert cat.plugins["egbench_data_lips"].status == "ok", cat.plugins["egbench_data_lips"].error
+    assert f"{reg}: [datasets.bad-lips] friction_per_ps = -1.0: expected" in cat.problems["dataset:bad-lips"]
+    assert {"lips", "lips20", "lips20-glass"} <= set(cat.datasets) and "bad-lips" not in cat.datasets
 
 
 def test_entry_point_is_declared():

@@ -162,7 +162,7 @@ def test_benzene_loads_once_a_user_registers_a_checksum(tmp_path, monkeypatch, j
         assert fr.energy[0] == pytest.approx(float(z["E"][0, 0]) * 0.04336410390059322)
         assert fr.forces[0] == pytest.approx(z["F"][0, 0] * 0.04336410390059322)
         assert fr.positions[:12] == pytest.approx(z["R"][0])
-    assert ds.fingerprint()[BENZENE] == f"sha256:{sha}"
+    assert ds.fingerprint()[BENZENE] == f"sha256:{sha};format=md17-npz;units=energy=kcal/mol,forces=kcal/mol/Å,length=Å"
 
 
 def test_benzene_reader_streams_a_row_range(tmp_path):
@@ -222,6 +222,30 @@ def test_catalog_registers_each_dataset_once_through_this_plugin():
         assert cat.datasets[name].plugin == "egbench_data_md17"
     assert cat.datasets["md17-aspirin"].unavailable_reason() is None
     assert "acac" in cat.datasets  # core's own dataset is untouched
+
+
+def test_a_wrong_dataset_table_breaks_only_that_dataset(tmp_path, monkeypatch):
+    from egbench_core.plugins import load_catalog
+
+    reg = tmp_path / "bad.toml"
+    reg.write_text('[datasets.bad-md17]\nplugin = "md17"\nkind = "md17-original"\nelements = ["H", "C"]\n'
+                   'periodic = false\ntemperature_K = 500.0\ntimestep_fs = 0.5\n[datasets.bad-md17.splits.test]\n'
+                   'select = { range = [0, 10] }\n')
+    monkeypatch.setenv("EGBENCH_REGISTRY", str(reg))
+    cat = load_catalog(extra_plugins=[egbench_data_md17], entry_points=False)
+    assert cat.plugins["egbench_data_md17"].status == "ok", cat.plugins["egbench_data_md17"].error
+    assert f"{reg}: [datasets.bad-md17] lacks 'source_file'" in cat.problems["dataset:bad-md17"]
+    assert {*MOLECULES, "md17-benzene"} <= set(cat.datasets) and "bad-md17" not in cat.datasets
+
+
+def test_benzene_fingerprint_sees_the_users_units(tmp_path, monkeypatch):
+    monkeypatch.setenv("EGBENCH_REGISTRY", str(_user_registry(tmp_path, "ab" * 32)))
+    fps = []
+    for energy in ("kcal/mol", "kJ/mol"):
+        reg = Registry.load([egbench_data_md17.registry_path()])
+        reg.files[BENZENE].units["energy"] = energy
+        fps.append({d.name: d for d in egbench_data_md17.make_datasets(reg)}["md17-benzene"].fingerprint())
+    assert fps[0][BENZENE] != fps[1][BENZENE] and "kJ/mol" in fps[1][BENZENE]
 
 
 def test_entry_point_and_package_data_are_declared():

@@ -2,17 +2,16 @@
 the embedded acetylacetone set), plus the synthetic periodic EMT set generated on the fly."""
 from __future__ import annotations
 
-from ..datasets import GeneratedDataset, RegistryDataset, SplitInfo
+from ..datasets import GeneratedDataset, RegistryDataset, SplitInfo, register_tables
 from ..hookspecs import hookimpl
 from ..synthetic import EMT_PARAMS, emt_oracle, generate_emt
 
 
 @hookimpl
 def register_datasets(register, registry):
-    for name, table in sorted(registry.datasets.items()):
-        if table.get("plugin"):  # declared here, registered by the named plugin with its own class
-            continue
-        register(RegistryDataset(name, table, registry))
+    # tables with a `plugin` key are registered by that plugin, with its own class; a wrong table
+    # is registered as broken (BrokenSpec) while the other datasets work
+    register_tables(register, registry, "", lambda name, table: RegistryDataset(name, table, registry))
     p = EMT_PARAMS
     register(GeneratedDataset(
         name="synthetic-emt",

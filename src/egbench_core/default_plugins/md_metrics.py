@@ -183,10 +183,13 @@ def _dynamics(outputs) -> list[MetricValue]:
 @hookimpl
 def register_metrics(register):
     register(MetricSpec(name="stability", compute=_stability, make_observer=_stability_observer, unit="fs", version="1",
+                        emits=("stable_fraction", "time_to_failure"),
                         description="stable_fraction and time_to_failure (non-finite values, bond stretch > 0.5 Å, "
                                     "sliding-window RDF WF > 50 % for bulk, T > 5× target)"))
     register(MetricSpec(name="structure", compute=_structure, make_observer=_rdf_observer, unit="%", version="1",
+                        emits=("wf", "wf_nosqrt", "jsd"),
                         description="RDF vs the reference split: wf (Wright's factor, %), wf_nosqrt, jsd (nat)"))
     register(MetricSpec(name="dynamics", compute=_dynamics, make_observer=_oracle_observer, unit="1", version="1",
+                        emits=("ev", "fv"),
                         description="energy/force violation, geometric mean over time, mean ± std over replicas; "
                                     "mode oracle (reference calculator on the model's frames) or aligned"))

@@ -1,9 +1,12 @@
 """Built-in metrics: static errors over whole test splits, and cost (training, MD)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..hookspecs import hookimpl
+from ..stats import energy_transfer_reason
 from ..interfaces import MetricSpec, MetricValue
 
 
@@ -14,6 +17,10 @@ def _static(kind: str, stat: str, per_atom: bool = False):
     def compute(out) -> list[MetricValue]:
         values = []
         for split, p in out.predictions.items():
+            why = energy_transfer_reason(out.stats, p.reference) if kind == "energy" else None
+            if why:
+                values.append(MetricValue(name, math.nan, unit, split=split, n=len(p.energy), note=why))
+                continue
             if kind == "energy":
                 err = p.energy - p.reference.energy
                 if per_atom:
@@ -60,6 +67,8 @@ def register_metrics(register):
             register(_static(kind, stat))
     register(_static("energy", "mae", per_atom=True))
     register(MetricSpec(name="train_cost", compute=_train_cost, unit="s", version="1",
+                        emits=("train_time_per_epoch", "train_time_total", "epochs", "best_epoch"),
                         description="train_time_per_epoch, train_time_total, epochs, best_epoch"))
     register(MetricSpec(name="md_cost", compute=_md_cost, unit="ms", version="1",
+                        emits=("md_time_per_step", "md_throughput"),
                         description="md_time_per_step (mean ± std over replicas) and md_throughput"))

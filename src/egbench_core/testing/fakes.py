@@ -24,7 +24,7 @@ TOY_PRESETS: dict[str, dict[str, Any]] = {
     "smoke": {"cutoff": 4.0, "model": {"n_basis": 8},
               "train": {"epochs": 3, "batch_size": 8, "lr": 1e-2, "early_stop_patience": 3}},
     "quick": {"cutoff": 4.5, "model": {"n_basis": 12},
-              "train": {"epochs": 30, "batch_size": 8, "lr": 1e-2, "scheduler_patience": 5, "max_time_s": 60}},
+              "train": {"epochs": 30, "batch_size": 8, "lr": 1e-2, "scheduler_patience": 5}},
     "paper": {"cutoff": 5.0, "model": {"n_basis": 16},
               "train": {"epochs": 200, "batch_size": 8, "lr": 5e-3, "ema_decay": 0.99}},
 }

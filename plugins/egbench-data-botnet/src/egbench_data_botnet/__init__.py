@@ -19,27 +19,17 @@ def registry_path() -> Path:
     return Path(__file__).with_name("registry.toml")
 
 
-def make_datasets(registry) -> list:
-    """Dataset specs for every ``[datasets.*]`` table of this plugin in the merged ``registry``."""
+def make_dataset(name: str, table: dict, registry):
+    """The dataset spec of one ``[datasets.*]`` table of this plugin (RegistryError if it is wrong)."""
     from egbench_core.datasets import RegistryDataset
 
-    return [RegistryDataset(name, table, registry, plugin=PLUGIN)
+    return RegistryDataset(name, table, registry, plugin=PLUGIN)
+
+
+def make_datasets(registry) -> list:
+    """Dataset specs for every ``[datasets.*]`` table of this plugin in the merged ``registry``."""
+    return [make_dataset(name, table, registry)
             for name, table in sorted(registry.datasets.items()) if table.get("plugin") == PLUGIN]
-
-
-def isolated_atom_energies(dataset) -> dict[int, float]:
-    """Reference energies (eV) of the isolated atoms, ``{Z: E}``, from the dataset's
-    ``isolated_atoms_file`` (fetched and verified like any registry file)."""
-    from egbench_core.data import read_frames
-
-    from egbench_core.datasets import units_kwargs
-
-    name = dataset.extra["isolated_atoms_file"]
-    entry = dataset._registry.entry(name)  # noqa: SLF001 - the dataset's own registry
-    frames = read_frames(dataset._registry.fetch(name), entry.format, **units_kwargs(entry.units))  # noqa: SLF001
-    if (frames.n_atoms != 1).any():
-        raise ValueError(f"{name}: every frame of an isolated-atoms file must hold one atom")
-    return {int(z): float(e) for z, e in zip(frames.numbers, frames.energy)}
 
 
 @hookimpl
@@ -49,5 +39,6 @@ def register_registry_files(register):
 
 @hookimpl
 def register_datasets(register, registry):
-    for spec in make_datasets(registry):
-        register(spec)
+    from egbench_core.datasets import register_tables
+
+    register_tables(register, registry, PLUGIN, lambda name, table: make_dataset(name, table, registry))

@@ -19,11 +19,16 @@ def registry_path() -> Path:
     return Path(__file__).with_name("registry.toml")
 
 
-def make_datasets(registry) -> list:
-    """Dataset specs for every ``[datasets.*]`` table of this plugin in the merged ``registry``."""
+def make_dataset(name: str, table: dict, registry):
+    """The dataset spec of one ``[datasets.*]`` table of this plugin (RegistryError if it is wrong)."""
     from egbench_core.datasets import RegistryDataset
 
-    return [RegistryDataset(name, table, registry, plugin=PLUGIN)
+    return RegistryDataset(name, table, registry, plugin=PLUGIN)
+
+
+def make_datasets(registry) -> list:
+    """Dataset specs for every ``[datasets.*]`` table of this plugin in the merged ``registry``."""
+    return [make_dataset(name, table, registry)
             for name, table in sorted(registry.datasets.items()) if table.get("plugin") == PLUGIN]
 
 
@@ -34,5 +39,6 @@ def register_registry_files(register):
 
 @hookimpl
 def register_datasets(register, registry):
-    for spec in make_datasets(registry):
-        register(spec)
+    from egbench_core.datasets import register_tables
+
+    register_tables(register, registry, PLUGIN, lambda name, table: make_dataset(name, table, registry))

@@ -40,12 +40,15 @@ from typing import Any
 
 import numpy as np
 
-from egbench_core.data import Frames, MalformedDataError, read_frames
+from egbench_core.data import READERS, Frames, MalformedDataError, read_frames
 from egbench_core.datasets import DatasetSpec
 from egbench_core.interfaces import stable_hash
 from egbench_core.registry import Registry, RegistryError, data_dir
 
-from egbench_core.datasets import enforce_periodicity, missing_files_reason, spec_kwargs
+from egbench_core.datasets import (
+    check_read_file, dataset_origin, enforce_periodicity, file_fingerprint, missing_files_reason, spec_kwargs,
+    table_fingerprint, units_kwargs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +114,9 @@ class LiPS20Dataset(DatasetSpec):
     """A multi-system dataset over LiPS20 DeePMD folders with derived splits (see module doc)."""
 
     def __init__(self, name: str, table: dict[str, Any], registry: Registry, plugin: str = ""):
-        super().__init__(**spec_kwargs(name, table, plugin))
-        where = f"registry [datasets.{name}]"
+        origin = dataset_origin(registry, name)
+        super().__init__(**spec_kwargs(name, table, plugin, origin))
+        where = f"{origin}: [datasets.{name}]"
         self._table = table
         self._registry = registry
         try:
@@ -134,7 +138,12 @@ class LiPS20Dataset(DatasetSpec):
             if t["kind"] == "all" and not self._systems_of(split):
                 raise RegistryError(f"{where} split {split!r}: no system has role {t.get('from')!r}")
         for s in self.systems.values():
-            registry.under(s.folder)  # fail at registration if a folder has no registry files
+            try:  # fail at registration if a folder has no registry files, or unreadable ones
+                entries = registry.under(s.folder)
+            except RegistryError:
+                raise RegistryError(f"{where} system {s.name!r}: folder {s.folder!r} has no registry files") from None
+            for e in entries:
+                check_read_file(registry, e.name, f"dataset {name}", READERS)
         self._frames: dict[str, Frames] = {}
         self._displacement: dict[str, np.ndarray] = {}
 
@@ -161,7 +170,8 @@ class LiPS20Dataset(DatasetSpec):
             names = self.file_names([s])
             for n in names:  # verified copies in the cache; DataUnavailableError names a missing file
                 self._registry.fetch(n)
-            frames = read_frames(data_dir() / s.folder, self._registry.entry(names[0]).format)
+            first = self._registry.entry(names[0])
+            frames = read_frames(data_dir() / s.folder, first.format, **units_kwargs(first.units))
             frames = enforce_periodicity(frames, self.periodic, f"{self.name}/{name}")
             n_expect = self.frames_per_system
             if len(frames) != n_expect or (frames.n_atoms != s.atoms).any():
@@ -170,7 +180,7 @@ class LiPS20Dataset(DatasetSpec):
             cryst = np.zeros(len(frames), bool)
             if s.start == "crystal":
                 cryst[: crystalline_prefix(self.displacement(name, frames), self.threshold)] = True
-            frames.info = {"system": np.full(len(frames), name), "frame": np.arange(len(frames)), "crystalline": cryst}
+            frames.info.update(system=np.full(len(frames), name), frame=np.arange(len(frames)), crystalline=cryst)
             self._frames[name] = frames
         return self._frames[name]
 
@@ -253,8 +263,10 @@ class LiPS20Dataset(DatasetSpec):
         return [self._registry.fetch(n) for n in self.file_names()]
 
     def fingerprint(self) -> dict[str, str]:
-        fp = {n: self._registry.entry(n).checksum for n in self.file_names()}
+        """Per file its checksum, format and units; the split definition; the other numeric values."""
+        fp = {n: file_fingerprint(e, e.format) for n in self.file_names() for e in [self._registry.entry(n)]}
         fp["splits"] = stable_hash({"algorithm": ALGORITHM_VERSION, "selection": self._table["selection"],
                                     "splits": self._table["splits"],
                                     "systems": {k: dict(v) for k, v in self._table["systems"].items()}})
+        fp["dataset"] = table_fingerprint(self._table)
         return fp

@@ -22,7 +22,9 @@ from egbench_core.interfaces import stable_hash
 from egbench_core.registry import ENV_REGISTRY, DataUnavailableError, Registry, RegistryError
 from egbench_core.units import energy_factor, force_factor, length_factor
 
-from egbench_core.datasets import enforce_periodicity, select_frames, spec_kwargs
+from egbench_core.datasets import (
+    check_read_file, dataset_origin, enforce_periodicity, file_fingerprint, select_frames, spec_kwargs, table_fingerprint,
+)
 
 # a split of a contiguous trajectory must not move any atom more than this between frames
 MAX_STEP_A = 0.2
@@ -73,7 +75,8 @@ def read_md17_npz(path: Path, energy_unit: str = "kcal/mol", force_unit: str = "
     lf = length_factor(length_unit)
     return Frames(R.reshape(-1, 3) * lf, np.tile(z, nf), np.full(nf, n), np.zeros((nf, 3, 3)), np.zeros((nf, 3), bool),
                   E * energy_factor(energy_unit), F.reshape(-1, 3) * force_factor(force_unit),
-                  info={"frame": np.arange(start, start + nf)}, source=f"{path}[{start}:{start + nf}]")
+                  info={"frame": np.arange(start, start + nf), "file_frame": np.arange(start, start + nf)},
+                  source=str(path))
 
 
 def max_step(frames: Frames) -> float:
@@ -93,14 +96,23 @@ class MD17OriginalDataset(DatasetSpec):
     ``select = { range = [...] }`` (streamed) or ``{ random = ... }`` (whole file loaded)."""
 
     def __init__(self, name: str, table: dict[str, Any], registry: Registry, plugin: str = ""):
-        super().__init__(**spec_kwargs(name, table, plugin))
+        origin = dataset_origin(registry, name)
+        super().__init__(**spec_kwargs(name, table, plugin, origin))
         try:
             self.source_file = str(table["source_file"])
             self.source_url = str(table["source_url"])
         except KeyError as exc:
-            raise RegistryError(f"registry [datasets.{name}] lacks {exc}") from None
+            raise RegistryError(f"{origin}: [datasets.{name}] lacks {exc}") from None
         self._table = table
         self._registry = registry
+        if self.source_file in registry.files:  # a user's entry: its units must be known
+            check_read_file(registry, self.source_file, f"dataset {name}", {"md17-npz"})
+
+    def _units(self) -> dict[str, str]:
+        units = {"energy": "kcal/mol", "forces": "kcal/mol/Å", "length": "Å"}
+        units.update(self._table.get("source_units", {}))
+        units.update(self._registry.entry(self.source_file).units)  # the user's registry entry has the last word
+        return units
 
     # -- availability -----------------------------------------------------------------------
     def _no_checksum_reason(self) -> str:
@@ -118,7 +130,8 @@ class MD17OriginalDataset(DatasetSpec):
 
     def fingerprint(self) -> dict[str, str]:
         e = self._registry.files.get(self.source_file)
-        return {self.source_file: e.checksum if e else "unregistered", "splits": stable_hash(self._table["splits"])}
+        file = file_fingerprint(e, "md17-npz", self._units()) if e else "unregistered"
+        return {self.source_file: file, "splits": stable_hash(self._table["splits"]), "dataset": table_fingerprint(self._table)}
 
     def fetch(self) -> list[Path]:
         if self.source_file not in self._registry.files:
@@ -128,11 +141,8 @@ class MD17OriginalDataset(DatasetSpec):
     # -- loading ----------------------------------------------------------------------------
     def _load(self, split: str) -> Frames:
         path = self.fetch()[0]
-        e = self._registry.entry(self.source_file)
-        units = dict(self._table.get("source_units", {}))
-        units.update(e.units)  # the user's registry entry has the last word on units
-        kw = {"energy_unit": units.get("energy", "kcal/mol"), "force_unit": units.get("forces", "kcal/mol/Å"),
-              "length_unit": units.get("length", "Å")}
+        units = self._units()
+        kw = {"energy_unit": units["energy"], "force_unit": units["forces"], "length_unit": units["length"]}
         t = self._table["splits"][split]
         select = t.get("select")
         where = f"{self.name}/{split}"
