@@ -71,22 +71,29 @@ def run(
                                                       "'acac' for the standard task, all datasets otherwise)"),
     tasks: str = typer.Option("standard", help="comma-separated task ids or families (e.g. 'ood'), or 'all'"),
     preset: str = typer.Option("quick", help="smoke | quick | paper"),
-    seed: int = typer.Option(0, min=0, help="training seed: weight initialisation, batch order, MD velocities and "
+    seed: int = typer.Option(0, help="training seed: weight initialisation, batch order, MD velocities and "
                                             "thermostat noise (stored with the results; splits are fixed per dataset)"),
     seeds: Optional[str] = typer.Option(None, help="several training seeds, e.g. 0,1,2: every cell once per seed; the "
                                                    "report shows mean ± std over seeds and how stable the ranking is"),
     out: Path = typer.Option(Path("egbench-results"), help="results folder (SQLite store + artifacts)"),
     retry_failed: bool = typer.Option(True, help="re-run cells that failed before"),
-    threads: int = typer.Option(1, min=1, envvar="EGBENCH_THREADS",
+    threads: int = typer.Option(1, envvar="EGBENCH_THREADS",
                                 help="torch threads (recorded with every timing). 1 by default: the benchmark's graphs "
                                      "are small, and on a shared machine extra threads cost far more than they give"),
 ) -> None:
     """Train, evaluate and simulate every selected model × dataset × task; resume what is done."""
     import signal
 
+    from .protocol import PROTOCOL_PRESETS
     from .runner import parse_seeds, plan_cells, run_cells
     from .store import Store
 
+    if threads < 1:
+        raise _fail(f"--threads {threads}: expected a positive number of torch threads (e.g. 1)")
+    if seed < 0:
+        raise _fail(f"--seed {seed}: expected a non-negative integer")
+    if preset not in PROTOCOL_PRESETS:
+        raise _fail(f"--preset {preset!r}: expected one of {', '.join(PROTOCOL_PRESETS)}")
     try:
         seed_list = parse_seeds(seeds) if seeds is not None else [seed]
     except ValueError as exc:
@@ -100,6 +107,9 @@ def run(
         raise _fail(str(exc.args[0]) if exc.args else str(exc))
     if not cells:
         raise _fail("nothing to run: no installed model matches (see `egbench plugins`)")
+    for what, why in sorted(cat.problems.items()):  # what `all` would have included
+        ui.err_console.print(Text.assemble(("warning: ", "yellow"), f"{what.replace(':', ' ')} is broken and not run: "
+                                           f"{why}"), highlight=False, soft_wrap=True)
     try:
         store = Store(out)
     except _user_error_types() as exc:
@@ -348,7 +358,19 @@ def main() -> None:
             pm.hook.register_commands(app=app)
     except Exception as exc:  # noqa: BLE001 - commands from a broken plugin must not stop the CLI
         ui.err_console.print(f"[yellow]warning:[/yellow] plugin commands not loaded: {exc}")
-    app()
+    try:
+        code = app(standalone_mode=False)
+    except Exception as exc:  # noqa: BLE001 - usage errors (bad option values, unknown commands): one line
+        if type(exc).__name__ == "NoArgsIsHelpError":  # the help was printed
+            sys.exit(EXIT_USAGE)
+        if getattr(exc, "exit_code", None) == EXIT_USAGE and hasattr(exc, "format_message"):
+            where = exc.ctx.command_path if getattr(exc, "ctx", None) is not None else "egbench"
+            _error(f"{exc.format_message()} (see `{where} --help`)")
+            sys.exit(EXIT_USAGE)
+        raise
+    except KeyboardInterrupt:  # outside a run (which handles it): no traceback
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

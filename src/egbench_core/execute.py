@@ -30,6 +30,7 @@ from .outputs import CellOutputs, SplitPrediction
 from .potential import NormalisedPotential
 from .predict import predict
 from .protocol import ProtocolPreset
+from .provenance import libraries, requirement_names
 from .stats import DatasetStats, compute_stats
 from .train import TrainConfig, TrainRecord, train
 
@@ -158,9 +159,9 @@ def run_model(cell, spec, inputs: CellInputs, proto: ProtocolPreset, art_dir: Pa
                 "state_dict": pot.state_dict()}, art_dir / "model.pt")
 
     progress.stage("evaluate")
+    where = dict(hardware(cfg.dtype), libraries=libraries(requirement_names(spec.requires)))  # where the model ran
     outputs = CellOutputs(model=cell.model, preset=cell.preset, dataset=dataset, task=cell.task, plan=cell.plan,
-                          seed=cell.seed, stats=stats, train=rec, hardware=hardware(cfg.dtype),
-                          artifacts_dir=str(art_dir))
+                          seed=cell.seed, stats=stats, train=rec, hardware=where, artifacts_dir=str(art_dir))
     for split, ref in inputs.evals.items():
         e, f = predict(pot, ref)
         outputs.predictions[split] = SplitPrediction(split, ref, e, f)

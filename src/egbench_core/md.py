@@ -101,7 +101,8 @@ def run_replica(potential, atoms, plan: MDPlan, steps: int, save_every: int, see
         for step in range(1, steps + 1):
             t0 = time.perf_counter()
             try:
-                forces = dyn.step(forces)
+                with np.errstate(over="ignore", invalid="ignore"):  # non-finite results are checked below
+                    forces = dyn.step(forces)
             except NonFiniteOutputError as exc:
                 res.failed_step, res.failure = step, f"non-finite at step {step}: {exc}"
                 break

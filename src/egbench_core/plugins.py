@@ -167,7 +167,7 @@ def _collect(pm: pluggy.PluginManager, infos: dict[str, PluginInfo]) -> Catalog:
             plugin = current["plugin"]
             if isinstance(spec, BrokenSpec):
                 cat.problems[f"{spec.kind}:{spec.name}"] = f"{spec.reason} (plugin {plugin})"
-                log.warning("%s %s of plugin %s is broken: %s", spec.kind, spec.name, plugin, spec.reason)
+                log.info("%s %s of plugin %s is broken: %s", spec.kind, spec.name, plugin, spec.reason)
                 return
             spec.plugin = plugin
             claims.setdefault(spec.name, []).append((plugin, spec))

@@ -103,7 +103,7 @@ def _cell_value(ms: list[dict], info: dict[str, Any], col: Column, split: str) -
     if v is None or not math.isfinite(v):
         if note.startswith("not applicable"):
             return _Value("n/a", None, note)
-        return _Value("error", None, note or f"the metric gave a non-finite value ({v})")
+        return _Value("error", None, note or f"the metric gave a non-finite value ({'NaN' if v is None else v})")
     s = f"{v * col.scale:.{col.digits}f}"
     if std is not None and math.isfinite(std) and std > 0:
         s += f" ± {std * col.scale:.{col.digits}f}"
@@ -261,7 +261,15 @@ def provenance_tables(store: Store) -> list[tuple[str, list[str], list[list[str]
                               ", ".join(p.get("provides", []))])
         for lib, v in sorted((prov.get("libraries") or {}).items()):
             lib_rows.append([str(r["id"]), lib, v])
+    cell_rows = []
+    for c in store.cells("done"):
+        code = (c.provenance or {}).get("model", {}).get("code")
+        libs = (c.info.get("hardware") or {}).get("libraries") or {}
+        cell_rows.append([f"{c.model} [{c.preset}]", c.dataset, c.task, str(c.seed), str(c.run_id), _code_id(code),
+                          ", ".join(f"{k} {v}" for k, v in sorted(libs.items()))])
     return [("runs", ["run", "started", "status", "command", "machine", "host"], runs_rows),
+            ("model code and libraries per cell (where the model ran)",
+             ["model", "dataset", "task", "seed", "run", "model code", "libraries"], cell_rows),
             ("code per run", ["run", "distribution", "version", "source sha256", "provides"], code_rows),
             ("libraries per run", ["run", "library", "version"], lib_rows)]
 

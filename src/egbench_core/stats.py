@@ -69,7 +69,7 @@ def fit_e0(frames: Frames, species: list[int]) -> np.ndarray:
 def _formula(counts: np.ndarray, species) -> str:
     from ase.formula import Formula
 
-    return str(Formula.from_dict({_symbol(z): int(n) for z, n in zip(species, counts) if n}))
+    return Formula.from_dict({_symbol(z): int(n) for z, n in zip(species, counts) if n}).format("hill")
 
 
 def _symbol(z: int) -> str:

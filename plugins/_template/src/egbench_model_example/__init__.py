@@ -6,7 +6,7 @@ PRESETS = {
     "smoke": {"cutoff": 4.0, "model": {"features": 16, "interactions": 1, "rbf": 8},
               "train": {"epochs": 3, "batch_size": 8, "lr": 5e-3}},
     "quick": {"cutoff": 5.0, "model": {"features": 32, "interactions": 2, "rbf": 16},
-              "train": {"epochs": 200, "batch_size": 8, "lr": 3e-3, "max_time_s": 60}},
+              "train": {"epochs": 30, "batch_size": 8, "lr": 3e-3}},
     "paper": {"cutoff": 5.0, "model": {"features": 64, "interactions": 3, "rbf": 32},
               "train": {"epochs": 1000, "batch_size": 8, "lr": 1e-3, "early_stop_patience": 50}},
 }

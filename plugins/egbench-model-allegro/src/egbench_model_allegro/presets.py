@@ -83,8 +83,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                   "scalar_embed_mlp_hidden_layers_depth": 1, "scalar_embed_mlp_hidden_layers_width": 8,
                   "allegro_mlp_hidden_layers_depth": 1, "allegro_mlp_hidden_layers_width": 8,
                   "readout_mlp_hidden_layers_depth": 1, "readout_mlp_hidden_layers_width": 8},
-        "train": {"epochs": 2, "batch_size": 8, "lr": 0.005, "energy_weight": 1.0, "force_weight": 1.0,
-                  "max_time_s": 60},
+        "train": {"epochs": 2, "batch_size": 8, "lr": 0.005, "energy_weight": 1.0, "force_weight": 1.0},
     },
     "quick": {
         "cutoff": 5.0,
@@ -94,9 +93,9 @@ PRESETS: dict[str, dict[str, Any]] = {
                   "allegro_mlp_hidden_layers_depth": 1, "allegro_mlp_hidden_layers_width": 64,
                   "readout_mlp_hidden_layers_depth": 1, "readout_mlp_hidden_layers_width": 32,
                   "readout_mlp_nonlinearity": None},
-        "train": {"epochs": 100, "batch_size": 5, "lr": 0.005, "amsgrad": True, "energy_weight": 1.0,
+        "train": {"epochs": 25, "batch_size": 5, "lr": 0.005, "amsgrad": True, "energy_weight": 1.0,
                   "force_weight": 1.0, "scheduler_factor": 0.8, "scheduler_patience": 5, "early_stop_patience": 50,
-                  "ema_decay": 0.99, "grad_clip": None, "max_time_s": 150},
+                  "ema_decay": 0.99, "grad_clip": None},
     },
     "paper": {"cutoff": 5.0, "model": PAPER_MODEL, "train": PAPER_TRAIN},
 }

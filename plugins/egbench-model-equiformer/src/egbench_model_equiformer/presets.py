@@ -52,7 +52,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                   "irreps_head": "4x0e+2x1e", "num_heads": 2, "irreps_mlp_mid": "8x0e+4x1e",
                   "smooth_cutoff": True},
         "train": {"epochs": 2, "batch_size": 8, "lr": 5e-4, "optimizer": "adamw", "amsgrad": False,
-                  "energy_weight": 1.0, "force_weight": 80.0, "max_time_s": 60},
+                  "energy_weight": 1.0, "force_weight": 80.0},
     },
     "quick": {
         # sized on acac (450 training frames x 15 atoms) on 2 CPU cores: ~15-20 s per epoch, so the
@@ -64,9 +64,9 @@ PRESETS: dict[str, dict[str, Any]] = {
                   "num_basis": 32, "basis_type": "exp", "fc_neurons": [32, 32], "irreps_feature": "64x0e",
                   "irreps_head": "16x0e+4x1e", "num_heads": 2, "irreps_mlp_mid": "64x0e+16x1e",
                   "smooth_cutoff": True},
-        "train": {"epochs": 100, "batch_size": 4, "lr": 3e-3, "optimizer": "adamw", "amsgrad": False,
+        "train": {"epochs": 10, "batch_size": 4, "lr": 3e-3, "optimizer": "adamw", "amsgrad": False,
                   "weight_decay": 1e-6, "energy_weight": 1.0, "force_weight": 80.0, "scheduler_factor": 0.8,
-                  "scheduler_patience": 5, "max_time_s": 80},
+                  "scheduler_patience": 5},
     },
     "paper": {"cutoff": 5.0, "model": PAPER_MODEL, "train": PAPER_TRAIN},
 }

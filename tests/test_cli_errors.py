@@ -1,0 +1,88 @@
+"""Bad input to the `egbench` command: one line on stderr naming the value and what was expected,
+exit code 2, no traceback (``-v`` adds it). Run through the real entry point (``main``) in a
+subprocess, as a user would."""
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from egbench_core.store import Store
+
+pytestmark = pytest.mark.slow
+
+
+def _egbench(toy_site, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(toy_site.egbench + list(args), env=toy_site.env(), capture_output=True, text=True,
+                          timeout=300)
+
+
+def _one_line(res: subprocess.CompletedProcess) -> str:
+    assert res.returncode == 2, (res.returncode, res.stdout[-2000:], res.stderr[-2000:])
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr
+    assert "Traceback" not in res.stderr + res.stdout
+    return lines[0]
+
+
+@pytest.fixture
+def a_file(tmp_path):
+    f = tmp_path / "a-file"
+    f.write_text("not a folder\n")
+    return f
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["run", "--threads", "0"], "--threads 0: expected a positive number"),
+    (["run", "--threads", "two"], "Invalid value for '--threads'"),
+    (["run", "--seed", "-1"], "--seed -1: expected a non-negative integer"),
+    (["run", "--seeds", "0,x"], "'x' is not a non-negative integer"),
+    (["run", "--seeds", "0,0"], "a seed is repeated"),
+    (["run", "--preset", "fast"], "--preset 'fast': expected one of smoke, quick, paper"),
+    (["run", "--models", "nosuch"], "no model named 'nosuch'; available: toy-pair"),
+    (["run", "--datasets", "nosuch"], "no dataset named 'nosuch'"),
+    (["run", "--tasks", "nosuch"], "no task named 'nosuch'"),
+    (["report", "--format", "pdf"], "--format 'pdf': expected table, markdown or csv"),
+    (["report", "--table", "x"], "--table 'x': expected one of static"),
+    (["no-such-command"], "No such command 'no-such-command'"),
+])
+def test_bad_values_are_one_line_and_exit_2(toy_site, args, expected):
+    assert expected in _one_line(_egbench(toy_site, *args))
+
+
+def test_out_that_is_a_file_or_under_a_file(toy_site, a_file):
+    line = _one_line(_egbench(toy_site, "run", "--preset", "smoke", "--out", str(a_file)))
+    assert str(a_file) in line and "is a file, expected a folder" in line
+    line = _one_line(_egbench(toy_site, "run", "--preset", "smoke", "--out", str(a_file / "results")))
+    assert str(a_file / "results") in line and "is not a writable folder" in line
+    assert a_file.read_text() == "not a folder\n"
+
+
+def test_report_of_a_task_the_store_lacks(toy_site, tmp_path):
+    Store(tmp_path / "out").close()  # a valid, empty store
+    line = _one_line(_egbench(toy_site, "report", "--out", str(tmp_path / "out"), "--task", "nosuch"))
+    assert "--task 'nosuch'" in line and "has no cells of that task" in line
+
+
+def test_verbose_adds_the_traceback(toy_site):
+    res = _egbench(toy_site, "-v", "run", "--models", "nosuch")
+    assert res.returncode == 2 and "Traceback" in res.stderr and "no model named 'nosuch'" in res.stderr
+
+
+def test_a_broken_registry_value_is_refused_before_any_cell(toy_site, tmp_path):
+    reg = tmp_path / "bad.toml"
+    reg.write_text("""
+[datasets.zero-step]
+elements = ["H"]
+periodic = false
+temperature_K = 300.0
+timestep_fs = 0.0
+[datasets.zero-step.splits.train]
+file = "botnet-datasets/dataset_acac/train_300K.xyz"
+""")
+    res = subprocess.run(toy_site.egbench + ["run", "--preset", "smoke", "--datasets", "zero-step", "--out",
+                                             str(tmp_path / "out")],
+                         env=toy_site.env(EGBENCH_REGISTRY=reg), capture_output=True, text=True, timeout=300)
+    line = _one_line(res)
+    assert "dataset 'zero-step' is broken" in line and "timestep_fs = 0.0" in line and "expected" in line
+    assert not (tmp_path / "out").exists()
