@@ -45,6 +45,9 @@ def a_file(tmp_path):
     (["report", "--format", "pdf"], "--format 'pdf': expected table, markdown or csv"),
     (["report", "--table", "x"], "--table 'x': expected one of static"),
     (["no-such-command"], "No such command 'no-such-command'"),
+    (["env", "remove", "nosuch"], "no environment named 'nosuch'"),
+    (["env", "create", "Bad_Name"], "environment id 'Bad_Name' is not lowercase kebab-case"),
+    (["fetch", "nosuch"], "no dataset 'nosuch'"),
 ])
 def test_bad_values_are_one_line_and_exit_2(toy_site, args, expected):
     assert expected in _one_line(_egbench(toy_site, *args))

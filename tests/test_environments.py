@@ -14,7 +14,7 @@ from egbench_core.envs import Environment, list_envs
 from egbench_core.plugins import load_catalog
 from egbench_core.runner import plan_cells, run_cells
 from egbench_core.store import Store
-from egbench_core.worker import describe_environment
+from egbench_core.env_client import describe_environment
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "plugins" / "_template"
 

@@ -24,6 +24,7 @@ class EgbenchCalculator(Calculator):
         self.potential = potential.eval()
         self.cutoff = potential.cutoff
         self.dtype = potential.dtype
+        self.device = next((p.device for p in potential.parameters()), torch.device("cpu"))
         self.n_evaluations = 0
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
@@ -34,15 +35,16 @@ class EgbenchCalculator(Calculator):
             raise NonFiniteOutputError(f"non-finite positions (atoms {bad[:5].tolist()}) before the neighbour list")
         try:
             g = atoms_to_graph(self.atoms, self.cutoff, dtype=self.dtype, species=self.potential.species)
+            g = g.to(self.device) if self.device.type != "cpu" else g
         except ExplodedStructureError as exc:  # e.g. a molecule blown apart by the previous step
             raise NonFiniteOutputError(str(exc)) from None
         out = evaluate(self.potential, g, forces=True, stress=want_stress)
         self.n_evaluations += 1
-        energy = float(out["energy"].detach()[0])
-        forces = out["forces"].detach().to(torch.float64).numpy()
+        energy = float(out["energy"].detach().cpu()[0])
+        forces = out["forces"].detach().to(torch.float64).cpu().numpy()
         if not np.isfinite(energy) or not np.isfinite(forces).all():
             raise NonFiniteOutputError(f"model returned a non-finite energy ({energy}) or forces")
         self.results = {"energy": energy, "free_energy": energy, "forces": forces}
         if want_stress:
-            s = out["stress"].detach().to(torch.float64).numpy()[0]
+            s = out["stress"].detach().to(torch.float64).cpu().numpy()[0]
             self.results["stress"] = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])

@@ -315,14 +315,18 @@ def env_create(
 ) -> None:
     """Create (or re-create) an environment and install the packages into it."""
     from .envs import EnvironmentError_, create_env
+    from .interfaces import check_id
 
+    try:
+        check_id("environment", name)
+    except ValueError as exc:
+        raise _fail(str(exc))
     packages = packages or [f"egbench-model-{name}"]
     ui.console.print(f"creating environment {name} with {', '.join(packages)} …")
     try:
         env = create_env(name, packages, on_output=lambda line: ui.err_console.print(line, markup=False, highlight=False))
-    except EnvironmentError_ as exc:
-        ui.err_console.print(f"[red]error:[/red] {exc}", markup=False)
-        raise typer.Exit(1)
+    except EnvironmentError_ as exc:  # pip's own output (above) says why; this is the summary line
+        raise _fail(str(exc).splitlines()[0], EXIT_FAILED)
     ui.console.print(f"environment {name} at {env.path}: models {', '.join(m['name'] for m in env.models) or 'none'}")
 
 
@@ -343,8 +347,7 @@ def env_remove(name: str) -> None:
     try:
         remove_env(name)
     except EnvironmentError_ as exc:
-        ui.err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1)
+        raise _fail(str(exc))
     ui.console.print(f"removed environment {name}")
 
 

@@ -18,14 +18,24 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def hardware(precision: str = "") -> dict:
+def hardware(precision: str = "", device=None) -> dict:
+    """The machine and device a figure was measured on: CPU, threads, precision, torch (and, on a
+    GPU, its name, CUDA version and memory)."""
     import torch
 
-    return {
+    device = torch.device(device or "cpu")
+    out = {
         "cpu": cpu_name(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
         "precision": precision, "torch": torch.__version__, "python": sys.version.split()[0],
-        "platform": platform.platform(), "device": "cpu",
+        "platform": platform.platform(), "device": str(device), "device_class": device.type,
     }
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        out.update(device_name=props.name, cuda=torch.version.cuda,
+                   device_memory_gib=round(props.total_memory / 2**30, 1))
+    else:
+        out["device_name"] = out["cpu"]
+    return out
 
 
 def peak_rss_mb() -> float:

@@ -127,7 +127,7 @@ def create_env(name: str, packages: list[str], on_output: Callable[[str], None] 
     for p in env.packages:
         plugin_args += ["-e", p] if Path(p).exists() else [p]
     _pip(pip + [torch_pin] + core_requirement() + plugin_args, on_output)
-    from .worker import describe_environment
+    from .env_client import describe_environment
 
     env.models = describe_environment(env.python)
     env.save()
@@ -165,6 +165,13 @@ def remote_model_specs() -> list[Any]:
                 url=m.get("url", ""), requires=list(m.get("requires", [])),
                 capabilities=Capabilities(**m.get("capabilities", {})), environment=env.name))
     return specs
+
+
+def run_in_environment(env_name: str, cell, inputs, proto, art_dir: Path, dataset, progress, execution):
+    """Run the model part of ``cell`` through the worker of environment ``env_name``."""
+    from .env_client import run_in_environment as run
+
+    return run(get_env(env_name).python, env_name, cell, inputs, proto, art_dir, dataset, progress, execution)
 
 
 def remote_model_code(env_name: str, model: str) -> dict[str, str]:

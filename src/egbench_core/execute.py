@@ -15,60 +15,25 @@ import hashlib
 import json
 import logging
 import random
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from .cell import CellInputs, CellOutputs, CellResult, Execution, SplitPrediction
 from .data import Frames
 from .environment import hardware, peak_rss_mb
 from .interfaces import MetricValue
-from .md import MDSettings, ReplicaResult, run_md
-from .outputs import CellOutputs, SplitPrediction
+from .md import MDSettings, run_md
 from .potential import NormalisedPotential
 from .predict import predict
 from .protocol import ProtocolPreset
 from .provenance import libraries, requirement_names
-from .stats import DatasetStats, compute_stats
-from .train import TrainConfig, TrainRecord, train
+from .stats import compute_stats
+from .train import TrainConfig, train
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class CellResult:
-    metrics: list[tuple[MetricValue, str]] = field(default_factory=list)  # (value, metric version)
-    artifacts: list[tuple[str, str]] = field(default_factory=list)  # (kind, path relative to the cell's folder)
-    info: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class CellInputs:
-    """The frames a cell needs, in egbench units, already verified and limited."""
-
-    train: Frames
-    val: Frames
-    evals: dict[str, Frames]
-    md_start: Frames | None = None
-    md_reference: Frames | None = None
-    isolated_atom_energies: dict[int, float] | None = None  # eV, declared by the training dataset
-    subsets: dict[str, dict[str, Any]] = field(default_factory=dict)  # split role -> size, of, hash
-
-    def named(self) -> dict[str, Frames]:
-        out = {"train": self.train, "val": self.val, **{f"eval:{k}": v for k, v in self.evals.items()}}
-        if self.md_start is not None:
-            out["md:start"] = self.md_start
-            out["md:reference"] = self.md_reference
-        return out
-
-    @classmethod
-    def from_named(cls, named: dict[str, Frames], isolated_atom_energies: dict[int, float] | None = None) -> "CellInputs":
-        return cls(train=named["train"], val=named["val"],
-                   evals={k[5:]: v for k, v in named.items() if k.startswith("eval:")},
-                   md_start=named.get("md:start"), md_reference=named.get("md:reference"),
-                   isolated_atom_energies=isolated_atom_energies)
 
 
 class NullProgress:
@@ -137,13 +102,17 @@ def _isolated(dataset) -> dict[int, float] | None:
 
 
 def run_model(cell, spec, inputs: CellInputs, proto: ProtocolPreset, art_dir: Path, dataset,
-              observer_metrics, progress=None) -> CellOutputs:
-    """Train, predict and simulate; writes the checkpoint, predictions and trajectories into
-    ``art_dir`` and returns the outputs (metrics not yet computed)."""
+              observer_metrics, progress=None, execution: Execution | None = None) -> CellOutputs:
+    """Train, predict and simulate on ``execution.device``; writes the checkpoint, predictions and
+    trajectories into ``art_dir`` and returns the outputs (metrics not yet computed)."""
     progress = progress or NullProgress()
+    execution = execution or Execution(threads=torch.get_num_threads())
+    device = torch.device(execution.device)
     preset = spec.preset(cell.preset)
     cutoff = float(preset["cutoff"])
     cfg = TrainConfig.from_dict(preset.get("train", {}))
+    if execution.dtype is not None:
+        cfg = dataclasses.replace(cfg, dtype=execution.dtype)
     if proto.train_guard_s is not None and (cfg.max_time_s is None or proto.train_guard_s < cfg.max_time_s):
         cfg = dataclasses.replace(cfg, max_time_s=proto.train_guard_s)
     stats = compute_stats(inputs.train, cutoff, isolated_atom_energies=inputs.isolated_atom_energies)
@@ -154,12 +123,12 @@ def run_model(cell, spec, inputs: CellInputs, proto: ProtocolPreset, art_dir: Pa
     pot = NormalisedPotential(model, stats, cutoff)
 
     progress.stage("train")
-    rec = train(pot, inputs.train, inputs.val, cfg, seed=cell.seed, on_epoch=progress.train_epoch)
+    rec = train(pot, inputs.train, inputs.val, cfg, seed=cell.seed, on_epoch=progress.train_epoch, device=device)
     torch.save({"model": cell.model, "preset": cell.preset, "params": preset, "stats": stats.to_dict(),
                 "state_dict": pot.state_dict()}, art_dir / "model.pt")
 
     progress.stage("evaluate")
-    where = dict(hardware(cfg.dtype), libraries=libraries(requirement_names(spec.requires)))  # where the model ran
+    where = dict(hardware(cfg.dtype, device), libraries=libraries(requirement_names(spec.requires)))  # where it ran
     outputs = CellOutputs(model=cell.model, preset=cell.preset, dataset=dataset, task=cell.task, plan=cell.plan,
                           seed=cell.seed, stats=stats, train=rec, hardware=where, artifacts_dir=str(art_dir))
     for split, ref in inputs.evals.items():
@@ -230,40 +199,24 @@ def collect(outputs: CellOutputs, art_dir: Path, metrics, errors, inputs: CellIn
     return res
 
 
-def execute_cell(cell, catalog, art_dir: Path, proto: ProtocolPreset, progress=None) -> CellResult:
+def execute_cell(cell, catalog, art_dir: Path, proto: ProtocolPreset, progress=None,
+                 execution: Execution | None = None) -> CellResult:
     progress = progress or NullProgress()
+    execution = execution or Execution(threads=torch.get_num_threads())
     spec = catalog.models[cell.model]
     progress.stage("data")
     inputs = load_inputs(cell, catalog, proto)
     dataset = catalog.datasets[cell.dataset]
     if spec.environment:
-        from .worker import run_in_environment
+        from .envs import run_in_environment
 
-        outputs = run_in_environment(spec.environment, cell, inputs, proto, art_dir, dataset, progress)
+        outputs = run_in_environment(spec.environment, cell, inputs, proto, art_dir, dataset, progress, execution)
     else:
-        outputs = run_model(cell, spec, inputs, proto, art_dir, dataset, catalog.metrics.values(), progress)
+        outputs = run_model(cell, spec, inputs, proto, art_dir, dataset, catalog.metrics.values(), progress,
+                            execution)
     progress.stage("metrics")
     metrics, errors = score(outputs, catalog.metrics.values())
     return collect(outputs, art_dir, metrics, errors, inputs, proto)
-
-
-def outputs_to_json(outputs: CellOutputs) -> dict[str, Any]:
-    """What a worker hands back (arrays live in the artifact files next to it)."""
-    return {"stats": outputs.stats.to_dict(), "train": outputs.train.to_dict(), "hardware": outputs.hardware,
-            "predictions": sorted(outputs.predictions), "md": [r.to_dict() for r in outputs.md],
-            "md_total_time_fs": outputs.md_total_time_fs}
-
-
-def outputs_from_json(d: dict[str, Any], cell, inputs: CellInputs, dataset, art_dir: Path) -> CellOutputs:
-    out = CellOutputs(model=cell.model, preset=cell.preset, dataset=dataset, task=cell.task, plan=cell.plan,
-                      seed=cell.seed, stats=DatasetStats.from_dict(d["stats"]), train=TrainRecord(**d["train"]),
-                      hardware=d["hardware"], artifacts_dir=str(art_dir), md_reference=inputs.md_reference,
-                      md_total_time_fs=d["md_total_time_fs"])
-    for split in d["predictions"]:
-        with np.load(art_dir / f"predictions-{split}.npz") as z:
-            out.predictions[split] = SplitPrediction(split, inputs.evals[split], z["energy"], z["forces"])
-    out.md = [ReplicaResult(**r) for r in d["md"]]
-    return out
 
 
 def _jsonable(x):

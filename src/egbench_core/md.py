@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -19,6 +19,7 @@ import numpy as np
 from .calculator import EgbenchCalculator, NonFiniteOutputError
 from .data import Frames, write_extxyz
 from .interfaces import MDPlan
+from .records import ReplicaResult
 
 log = logging.getLogger(__name__)
 
@@ -29,27 +30,6 @@ class MDSettings:
     steps: int
     save_every: int = 1
     seed: int = 0
-
-
-@dataclass
-class ReplicaResult:
-    index: int
-    seed: int
-    start_frame: int
-    n_atoms: int
-    steps_requested: int
-    steps_done: int = 0
-    time_per_step_ms: float = float("nan")
-    failed_step: int | None = None
-    failure: str = ""
-    trajectory: str = ""
-    times_fs: list[float] = field(default_factory=list)  # of the saved frames
-    potential_energy: list[float] = field(default_factory=list)  # eV, saved frames
-    temperature_K: list[float] = field(default_factory=list)  # kinetic temperature, saved frames
-    observed: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def start_indices(n_frames: int, replicas: int) -> list[int]:

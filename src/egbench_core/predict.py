@@ -13,7 +13,9 @@ from .potential import evaluate
 
 def predict(potential: torch.nn.Module, frames: Frames, batch_size: int = 16,
             parts: Sequence[GraphParts] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Energies [F] (eV) and forces [ΣN,3] (eV/Å) of ``potential`` on every frame."""
+    """Energies [F] (eV) and forces [ΣN,3] (eV/Å) of ``potential`` on every frame, on the device of
+    its parameters (neighbour lists on the CPU; only the batch moves)."""
+    device = next((p.device for p in potential.parameters()), torch.device("cpu"))
     parts = frames_to_parts(frames, potential.cutoff) if parts is None else parts
     dtype = potential.dtype
     energies, forces = [], []
@@ -21,10 +23,10 @@ def predict(potential: torch.nn.Module, frames: Frames, batch_size: int = 16,
     potential.eval()
     try:
         for start in range(0, len(parts), batch_size):
-            g = collate(parts[start:start + batch_size], dtype=dtype, species=potential.species)
+            g = collate(parts[start:start + batch_size], dtype=dtype, species=potential.species).to(device)
             out = evaluate(potential, g, forces=True)
-            energies.append(out["energy"].detach().to(torch.float64).numpy())
-            forces.append(out["forces"].detach().to(torch.float64).numpy())
+            energies.append(out["energy"].detach().to(torch.float64).cpu().numpy())
+            forces.append(out["forces"].detach().to(torch.float64).cpu().numpy())
     finally:
         potential.train(was_training)
     return np.concatenate(energies), np.concatenate(forces)

@@ -24,7 +24,8 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Sequence
 
-from .interfaces import SkipCell, TaskPlan, stable_hash
+from .cell import Cell
+from .interfaces import SkipCell, stable_hash
 from .protocol import protocol
 from .provenance import core_code, plugin_code, run_provenance
 from .store import HEARTBEAT_S, Store, new_owner
@@ -41,27 +42,6 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, signal: str = "SIGINT"):
         super().__init__(signal)
         self.signal = signal
-
-
-@dataclass
-class Cell:
-    model: str
-    preset: str
-    dataset: str
-    task: str
-    seed: int
-    plan: TaskPlan | None = None
-    skip_reason: str = ""
-    key: str = ""
-    provenance: dict[str, Any] = field(default_factory=dict)  # what the key hashes, readable
-
-    @property
-    def label(self) -> str:
-        return f"{self.model}[{self.preset}] × {self.dataset} × {self.task} (seed {self.seed})"
-
-    @property
-    def ident(self) -> dict[str, Any]:
-        return {"model": self.model, "preset": self.preset, "dataset": self.dataset, "task": self.task, "seed": self.seed}
 
 
 def select(kind: str, names: str | Sequence[str] | None, available: dict[str, Any], families: bool = False,

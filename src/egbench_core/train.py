@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -25,6 +25,7 @@ import torch
 from .data import Frames
 from .graph import GraphParts, collate, frames_to_parts
 from .potential import NormalisedPotential, evaluate
+from .records import TrainRecord
 
 log = logging.getLogger(__name__)
 
@@ -66,23 +67,6 @@ class TrainConfig:
         return torch.float64 if self.dtype == "float64" else torch.float32
 
 
-@dataclass
-class TrainRecord:
-    epochs_run: int = 0
-    best_epoch: int = 0
-    best_val_loss: float = float("inf")
-    time_per_epoch_s: float = 0.0
-    total_time_s: float = 0.0
-    stop_reason: str = ""
-    truncated: bool = False  # the wall-clock guard ended training before its epochs
-    n_parameters: int = 0
-    seed: int = 0
-    history: list[dict[str, float]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 EpochCallback = Callable[[int, int, dict[str, float]], None]
 
 
@@ -90,12 +74,15 @@ class NonFiniteLossError(RuntimeError):
     pass
 
 
-def _batches(parts: Sequence[GraphParts], frames: Frames, order: np.ndarray, batch_size: int, dtype, species):
+def _batches(parts: Sequence[GraphParts], frames: Frames, order: np.ndarray, batch_size: int, dtype, species,
+             device=None):
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
         g = collate([parts[i] for i in idx], dtype=dtype, species=species)
         e = torch.from_numpy(frames.energy[idx])
         f = torch.from_numpy(np.concatenate([frames.forces[frames.atoms_slice(int(i))] for i in idx]))
+        if device is not None:
+            g, e, f = g.to(device), e.to(device), f.to(device)
         yield g, e, f
 
 
@@ -109,11 +96,15 @@ def _loss(potential, g, e_ref, f_ref, cfg: TrainConfig, create_graph: bool) -> t
 
 
 def train(potential: NormalisedPotential, train_frames: Frames, val_frames: Frames, cfg: TrainConfig, seed: int,
-          on_epoch: EpochCallback | None = None) -> TrainRecord:
-    """Train ``potential`` in place; on return it holds the best-validation weights."""
+          on_epoch: EpochCallback | None = None, device: torch.device | str | None = None) -> TrainRecord:
+    """Train ``potential`` in place (on ``device``, default: where its parameters are); on return it
+    holds the best-validation weights."""
     t_start = time.perf_counter()
     dtype = cfg.torch_dtype
     potential.model.to(dtype)  # reference energies and scale stay float64 (NormalisedPotential)
+    if device is not None:
+        potential.model.to(device)
+    device = next((p.device for p in potential.parameters()), torch.device("cpu"))
     tr_parts = frames_to_parts(train_frames, potential.cutoff)
     va_parts = frames_to_parts(val_frames, potential.cutoff)
     params = [p for p in potential.parameters() if p.requires_grad]
@@ -132,7 +123,8 @@ def train(potential: NormalisedPotential, train_frames: Frames, val_frames: Fram
         t0 = time.perf_counter()
         potential.train()
         total, count = 0.0, 0
-        for g, e, f in _batches(tr_parts, train_frames, rng.permutation(len(tr_parts)), cfg.batch_size, dtype, potential.species):
+        for g, e, f in _batches(tr_parts, train_frames, rng.permutation(len(tr_parts)), cfg.batch_size, dtype, potential.species,
+                                device):
             opt.zero_grad(set_to_none=True)
             loss = _loss(potential, g, e, f, cfg, create_graph=True)
             if not torch.isfinite(loss):
@@ -146,7 +138,7 @@ def train(potential: NormalisedPotential, train_frames: Frames, val_frames: Fram
             total += loss.item() * g.num_graphs
             count += g.num_graphs
         evaluated = ema.module if ema is not None else potential
-        val = _validate(evaluated, va_parts, val_frames, cfg, dtype)
+        val = _validate(evaluated, va_parts, val_frames, cfg, dtype, device)
         if not np.isfinite(val):
             raise NonFiniteLossError(f"validation loss became {val} at epoch {epoch} (training loss "
                                      f"{total / max(count, 1):.4g}); the model diverged")
@@ -186,10 +178,11 @@ def train(potential: NormalisedPotential, train_frames: Frames, val_frames: Fram
     return rec
 
 
-def _validate(potential, parts, frames: Frames, cfg: TrainConfig, dtype) -> float:
+def _validate(potential, parts, frames: Frames, cfg: TrainConfig, dtype, device=None) -> float:
     potential.eval()
     total, count = 0.0, 0
-    for g, e, f in _batches(parts, frames, np.arange(len(parts)), max(cfg.batch_size, 16), dtype, potential.species):
+    for g, e, f in _batches(parts, frames, np.arange(len(parts)), max(cfg.batch_size, 16), dtype, potential.species,
+                           device):
         loss = _loss(potential, g, e, f, cfg, create_graph=False)
         total += loss.item() * g.num_graphs
         count += g.num_graphs
