@@ -33,13 +33,13 @@ $(ENV_NEQUIP)/.installed: $(BIN)/.egbench-installed $(addsuffix /pyproject.toml,
 setup: $(BIN)/.egbench-installed $(ENV_NEQUIP)/.installed
 
 # The quick start trains one architecture (a few minutes on 2 CPU cores); `make run MODELS=all`
-# runs all eight (about 2 minutes per model at the quick preset).
+# runs all eight (a few minutes per model at the quick preset).
 MODELS ?= mace
 run: setup
 	$(BIN)/egbench run --models $(MODELS)
 
 test: setup
-	EGBENCH_DATA_MIRROR=$${EGBENCH_DATA_MIRROR:-$(abspath ../shared/data)} $(BIN)/python -m pytest -q tests $(addsuffix /tests,$(PLUGINS)) plugins/_template/tests
+	EGBENCH_DATA_MIRROR=$${EGBENCH_DATA_MIRROR:-$(abspath ../shared/data)} $(BIN)/python -m pytest -q tests $(addsuffix /tests,$(PLUGINS)) plugins/_template/tests plugins/_template_data/tests
 	$(ENV_NEQUIP)/venv/bin/python -m pytest -q $(addsuffix /tests,$(ENV_PLUGINS))
 
 clean:

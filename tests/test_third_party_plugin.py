@@ -41,3 +41,27 @@ def test_template_plugin_is_discovered_and_runs(installed, monkeypatch, tmp_path
     m = {(x["name"], x["split"]): x["value"] for x in store.metrics(cells[0].key)}
     assert np.isfinite(m[("force_mae", "test")]) and m[("force_mae", "test")] > 0
     assert m[("md_time_per_step", "")] > 0
+
+
+DATA_TEMPLATE = Path(__file__).resolve().parents[1] / "plugins" / "_template_data"
+
+
+def test_data_template_installs_with_its_files_and_loads_offline(tmp_path, monkeypatch):
+    """plugins/_template_data: the wheel carries registry.toml and the data files (package data),
+    the entry point is found, and the dataset loads from the embedded copy with no network."""
+    target = tmp_path / "site"
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                           "--target", str(target), str(DATA_TEMPLATE)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    pkg = target / "egbench_data_example"
+    assert (pkg / "registry.toml").is_file() and len(list((pkg / "data").glob("*.xyz"))) == 3
+    monkeypatch.syspath_prepend(str(target))
+    monkeypatch.setenv("EGBENCH_LOAD_PLUGINS", "example-data")
+    cat = load_catalog(entry_points=True)
+    assert cat.plugins["example-data"].status == "ok", cat.plugins["example-data"].error
+    assert "egbench-data-example" in cat.plugins["example-data"].origin
+    ds = cat.datasets["example-cu13"]
+    assert ds.plugin == "example-data" and ds.unavailable_reason() is None
+    test = ds.load("test")
+    assert len(test) == 10 and test.elements == [29]
+    assert test.energy[0] == np.float64(9.915145530438586)

@@ -80,10 +80,22 @@ def run(
     threads: int = typer.Option(1, envvar="EGBENCH_THREADS",
                                 help="torch threads (recorded with every timing). 1 by default: the benchmark's graphs "
                                      "are small, and on a shared machine extra threads cost far more than they give"),
+    device: str = typer.Option("auto", help="auto (CUDA when available) | cpu | cuda | cuda:N: training, prediction "
+                                            "and MD run there; the device is part of every cell key"),
+    dtype: Optional[str] = typer.Option(None, help="float32 | float64 (default: each model preset's)"),
+    executor: str = typer.Option("local", help="local (this process) | dask (--workers N or --scheduler ADDRESS) | "
+                                               "slurm ([executor.slurm] in egbench.toml or --config)"),
+    workers: Optional[int] = typer.Option(None, help="--executor dask: worker processes of a cluster on this machine"),
+    scheduler: Optional[str] = typer.Option(None, help="--executor dask: address of an existing Dask scheduler"),
+    config: Optional[Path] = typer.Option(None, help="config file with [executor.slurm] (default: ./egbench.toml)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="--executor slurm: print the job script and exit"),
 ) -> None:
     """Train, evaluate and simulate every selected model × dataset × task; resume what is done."""
     import signal
 
+    from .cell import Execution
+    from .devices import DeviceError, check_dtype, resolve_device
+    from .executors import ExecutorConfigError, check_options, load_config, make_executor, slurm_cluster
     from .protocol import PROTOCOL_PRESETS
     from .runner import parse_seeds, plan_cells, run_cells
     from .store import Store
@@ -95,14 +107,25 @@ def run(
     if preset not in PROTOCOL_PRESETS:
         raise _fail(f"--preset {preset!r}: expected one of {', '.join(PROTOCOL_PRESETS)}")
     try:
+        check_options(executor, workers, scheduler)
         seed_list = parse_seeds(seeds) if seeds is not None else [seed]
-    except ValueError as exc:
+        execution = Execution(threads=threads, device=resolve_device(device), dtype=check_dtype(dtype))
+        cluster_config = load_config(config) if executor == "slurm" or config is not None else {}
+        if dry_run:
+            if executor != "slurm":
+                raise ExecutorConfigError("--dry-run prints the SLURM job script: it needs --executor slurm")
+            cluster = slurm_cluster(cluster_config, threads)[0]
+            ui.console.print(cluster.job_script(), markup=False, highlight=False, soft_wrap=True)
+            cluster.close()
+            return
+    except (ValueError, DeviceError, ExecutorConfigError) as exc:
         raise _fail(str(exc))
     cat = _catalog()
     if datasets is None:
         datasets = DEFAULT_DATASETS if tasks == "standard" else "all"
     try:
-        cells = plan_cells(cat, models, datasets, tasks, preset, seeds=seed_list)
+        cells = plan_cells(cat, models, datasets, tasks, preset, seeds=seed_list, device=execution.device,
+                           dtype=execution.dtype)
     except (KeyError, ValueError) as exc:
         raise _fail(str(exc.args[0]) if exc.args else str(exc))
     if not cells:
@@ -119,17 +142,23 @@ def run(
     torch.set_num_threads(threads)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        with ui.RunProgress(len(cells)) as progress:
-            summary = run_cells(cells, cat, store, sys.argv, progress, retry_failed=retry_failed)
+        runner = make_executor(executor, cat, workers, scheduler, cluster_config, threads)
+    except ExecutorConfigError as exc:
+        raise _fail(str(exc))
+    try:
+        with ui.RunProgress(len(cells), _VERBOSE["level"]) as progress:
+            summary = run_cells(cells, cat, store, sys.argv, progress, retry_failed=retry_failed, executor=runner,
+                                execution=execution)
     except KeyboardInterrupt as exc:
         what = getattr(exc, "signal", "SIGINT")
-        ui.err_console.print(f"[yellow]interrupted by {what}[/yellow]: the cell in progress is recorded as "
+        ui.err_console.print(f"[yellow]interrupted by {what}[/yellow]: the cells in progress are recorded as "
                              f"interrupted and will be recomputed; finished cells are kept in {store.root}")
         raise typer.Exit(EXIT_INTERRUPTED)
     finally:
         signal.signal(signal.SIGTERM, previous)
+        runner.close()
     _show_run(store, summary, tasks_run={c.task for c in cells})
-    if summary.failed or summary.failed_kept:
+    if summary.failed or summary.failed_kept or summary.infra_failed:
         raise typer.Exit(EXIT_FAILED)
 
 
@@ -141,7 +170,10 @@ def _show_run(store, summary, tasks_run: set[str]) -> None:
     _show_leaderboard(sim, "forward MD", not_run=False, notes=False)
     for line in summary.recomputed:
         ui.err_console.print(f"[yellow]recomputed[/yellow] {line}", markup=True, highlight=False)
+    ui.skip_summary(summary.skip_reasons, _VERBOSE["level"])
     parts = [f"{summary.done} computed", f"{summary.cached} cached", f"{summary.failed} failed"]
+    if summary.infra_failed:
+        parts.append(f"{summary.infra_failed} lost to infrastructure (worker died twice)")
     if summary.failed_kept:
         parts.append(f"{summary.failed_kept} failed earlier (kept: --no-retry-failed)")
     if summary.busy:
@@ -175,7 +207,8 @@ def report(
                                                                "source hash), the libraries and the machine"),
 ) -> None:
     """Leaderboard (models × datasets) from the results store, laid out like the paper's tables."""
-    from .report import TABLES, leaderboard, provenance_tables, rank_stability, tasks_in, to_csv, to_markdown
+    from .report import (TABLES, leaderboard, provenance_tables, rank_markdown, rank_stability, tasks_in, to_csv,
+                         to_markdown)
     from .store import Store, StoreError
 
     if table not in TABLES:
@@ -208,7 +241,8 @@ def report(
         if rows:
             ui.table("ranking stability across seeds", headers, rows)
     elif format == "markdown":
-        ui.console.print(to_markdown(lb), markup=False, highlight=False, soft_wrap=True)
+        ui.console.print(to_markdown(lb) + rank_markdown(*rank_stability(store, task)), markup=False, highlight=False,
+                         soft_wrap=True)
     else:
         ui.console.print(to_csv(lb), markup=False, highlight=False, soft_wrap=True, end="")
 
@@ -235,6 +269,9 @@ def list_datasets() -> None:
             why = str(exc)
         rows.append([d.name, splits, " ".join(d.elements), "yes" if d.periodic else "no", d.licence,
                      "yes" if not why else f"no ({why})"])
+    for what, why in sorted(cat.problems.items()):
+        if what.startswith("dataset:"):
+            rows.append([what.split(":", 1)[1], "", "", "", "", f"broken: {why}"])
     ui.table("datasets", ["id", "frames per split", "elements", "periodic", "licence", "local"], rows)
 
 
@@ -261,6 +298,8 @@ def plugins() -> None:
     for p in cat.plugins.values():
         status = Text("ok", style="green") if p.status == "ok" else Text("broken", style="red")
         rows.append([p.name, p.origin, status, ", ".join(p.provides) if p.status == "ok" else p.error])
+    for what, why in sorted(cat.problems.items()):  # one entry a plugin could not make
+        rows.append([what, "", Text("broken", style="red"), why])
     ui.table("plugins", ["plugin", "from", "status", "provides / error"], rows)
 
 

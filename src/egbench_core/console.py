@@ -39,14 +39,16 @@ def table(title: str, headers: list[str], rows: list[list[str]], caption: str | 
 
 
 class RunProgress:
-    """Progress bars for ``egbench run``: cells, training epochs, MD steps."""
+    """Progress bars for ``egbench run``: one for the cells, one per cell in flight (epochs, MD
+    steps). Skipped cells are counted, not listed (``-v`` lists each; the run summarises them by
+    reason at the end)."""
 
-    def __init__(self, n_cells: int):
+    def __init__(self, n_cells: int, verbose: int = 0):
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TimeElapsedColumn(), console=console, transient=False)
         self.cells = self.progress.add_task("cells", total=n_cells)
-        self.sub = None
-        self.md_total = 0
+        self.verbose = verbose
+        self.subs: dict[str, int] = {}  # cell key -> its bar
 
     def __enter__(self):
         self.progress.__enter__()
@@ -55,44 +57,55 @@ class RunProgress:
     def __exit__(self, *exc):
         return self.progress.__exit__(*exc)
 
-    def _new_sub(self, description: str, total: int) -> None:
-        if self.sub is not None:
-            self.progress.remove_task(self.sub)
-        self.sub = self.progress.add_task(description, total=total)
+    def _sub(self, cell, description: str, total=None, completed=None) -> None:
+        tid = self.subs.get(cell.key)
+        if tid is None:
+            tid = self.subs[cell.key] = self.progress.add_task(description, total=total)
+        self.progress.update(tid, description=description, total=total, completed=completed)
+
+    def _line(self, text: str, style: str) -> None:
+        self.progress.console.print(Text(text, style=style))
 
     def cell_started(self, cell) -> None:
-        self.progress.console.print(f"[bold]▶ {cell.label}[/bold]")
-        self.md_total = 0
+        self._line(f"▶ {cell.label}", "bold")
 
     def cell_skipped(self, cell) -> None:
-        self.progress.console.print(f"[yellow]– skipped {cell.label}: {cell.skip_reason}[/yellow]")
+        if self.verbose:
+            self._line(f"– skipped {cell.label}: {cell.skip_reason}", "yellow")
         self.progress.advance(self.cells)
 
     def cell_busy(self, cell, reason: str) -> None:
-        self.progress.console.print(f"[cyan]… skipped {cell.label}: {reason}[/cyan]", highlight=False)
+        self._line(f"… skipped {cell.label}: {reason}", "cyan")
         self.progress.advance(self.cells)
 
     def cell_cached(self, cell) -> None:
-        self.progress.console.print(f"[dim]✓ cached  {cell.label}[/dim]")
+        self._line(f"✓ cached  {cell.label}", "dim")
         self.progress.advance(self.cells)
 
     def cell_finished(self, cell, status: str) -> None:
         colour = {"done": "green", "interrupted": "yellow"}.get(status, "red")
-        self.progress.console.print(f"[{colour}]{'✓' if status == 'done' else '✗'} {status} {cell.label}[/{colour}]")
-        if self.sub is not None:
-            self.progress.remove_task(self.sub)
-            self.sub = None
+        self._line(f"{'✓' if status == 'done' else '✗'} {status} {cell.label}", colour)
+        tid = self.subs.pop(cell.key, None)
+        if tid is not None:
+            self.progress.remove_task(tid)
         self.progress.advance(self.cells)
 
-    def stage(self, name: str) -> None:
-        if name == "train":
-            self._new_sub("  training (epochs)", None)
-        elif name == "md":
-            self._new_sub("  MD (steps, all replicas)", None)
+    def cell_stage(self, cell, name: str) -> None:
+        self._sub(cell, f"  {cell.model} × {cell.dataset}: {name}")
 
-    def train_epoch(self, epoch: int, total: int, row: dict) -> None:
-        self.progress.update(self.sub, total=total, completed=epoch,
-                             description=f"  training  loss {row['train_loss']:.3g} val {row['val_loss']:.3g}")
+    def cell_epoch(self, cell, epoch: int, total: int, row: dict) -> None:
+        self._sub(cell, f"  {cell.model} × {cell.dataset}: training  loss {row['train_loss']:.3g} "
+                        f"val {row['val_loss']:.3g}", total, epoch)
 
-    def md_step(self, replica: int, step: int, total: int) -> None:
-        self.progress.update(self.sub, description=f"  MD replica {replica}", total=total, completed=step)
+    def cell_md_step(self, cell, replica: int, step: int, total: int) -> None:
+        self._sub(cell, f"  {cell.model} × {cell.dataset}: MD replica {replica}", total, step)
+
+
+def skip_summary(reasons: dict[str, list[str]], verbose: int = 0) -> None:
+    """One line per distinct reason with a count (``-v``: and the cells)."""
+    for reason, labels in sorted(reasons.items(), key=lambda kv: -len(kv[1])):
+        err_console.print(Text.assemble((f"– {len(labels)} skipped: ", "yellow"), reason), highlight=False,
+                          soft_wrap=True)
+        if verbose:
+            for label in labels:
+                err_console.print(Text(f"    {label}", style="dim"), highlight=False, soft_wrap=True)

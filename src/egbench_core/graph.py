@@ -1,7 +1,8 @@
 """Neighbour lists (vesin) and the ``AtomicGraph`` batch every model consumes.
 
-Convention: edge ``e = (i, j)`` = ``edge_index[:, e]`` points from atom ``i`` (sender, centre) to
-neighbour ``j``; its vector is ``r_ij = pos[j] - pos[i] + unit_shifts[e] @ cell[batch[i]]``.
+Convention: edge ``e = (i, j)`` = ``edge_index[:, e]`` joins the centre atom ``i`` to its
+neighbour ``j``; its vector is ``r_ij = pos[j] - pos[i] + unit_shifts[e] @ cell[batch[i]]``
+(message passing usually aggregates over ``j`` into ``i``).
 Lists are full (both ``(i, j)`` and ``(j, i)``). Edge vectors are recomputed in torch from the
 positions and the cell so that forces (-dE/dpos) and stress (dE/dstrain) flow through autograd.
 """

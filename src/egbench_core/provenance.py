@@ -98,7 +98,9 @@ def plugin_code(info) -> dict[str, str]:
     if info.name.startswith("env:"):  # a model living in another environment: hashed where it lives
         return {"dist": info.dist, "version": info.version,
                 "source": source_hash(info.module) if info.module else "unknown"}
-    return {"dist": info.dist or info.origin, "version": info.version, "source": code_of_module(info.module)}
+    # the whole top-level package, not only the module the entry point names (``pkg.hooks``)
+    return {"dist": info.dist or info.origin, "version": info.version,
+            "source": code_of_module(info.module.split(".")[0])}
 
 
 def version_of(dist: str) -> str | None:

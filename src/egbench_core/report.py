@@ -147,9 +147,7 @@ def leaderboard(store: Store, task: str | None = None, columns=COLUMNS, verify: 
         for m in marks:
             lb.marks[m] = MARKS[m]
         metrics = [store.metrics(c.key) for c in group]
-        splits = [m["split"] for m in metrics[0] if m["name"] == "energy_mae"] or \
-                 [m["split"] for m in metrics[0] if m["name"] == "force_mae"]
-        first = splits[0] if splits else ""
+        first = first_eval_split(group[0], metrics[0])
         row = [label + (f" {marks}" if marks else ""), dataset, task_, first, ",".join(str(c.seed) for c in group)]
         if columns is TABLES["static"]:
             row.append(_train_frames(group[0].info))
@@ -165,6 +163,16 @@ def leaderboard(store: Store, task: str | None = None, columns=COLUMNS, verify: 
         lb.notes.append(f"{hidden} older result(s) of the same cells (other code or earlier runs) are not shown")
     lb.notes.extend(code_warnings([c for g in done.values() for c in g]))
     return lb
+
+
+def first_eval_split(cell: CellRow, metrics: list[dict]) -> str:
+    """The task's first evaluation split (from the plan in the cell's provenance; for rows without
+    provenance, the first split any static metric was stored for)."""
+    plan = ((cell.provenance or {}).get("task") or {}).get("plan") or {}
+    if plan.get("eval_splits"):
+        return plan["eval_splits"][0]
+    splits = [m["split"] for m in metrics if m["name"] in ("energy_mae", "force_mae")]
+    return splits[0] if splits else ""
 
 
 def _aggregate(values: list[_Value], col: Column) -> _Value:
@@ -219,7 +227,7 @@ def rank_stability(store: Store, task: str | None = None) -> tuple[list[str], li
         if c.status != "done":
             continue
         ms = store.metrics(c.key)
-        split = next((m["split"] for m in ms if m["name"] == "energy_mae"), "")
+        split = first_eval_split(c, ms)
         v = next((m["value"] for m in ms if m["name"] == RANK_METRIC[0] and m["split"] == split), None)
         if v is not None and math.isfinite(v):
             values[(c.dataset, c.task, c.preset)][c.model][c.seed] = v
@@ -276,6 +284,13 @@ def provenance_tables(store: Store) -> list[tuple[str, list[str], list[list[str]
 
 def tasks_in(store: Store) -> list[str]:
     return sorted({c.task for c in store.cells()})
+
+
+def rank_markdown(headers: list[str], rows: list[list[str]]) -> str:
+    if not rows:
+        return ""
+    out = "\nRanking stability across seeds:\n\n| " + " | ".join(headers) + " |\n|" + "|".join("---" for _ in headers)
+    return out + "|\n" + "".join("| " + " | ".join(_md_escape(x) for x in r) + " |\n" for r in rows)
 
 
 def to_markdown(lb: Leaderboard) -> str:

@@ -40,4 +40,6 @@ class SchNetLike(nn.Module):
         for block in self.blocks:
             h = block(h, graph.edge_index, basis, envelope)
         atom_energy = self.readout(h).squeeze(-1)
-        return torch.zeros(graph.num_graphs, dtype=atom_energy.dtype).index_add(0, graph.batch, atom_energy)
+        # new tensors take the device (and dtype) of the graph's: the model may run on a GPU
+        energy = torch.zeros(graph.num_graphs, dtype=atom_energy.dtype, device=graph.positions.device)
+        return energy.index_add(0, graph.batch, atom_energy)

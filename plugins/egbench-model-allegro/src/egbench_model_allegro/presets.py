@@ -70,7 +70,7 @@ PAPER_TRAIN: dict[str, Any] = {
     "min_lr": 1e-6,  # early_stopping_lower_bounds: LR 1e-6
     "early_stop_patience": 50,  # early_stopping_patiences: validation_loss 50
     "ema_decay": 0.99,
-    "max_time_s": 604800.0,  # early_stopping_upper_bounds: cumulative_wall 604800 (7 days)
+    "max_time_s": 604800.0,  # early_stopping_upper_bounds: cumulative_wall 604800 (7 days); a guard: truncated if hit
     "grad_clip": None,  # max_gradient_norm: null
     "dtype": "float32",
 }

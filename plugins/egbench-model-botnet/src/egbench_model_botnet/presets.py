@@ -52,9 +52,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train": {"epochs": 2, "batch_size": 8, "lr": 0.01, "energy_weight": 1.0, "force_weight": 10.0},
     },
     "quick": {
-        # sized on acac (450 training frames x 15 atoms) on 2 CPU cores: ~8-14 s per epoch, so the
-        # 80 s budget (checked after each epoch) gives ~6-10 epochs; max_ell 1 with 3 layers was
-        # better per second than max_ell 2 with 2 or 3 layers, and EMA only lags in so few epochs
+        # sized on acac (450 training frames x 15 atoms) on 2 CPU cores (2026-11-24): ~8-14 s per
+        # epoch; max_ell 1 with 3 layers was better per second than max_ell 2 with 2 or 3 layers,
+        # and EMA only lags in so few epochs. Training length is a fixed number of epochs
         "cutoff": 5.0,
         "model": {"hidden_irreps": "16x0e+16x1o", "num_interactions": 3, "max_ell": 1, "num_bessel": 8,
                   "num_polynomial_cutoff": 6, "radial_mlp": [32, 32], "radial_species": "pair",

@@ -59,8 +59,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "model": {"hidden_channels": 32, "out_emb_channels": 64, "int_emb_size": 16, "basis_emb_size": 8,
                   "num_blocks": 2, "num_spherical": 7, "num_radial": 6, "num_output_layers": 3,
                   "output_initializer": "glorot_orthogonal"},
-        # sized on acac (450 frames x 15 atoms) on 2 CPU cores; see README.md for the measurement. The
-        # budget is checked after each epoch (~30 s here), so training may run ~150 s in all.
+        # sized on acac (450 frames x 15 atoms) on 2 CPU cores, ~30 s per epoch there (2026-11-24;
+        # README.md). Training length is a fixed number of epochs
         "train": {"epochs": 10, "batch_size": 5, "lr": 2e-3, "amsgrad": True, "energy_weight": 1.0,
                   "force_weight": 10.0, "scheduler_factor": 0.8, "scheduler_patience": 5, "ema_decay": 0.99,
                   "grad_clip": 10.0},

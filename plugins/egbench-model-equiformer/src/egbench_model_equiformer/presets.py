@@ -55,10 +55,10 @@ PRESETS: dict[str, dict[str, Any]] = {
                   "energy_weight": 1.0, "force_weight": 80.0},
     },
     "quick": {
-        # sized on acac (450 training frames x 15 atoms) on 2 CPU cores: ~15-20 s per epoch, so the
-        # 80 s budget (checked after each epoch) gives ~4-6 epochs. l_max 2 (as the paper) cost
-        # ~50 s per epoch at this width; batch 4 at a higher learning rate than the paper's did
-        # best among the short runs tried
+        # sized on acac (450 training frames x 15 atoms) on 2 CPU cores (2026-11-24): ~15-20 s per
+        # epoch. l_max 2 (as the paper) cost ~50 s per epoch at this width; batch 4 at a higher
+        # learning rate than the paper's did best among the short runs tried. Training length is a
+        # fixed number of epochs
         "cutoff": 5.0,
         "model": {"irreps_node_embedding": "32x0e+8x1e", "num_layers": 2, "irreps_sh": "1x0e+1x1e",
                   "num_basis": 32, "basis_type": "exp", "fc_neurons": [32, 32], "irreps_feature": "64x0e",

@@ -1,0 +1,200 @@
+"""Plan the cross product models × datasets × tasks × seeds into cells, with skip reasons and keys.
+
+Every planned combination becomes a cell: either runnable, or skipped with the reason kept in
+the store (missing dependency, no such preset, periodic data for a non-periodic model, the task
+does not apply to the dataset, data not available offline). A cell's key hashes everything that
+can change its numbers (``cell.provenance``): the code of core and of every plugin involved
+(distribution, version, source hash), the resolved preset, the data fingerprints, the task plan,
+the protocol preset, the metric versions, the seed, device class and precision. A cell already
+``done`` under the same key, with intact artifacts, is not recomputed (``runner.py``).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, Iterable, Sequence
+
+from .cell import Cell
+from .interfaces import SkipCell, stable_hash
+from .protocol import protocol
+from .provenance import core_code, plugin_code
+
+PROTOCOL_VERSION = "2"  # bump when execute.py changes what a cell computes
+
+
+def select(kind: str, names: str | Sequence[str] | None, available: dict[str, Any], families: bool = False,
+           problems: dict[str, str] | None = None) -> list[str]:
+    """``all`` / None → everything; ``a,b`` → those (unknown names are an error naming what exists;
+    a broken one is an error with its reason). For tasks a family name (``ood``) selects every
+    task of that family."""
+    if names is None or names == "all" or names == ["all"]:
+        return sorted(available)
+    wanted = [n.strip() for n in (names.split(",") if isinstance(names, str) else names) if n.strip()]
+    if not wanted:
+        raise KeyError(f"no {kind} named: the list is empty; available: {', '.join(sorted(available)) or 'none'}")
+    out: list[str] = []
+    for n in wanted:
+        if n in available:
+            out.append(n)
+            continue
+        fam = [t for t, spec in sorted(available.items()) if families and getattr(spec, "family", "") == n]
+        if fam:
+            out.extend(fam)
+            continue
+        why = (problems or {}).get(f"{kind}:{n}")
+        if why:
+            raise KeyError(f"{kind} {n!r} is broken: {why}")
+        raise KeyError(f"no {kind} named {n!r}; available: {', '.join(sorted(available)) or 'none'}")
+    return list(dict.fromkeys(out))
+
+
+def missing_requirements(requires: Iterable[str]) -> list[str]:
+    import importlib.metadata as md
+
+    from packaging.requirements import Requirement
+
+    missing = []
+    for r in requires:
+        req = Requirement(r)
+        try:
+            version = md.version(req.name)
+        except md.PackageNotFoundError:
+            missing.append(f"{r} (not installed)")
+            continue
+        if req.specifier and not req.specifier.contains(version, prereleases=True):
+            missing.append(f"{r} (installed {version})")
+    return missing
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0,1,2"`` → [0, 1, 2]; every seed a non-negative integer (ValueError naming the bad one)."""
+    seeds = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part.isdigit():
+            raise ValueError(f"--seeds {text!r}: {part!r} is not a non-negative integer (e.g. --seeds 0,1,2)")
+        seeds.append(int(part))
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds {text!r}: a seed is repeated")
+    return seeds
+
+
+def plan_cells(catalog, models=None, datasets=None, tasks=None, preset: str = "quick", seed: int = 0,
+               seeds: Sequence[int] | None = None, device: str = "cpu", dtype: str | None = None) -> list[Cell]:
+    """Cells of models × datasets × tasks × seeds. ``device`` (its class, e.g. "cuda" for
+    "cuda:1") and ``dtype`` (None: each preset's) enter every key."""
+    proto = protocol(preset)
+    seeds = list(seeds) if seeds is not None else [seed]
+    for s in seeds:
+        if not isinstance(s, int) or s < 0:
+            raise ValueError(f"seed {s!r}: expected a non-negative integer")
+    m_names = select("model", models, catalog.models, problems=catalog.problems)
+    d_names = select("dataset", datasets, catalog.datasets, problems=catalog.problems)
+    t_names = select("task", tasks if tasks is not None else "standard", catalog.tasks, families=True,
+                     problems=catalog.problems)
+    shared = {"protocol": PROTOCOL_VERSION, "core": core_code(), "protocol_preset": proto.to_dict(),
+              "metrics": {m.name: {"version": m.version, "code": _code_ref(catalog, m.plugin)}
+                          for m in sorted(catalog.metrics.values(), key=lambda m: m.name)},
+              "device": device.split(":")[0]}
+    data_cache: dict[str, Any] = {}
+    cells = []
+    for m in m_names:
+        spec = catalog.models[m]
+        model_prov = {"id": m, "version": spec.version, "code": _model_code(catalog, spec)}
+        for d in d_names:
+            ds = catalog.datasets[d]
+            for t in t_names:
+                task = catalog.tasks[t]
+                template = Cell(m, preset, d, t, seeds[0])
+                template.skip_reason = _skip_reason(catalog, spec, ds, task, template)
+                plan = template.plan
+                train_name = (plan.train_dataset if plan is not None else None) or d
+                data = {name: _data_ref(catalog, name, data_cache) for name in dict.fromkeys([d, train_name])
+                        if name in catalog.datasets}
+                preset_cfg = spec.presets.get(preset)
+                for s in seeds:
+                    cell = Cell(m, preset, d, t, s, plan, template.skip_reason)
+                    cell.provenance = {
+                        **shared, "model": model_prov, "preset": {"name": preset, "resolved": preset_cfg},
+                        "data": data, "task": {"id": t, "version": task.version, "code": _code_ref(catalog, task.plugin),
+                                               "plan": asdict(plan) if plan else None},
+                        "seed": s, "precision": dtype or _precision(preset_cfg),
+                    }
+                    cell.key = stable_hash(cell.provenance)
+                    cells.append(cell)
+    return cells
+
+
+def _precision(preset_cfg: dict[str, Any] | None) -> str:
+    return str(((preset_cfg or {}).get("train") or {}).get("dtype", "float32"))
+
+
+def _code_ref(catalog, plugin: str) -> Any:
+    """Core's code is in every key already: built-ins say "core"; a plugin gives its own code."""
+    info = catalog.plugins.get(plugin)
+    if info is None or info.origin == "built-in":
+        return "core"
+    return plugin_code(info)
+
+
+def _model_code(catalog, spec) -> Any:
+    if spec.environment:
+        from .envs import remote_model_code
+
+        return remote_model_code(spec.environment, spec.name)
+    return _code_ref(catalog, spec.plugin)
+
+
+def _data_ref(catalog, name: str, cache: dict[str, Any]) -> Any:
+    if name not in cache:
+        ds = catalog.datasets[name]
+        cache[name] = {"fingerprint": _fingerprint(ds), "code": _code_ref(catalog, ds.plugin)}
+    return cache[name]
+
+
+def _fingerprint(ds) -> dict[str, str]:
+    try:
+        return ds.fingerprint()
+    except Exception as exc:  # noqa: BLE001
+        return {"error": str(exc)}
+
+
+def _skip_reason(catalog, spec, ds, task, cell: Cell) -> str:
+    if cell.preset not in spec.presets:
+        return f"model {spec.name} has no preset {cell.preset!r} (it has {', '.join(sorted(spec.presets))})"
+    if spec.environment:  # its requirements live in that environment, which pip resolved
+        from .envs import EnvironmentError_, get_env
+
+        try:
+            get_env(spec.environment)
+        except EnvironmentError_ as exc:
+            return str(exc)
+    else:
+        missing = missing_requirements(spec.requires)
+        if missing:
+            return f"missing dependency: {'; '.join(missing)}"
+    if ds.periodic and not spec.capabilities.periodic:
+        return f"model {spec.name} does not support periodic systems and {ds.name} is periodic"
+    try:
+        cell.plan = task.plan(ds)
+    except SkipCell as exc:
+        return str(exc)
+    if spec.capabilities.max_elements is not None and len(ds.elements) > spec.capabilities.max_elements:
+        return f"{ds.name} has {len(ds.elements)} elements; model {spec.name} supports at most {spec.capabilities.max_elements}"
+    train_ds = catalog.datasets.get(cell.plan.train_dataset or ds.name)
+    if train_ds is None:
+        return f"task {task.name} trains on dataset {cell.plan.train_dataset!r}, which is not installed"
+    unseen = sorted(set(ds.elements) - set(train_ds.elements))
+    if unseen:
+        return f"elements {', '.join(unseen)} of {ds.name} never occur in the training data ({train_ds.name})"
+    plan = cell.plan
+    needed = {train_ds.name: {plan.train_split, plan.val_split}}
+    needed.setdefault(ds.name, set()).update(plan.eval_splits)
+    if plan.md is not None:
+        needed[ds.name].update({plan.md.start_split, plan.md.reference_split})
+    for d, splits in needed.items():
+        why = catalog.datasets[d].unavailable_reason(sorted(splits))
+        if why:
+            return f"dataset {d}: {why}; run `egbench fetch {d}` or set EGBENCH_DATA_MIRROR"
+    return ""
+
+
