@@ -163,7 +163,8 @@ def emt_frames(emt_env):
 @pytest.fixture
 def toy_site(tmp_path):
     """A site folder holding the distribution ``toy-egbench-plugin 1.0`` (entry point ``toy``,
-    registering ``toy-pair`` from :mod:`egbench_core.testing.fakes`), and ``env(**extra)``: the
+    registering ``toy-pair`` from :mod:`egbench_core.testing.fakes`, and ``toy-crash``, whose build
+    kills the process that runs it — for executor tests only), and ``env(**extra)``: the
     environment for a subprocess that sees only this plugin, the test's data cache, offline."""
     import os
     import sys
@@ -172,9 +173,17 @@ def toy_site(tmp_path):
     site = tmp_path / "toy-site"
     site.mkdir()
     (site / "toy_egbench_plugin.py").write_text(textwrap.dedent("""
-        from egbench_core.testing.fakes import FakeModelPlugin
+        import os
+        import signal
 
-        register_models = FakeModelPlugin().register_models
+        from egbench_core.testing.fakes import FakeModelPlugin, toy_pair_spec
+
+
+        def _die(species, cutoff, params, stats):  # the process running the cell is killed
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+        register_models = FakeModelPlugin(toy_pair_spec(), toy_pair_spec("toy-crash", build=_die)).register_models
     """))
     d = site / "toy_egbench_plugin-1.0.dist-info"
     d.mkdir()

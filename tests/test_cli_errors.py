@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+import torch
 
 from egbench_core.store import Store
 
@@ -39,7 +40,15 @@ def a_file(tmp_path):
     (["run", "--seeds", "0,x"], "'x' is not a non-negative integer"),
     (["run", "--seeds", "0,0"], "a seed is repeated"),
     (["run", "--preset", "fast"], "--preset 'fast': expected one of smoke, quick, paper"),
-    (["run", "--models", "nosuch"], "no model named 'nosuch'; available: toy-pair"),
+    (["run", "--models", "nosuch"], "no model named 'nosuch'; available: toy-crash, toy-pair"),
+    pytest.param(["run", "--device", "cuda"], "--device cuda: CUDA is not available here",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")),
+    (["run", "--device", "gpu"], "--device 'gpu': expected auto, cpu, cuda or cuda:N"),
+    (["run", "--dtype", "half"], "--dtype 'half': expected float32 or float64"),
+    (["run", "--executor", "dask"], "--executor dask needs --workers N"),
+    (["run", "--workers", "2"], "--workers and --scheduler need --executor dask"),
+    (["run", "--executor", "slurm"], "needs an [executor.slurm] table"),
+    (["run", "--dry-run"], "--dry-run prints the SLURM job script: it needs --executor slurm"),
     (["run", "--datasets", "nosuch"], "no dataset named 'nosuch'"),
     (["run", "--tasks", "nosuch"], "no task named 'nosuch'"),
     (["report", "--format", "pdf"], "--format 'pdf': expected table, markdown or csv"),

@@ -159,12 +159,13 @@ class CellResult:
 
 @dataclass(frozen=True)
 class Execution:
-    """How a cell runs wherever it runs: torch threads, device, precision override. Travels with
-    the cell to Dask and environment workers."""
+    """How a cell runs wherever it runs: torch threads, device, precision override, MD engine.
+    Travels with the cell to Dask and environment workers."""
 
     threads: int = 1
     device: str = "cpu"  # "cpu", "cuda", "cuda:1" (resolved: never "auto")
     dtype: str | None = None  # None: the preset's
+    md_engine: str = "batched"  # "batched" (all replicas as one batch) or "ase" (the reference path)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

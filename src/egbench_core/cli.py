@@ -83,6 +83,8 @@ def run(
     device: str = typer.Option("auto", help="auto (CUDA when available) | cpu | cuda | cuda:N: training, prediction "
                                             "and MD run there; the device is part of every cell key"),
     dtype: Optional[str] = typer.Option(None, help="float32 | float64 (default: each model preset's)"),
+    md_engine: str = typer.Option("batched", help="batched (all replicas of a cell as one batch) | ase (one replica "
+                                                  "at a time through ASE's Langevin: the reference path)"),
     executor: str = typer.Option("local", help="local (this process) | dask (--workers N or --scheduler ADDRESS) | "
                                                "slurm ([executor.slurm] in egbench.toml or --config)"),
     workers: Optional[int] = typer.Option(None, help="--executor dask: worker processes of a cluster on this machine"),
@@ -96,6 +98,7 @@ def run(
     from .cell import Execution
     from .devices import DeviceError, check_dtype, resolve_device
     from .executors import ExecutorConfigError, check_options, load_config, make_executor, slurm_cluster
+    from .md import MD_ENGINES
     from .protocol import PROTOCOL_PRESETS
     from .runner import parse_seeds, plan_cells, run_cells
     from .store import Store
@@ -109,7 +112,10 @@ def run(
     try:
         check_options(executor, workers, scheduler)
         seed_list = parse_seeds(seeds) if seeds is not None else [seed]
-        execution = Execution(threads=threads, device=resolve_device(device), dtype=check_dtype(dtype))
+        if md_engine not in MD_ENGINES:
+            raise ValueError(f"--md-engine {md_engine!r}: expected {' or '.join(MD_ENGINES)}")
+        execution = Execution(threads=threads, device=resolve_device(device), dtype=check_dtype(dtype),
+                              md_engine=md_engine)
         cluster_config = load_config(config) if executor == "slurm" or config is not None else {}
         if dry_run:
             if executor != "slurm":
@@ -125,7 +131,7 @@ def run(
         datasets = DEFAULT_DATASETS if tasks == "standard" else "all"
     try:
         cells = plan_cells(cat, models, datasets, tasks, preset, seeds=seed_list, device=execution.device,
-                           dtype=execution.dtype)
+                           dtype=execution.dtype, md_engine=md_engine)
     except (KeyError, ValueError) as exc:
         raise _fail(str(exc.args[0]) if exc.args else str(exc))
     if not cells:

@@ -150,7 +150,8 @@ def run_model(cell, spec, inputs: CellInputs, proto: ProtocolPreset, art_dir: Pa
             return {k: v for k, v in made.items() if v is not None}
 
         outputs.md = run_md(pot, inputs.md_start, md_plan, settings, art_dir / "md", make_observers,
-                            on_step=progress.md_step)
+                            on_step=progress.md_step, engine=execution.md_engine)
+        outputs.hardware["md_engine"] = execution.md_engine
         replicas = [dict(r.to_dict(), trajectory=_relative(r.trajectory, art_dir)) for r in outputs.md]
         (art_dir / "md" / "replicas.json").write_text(json.dumps(replicas, default=_jsonable))
     return outputs

@@ -12,7 +12,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
@@ -49,19 +49,11 @@ def run_replica(potential, atoms, plan: MDPlan, steps: int, save_every: int, see
     """One replica. ``velocities`` (Å/fs) replace the Maxwell–Boltzmann draw when given."""
     from ase import units
     from ase.md.langevin import Langevin
-    from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
 
     observers = observers or {}
     rng = np.random.default_rng(seed)
-    atoms = atoms.copy()
+    atoms = start_state(atoms, plan, rng, velocities)
     atoms.calc = EgbenchCalculator(potential)
-    if velocities is not None:  # e.g. the reference trajectory's own, for aligned comparisons
-        atoms.set_velocities(velocities / units.fs)
-    else:
-        thermalize_momenta(atoms, temperature_K=plan.temperature_K, rng=rng)
-        Stationary(atoms)
-        if not atoms.pbc.any():
-            ZeroRotation(atoms)
     dyn = Langevin(atoms, plan.timestep_fs * units.fs, temperature_K=plan.temperature_K,
                    friction=plan.friction_per_ps * 1e-3 / units.fs, rng=rng, fixcm=False)
     res = ReplicaResult(index=index, seed=seed, start_frame=start_frame, n_atoms=len(atoms), steps_requested=steps,
@@ -104,6 +96,25 @@ def run_replica(potential, atoms, plan: MDPlan, steps: int, save_every: int, see
     return _finish(res, observers, step_time)
 
 
+def start_state(atoms, plan: MDPlan, rng: np.random.Generator, velocities: np.ndarray | None = None):
+    """A copy of ``atoms`` with its starting velocities: ``velocities`` (Å/fs) when given (e.g. the
+    reference trajectory's own, for aligned comparisons), else a Maxwell–Boltzmann draw from
+    ``rng`` at the plan's temperature, without centre-of-mass motion (and, for a molecule, without
+    rotation). Both MD engines start from this."""
+    from ase import units
+    from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
+
+    atoms = atoms.copy()
+    if velocities is not None:
+        atoms.set_velocities(velocities / units.fs)
+    else:
+        thermalize_momenta(atoms, temperature_K=plan.temperature_K, rng=rng)
+        Stationary(atoms)
+        if not atoms.pbc.any():
+            ZeroRotation(atoms)
+    return atoms
+
+
 def _finish(res: ReplicaResult, observers, step_time: float) -> ReplicaResult:
     res.time_per_step_ms = 1e3 * step_time / res.steps_done if res.steps_done else float("nan")
     for name, obs in observers.items():
@@ -127,10 +138,21 @@ def _save(res: ReplicaResult, fh, atoms, step: int, t_fs: float, forces, observe
     return None
 
 
+MD_ENGINES = ("batched", "ase")
+
+
 def run_md(potential, start_frames: Frames, plan: MDPlan, settings: MDSettings, out_dir: Path | None,
            make_observers: Callable[[int], dict[str, Observer]] | None = None,
-           on_step: StepCallback | None = None) -> list[ReplicaResult]:
-    """All replicas of one cell; replica ``r`` uses seed ``settings.seed * 1000 + r``."""
+           on_step: StepCallback | None = None, engine: str = "ase") -> list[ReplicaResult]:
+    """All replicas of one cell; replica ``r`` uses seed ``settings.seed * 1000 + r``. ``engine``:
+    ``ase`` (one replica at a time through ASE's Langevin, the reference path) or ``batched`` (all
+    replicas as one batched graph, :mod:`egbench_core.md_batched`)."""
+    if engine == "batched":
+        from .md_batched import run_md_batched
+
+        return run_md_batched(potential, start_frames, plan, settings, out_dir, make_observers, on_step)
+    if engine != "ase":
+        raise ValueError(f"MD engine {engine!r}: expected one of {', '.join(MD_ENGINES)}")
     results = []
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
@@ -160,9 +182,3 @@ def reference_velocities(frames: Frames, k: int, spacing_fs: float | None) -> np
         frac[:, frames.pbc[k]] -= np.round(frac[:, frames.pbc[k]])
         dx = frac @ cell
     return dx / ((hi - lo) * spacing_fs)
-
-
-def replica_summary(results: Sequence[ReplicaResult]) -> dict[str, float]:
-    t = np.array([r.time_per_step_ms for r in results if r.steps_done > 0])
-    return {"time_per_step_ms": float(t.mean()) if len(t) else float("nan"),
-            "time_per_step_ms_std": float(t.std()) if len(t) else float("nan")}

@@ -79,9 +79,10 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def plan_cells(catalog, models=None, datasets=None, tasks=None, preset: str = "quick", seed: int = 0,
-               seeds: Sequence[int] | None = None, device: str = "cpu", dtype: str | None = None) -> list[Cell]:
+               seeds: Sequence[int] | None = None, device: str = "cpu", dtype: str | None = None,
+               md_engine: str = "batched") -> list[Cell]:
     """Cells of models × datasets × tasks × seeds. ``device`` (its class, e.g. "cuda" for
-    "cuda:1") and ``dtype`` (None: each preset's) enter every key."""
+    "cuda:1"), ``dtype`` (None: each preset's) and the MD engine enter every key."""
     proto = protocol(preset)
     seeds = list(seeds) if seeds is not None else [seed]
     for s in seeds:
@@ -94,7 +95,7 @@ def plan_cells(catalog, models=None, datasets=None, tasks=None, preset: str = "q
     shared = {"protocol": PROTOCOL_VERSION, "core": core_code(), "protocol_preset": proto.to_dict(),
               "metrics": {m.name: {"version": m.version, "code": _code_ref(catalog, m.plugin)}
                           for m in sorted(catalog.metrics.values(), key=lambda m: m.name)},
-              "device": device.split(":")[0]}
+              "device": device.split(":")[0], "md_engine": md_engine}
     data_cache: dict[str, Any] = {}
     cells = []
     for m in m_names:

@@ -1,0 +1,131 @@
+"""Cells on a real Dask cluster (a LocalCluster of 2 worker processes, never a mock): the same
+numbers as in-process, progress events from the workers, a worker killed mid-cell, a cell that
+kills its worker every time (an infrastructure failure), and the SLURM job script."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from egbench_core.cell import Execution
+from egbench_core.executors import DaskExecutor
+from egbench_core.plugins import load_catalog
+from egbench_core.runner import plan_cells, run_cells
+from egbench_core.store import Store
+
+pytestmark = pytest.mark.slow
+TIMINGS = {"train_time_per_epoch", "train_time_total", "md_time_per_step", "md_throughput"}
+
+
+def _numbers(out) -> dict:
+    store = Store.open_readonly(out)
+    return {(c.model, c.dataset, c.seed, m["name"], m["split"], m["mode"]): (m["value"], m["std"])
+            for c in store.cells("done") for m in store.metrics(c.key) if m["name"] not in TIMINGS}
+
+
+def test_dask_stores_the_same_numbers_as_local(toy_site, emt_env, tmp_path):
+    base = toy_site.egbench + ["run", "--models", "toy-pair", "--datasets", "acac,synthetic-emt", "--preset", "smoke"]
+    local = subprocess.run(base + ["--out", str(tmp_path / "local")], env=toy_site.env(), capture_output=True,
+                           text=True, timeout=900)
+    assert local.returncode == 0, local.stderr[-3000:]
+    dask = subprocess.run(base + ["--executor", "dask", "--workers", "2", "--out", str(tmp_path / "dask")],
+                          env=toy_site.env(), capture_output=True, text=True, timeout=900)
+    assert dask.returncode == 0, dask.stderr[-3000:]
+    assert "2 computed" in dask.stdout
+    a, b = _numbers(tmp_path / "local"), _numbers(tmp_path / "dask")
+    assert len(a) > 20 and a == b
+    (run,) = Store.open_readonly(tmp_path / "dask").runs()
+    assert run["provenance"]["execution"]["executor"] == "dask"
+
+
+class _Recorder:
+    def __init__(self):
+        self.events: list[tuple] = []
+        self.lock = threading.Lock()
+
+    def __getattr__(self, name):
+        if not name.startswith("cell_"):
+            raise AttributeError(name)
+
+        def record(*args):
+            with self.lock:
+                self.events.append((name, args[0].key if args else None, args[1:]))
+
+        return record
+
+
+@pytest.fixture
+def dask_catalog(toy_site, emt_env, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(toy_site.path))  # the workers (new processes) find the plugin
+    monkeypatch.setenv("EGBENCH_LOAD_PLUGINS", "toy")
+    monkeypatch.syspath_prepend(str(toy_site.path))
+    monkeypatch.delitem(sys.modules, "toy_egbench_plugin", raising=False)
+    yield load_catalog(entry_points=True)
+    sys.modules.pop("toy_egbench_plugin", None)
+
+
+def test_a_worker_killed_mid_cell_is_retried_and_every_cell_finishes(dask_catalog, tmp_path):
+    cells = plan_cells(dask_catalog, "toy-pair", "acac,synthetic-emt", preset="smoke", seeds=[0, 1])
+    executor = DaskExecutor.local(2, 1)
+    killed = []
+
+    def kill_one_busy_worker():
+        client = executor.client
+        t0 = time.time()
+        while time.time() - t0 < 120:
+            busy = [w for w, tasks in client.processing().items() if tasks]
+            if busy:
+                time.sleep(1.5)  # inside the cell
+                pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+            time.sleep(0.1)
+
+    killer = threading.Thread(target=kill_one_busy_worker)
+    killer.start()
+    progress = _Recorder()
+    try:
+        summary = run_cells(cells, dask_catalog, Store(tmp_path / "out"), progress=progress, executor=executor,
+                            execution=Execution(threads=1))
+    finally:
+        killer.join()
+        executor.close()
+    assert killed, "no worker was killed: the test proved nothing"
+    assert (summary.done, summary.failed, summary.infra_failed) == (4, 0, 0)
+    store = Store.open_readonly(tmp_path / "out")
+    assert len(store.cells("done")) == 4 and all(store.verify(c.key) == [] for c in store.cells("done"))
+    epochs = [e for e in progress.events if e[0] == "cell_epoch"]
+    assert {k for _, k, _ in epochs} == {c.key for c in cells}  # progress reached the client from the workers
+
+
+def test_a_cell_that_kills_its_worker_twice_is_an_infrastructure_failure(dask_catalog, tmp_path):
+    cells = plan_cells(dask_catalog, "toy-crash,toy-pair", "acac", preset="smoke")
+    executor = DaskExecutor.local(2, 1)
+    try:
+        summary = run_cells(cells, dask_catalog, Store(tmp_path / "out"), executor=executor,
+                            execution=Execution(threads=1))
+    finally:
+        executor.close()
+    assert (summary.done, summary.failed, summary.infra_failed) == (1, 0, 1)
+    store = Store.open_readonly(tmp_path / "out")
+    (lost,) = store.cells("failed")
+    assert lost.model == "toy-crash" and lost.reason.startswith("infrastructure: worker lost")
+
+
+def test_slurm_dry_run_prints_the_job_script(toy_site, tmp_path):
+    cfg = tmp_path / "egbench.toml"
+    cfg.write_text('[executor.slurm]\nqueue = "gpu"\naccount = "chem"\nwalltime = "04:00:00"\ncores = 4\n'
+                   'memory = "16GB"\ngpus = 1\nenv = "source /opt/egbench/.venv/bin/activate"\n')
+    res = subprocess.run(toy_site.egbench + ["run", "--executor", "slurm", "--dry-run", "--config", str(cfg)],
+                         env=toy_site.env(), capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    for line in ("#SBATCH -p gpu", "#SBATCH -A chem", "#SBATCH -t 04:00:00", "#SBATCH --gres=gpu:1",
+                 "source /opt/egbench/.venv/bin/activate", "--resources GPU=1"):
+        assert line in res.stdout, res.stdout
+    assert not (tmp_path / "egbench-results").exists()

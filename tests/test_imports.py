@@ -1,0 +1,95 @@
+"""No import cycles inside egbench_core: every ``import``/``from … import`` counts, at module level
+and inside functions (a lazy import is still a dependency), so data flows one way."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import egbench_core
+
+ROOT = Path(egbench_core.__file__).parent
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for f in ROOT.rglob("*.py"):
+        parts = f.relative_to(ROOT.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        out[name] = f
+    return out
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module → the egbench_core modules it imports. ``from pkg import sub`` depends on ``pkg.sub``
+    when that is a module (the parent package is loaded by any import of its submodules anyway,
+    so that implicit edge is not counted)."""
+    mods = _modules()
+    graph: dict[str, set[str]] = {m: set() for m in mods}
+    for name, path in mods.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    source = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    source = node.module or ""
+                targets = [f"{source}.{a.name}" if f"{source}.{a.name}" in mods else source for a in node.names]
+            else:
+                continue
+            graph[name].update(t for t in targets if t in mods and t != name)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                found.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_detector_finds_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    graph = import_graph()
+    assert "egbench_core.cell" in graph["egbench_core.runner"]  # function-level imports count too
+    assert "egbench_core.execute" in graph["egbench_core.executors"]
+
+
+def test_no_import_cycles_in_core():
+    assert cycles(import_graph()) == []
+
+
+def test_cell_is_a_leaf():
+    """cell.py imports nothing that runs cells."""
+    runs_cells = {"runner", "execute", "executors", "envs", "env_client", "worker", "planning", "plugins", "cli"}
+    assert not {m.rsplit(".", 1)[1] for m in import_graph()["egbench_core.cell"]} & runs_cells
