@@ -67,6 +67,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--cpu-baseline", action="store_true",
+                    help="also print batched throughput / the single-replica ASE path's on the CPU (GPU target: >= 20x "
+                         "at R = 64)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
@@ -78,6 +81,15 @@ def main() -> None:
               f"{args.rounds} alternating rounds of {args.steps} steps)")
         wall(pot, frames, plan, 2, 3, "ase")  # warm-up of both paths
         wall(pot, frames, plan, 2, 3, "batched")
+        baseline = None
+        if args.cpu_baseline:
+            import copy
+
+            cpu_pot = copy.deepcopy(pot).to("cpu")
+            wall(cpu_pot, frames, plan, 1, 3, "ase")
+            baseline = args.steps / statistics.median(wall(cpu_pot, frames, plan, 1, args.steps, "ase")
+                                                      for _ in range(args.rounds))
+            print(f"baseline: ASE path, 1 replica, CPU: {baseline:.1f} replica-steps/s")
         for r in args.replicas:
             ratios, t_ase, t_bat = [], [], []
             for _ in range(args.rounds):
@@ -88,8 +100,10 @@ def main() -> None:
                 ratios.append(a / b)
             work = r * args.steps
             ratio = statistics.median(ratios)
+            extra = f"   batched {args.device} / ASE CPU R=1: {work / statistics.median(t_bat) / baseline:.1f}" \
+                if baseline else ""
             print(f"{r:3d} {work / statistics.median(t_ase):9.1f} {work / statistics.median(t_bat):12.1f} "
-                  f"{ratio:6.2f}", flush=True)
+                  f"{ratio:6.2f}{extra}", flush=True)
             lines.append((preset, r, ratio))
     for preset, r, ratio in lines:
         if r == 8 and preset != "quick":

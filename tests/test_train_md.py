@@ -299,3 +299,14 @@ def test_md_failure_on_the_start_frame_is_recorded(md_setup, tmp_path):
     pot.model = NaNAfter(pot.model, after=1)
     r = run_md(pot, test, _md_plan(), MDSettings(replicas=1, steps=5, seed=0), tmp_path)[0]
     assert r.failed_step == 0 and "non-finite" in r.failure and r.steps_done == 0
+
+
+def test_max_batch_atoms_caps_frames_per_batch(small, make_pot):
+    from egbench_core.train import frames_per_batch
+
+    tr, va = small  # 32 atoms per frame
+    assert frames_per_batch(_cfg(batch_size=10), tr) == 10
+    assert frames_per_batch(_cfg(batch_size=10, max_batch_atoms=150), tr) == 5  # round(150 / 32)
+    assert frames_per_batch(_cfg(batch_size=10, max_batch_atoms=10), tr) == 1  # never zero
+    rec = train(make_pot(tr, seed=0), tr, va, _cfg(epochs=1, batch_size=10, max_batch_atoms=150), seed=0)
+    assert rec.frames_per_batch == 5

@@ -153,18 +153,28 @@ class _Batch:
         self.pbc = torch.as_tensor(np.stack([rep.atoms.pbc for rep in active]), device=dev)
         self.n_atoms = torch.as_tensor(self.n, device=dev)
         self._edges_stale = True
+        built = [rep.built_at for rep in active]
+        self.built_x = torch.cat(built) if all(b is not None for b in built) else None
 
     # -- neighbour lists -----------------------------------------------------------------------
+    def _per_replica_max(self, values: torch.Tensor) -> np.ndarray:
+        """max over each replica's atoms of a per-atom quantity, with one device→host copy."""
+        out = torch.zeros(len(self.active), dtype=values.dtype, device=values.device)
+        return out.scatter_reduce(0, self.batch, values, reduce="amax", include_self=False).cpu().numpy()
+
     def _refresh_lists(self) -> list[tuple[_Replica, str]]:
         """Rebuild the candidate list of each replica that moved more than skin/2; replicas whose
         positions cannot have a list (non-finite, a molecule blown apart) are returned as failed."""
+        finite = torch.isfinite(self.x).all(dim=1)
+        moved = torch.where(finite, (self.x - self.built_x).norm(dim=1), torch.full_like(finite, np.inf, dtype=self.x.dtype)) \
+            if self.built_x is not None else torch.full((len(self.x),), np.inf, dtype=self.x.dtype, device=self.device)
+        moved = self._per_replica_max(moved)
         failed = []
         for k, rep in enumerate(self.active):
-            a, b = self.offsets[k], self.offsets[k + 1]
-            x = self.x[a:b]
-            if rep.edges is not None and float((x - rep.built_at).norm(dim=1).max()) <= self.skin / 2:
+            if rep.edges is not None and moved[k] <= self.skin / 2:
                 continue
-            pos = x.detach().cpu().numpy()
+            a, b = self.offsets[k], self.offsets[k + 1]
+            pos = self.x[a:b].detach().cpu().numpy()
             if not np.isfinite(pos).all():
                 failed.append((rep, "non-finite positions"))
                 continue
@@ -172,9 +182,11 @@ class _Batch:
                 failed.append((rep, f"the structure spans {float(np.ptp(pos, axis=0).max()):.3g} Å: it has blown apart"))
                 continue
             i, j, s = neighbour_list(pos, rep.atoms.cell.array, rep.atoms.pbc, self.cutoff + self.skin)
-            rep.edges, rep.shifts, rep.built_at = np.stack([i, j]), s, x.clone()
+            rep.edges, rep.shifts, rep.built_at = np.stack([i, j]), s, self.x[a:b].clone()
             rep.rebuilds += 1
             self._edges_stale = True
+        if self._edges_stale and not failed:
+            self.built_x = torch.cat([rep.built_at for rep in self.active])
         return failed
 
     def _graph(self):
@@ -203,10 +215,9 @@ class _Batch:
         out = evaluate(self.potential, self._graph(), forces=True)
         energy = out["energy"].detach().to(torch.float64).cpu().numpy()
         forces = out["forces"].detach().to(torch.float64)
-        bad_f = ~torch.isfinite(forces).all(dim=1)
+        bad_f = self._per_replica_max((~torch.isfinite(forces).all(dim=1)).to(torch.float64))
         for k, rep in enumerate(self.active):
-            a, b = self.offsets[k], self.offsets[k + 1]
-            if not np.isfinite(energy[k]) or bool(bad_f[a:b].any()):
+            if not np.isfinite(energy[k]) or bad_f[k] > 0:
                 failed.append((rep, f"model returned a non-finite energy ({energy[k]}) or forces"))
         if not failed:
             self.f = forces

@@ -43,7 +43,7 @@ PROTOCOL_PRESETS = {
     # sized so that every cell of MACE and PaiNN on every offline dataset trains >= 20 epochs and
     # finishes within 10 minutes on a 2-core CPU (docs/performance.md, "quick on every dataset")
     "quick": ProtocolPreset("quick", md_replicas=3, md_steps=200, md_save_every=2, max_train_frames=450,
-                            max_train_atoms=6000, max_val_frames=50, max_eval_frames=1000, subset="seeded",
+                            max_train_atoms=6000, max_val_frames=50, max_eval_frames=500, subset="seeded",
                             train_guard_s=1800.0),
     "paper": ProtocolPreset("paper", md_replicas=5, md_steps=1000, md_save_every=1),
 }

@@ -16,6 +16,7 @@ class TrainRecord:
     stop_reason: str = ""
     truncated: bool = False  # the wall-clock guard ended training before its epochs
     n_parameters: int = 0
+    frames_per_batch: int = 0  # after max_batch_atoms
     seed: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
 

@@ -33,7 +33,10 @@ log = logging.getLogger(__name__)
 @dataclass
 class TrainConfig:
     epochs: int = 100
-    batch_size: int = 8
+    batch_size: int = 8  # frames per batch
+    # at most this many atoms per batch (fewer frames of large structures, so every dataset gets a
+    # comparable number of optimiser steps per epoch); None: no limit
+    max_batch_atoms: int | None = None
     lr: float = 1e-3
     optimizer: str = "adam"  # "adam" or "adamw"
     amsgrad: bool = True
@@ -115,7 +118,8 @@ def train(potential: NormalisedPotential, train_frames: Frames, val_frames: Fram
     if cfg.ema_decay:
         ema = torch.optim.swa_utils.AveragedModel(potential, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema_decay))
     rng = np.random.default_rng(seed)
-    rec = TrainRecord(n_parameters=sum(p.numel() for p in params), seed=seed)
+    batch = frames_per_batch(cfg, train_frames)
+    rec = TrainRecord(n_parameters=sum(p.numel() for p in params), seed=seed, frames_per_batch=batch)
     best_state = copy.deepcopy(potential.state_dict())
     since_best = 0
     epoch_times = []
@@ -123,7 +127,7 @@ def train(potential: NormalisedPotential, train_frames: Frames, val_frames: Fram
         t0 = time.perf_counter()
         potential.train()
         total, count = 0.0, 0
-        for g, e, f in _batches(tr_parts, train_frames, rng.permutation(len(tr_parts)), cfg.batch_size, dtype, potential.species,
+        for g, e, f in _batches(tr_parts, train_frames, rng.permutation(len(tr_parts)), batch, dtype, potential.species,
                                 device):
             opt.zero_grad(set_to_none=True)
             loss = _loss(potential, g, e, f, cfg, create_graph=True)
@@ -176,6 +180,15 @@ def train(potential: NormalisedPotential, train_frames: Frames, val_frames: Fram
     log.info("trained %d epochs (best %d, val loss %.4g) in %.1f s: %s", rec.epochs_run, rec.best_epoch,
              rec.best_val_loss, rec.total_time_s, rec.stop_reason)
     return rec
+
+
+def frames_per_batch(cfg: TrainConfig, frames: Frames) -> int:
+    """``batch_size`` frames, fewer when ``max_batch_atoms`` caps the atoms of a batch (by the mean
+    structure size of the split)."""
+    if cfg.max_batch_atoms is None or len(frames) == 0:
+        return cfg.batch_size
+    mean_atoms = float(np.mean(frames.n_atoms))
+    return max(1, min(cfg.batch_size, int(round(cfg.max_batch_atoms / mean_atoms))))
 
 
 def _validate(potential, parts, frames: Frames, cfg: TrainConfig, dtype, device=None) -> float:

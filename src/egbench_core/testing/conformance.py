@@ -426,6 +426,28 @@ class ModelConformance:
                          {"atol": tol["atol"] * len(atoms), "rtol": tol["rtol"]}, f"{name}: float32 energy")
             assert_close(out["forces"], ref["forces"], tol, f"{name}: float32 forces")
 
+    def test_same_numbers_on_cuda(self):
+        """Built on the CPU, moved to CUDA: the same energies and forces within the dtype's
+        tolerance (float64 here). Runs wherever CUDA exists; skipped on machines without it."""
+        import torch
+
+        if not torch.cuda.is_available():
+            import pytest
+
+            pytest.skip("no CUDA device on this machine: the device check runs where one exists")
+        from ..potential import evaluate
+
+        tol = TOLERANCES["float64"]
+        gpu = copy.deepcopy(self.potential).to("cuda")
+        for name, atoms in self._structures():
+            ref = self.evaluate([atoms], stress=False)
+            out = evaluate(gpu, self.graph([atoms]).to("cuda"), forces=True)
+            assert str(out["forces"].device).startswith("cuda"), f"{name}: forces were computed on {out['forces'].device}"
+            ref_e = self.reference_energy(atoms)
+            assert_close(out["energy"].detach().cpu().double().numpy() - ref_e, ref["energy"] - ref_e,
+                         {"atol": tol["atol"] * len(atoms), "rtol": tol["rtol"]}, f"{name}: energy on CUDA")
+            assert_close(out["forces"].detach().cpu().double().numpy(), ref["forces"], tol, f"{name}: forces on CUDA")
+
     def test_parameters_receive_gradients(self):
         """The force loss the trainer uses must reach the weights (double backward works)."""
         if not self.capabilities.trainable:

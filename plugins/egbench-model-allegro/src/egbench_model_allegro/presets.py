@@ -93,7 +93,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                   "allegro_mlp_hidden_layers_depth": 1, "allegro_mlp_hidden_layers_width": 64,
                   "readout_mlp_hidden_layers_depth": 1, "readout_mlp_hidden_layers_width": 32,
                   "readout_mlp_nonlinearity": None},
-        "train": {"epochs": 25, "batch_size": 5, "lr": 0.005, "amsgrad": True, "energy_weight": 1.0,
+        "train": {"epochs": 25, "batch_size": 5, "max_batch_atoms": 75, "lr": 0.005, "amsgrad": True, "energy_weight": 1.0,
                   "force_weight": 1.0, "scheduler_factor": 0.8, "scheduler_patience": 5, "early_stop_patience": 50,
                   "ema_decay": 0.99, "grad_clip": None},
     },

@@ -59,7 +59,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "model": {"hidden_irreps": "16x0e+16x1o", "num_interactions": 3, "max_ell": 1, "num_bessel": 8,
                   "num_polynomial_cutoff": 6, "radial_mlp": [32, 32], "radial_species": "pair",
                   "mlp_irreps": "16x0e", "gate": "silu", "nonlinear_readout": True},
-        "train": {"epochs": 22, "batch_size": 5, "lr": 0.01, "amsgrad": True, "weight_decay": 5e-7,
+        "train": {"epochs": 22, "batch_size": 5, "max_batch_atoms": 75, "lr": 0.01, "amsgrad": True, "weight_decay": 5e-7,
                   "energy_weight": 1.0, "force_weight": 10.0, "scheduler_factor": 0.8, "scheduler_patience": 5},
     },
     "paper": {"cutoff": 5.0, "model": PAPER_MODEL, "train": PAPER_TRAIN},

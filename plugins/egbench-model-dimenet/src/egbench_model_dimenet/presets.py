@@ -61,7 +61,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                   "output_initializer": "glorot_orthogonal"},
         # sized on acac (450 frames x 15 atoms) on 2 CPU cores, ~30 s per epoch there (2026-11-24;
         # README.md). Training length is a fixed number of epochs
-        "train": {"epochs": 10, "batch_size": 5, "lr": 2e-3, "amsgrad": True, "energy_weight": 1.0,
+        "train": {"epochs": 10, "batch_size": 5, "max_batch_atoms": 75, "lr": 2e-3, "amsgrad": True, "energy_weight": 1.0,
                   "force_weight": 10.0, "scheduler_factor": 0.8, "scheduler_patience": 5, "ema_decay": 0.99,
                   "grad_clip": 10.0},
     },

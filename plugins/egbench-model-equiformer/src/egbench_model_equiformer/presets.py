@@ -64,7 +64,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                   "num_basis": 32, "basis_type": "exp", "fc_neurons": [32, 32], "irreps_feature": "64x0e",
                   "irreps_head": "16x0e+4x1e", "num_heads": 2, "irreps_mlp_mid": "64x0e+16x1e",
                   "smooth_cutoff": True},
-        "train": {"epochs": 10, "batch_size": 4, "lr": 3e-3, "optimizer": "adamw", "amsgrad": False,
+        "train": {"epochs": 10, "batch_size": 4, "max_batch_atoms": 60, "lr": 3e-3, "optimizer": "adamw", "amsgrad": False,
                   "weight_decay": 1e-6, "energy_weight": 1.0, "force_weight": 80.0, "scheduler_factor": 0.8,
                   "scheduler_patience": 5},
     },

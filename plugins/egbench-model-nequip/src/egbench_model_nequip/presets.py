@@ -62,7 +62,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "cutoff": 5.0,
         "model": {"num_layers": 3, "l_max": 1, "parity": True, "num_features": 16, "num_bessels": 8,
                   "bessel_trainable": True, "polynomial_cutoff_p": 6, "radial_mlp_depth": 2, "radial_mlp_width": 32},
-        "train": {"epochs": 25, "batch_size": 5, "lr": 0.005, "amsgrad": True, "energy_weight": 1.0,
+        "train": {"epochs": 25, "batch_size": 5, "max_batch_atoms": 75, "lr": 0.005, "amsgrad": True, "energy_weight": 1.0,
                   "force_weight": 1.0, "scheduler_factor": 0.8, "scheduler_patience": 5, "early_stop_patience": 50,
                   "ema_decay": 0.99, "grad_clip": None},
     },

@@ -57,7 +57,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "model": {"embedding_dimension": 48, "num_layers": 2, "num_heads": 8, "num_rbf": 32},
         # acac (450 frames x 15 atoms), one torch thread: ~4.5 CPU s per epoch (2026-11-24); a fixed
         # number of epochs. lr 2e-3: no warm-up and few epochs (see README)
-        "train": {"epochs": 40, "batch_size": 8, "lr": 2e-3, "optimizer": "adamw", "amsgrad": False,
+        "train": {"epochs": 40, "batch_size": 8, "max_batch_atoms": 120, "lr": 2e-3, "optimizer": "adamw", "amsgrad": False,
                   "energy_weight": 0.2, "force_weight": 0.8, "scheduler_factor": 0.8, "scheduler_patience": 5,
                   "min_lr": 1e-7, "grad_clip": None},
     },

@@ -1,0 +1,70 @@
+"""Wall time of the same 4 smoke cells run serially (``--executor local``) and on a Dask cluster of
+2 worker processes on this machine (``--executor dask --workers 2``), each in a fresh results
+folder, through the real ``egbench`` command (start-up included: the cluster's too).
+
+Printed: both wall times, their ratio (target ≤ 0.65 on a 2-core machine) and the scheduling
+overhead per cell = (dask wall − serial cell time / workers) / cells, where serial cell time is
+the sum of the cells' durations in the serial run (target < 2 s). Rounds alternate the two modes.
+
+Run: python benchmarks/executor.py [--models mace,painn] [--datasets acac,synthetic-emt] [--rounds 2]
+Last line: ``dask/local wall: X.XX``
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import header
+
+
+def run(args: list[str], out: Path) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "egbench_core.cli", "run", *args, "--out", str(out)],
+                          capture_output=True, text=True, env=dict(os.environ, COLUMNS="200"))
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"egbench run {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
+    return wall
+
+
+def cell_seconds(out: Path) -> float:
+    from egbench_core.store import Store
+
+    return sum(c.duration_s or 0.0 for c in Store.open_readonly(out).cells("done"))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--models", default="mace,painn")
+    ap.add_argument("--datasets", default="acac,synthetic-emt")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=2)
+    args = ap.parse_args()
+    base = ["--models", args.models, "--datasets", args.datasets, "--preset", "smoke", "--threads", "1"]
+    print(header("preset's"), f"cells: {args.models} × {args.datasets}, smoke, 1 torch thread per cell")
+    serial, parallel, compute = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        run(base + ["--datasets", "synthetic-emt", "--models", args.models.split(",")[0]], Path(tmp) / "warm")
+        for k in range(args.rounds):
+            out = Path(tmp) / f"local-{k}"
+            serial.append(run(base, out))
+            compute.append(cell_seconds(out))
+            parallel.append(run(base + ["--executor", "dask", "--workers", str(args.workers)], Path(tmp) / f"dask-{k}"))
+            print(f"round {k}: local {serial[-1]:.1f} s (cells {compute[-1]:.1f} s), dask {parallel[-1]:.1f} s",
+                  flush=True)
+    n_cells = len(args.models.split(",")) * len(args.datasets.split(","))
+    s, p, c = statistics.median(serial), statistics.median(parallel), statistics.median(compute)
+    overhead = (p - c / args.workers) / n_cells
+    print(f"local {s:.1f} s, dask {p:.1f} s ({args.workers} workers), {n_cells} cells; scheduling overhead per cell "
+          f"{overhead:.2f} s (target < 2 s)")
+    print(f"dask/local wall: {p / s:.2f}")
+
+
+if __name__ == "__main__":
+    main()
