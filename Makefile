@@ -22,7 +22,7 @@ $(BIN)/.egbench-installed: pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "$(TORCH_PIN)"
-	$(BIN)/pip install --quiet "$(TORCH_PIN)" -e ".[test]" $(addprefix -e ,$(PLUGINS))
+	$(BIN)/pip install --quiet "$(TORCH_PIN)" -e ".[test,dask]" $(addprefix -e ,$(PLUGINS))
 	touch $@
 
 $(ENV_NEQUIP)/.installed: $(BIN)/.egbench-installed $(addsuffix /pyproject.toml,$(ENV_PLUGINS))

@@ -98,3 +98,6 @@ file = "botnet-datasets/dataset_acac/train_300K.xyz"
     line = _one_line(res)
     assert "dataset 'zero-step' is broken" in line and "timestep_fs = 0.0" in line and "expected" in line
     assert not (tmp_path / "out").exists()
+    listed = subprocess.run(toy_site.egbench + ["plugins"], env=toy_site.env(EGBENCH_REGISTRY=reg), capture_output=True,
+                            text=True, timeout=300)
+    assert listed.returncode == 0 and "dataset:zero-step" in listed.stdout and "broken" in listed.stdout
