@@ -129,3 +129,14 @@ def test_oracle_skips_non_finite_frames_and_survives_reference_errors():
     bad.update(0, 0.0, atoms, -1.0, np.zeros((4, 3)))
     out = bad.finish()
     assert out["n_frames"] == 0 and out["n_reference_errors"] == 1 and "SCF" in out["first_error"]
+
+
+def test_replica_summary_uses_the_sample_std():
+    from egbench_core.analysis import ViolationSeries, summarise_violations
+
+    series = [ViolationSeries("oracle", np.arange(3.0), np.full(3, v), np.full(3, 2 * v), np.zeros(0, np.int64))
+              for v in (0.1, 0.2, 0.4)]
+    s = summarise_violations(series)
+    assert s["ev"]["mean"] == pytest.approx(np.mean([0.1, 0.2, 0.4]))
+    assert s["ev"]["std"] == pytest.approx(np.std([0.1, 0.2, 0.4], ddof=1))
+    assert s["fv"]["std"] == pytest.approx(np.std([0.2, 0.4, 0.8], ddof=1))

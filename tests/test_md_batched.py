@@ -195,3 +195,54 @@ def test_kinetic_temperature_is_canonical_on_the_emt_box(emt_frames):
     assert abs(t.mean() / 600.0 - 1) < 0.02, t.mean()
     canonical = 2 * 600.0 ** 2 / (3 * n)
     assert abs(t.var() / canonical - 1) < 0.15, (t.var(), canonical)
+
+
+class _PullOff(torch.nn.Module):
+    """Every atom in a harmonic well at its place in ``centres`` (k eV/Å²), except F atoms, pulled
+    along −x (away from methanol's C, for its atom 2) by a constant force of ``f`` eV/Å."""
+
+    def __init__(self, centres: np.ndarray, f: float = 20.0, k: float = 2.0):
+        super().__init__()
+        self.cutoff, self.species, self.f = 3.0, (1, 6, 8, 9), f
+        self.centres = torch.as_tensor(centres, dtype=torch.float64)
+        self.k = torch.nn.Parameter(torch.tensor(k, dtype=torch.float64))
+
+    @property
+    def dtype(self):
+        return torch.float64
+
+    def forward(self, graph):
+        z = graph.atomic_numbers
+        x = graph.positions.to(torch.float64)
+        x0 = self.centres.repeat(graph.num_graphs, 1)
+        e_atom = 0.5 * self.k * ((x - x0) ** 2).sum(dim=1) * (z != 9) + self.f * x[:, 0] * (z == 9)
+        return torch.zeros(graph.num_graphs, dtype=torch.float64).index_add(0, graph.batch, e_atom)
+
+
+def test_per_step_stability_checks_give_the_same_verdict_in_both_engines():
+    """An F atom pulled off methanol: both engines stop the replica at the same MD step — between
+    saved frames (save_every 5), as with every frame saved — with category fragmentation and the F
+    atom named; its batch-mate (no F) goes on."""
+    from ase.build import molecule
+
+    from egbench_core.analysis import StabilityMonitor
+
+    good = molecule("CH3OH")
+    bad = good.copy()
+    bad.numbers[2] = 9  # the methyl H2 becomes F
+    frames = Frames.from_atoms([bad, good], energies=[0.0] * 2, forces=[np.zeros((6, 3))] * 2)
+    plan = MDPlan("test", "test", temperature_K=300.0, timestep_fs=0.5, friction_per_ps=1.0)
+    verdicts = {}
+    for engine, save_every in (("ase", 5), ("batched", 5), ("batched", 1)):
+        res = run_md(_PullOff(good.positions), frames, plan, MDSettings(2, 80, save_every, 0), None,
+                     lambda r: {"stability": StabilityMonitor(None, total_time_fs=40.0)}, engine=engine)
+        v = res[0].observed["stability"]
+        assert res[0].failed_step is not None and v["failed_step"] == res[0].failed_step
+        assert v["category"] == "fragmentation" and v["atoms"] == [2], v
+        assert res[0].failure.startswith("stability: fragmentation") and "F2" in res[0].failure
+        assert v["steps_checked"] == res[0].failed_step + 1  # every step from the start frame on
+        assert res[1].failed_step is None and res[1].observed["stability"]["stable"]
+        assert res[1].observed["stability"]["steps_checked"] == 81
+        verdicts[(engine, save_every)] = (res[0].failed_step, v["reason"])
+    assert len(set(verdicts.values())) == 1, verdicts
+    assert verdicts[("ase", 5)][0] % 5 != 0  # a step with no saved frame: found by the per-step check

@@ -2,7 +2,9 @@
 against EMT on its own frames (oracle mode); the same model as its own oracle gives EV = FV = 0."""
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -33,9 +35,26 @@ def test_oracle_mode_end_to_end(emt_data_dir, toy, tmp_path, monkeypatch):
     acac = by["acac"]  # no oracle, no contiguous reference: not applicable, never 0
     assert acac[("ev", "")]["value"] is None and "not applicable" in acac[("ev", "")]["note"]
 
+    # stability v2: per-category failure counts add up to the unstable replicas; the artifact has
+    # each replica's verdict (category, atoms), the counts and the survival curve
+    for c in cells:
+        values = by[c.dataset]
+        counts = [values[(f"failures_{k}", "")]["value"] for k in
+                  ("non_finite", "fragmentation", "collapse", "structure", "temperature")]
+        stable = values[("stable_fraction", "")]
+        assert stable["n"] == 2 and sum(counts) == round((1 - stable["value"]) * 2)
+        path = dict(store.artifacts(c.key))["stability"]
+        art = json.loads(Path(path).read_text())
+        assert art["criterion"]["version"] == "2" and len(art["categories"]) == len(art["atoms"]) == 2
+        assert sum(art["counts"].values()) == sum(counts) and len(art["survival"]["fraction"]) == 101
+        assert art["survival"]["fraction"][0] == 1.0 and art["survival"]["fraction"][-1] == stable["value"]
+        if c.dataset == "acac":
+            assert art["pieces_start"] == [1, 1]  # a molecule: its bond graph is watched
+
 
 def test_model_as_its_own_oracle_gives_zero_violation(emt_data_dir, toy, tmp_path, monkeypatch):
-    """Score a trained model's MD against the same model: EV = FV = 0 exactly."""
+    """Score a trained model's MD against the same model: EV = FV = 0 up to rounding (the batched
+    engine sums the float32 model's edges in another order than a fresh evaluation of one frame)."""
     import torch
 
     from egbench_core.execute import load_inputs, run_model
@@ -68,8 +87,8 @@ def test_model_as_its_own_oracle_gives_zero_violation(emt_data_dir, toy, tmp_pat
     outputs = run_model(cell, cat.models["toy-pair"], inputs, proto, art, SelfOracle(), cat.metrics.values())
     series = [r.observed["dynamics"] for r in outputs.md]
     assert len(series) == 2 and all(len(s["ev"]) == 21 for s in series)  # every saved frame, 20 steps + start
-    assert all(x == 0.0 for s in series for x in s["ev"]) and all(x == 0.0 for s in series for x in s["fv"])
+    assert max(x for s in series for x in s["ev"]) < 1e-12 and max(x for s in series for x in s["fv"]) < 1e-6
     values = {(v.name, v.mode): v for v in md_metrics._dynamics(outputs)}
-    # the geometric mean of zeros is the floor inside the log (1e-12), printed ×1e-5 for EV
-    assert math.isclose(values[("ev", "oracle")].value, 1e-12 * 1e5) and math.isclose(values[("fv", "oracle")].value, 1e-12)
-    assert values[("ev", "oracle")].std == 0.0 and torch.is_tensor(holder["pot"].e0)
+    # geometric means of rounding-level values (EV printed ×1e5)
+    assert values[("ev", "oracle")].value <= 1.01e-12 * 1e5 and values[("fv", "oracle")].value < 1e-6  # the 1e-12 floor
+    assert math.isfinite(values[("ev", "oracle")].std) and torch.is_tensor(holder["pot"].e0)

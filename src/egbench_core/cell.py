@@ -128,6 +128,7 @@ class CellOutputs:
     hardware: dict[str, Any] = field(default_factory=dict)
     artifacts_dir: str = ""
     cache: dict[str, Any] = field(default_factory=dict)  # shared by metrics within one cell (e.g. g_ref)
+    oracle: dict[str, Any] | None = None  # oracle, calibration and sampled frames (egbench_core.oracles)
 
     def to_json(self) -> dict[str, Any]:
         """What a worker hands back (arrays live in the artifact files next to it)."""
@@ -166,6 +167,7 @@ class Execution:
     device: str = "cpu"  # "cpu", "cuda", "cuda:1" (resolved: never "auto")
     dtype: str | None = None  # None: the preset's
     md_engine: str = "batched"  # "batched" (all replicas as one batch) or "ase" (the reference path)
+    oracle: str = "auto"  # "auto" (the protocol preset's choice), "on", "off": expensive oracles only
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -85,6 +85,9 @@ def run(
     dtype: Optional[str] = typer.Option(None, help="float32 | float64 (default: each model preset's)"),
     md_engine: str = typer.Option("batched", help="batched (all replicas of a cell as one batch) | ase (one replica "
                                                   "at a time through ASE's Langevin: the reference path)"),
+    oracle: str = typer.Option("auto", help="dft: label each replica's frames with the dataset's (expensive, "
+                                            "calibrated) oracle | none | auto: the preset's choice (on for paper); "
+                                            "exact oracles of synthetic sets always run"),
     executor: str = typer.Option("local", help="local (this process) | dask (--workers N or --scheduler ADDRESS) | "
                                                "slurm ([executor.slurm] in egbench.toml or --config)"),
     workers: Optional[int] = typer.Option(None, help="--executor dask: worker processes of a cluster on this machine"),
@@ -114,8 +117,11 @@ def run(
         seed_list = parse_seeds(seeds) if seeds is not None else [seed]
         if md_engine not in MD_ENGINES:
             raise ValueError(f"--md-engine {md_engine!r}: expected {' or '.join(MD_ENGINES)}")
+        oracle_setting = {"auto": "auto", "dft": "on", "on": "on", "none": "off", "off": "off"}.get(oracle)
+        if oracle_setting is None:
+            raise ValueError(f"--oracle {oracle!r}: expected dft, none or auto")
         execution = Execution(threads=threads, device=resolve_device(device), dtype=check_dtype(dtype),
-                              md_engine=md_engine)
+                              md_engine=md_engine, oracle=oracle_setting)
         cluster_config = load_config(config) if executor == "slurm" or config is not None else {}
         if dry_run:
             if executor != "slurm":
@@ -131,7 +137,7 @@ def run(
         datasets = DEFAULT_DATASETS if tasks == "standard" else "all"
     try:
         cells = plan_cells(cat, models, datasets, tasks, preset, seeds=seed_list, device=execution.device,
-                           dtype=execution.dtype, md_engine=md_engine)
+                           dtype=execution.dtype, md_engine=md_engine, oracle=oracle_setting)
     except (KeyError, ValueError) as exc:
         raise _fail(str(exc.args[0]) if exc.args else str(exc))
     if not cells:
@@ -174,6 +180,7 @@ def _show_run(store, summary, tasks_run: set[str]) -> None:
     _show_leaderboard(leaderboard(store, columns=TABLES["static"]), "static errors and cost")
     sim = leaderboard(store, columns=TABLES["stability"] + TABLES["structure"][:2] + TABLES["dynamics"])
     _show_leaderboard(sim, "forward MD", not_run=False, notes=False)
+    _show_calibrations(store)
     for line in summary.recomputed:
         ui.err_console.print(f"[yellow]recomputed[/yellow] {line}", markup=True, highlight=False)
     ui.skip_summary(summary.skip_reasons, _VERBOSE["level"])
@@ -186,6 +193,14 @@ def _show_run(store, summary, tasks_run: set[str]) -> None:
         parts.append(f"{summary.busy} running in another process")
     parts.append(f"{summary.skipped} skipped")
     ui.console.print(f"run {summary.run_id}: {', '.join(parts)} — results in {store.root}")
+
+
+def _show_calibrations(store) -> None:
+    from .report import oracle_calibrations
+
+    headers, rows = oracle_calibrations(store)
+    if rows:
+        ui.table("oracle calibration (on the dataset's test frames, against its labels)", headers, rows)
 
 
 def _show_leaderboard(lb, title: str, not_run: bool = True, notes: bool = True) -> None:
@@ -211,16 +226,21 @@ def report(
     plots: bool = typer.Option(False, help="also write PNG plots (RDF, EV/FV over time, survival) under OUT/plots"),
     provenance: bool = typer.Option(False, "--provenance", help="show, per run, the code (core and plugins: version, "
                                                                "source hash), the libraries and the machine"),
+    compare: Optional[str] = typer.Option(None, "--compare", help="paper: the EGraFFBench article's published value "
+                                                                  "beside egbench's, same model × dataset × metric"),
 ) -> None:
     """Leaderboard (models × datasets) from the results store, laid out like the paper's tables."""
     from .report import (TABLES, leaderboard, provenance_tables, rank_markdown, rank_stability, tasks_in, to_csv,
                          to_markdown)
+    from .report_compare import SOURCES
     from .store import Store, StoreError
 
     if table not in TABLES:
         raise _fail(f"--table {table!r}: expected one of {', '.join(TABLES)}")
     if format not in ("table", "markdown", "csv"):
         raise _fail(f"--format {format!r}: expected table, markdown or csv")
+    if compare is not None and compare not in SOURCES:
+        raise _fail(f"--compare {compare!r}: expected {', '.join(SOURCES)}")
     try:
         store = Store.open_readonly(out)
     except StoreError as exc:
@@ -232,7 +252,6 @@ def report(
         for title, headers, rows in provenance_tables(store):
             ui.table(title, headers, rows)
         return
-    lb = leaderboard(store, task, columns=TABLES[table])
     if plots:
         from .plots import make_plots
 
@@ -241,8 +260,30 @@ def report(
                 ui.console.print(f"plot: {path}")
         except OSError as exc:
             raise _fail(f"cannot write plots under {out / 'plots'}: {exc.strerror or exc}")
+    if compare is not None:  # egbench's columns, each followed by the source's value (report_compare.py)
+        from .report_compare import compare as compare_with, to_csv as cmp_csv, to_markdown as cmp_markdown
+
+        cmp = compare_with(store, compare, table, task)
+        if format == "csv":  # stdout stays one csv table; the legend and warnings go to stderr
+            ui.console.print(cmp_csv(cmp), markup=False, highlight=False, soft_wrap=True, end="")
+            for line in cmp.legend + [f"warning: {n}" for n in cmp.notes]:
+                ui.err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+            return
+        if format == "markdown":
+            ui.console.print(cmp_markdown(cmp), markup=False, highlight=False, soft_wrap=True)
+            return
+        if cmp.rows:
+            ui.table(cmp.title, cmp.headers, cmp.rows, caption="\n".join(cmp.legend))
+        if cmp.errors:
+            ui.table("metric errors", ["model", "dataset", "column", "reason"], [[*k, v] for k, v in cmp.errors.items()])
+        for note in cmp.notes:
+            ui.err_console.print(f"[yellow]warning:[/yellow] {note}", markup=True, highlight=False)
+        return
+    lb = leaderboard(store, task, columns=TABLES[table])
     if format == "table":
         _show_leaderboard(lb, table)
+        if table == "dynamics":
+            _show_calibrations(store)
         headers, rows = rank_stability(store, task)
         if rows:
             ui.table("ranking stability across seeds", headers, rows)

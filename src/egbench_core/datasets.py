@@ -38,6 +38,7 @@ class SplitInfo:
     contiguous: bool = False  # a time-contiguous trajectory
     frame_spacing_fs: float | None = None  # time between consecutive frames, if contiguous
     tags: tuple[str, ...] = ()
+    train_dataset: str | None = None  # an OOD task evaluating this split trains there (else the dataset's own)
 
 
 @dataclass
@@ -64,6 +65,12 @@ class DatasetSpec:
     # an ASE calculator factory that labels arbitrary frames of this system (oracle), or None
     def oracle(self):
         return None
+
+    def oracle_declaration(self) -> dict[str, Any] | None:
+        """The dataset's ``[oracle]`` table: oracle plugin, level of theory, settings (see
+        :mod:`egbench_core.oracles`), or None."""
+        decl = self.extra.get("oracle")
+        return dict(decl) if isinstance(decl, dict) else None
 
     def load(self, split: str) -> Frames:
         if split not in self.splits:
@@ -275,7 +282,7 @@ def units_kwargs(units: dict[str, str]) -> dict[str, str]:
 def split_info(name: str, t: dict[str, Any]) -> SplitInfo:
     return SplitInfo(name=name, frames=t.get("frames"), temperature_K=t.get("temperature_K"),
                      contiguous=bool(t.get("contiguous", False)), frame_spacing_fs=t.get("frame_spacing_fs"),
-                     tags=tuple(t.get("tags", ())))
+                     tags=tuple(t.get("tags", ())), train_dataset=t.get("train_dataset"))
 
 
 def missing_files_reason(registry: Registry, names: Iterable[str]) -> str | None:
@@ -340,6 +347,14 @@ class GeneratedDataset(DatasetSpec):
 
     def oracle(self):
         return self._oracle() if self._oracle else None
+
+    def oracle_declaration(self) -> dict[str, Any] | None:
+        """A declared ``oracle`` table, else: a generator with a calculator is an exact oracle
+        (built-in plugin ``emt``)."""
+        declared = super().oracle_declaration()
+        if declared or not self._oracle:
+            return declared
+        return {"plugin": "emt", "level": "EMT (the generator of the data)", "exact": True}
 
     def fingerprint(self) -> dict[str, str]:
         return {"generator": stable_hash({"name": self.name, "params": self._params})}

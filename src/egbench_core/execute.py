@@ -186,12 +186,13 @@ def collect(outputs: CellOutputs, art_dir: Path, metrics, errors, inputs: CellIn
             res.artifacts.append(("trajectory", _relative(r.trajectory, art_dir)))
     if outputs.md:
         res.artifacts.append(("md-summary", "md/replicas.json"))
-    for f in sorted(art_dir.glob("*.json")):  # arrays behind metric values (RDFs, EV(t), ...)
-        if f.name not in ("request.json", "outputs.json"):
+    for f in sorted(art_dir.glob("*.json")):  # arrays behind metric values (RDFs, EV(t), oracle samples, ...)
+        if f.name not in ("request.json", "outputs.json", "inputs.json"):
             res.artifacts.append((f.stem.split("-")[0], f.name))
     res.info = {"train": outputs.train.to_dict(), "stats": outputs.stats.to_dict(), "hardware": outputs.hardware,
                 "protocol": proto.to_dict(), "peak_rss_mb": peak_rss_mb(), "metric_errors": errors,
                 "truncated": bool(outputs.train.truncated),
+                "oracle": {k: v for k, v in (outputs.oracle or {}).items() if k != "samples"} or None,
                 "md_failures": [r.failure for r in outputs.md if r.failure],
                 "seeds": {"cell": outputs.seed, "replicas": [r.seed for r in outputs.md]},
                 "subsets": inputs.subsets,
@@ -215,9 +216,39 @@ def execute_cell(cell, catalog, art_dir: Path, proto: ProtocolPreset, progress=N
     else:
         outputs = run_model(cell, spec, inputs, proto, art_dir, dataset, catalog.metrics.values(), progress,
                             execution)
+    if outputs.md:
+        progress.stage("oracle")
+        outputs.oracle = run_oracle(catalog, dataset, outputs, art_dir, oracle_enabled(cell, execution, proto))
     progress.stage("metrics")
     metrics, errors = score(outputs, catalog.metrics.values())
     return collect(outputs, art_dir, metrics, errors, inputs, proto)
+
+
+def oracle_enabled(cell, execution: Execution, proto: ProtocolPreset) -> bool:
+    """Whether expensive oracles run: as the cell's key says when it was planned with one
+    (``plan_cells(oracle=...)``), else ``--oracle dft`` / ``none`` / the protocol preset's choice."""
+    if cell.provenance and "oracle" in cell.provenance:
+        return cell.provenance["oracle"] is not None
+    return execution.oracle == "on" or (execution.oracle == "auto" and proto.oracle)
+
+
+def run_oracle(catalog, dataset, outputs: CellOutputs, art_dir: Path, enabled: bool) -> dict[str, Any]:
+    """The dataset's oracle on the replicas' stable frames (calibrated first if it is not exact);
+    what it gives, or why it did not run."""
+    from .oracles import calibrate, evaluate_replicas, resolve
+
+    oracle, why = resolve(catalog, dataset)
+    if oracle is None:
+        return {"reason": why}
+    if not oracle.exact and not enabled:
+        return {"oracle": oracle.describe(), "reason": f"the {oracle.level} oracle of {dataset.name} is opt-in for "
+                                                       "this preset: egbench run --oracle dft"}
+    calibration = None if oracle.exact else calibrate(oracle, dataset)
+    if calibration is not None and not calibration.accepted:
+        return {"oracle": oracle.describe(), "calibration": calibration.to_dict(), "reason": calibration.refusal}
+    samples = evaluate_replicas(oracle, outputs.md, art_dir, outputs.plan.md.timestep_fs)
+    return {"oracle": oracle.describe(), "calibration": calibration.to_dict() if calibration else None,
+            "samples": samples}
 
 
 def _jsonable(x):

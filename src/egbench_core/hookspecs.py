@@ -10,7 +10,8 @@ Core owns naming: a second registration under an existing name is an error repor
 plugin, never a silent rename.
 
 Call order at start-up: ``register_registry_files`` → ``register_datasets`` → ``register_models``
-→ ``register_tasks`` → ``register_metrics``; ``register_commands`` when the CLI starts.
+→ ``register_oracles`` → ``register_tasks`` → ``register_metrics``; ``register_commands`` when the
+CLI starts.
 """
 from __future__ import annotations
 
@@ -49,6 +50,14 @@ def register_models(register):
     relative to the per-element reference energies (core adds those, and computes forces and
     stress by autograd).
     """
+
+
+# -- oracles -----------------------------------------------------------------------------
+@hookspec
+def register_oracles(register):
+    """Register reference calculators: ``register(spec)`` with a
+    :class:`egbench_core.interfaces.OracleSpec`. A dataset names the one it uses (and its
+    settings) in ``[datasets.<id>.oracle]``."""
 
 
 # -- tasks and metrics ------------------------------------------------------------------

@@ -152,6 +152,27 @@ class TaskSpec:
             check_id("task family", self.family)
 
 
+@dataclass
+class OracleSpec:
+    """A reference calculator that can label the frames a model visits (PROTOCOL.md, "Oracles").
+    ``make(params)`` returns an ASE calculator (energy eV, forces eV/Å) for the settings a dataset
+    declares in ``[datasets.<id>.oracle.params]``; it is the first place the plugin may import its
+    electronic-structure code. ``version`` enters the oracle's id (and so every cell key using it):
+    bump it when the calculator's numbers can change."""
+
+    name: str
+    make: Callable[[Mapping[str, Any]], Any]
+    version: str = "1"
+    description: str = ""
+    citation: str = ""
+    licence: str = ""
+    requires: list[str] = field(default_factory=list)
+    plugin: str = ""
+
+    def __post_init__(self) -> None:
+        check_id("oracle", self.name)
+
+
 @dataclass(frozen=True)
 class BrokenSpec:
     """Handed to a ``register`` callback instead of a spec when one entry of a plugin cannot be
@@ -197,7 +218,9 @@ class MetricSpec:
     description: str = ""
     plugin: str = ""
     # Optional streaming part for MD: make_observer(md_context) -> object with
-    # ``update(step, time_fs, atoms, energy, forces)`` and ``finish() -> dict``.
+    # ``update(step, time_fs, atoms, energy, forces)`` (saved frames) and ``finish() -> dict``;
+    # optionally ``check(step, time_fs, positions, numbers, cell, pbc, temperature_K)`` (every step)
+    # and ``stopped(step, time_fs, reason, source, atoms)`` (see egbench_core.md).
     make_observer: Callable[[Any], Any] | None = None
     # the value names ``compute`` emits when they differ from ``name`` (a failure of the metric is
     # then reported on each of them)

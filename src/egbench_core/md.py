@@ -5,6 +5,16 @@ at the target temperature drawn from a recorded per-replica seed (thermostat noi
 generator). Each replica writes an extended XYZ trajectory (model energies and forces included)
 every ``save_every`` steps, feeds observers (streaming metrics) as it goes, and stops at the
 first non-finite energy, force or position, or when an observer reports a failure.
+
+Observers (both engines, in the order given; the first failure ends the stable part):
+
+* ``check(step, time_fs, positions, numbers, cell, pbc, temperature_K) -> str | None`` (optional)
+  at **every** step, the start frame included, before that step's frame is saved;
+* ``update(step, time_fs, atoms, energy, forces) -> str | None`` at every saved frame;
+* ``stopped(step, time_fs, reason, source, atoms)`` (optional) when the replica was stopped by
+  the engine (``source="engine"``: a non-finite model output or position, a structure blown
+  apart) or by another observer (its name), with the atoms at that step;
+* ``finish() -> dict``, stored in ``ReplicaResult.observed[name]``.
 """
 from __future__ import annotations
 
@@ -39,7 +49,7 @@ def start_indices(n_frames: int, replicas: int) -> list[int]:
     return [int(i) for i in np.linspace(0, n_frames, replicas, endpoint=False).astype(int)]
 
 
-Observer = Any  # update(step, time_fs, atoms, energy, forces) -> str | None ; finish() -> dict
+Observer = Any  # update(...) -> str | None; finish() -> dict; optional check(...) -> str | None, stopped(...)
 StepCallback = Callable[[int, int, int], None]
 
 
@@ -61,15 +71,16 @@ def run_replica(potential, atoms, plan: MDPlan, steps: int, save_every: int, see
     fh = open(trajectory, "w") if trajectory else None
     step_time = 0.0
     try:
+        dt = plan.timestep_fs
         try:
             forces = atoms.get_forces()
         except NonFiniteOutputError as exc:
             res.failed_step, res.failure = 0, f"non-finite model output at the start frame: {exc}"
-            return _finish(res, observers, 0.0)
-        reason = _save(res, fh, atoms, 0, 0.0, forces, observers)
+            return _finish(res, observers, 0.0, atoms, dt)
+        reason = _check_atoms(observers, 0, 0.0, atoms) or _save(res, fh, atoms, 0, 0.0, forces, observers)
         if reason:
             res.failed_step, res.failure = 0, reason
-            return _finish(res, observers, 0.0)
+            return _finish(res, observers, 0.0, atoms, dt)
         for step in range(1, steps + 1):
             t0 = time.perf_counter()
             try:
@@ -83,17 +94,18 @@ def run_replica(potential, atoms, plan: MDPlan, steps: int, save_every: int, see
             if not np.isfinite(atoms.positions).all():
                 res.failed_step, res.failure = step, f"non-finite positions at step {step}"
                 break
-            if step % save_every == 0 or step == steps:
-                reason = _save(res, fh, atoms, step, step * plan.timestep_fs, forces, observers)
-                if reason:
-                    res.failed_step, res.failure = step, reason
-                    break
+            reason = _check_atoms(observers, step, step * dt, atoms)
+            if not reason and (step % save_every == 0 or step == steps):
+                reason = _save(res, fh, atoms, step, step * dt, forces, observers)
+            if reason:
+                res.failed_step, res.failure = step, reason
+                break
             if on_step:
                 on_step(index, step, steps)
     finally:
         if fh:
             fh.close()
-    return _finish(res, observers, step_time)
+    return _finish(res, observers, step_time, atoms, plan.timestep_fs)
 
 
 def start_state(atoms, plan: MDPlan, rng: np.random.Generator, velocities: np.ndarray | None = None):
@@ -115,8 +127,39 @@ def start_state(atoms, plan: MDPlan, rng: np.random.Generator, velocities: np.nd
     return atoms
 
 
-def _finish(res: ReplicaResult, observers, step_time: float) -> ReplicaResult:
+def has_check(observers) -> bool:
+    """Whether any observer wants the per-step ``check``."""
+    return any(callable(getattr(obs, "check", None)) for obs in observers.values())
+
+
+def _check(observers, step: int, t_fs: float, positions, numbers, cell, pbc, temperature_K: float) -> str | None:
+    """The per-step checks, in observer order: the first failure (``"<observer>: <reason>"``) or None."""
+    for name, obs in observers.items():
+        check = getattr(obs, "check", None)
+        if check is not None:
+            r = check(step, t_fs, positions, numbers, cell, pbc, temperature_K)
+            if r:
+                return f"{name}: {r}"
+    return None
+
+
+def _check_atoms(observers, step: int, t_fs: float, atoms) -> str | None:
+    if not has_check(observers):
+        return None
+    return _check(observers, step, t_fs, atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc,
+                  float(atoms.get_temperature()))
+
+
+def _finish(res: ReplicaResult, observers, step_time: float, atoms=None,
+            timestep_fs: float | None = None) -> ReplicaResult:
     res.time_per_step_ms = 1e3 * step_time / res.steps_done if res.steps_done else float("nan")
+    if res.failed_step is not None:  # observers that did not stop the replica learn why it stopped
+        source = next((name for name in observers if res.failure.startswith(f"{name}: ")), "engine")
+        t_fs = res.failed_step * timestep_fs if timestep_fs is not None else float("nan")
+        for name, obs in observers.items():
+            stopped = getattr(obs, "stopped", None)
+            if name != source and stopped is not None:
+                stopped(res.failed_step, t_fs, res.failure, source, atoms)
     for name, obs in observers.items():
         res.observed[name] = obs.finish()
     if res.failure:

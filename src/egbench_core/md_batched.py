@@ -20,9 +20,12 @@ list would give. The rebuild count is stored per replica (``observed["neighbour_
 
 Each replica keeps its observers, its trajectory file and its stability verdict; a replica that
 fails (non-finite or exploded positions, non-finite output, an observer's verdict) is frozen and
-dropped from the batch while the others go on. ``time_per_step_ms`` of a replica is its share of the
-batch's wall time (batch step time / replicas in the batch), so summing over replicas gives the
-wall time, and MD ms/step stays "per replica-step" for both engines.
+dropped from the batch while the others go on. Observers with a per-step ``check`` (the stability
+monitor) get every step's positions and kinetic temperature: one device→host copy per step for
+the whole batch (positions and per-replica kinetic energies together), sliced per replica, in the
+order of the ASE path (the step's checks, then its saved frame). ``time_per_step_ms`` of a replica
+is its share of the batch's wall time (batch step time / replicas in the batch), so summing over
+replicas gives the wall time, and MD ms/step stays "per replica-step" for both engines.
 """
 from __future__ import annotations
 
@@ -37,7 +40,8 @@ import torch
 from .data import Frames
 from .graph import MAX_EXTENT_A, neighbour_list
 from .interfaces import MDPlan
-from .md import MDSettings, Observer, StepCallback, _finish, _save, reference_velocities, start_indices, start_state
+from .md import (MDSettings, Observer, StepCallback, _check, _finish, _save, has_check, reference_velocities,
+                 start_indices, start_state)
 from .potential import evaluate
 from .records import ReplicaResult
 
@@ -55,6 +59,8 @@ class _Replica:
         self.result = ReplicaResult(index=index, seed=seed, start_frame=start_frame, n_atoms=len(atoms),
                                     steps_requested=steps, trajectory=str(trajectory) if trajectory else "")
         self.fh = open(trajectory, "w") if trajectory else None
+        self.checks = has_check(observers)  # per-step checks wanted
+        self.dof = atoms.get_number_of_degrees_of_freedom()
         self.step_time = 0.0
         self.rebuilds = 0
         self.edges: np.ndarray | None = None  # [2, Ec] candidate pairs (local indices) within cutoff + skin
@@ -227,6 +233,8 @@ class _Batch:
     def run(self, steps: int, save_every: int, on_step: StepCallback | None) -> None:
         energy, forces, _ = self._evaluate_or_drop(0, "non-finite model output at the start frame")
         if self.active:
+            energy, forces = self._check(0, energy, forces)
+        if self.active:
             self._save(0, energy, forces)
         for step in range(1, steps + 1):
             if not self.active:
@@ -239,13 +247,15 @@ class _Batch:
             for rep in in_batch:
                 rep.step_time += wall / len(in_batch)
                 rep.result.steps_done = step
+            if self.active:
+                energy, forces = self._check(step, energy, forces)
             if self.active and (step % save_every == 0 or step == steps):
                 self._save(step, energy, forces)
             if on_step and self.active:
                 on_step(self.active[0].index, step, steps)
         for rep in self.all:
             rep.result.observed["neighbour_rebuilds"] = rep.rebuilds
-            _finish(rep.result, rep.observers, rep.step_time)
+            _finish(rep.result, rep.observers, rep.step_time, rep.atoms, self.plan.timestep_fs)
 
     def _evaluate_or_drop(self, step: int, what: str, rnd_vel: torch.Tensor | None = None):
         """Energies, forces (and ``rnd_vel``, following the survivors) of the active replicas; a
@@ -286,6 +296,37 @@ class _Batch:
         energy, forces, rnd_vel = self._evaluate_or_drop(step, f"non-finite at step {step}", rnd_vel)
         if self.active:
             self.v = self.v + (self.c1 * forces / self.m - self.c2 * self.v + rnd_vel)
+        return energy, forces
+
+    def _check(self, step: int, energy: np.ndarray, forces: torch.Tensor) -> tuple[np.ndarray, torch.Tensor]:
+        """The per-step checks of the replicas that want them (one device→host copy for the batch);
+        replicas that fail are dropped. Returns the energies and forces of the survivors."""
+        from ase import units
+
+        want = [k for k, rep in enumerate(self.active) if rep.checks]
+        if not want:
+            return energy, forces
+        b = len(self.active)
+        ke = torch.zeros(b, dtype=torch.float64, device=self.device).index_add(
+            0, self.batch, 0.5 * (self.m * self.v * self.v).sum(dim=1))
+        host = torch.cat([self.x.detach().reshape(-1), ke]).cpu().numpy()
+        x, ke = host[:-b].reshape(-1, 3), host[-b:]
+        failed = []
+        for k in want:
+            rep = self.active[k]
+            a, e = self.offsets[k], self.offsets[k + 1]
+            temperature = 2.0 * float(ke[k]) / (rep.dof * units.kB)
+            reason = _check(rep.observers, step, step * self.plan.timestep_fs, x[a:e], rep.atoms.numbers,
+                            rep.atoms.cell.array, rep.atoms.pbc, temperature)
+            if reason:
+                rep.result.failed_step, rep.result.failure = step, reason
+                failed.append(rep)
+        if not failed:
+            return energy, forces
+        keep = np.array([rep not in failed for rep in self.active])
+        atom_keep = torch.as_tensor(np.repeat(keep, self.n), device=forces.device)
+        energy, forces = energy[keep], forces[atom_keep]
+        self._drop(failed)
         return energy, forces
 
     def _drop(self, gone: list[_Replica]) -> None:

@@ -80,9 +80,10 @@ def parse_seeds(text: str) -> list[int]:
 
 def plan_cells(catalog, models=None, datasets=None, tasks=None, preset: str = "quick", seed: int = 0,
                seeds: Sequence[int] | None = None, device: str = "cpu", dtype: str | None = None,
-               md_engine: str = "batched") -> list[Cell]:
+               md_engine: str = "batched", oracle: str = "auto") -> list[Cell]:
     """Cells of models × datasets × tasks × seeds. ``device`` (its class, e.g. "cuda" for
-    "cuda:1"), ``dtype`` (None: each preset's) and the MD engine enter every key."""
+    "cuda:1"), ``dtype`` (None: each preset's), the MD engine and the oracle that will label the
+    MD frames (``oracle``: "auto" = the preset's choice, "on", "off") enter every key."""
     proto = protocol(preset)
     seeds = list(seeds) if seeds is not None else [seed]
     for s in seeds:
@@ -111,6 +112,7 @@ def plan_cells(catalog, models=None, datasets=None, tasks=None, preset: str = "q
                 train_name = (plan.train_dataset if plan is not None else None) or d
                 data = {name: _data_ref(catalog, name, data_cache) for name in dict.fromkeys([d, train_name])
                         if name in catalog.datasets}
+                oracle_ref = _oracle_ref(catalog, ds, oracle, proto) if plan is not None and plan.md else None
                 preset_cfg = spec.presets.get(preset)
                 for s in seeds:
                     cell = Cell(m, preset, d, t, s, plan, template.skip_reason)
@@ -118,11 +120,24 @@ def plan_cells(catalog, models=None, datasets=None, tasks=None, preset: str = "q
                         **shared, "model": model_prov, "preset": {"name": preset, "resolved": preset_cfg},
                         "data": data, "task": {"id": t, "version": task.version, "code": _code_ref(catalog, task.plugin),
                                                "plan": asdict(plan) if plan else None},
-                        "seed": s, "precision": dtype or _precision(preset_cfg),
+                        "seed": s, "precision": dtype or _precision(preset_cfg), "oracle": oracle_ref,
                     }
                     cell.key = stable_hash(cell.provenance)
                     cells.append(cell)
     return cells
+
+
+def _oracle_ref(catalog, ds, setting: str, proto) -> dict[str, Any] | None:
+    """The oracle that will label this dataset's MD frames (None: none will)."""
+    from .oracles import OracleError, resolve
+
+    try:
+        found, _ = resolve(catalog, ds)
+    except OracleError as exc:
+        return {"error": str(exc)}
+    if found is None or not (found.exact or setting == "on" or (setting == "auto" and proto.oracle)):
+        return None
+    return found.describe()
 
 
 def _precision(preset_cfg: dict[str, Any] | None) -> str:

@@ -35,6 +35,8 @@ DEFAULT_PLUGINS = (
     "egbench_core.default_plugins.tasks",
     "egbench_core.default_plugins.metrics",
     "egbench_core.default_plugins.md_metrics",
+    "egbench_core.default_plugins.oracles",
+    "egbench_core.default_plugins.oracle_metrics",
 )
 
 
@@ -58,6 +60,7 @@ class Catalog:
     datasets: dict[str, Any] = field(default_factory=dict)
     tasks: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    oracles: dict[str, Any] = field(default_factory=dict)
     plugins: dict[str, PluginInfo] = field(default_factory=dict)
     registry: Any = None
     problems: dict[str, str] = field(default_factory=dict)  # "dataset:foo" -> why it could not be registered
@@ -196,6 +199,7 @@ def _collect(pm: pluggy.PluginManager, infos: dict[str, PluginInfo]) -> Catalog:
     tracked("register_datasets", "datasets", registry=cat.registry)
     tracked("register_models", "models")
     _add_environment_models(cat, infos)
+    tracked("register_oracles", "oracles")
     tracked("register_tasks", "tasks")
     tracked("register_metrics", "metrics")
     cat._pm = pm  # type: ignore[attr-defined]  # for register_commands
@@ -238,7 +242,7 @@ def _break(plugin: str, why: str, infos: dict[str, PluginInfo], cat: Catalog) ->
     info = infos[plugin]
     info.status, info.error = "broken", why
     log.warning("plugin %s is broken and skipped: %s", plugin, why)
-    for kind in ("models", "datasets", "tasks", "metrics"):
+    for kind in ("models", "datasets", "oracles", "tasks", "metrics"):
         table = getattr(cat, kind)
         for name in [n for n, spec in table.items() if spec.plugin == plugin]:
             del table[name]

@@ -10,6 +10,9 @@ the rest, the same for every model:
   split. The subset's size and a hash of its indices are stored with the cell and shown in the
   report; the rule (this preset) and the data checksums, both in the cell key, determine it.
 * the MD: replicas, steps, how often a frame is saved;
+* ``oracle``: whether a dataset's expensive oracle (DFT) labels the frames the replicas visit (on
+  for ``paper``; ``egbench run --oracle dft|none`` decides otherwise). Exact oracles (generators
+  of synthetic sets) always run.
 * ``train_guard_s``: a wall-clock guard on training. Training length is set in epochs, so the
   same command gives the same numbers on any load; a cell whose training hits the guard is
   stored as *truncated* and marked so in every report.
@@ -32,6 +35,7 @@ class ProtocolPreset:
     subset: str = "first"  # "first" | "seeded"
     subset_seed: int = 0
     train_guard_s: float | None = None
+    oracle: bool = False  # evaluate a dataset's expensive (calibrated) oracle on the MD frames
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -45,7 +49,7 @@ PROTOCOL_PRESETS = {
     "quick": ProtocolPreset("quick", md_replicas=3, md_steps=200, md_save_every=2, max_train_frames=450,
                             max_train_atoms=6000, max_val_frames=50, max_eval_frames=500, subset="seeded",
                             train_guard_s=1800.0),
-    "paper": ProtocolPreset("paper", md_replicas=5, md_steps=1000, md_save_every=1),
+    "paper": ProtocolPreset("paper", md_replicas=5, md_steps=1000, md_save_every=1, oracle=True),
 }
 
 

@@ -94,6 +94,9 @@ def check_split(name: str, split: str, t: dict, origin: str, formats: Iterable[s
     check_number(origin, table, t, "frame_spacing_fs", 0.0, unit="fs")
     if "contiguous" in t and not isinstance(t["contiguous"], bool):
         raise bad(origin, table, "contiguous", t["contiguous"], "true or false")
+    if "train_dataset" in t and not (isinstance(t["train_dataset"], str) and t["train_dataset"]):
+        raise bad(origin, table, "train_dataset", t["train_dataset"], "a dataset id (an OOD task evaluating this "
+                                                                      "split trains there)")
     if "format" in t and t["format"] not in formats:
         raise bad(origin, table, "format", t["format"], f"one of {', '.join(sorted(formats))}")
     if "select" in t:

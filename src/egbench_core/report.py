@@ -58,6 +58,9 @@ TABLES = {
         Column("WF no sqrt (%)", "wf_nosqrt", "", 1.0, 2),
     ),
     "dynamics": (
+        Column("MD F MAE oracle (meV/Å)", "md_force_mae", "", 1e3, 1, "oracle"),
+        Column("F drift (MD/test)", "md_force_drift", "", 1.0, 2, "oracle"),
+        Column("MD E MAE oracle (meV/atom)", "md_energy_mae_per_atom", "", 1e3, 2, "oracle"),
         Column("EV oracle (×1e-5)", "ev", "", 1.0, 2, "oracle"),
         Column("FV oracle", "fv", "", 1.0, 3, "oracle"),
         Column("EV aligned (×1e-5)", "ev", "", 1.0, 2, "aligned"),
@@ -249,6 +252,24 @@ def rank_stability(store: Store, task: str | None = None) -> tuple[list[str], li
             rows.append([dataset, task_, preset, m, " / ".join(f"{r} (seed {s})" for r, s in zip(ranks[m], seeds)),
                          f"{kept} of {len(seeds)} seeds at rank {common}"])
     return headers, rows
+
+
+def oracle_calibrations(store: Store) -> tuple[list[str], list[list[str]]]:
+    """The calibration of every oracle the stored cells used (PROTOCOL.md, "Oracles")."""
+    headers = ["dataset", "oracle", "level of theory", "frames", "force MAE vs labels (meV/Å)", "max (meV/Å)",
+               "energy offset (meV)", "used"]
+    seen: dict[tuple, list[str]] = {}
+    for c in store.cells("done"):
+        o = c.info.get("oracle") or {}
+        cal = o.get("calibration")
+        if not cal:
+            continue
+        seen[(cal["dataset"], cal["oracle"])] = [
+            cal["dataset"], cal["oracle"], (o.get("oracle") or {}).get("level", ""), str(len(cal["frames"])),
+            f"{cal['force_mae'] * 1e3:.2f}", f"{cal['force_max'] * 1e3:.2f}",
+            f"{cal['energy_offset_mean'] * 1e3:+.2f} ± {cal['energy_offset_std'] * 1e3:.2f}",
+            "yes" if cal["accepted"] else f"refused (> {cal['max_force_mae'] * 1e3:g} meV/Å)"]
+    return headers, [seen[k] for k in sorted(seen)]
 
 
 def provenance_tables(store: Store) -> list[tuple[str, list[str], list[list[str]]]]:

@@ -1,7 +1,8 @@
 """Simulation metrics (METRICS.md): RDF, structure (WF, JSD), dynamics (EV, FV), stability.
 
-Pure numpy functions plus MD observers (``update(step, time_fs, atoms, energy, forces)`` /
-``finish()``). Units: Å, eV, eV/Å, fs, K.
+Pure numpy functions plus MD observers (``update(step, time_fs, atoms, energy, forces)`` at saved
+frames, optionally ``check(step, time_fs, positions, numbers, cell, pbc, temperature_K)`` at every
+step, ``finish()``). Units: Å, eV, eV/Å, fs, K.
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from .dynamics import (OracleObserver, ViolationSeries, aggregate_replicas, alig
                        force_violation, geometric_mean, summarise_violations)
 from .rdf import (RDFAccumulator, RDFObserver, RDFResult, average_rdfs, coordination_number, frame_rdf,
                   max_rdf_radius, rdf_of_frames)
-from .stability import StabilityMonitor, bonded_pairs, stable_fraction, survival_curve
+from .stability import CATEGORIES, StabilityMonitor, bond_graph_pieces, replay, stable_fraction, survival_curve
 from .structure import jsd, wright_factor, wright_factor_nosqrt
 
 __all__ = [
@@ -17,6 +18,6 @@ __all__ = [
     "force_violation", "geometric_mean", "summarise_violations",
     "RDFAccumulator", "RDFObserver", "RDFResult", "average_rdfs", "coordination_number", "frame_rdf",
     "max_rdf_radius", "rdf_of_frames",
-    "StabilityMonitor", "bonded_pairs", "stable_fraction", "survival_curve",
+    "CATEGORIES", "StabilityMonitor", "bond_graph_pieces", "replay", "stable_fraction", "survival_curve",
     "jsd", "wright_factor", "wright_factor_nosqrt",
 ]

@@ -115,13 +115,14 @@ class ViolationSeries:
 
 
 def summarise_violations(series: Iterable[ViolationSeries | Mapping[str, Any]], floor: float = GEOMETRIC_FLOOR) -> dict[str, Any]:
-    """Replica summary: ``{"mode", "ev": aggregate, "fv": aggregate}`` (see :func:`aggregate_replicas`)."""
+    """Replica summary: ``{"mode", "ev": aggregate, "fv": aggregate}`` (see :func:`aggregate_replicas`),
+    the std over replicas a sample std (ddof = 1, METRICS.md)."""
     items = [s if isinstance(s, ViolationSeries) else ViolationSeries.from_dict(s) for s in series]
     modes = sorted({s.mode for s in items})
     if len(modes) > 1:
         raise ValueError(f"cannot pool violation series of different modes: {modes}")
-    return {"mode": modes[0] if modes else "", "ev": aggregate_replicas([s.ev for s in items], floor),
-            "fv": aggregate_replicas([s.fv for s in items], floor)}
+    return {"mode": modes[0] if modes else "", "ev": aggregate_replicas([s.ev for s in items], floor, ddof=1),
+            "fv": aggregate_replicas([s.fv for s in items], floor, ddof=1)}
 
 
 def aligned_series(model_times_fs, model_E, model_F, ref_frames_E, ref_frames_F, ref_spacing_fs: float,

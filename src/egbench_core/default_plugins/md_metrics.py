@@ -15,8 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis import (OracleObserver, RDFObserver, StabilityMonitor, aligned_series, average_rdfs, jsd,
-                        max_rdf_radius, rdf_of_frames, summarise_violations, wright_factor, wright_factor_nosqrt)
+from ..analysis import (CATEGORIES, OracleObserver, RDFObserver, StabilityMonitor, aligned_series, average_rdfs, jsd,
+                        max_rdf_radius, rdf_of_frames, summarise_violations, survival_curve, wright_factor,
+                        wright_factor_nosqrt)
+from ..analysis import stability as _criterion
 from ..data import read_extxyz
 from ..hookspecs import hookimpl
 from ..interfaces import MetricSpec, MetricValue
@@ -88,19 +90,50 @@ def time_to_failure(outputs) -> list[tuple[float, bool]]:
     return out
 
 
+def failure_of(r) -> dict:
+    """Category and atoms of a replica's failure ({} if stable): the stability monitor's verdict
+    (which also hears of the engine's stops), or ``non-finite`` for an MD stop it never saw."""
+    if r.failed_step is None:
+        return {}
+    v = r.observed.get("stability") or {}
+    if v.get("category") and v.get("failed_step") == r.failed_step:
+        return {"category": v["category"], "atoms": list(v.get("atoms") or []), "reason": r.failure}
+    return {"category": "non-finite" if "non-finite" in r.failure else "other", "atoms": [], "reason": r.failure}
+
+
 def _stability(outputs) -> list[MetricValue]:
     if not outputs.md:
         return []
     ttf = time_to_failure(outputs)
     t = np.array([x for x, _ in ttf])
     stable = [s for _, s in ttf]
-    reasons = "; ".join(f"replica {r.index}: {r.failure}" for r in outputs.md if r.failure)
-    _write_artifact(outputs, "stability.json", {"time_to_failure_fs": t, "stable": stable,
-                                                "total_time_fs": outputs.md_total_time_fs,
-                                                "reasons": [r.failure for r in outputs.md]})
-    return [MetricValue("stable_fraction", float(np.mean(stable)), "fraction", n=len(stable), note=reasons),
-            MetricValue("time_to_failure", float(t.mean()), "fs", std=float(t.std()), n=len(t),
-                        note=f"of {outputs.md_total_time_fs:g} fs per replica")]
+    failures = [failure_of(r) for r in outputs.md]
+    counts = {c: sum(f.get("category") == c for f in failures) for c in CATEGORIES}
+    others = sum(bool(f) and f["category"] not in CATEGORIES for f in failures)
+    total = float(outputs.md_total_time_fs)
+    grid, surv = survival_curve(t, total, grid=101, failed=[not s for s in stable])
+    seen = [r.observed.get("stability") or {} for r in outputs.md]
+    _write_artifact(outputs, "stability.json", {
+        "criterion": {"version": _criterion.CRITERION_VERSION, "bond_factor": _criterion.BOND_FACTOR,
+                      "collapse_factor": _criterion.COLLAPSE_FACTOR,
+                      "temperature_factor": _criterion.TEMPERATURE_FACTOR,
+                      "rdf_window_steps": _criterion.RDF_WINDOW_STEPS, "wf_threshold": _criterion.WF_THRESHOLD},
+        "time_to_failure_fs": t, "stable": stable, "total_time_fs": total,
+        "failed_step": [r.failed_step for r in outputs.md], "reasons": [r.failure for r in outputs.md],
+        "categories": [f.get("category", "") for f in failures], "atoms": [f.get("atoms", []) for f in failures],
+        "counts": counts, "survival": {"time_fs": grid, "fraction": surv},
+        "closest_contact": [v.get("closest_contact") for v in seen], "max_pieces": [v.get("max_pieces") for v in seen],
+        "pieces_start": [v.get("pieces_start") for v in seen]})
+    tally = ", ".join(f"{c} {n}" for c, n in counts.items() if n) + (f", other {others}" if others else "")
+    reasons = "; ".join(f"replica {r.index}: {r.failure}" + (f" (atoms {f['atoms']})" if f.get("atoms") else "")
+                        for r, f in zip(outputs.md, failures) if f)
+    note = f"failures: {tally}; {reasons}" if tally else ""
+    n = len(stable)
+    return [MetricValue("stable_fraction", float(np.mean(stable)), "fraction", n=n, note=note),
+            MetricValue("time_to_failure", float(t.mean()), "fs", std=float(t.std()), n=n,
+                        note=f"of {outputs.md_total_time_fs:g} fs per replica")] + [
+            MetricValue(f"failures_{c.replace('-', '_')}", float(counts[c]), "replicas", n=n,
+                        note=f"replicas that failed by {c}") for c in CATEGORIES]
 
 
 # -- structure --------------------------------------------------------------------------
@@ -182,10 +215,13 @@ def _dynamics(outputs) -> list[MetricValue]:
 
 @hookimpl
 def register_metrics(register):
-    register(MetricSpec(name="stability", compute=_stability, make_observer=_stability_observer, unit="fs", version="1",
-                        emits=("stable_fraction", "time_to_failure"),
-                        description="stable_fraction and time_to_failure (non-finite values, bond stretch > 0.5 Å, "
-                                    "sliding-window RDF WF > 50 % for bulk, T > 5× target)"))
+    register(MetricSpec(name="stability", compute=_stability, make_observer=_stability_observer, unit="fs", version="2",
+                        emits=("stable_fraction", "time_to_failure") + tuple(
+                            f"failures_{c.replace('-', '_')}" for c in CATEGORIES),
+                        description="stable_fraction, time_to_failure and failures per category, checked every MD "
+                                    "step: non-finite values, fragmentation of a molecule's bond graph (1.5× covalent "
+                                    "radii) into more pieces than at the start, collapse (two atoms closer than 0.5× "
+                                    "their covalent radii), sliding-window RDF WF > 50 % for bulk, T > 5× target"))
     register(MetricSpec(name="structure", compute=_structure, make_observer=_rdf_observer, unit="%", version="1",
                         emits=("wf", "wf_nosqrt", "jsd"),
                         description="RDF vs the reference split: wf (Wright's factor, %), wf_nosqrt, jsd (nat)"))

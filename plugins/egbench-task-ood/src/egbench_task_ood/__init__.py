@@ -4,8 +4,9 @@ Tasks never name datasets. A dataset joins a task by what it declares in its reg
 
 * an evaluation split tagged with the task's id (``ood-temperature``, ``ood-crystal``,
   ``ood-composition``, ``zero-shot``);
-* where to train: its own ``train`` / ``val`` splits, or those of the dataset named by its
-  ``train_dataset`` key (e.g. benzene → aspirin, the LiPS20 glasses → lips20);
+* where to train: its own ``train`` / ``val`` splits, or those of the dataset named by the tagged
+  split's ``train_dataset`` key or, failing that, the dataset's (e.g. benzene → aspirin, the LiPS20
+  glasses → lips20; MD17 naphthalene's test split → aspirin for ``zero-shot`` only);
 * ``ood-temperature`` also requires the tagged split's ``temperature_K`` to be higher than the
   training split's, and simulates at that temperature.
 
@@ -23,12 +24,20 @@ TASKS = {
     "ood-temperature": "train at the low temperature, test and simulate at the higher one (3BPA, acac 300 → 600 K)",
     "ood-crystal": "train on disordered (molten) frames, test on the crystalline frames of the same systems (LiPS20)",
     "ood-composition": "train on the small systems, test on unseen compositions (LiPS20)",
-    "zero-shot": "train on one molecule, test on another made of a subset of its elements (aspirin → benzene)",
+    "zero-shot": "train on one molecule, test on another made of a subset of its elements (aspirin → benzene, "
+                 "naphthalene, salicylic acid)",
 }
 
 
-def _train_source(dataset) -> str | None:
-    return dataset.extra.get("train_dataset")
+def _train_source(dataset, tagged: list[str]) -> str | None:
+    """Where the task trains: the tagged split's own ``train_dataset`` (e.g. MD17 naphthalene's test
+    split for zero-shot from aspirin, while its standard task trains on naphthalene), else the
+    dataset's, else the dataset itself (None)."""
+    per_split = {dataset.splits[s].train_dataset for s in tagged if getattr(dataset.splits[s], "train_dataset", None)}
+    if len(per_split) > 1:
+        raise SkipCell(f"dataset {dataset.name}: the splits tagged for this task train on different datasets "
+                       f"({', '.join(sorted(per_split))})")
+    return per_split.pop() if per_split else dataset.extra.get("train_dataset")
 
 
 def make_plan(task: str):
@@ -36,7 +45,7 @@ def make_plan(task: str):
         tagged = [s for s, info in dataset.splits.items() if task in info.tags]
         if not tagged:
             raise SkipCell(f"dataset {dataset.name} declares no split tagged {task!r}")
-        source = _train_source(dataset)
+        source = _train_source(dataset, tagged)
         if source is None and not {"train", "val"} <= set(dataset.splits):
             raise SkipCell(f"dataset {dataset.name} has no train/val splits and names no train_dataset")
         temperature = None
