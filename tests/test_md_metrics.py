@@ -92,3 +92,35 @@ def test_model_as_its_own_oracle_gives_zero_violation(emt_data_dir, toy, tmp_pat
     # geometric means of rounding-level values (EV printed ×1e5)
     assert values[("ev", "oracle")].value <= 1.01e-12 * 1e5 and values[("fv", "oracle")].value < 1e-6  # the 1e-12 floor
     assert math.isfinite(values[("ev", "oracle")].std) and torch.is_tensor(holder["pot"].e0)
+
+
+def test_aligned_mode_covers_the_first_tau_of_the_stable_part(emt_data_dir, toy, tmp_path, monkeypatch):
+    """Aligned EV/FV and the aligned force error use only the frames at t ≤ τ of each replica's stable
+    part; the force error is the mean |F̂ − F_ref| over those frames (synthetic-emt's test split is
+    a contiguous trajectory, 5 fs apart)."""
+    from egbench_core.execute import load_inputs, run_model
+    from egbench_core.protocol import protocol
+
+    monkeypatch.setenv("EGBENCH_DATA_DIR", str(emt_data_dir))
+    cat = load_catalog(extra_plugins=[toy.Plugin()], entry_points=False)
+    (cell,) = plan_cells(cat, "toy-pair", "synthetic-emt", "standard", "smoke", 0)
+    inputs = load_inputs(cell, cat, protocol("smoke"))
+    art = tmp_path / "art"
+    art.mkdir()
+    outputs = run_model(cell, cat.models["toy-pair"], inputs, protocol("smoke"), art, cat.datasets["synthetic-emt"],
+                        cat.metrics.values())
+    full, _ = md_metrics._aligned(outputs, window_fs=1e9)
+    short, mae = md_metrics._aligned(outputs, window_fs=10.0)
+    assert all(max(s["time_fs"]) <= 10.0 for s in short) and len(short) == len(mae) == 2
+    assert all(len(a["time_fs"]) > len(b["time_fs"]) for a, b in zip(full, short))
+    ref = outputs.md_reference
+    r = outputs.md[0]
+    from egbench_core.data import read_extxyz
+
+    traj = read_extxyz(Path(r.trajectory))
+    n = traj.n_atoms[0]
+    errs = [np.abs(traj.forces.reshape(len(traj), n, 3)[int(round(t))] - ref.forces.reshape(len(ref), n, 3)[k])
+            for t, k in zip(short[0]["time_fs"], short[0]["ref_index"])]  # smoke saves every 1 fs step
+    assert mae[0] == np.mean(errs)
+    values = {(v.name, v.mode): v for v in md_metrics._dynamics(outputs)}
+    assert values[("aligned_force_mae", "aligned")].n == 2 and "first 50 fs" in values[("fv", "aligned")].note

@@ -209,7 +209,7 @@ def _show_leaderboard(lb, title: str, not_run: bool = True, notes: bool = True) 
         caption += "".join(f"\n{m} {meaning}" for m, meaning in lb.marks.items())
         ui.table(f"egbench leaderboard: {title}", lb.headers, lb.rows, caption=caption)
         if lb.errors:
-            ui.table("metric errors", ["model", "dataset", "column", "reason"], lb.errors)
+            ui.table("metric errors", ["model", "dataset", "task", "column", "reason"], lb.errors)
     if notes:
         for note in lb.notes:
             ui.err_console.print(f"[yellow]warning:[/yellow] {note}", markup=True, highlight=False)
@@ -261,7 +261,7 @@ def report(
         except OSError as exc:
             raise _fail(f"cannot write plots under {out / 'plots'}: {exc.strerror or exc}")
     if compare is not None:  # egbench's columns, each followed by the source's value (report_compare.py)
-        from .report_compare import compare as compare_with, to_csv as cmp_csv, to_markdown as cmp_markdown
+        from .report_compare import compare as compare_with, table_view, to_csv as cmp_csv, to_markdown as cmp_markdown
 
         cmp = compare_with(store, compare, table, task)
         if format == "csv":  # stdout stays one csv table; the legend and warnings go to stderr
@@ -273,9 +273,10 @@ def report(
             ui.console.print(cmp_markdown(cmp), markup=False, highlight=False, soft_wrap=True)
             return
         if cmp.rows:
-            ui.table(cmp.title, cmp.headers, cmp.rows, caption="\n".join(cmp.legend))
+            ui.table(cmp.title, *table_view(cmp), caption="\n".join(cmp.legend))
         if cmp.errors:
-            ui.table("metric errors", ["model", "dataset", "column", "reason"], [[*k, v] for k, v in cmp.errors.items()])
+            ui.table("metric errors", ["model", "dataset", "task", "column", "reason"],
+                     [[*k, v] for k, v in cmp.errors.items()])
         for note in cmp.notes:
             ui.err_console.print(f"[yellow]warning:[/yellow] {note}", markup=True, highlight=False)
         return
@@ -304,8 +305,6 @@ def list_models() -> None:
 
 @list_app.command("datasets")
 def list_datasets() -> None:
-    from ase.data import chemical_symbols  # noqa: F401  (symbols are stored already)
-
     cat = _catalog()
     rows = []
     for d in cat.datasets.values():

@@ -20,37 +20,19 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
 from .calculator import EgbenchCalculator, NonFiniteOutputError
-from .data import Frames, write_extxyz
+from .data import Frames
 from .interfaces import MDPlan
+from .md_replicas import (MDSettings, Observer, StepCallback, _check_atoms, _finish, _save, reference_velocities,
+                          start_indices, start_state)
 from .records import ReplicaResult
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class MDSettings:
-    replicas: int
-    steps: int
-    save_every: int = 1
-    seed: int = 0
-
-
-def start_indices(n_frames: int, replicas: int) -> list[int]:
-    """Evenly spaced over the split (not consecutive): 5 of 1000 -> 0, 200, 400, 600, 800."""
-    if replicas > n_frames:
-        raise ValueError(f"{replicas} replicas need at least as many start frames; the split has {n_frames}")
-    return [int(i) for i in np.linspace(0, n_frames, replicas, endpoint=False).astype(int)]
-
-
-Observer = Any  # update(...) -> str | None; finish() -> dict; optional check(...) -> str | None, stopped(...)
-StepCallback = Callable[[int, int, int], None]
 
 
 def run_replica(potential, atoms, plan: MDPlan, steps: int, save_every: int, seed: int, index: int, start_frame: int,
@@ -108,79 +90,6 @@ def run_replica(potential, atoms, plan: MDPlan, steps: int, save_every: int, see
     return _finish(res, observers, step_time, atoms, plan.timestep_fs)
 
 
-def start_state(atoms, plan: MDPlan, rng: np.random.Generator, velocities: np.ndarray | None = None):
-    """A copy of ``atoms`` with its starting velocities: ``velocities`` (Å/fs) when given (e.g. the
-    reference trajectory's own, for aligned comparisons), else a Maxwell–Boltzmann draw from
-    ``rng`` at the plan's temperature, without centre-of-mass motion (and, for a molecule, without
-    rotation). Both MD engines start from this."""
-    from ase import units
-    from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
-
-    atoms = atoms.copy()
-    if velocities is not None:
-        atoms.set_velocities(velocities / units.fs)
-    else:
-        thermalize_momenta(atoms, temperature_K=plan.temperature_K, rng=rng)
-        Stationary(atoms)
-        if not atoms.pbc.any():
-            ZeroRotation(atoms)
-    return atoms
-
-
-def has_check(observers) -> bool:
-    """Whether any observer wants the per-step ``check``."""
-    return any(callable(getattr(obs, "check", None)) for obs in observers.values())
-
-
-def _check(observers, step: int, t_fs: float, positions, numbers, cell, pbc, temperature_K: float) -> str | None:
-    """The per-step checks, in observer order: the first failure (``"<observer>: <reason>"``) or None."""
-    for name, obs in observers.items():
-        check = getattr(obs, "check", None)
-        if check is not None:
-            r = check(step, t_fs, positions, numbers, cell, pbc, temperature_K)
-            if r:
-                return f"{name}: {r}"
-    return None
-
-
-def _check_atoms(observers, step: int, t_fs: float, atoms) -> str | None:
-    if not has_check(observers):
-        return None
-    return _check(observers, step, t_fs, atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc,
-                  float(atoms.get_temperature()))
-
-
-def _finish(res: ReplicaResult, observers, step_time: float, atoms=None,
-            timestep_fs: float | None = None) -> ReplicaResult:
-    res.time_per_step_ms = 1e3 * step_time / res.steps_done if res.steps_done else float("nan")
-    if res.failed_step is not None:  # observers that did not stop the replica learn why it stopped
-        source = next((name for name in observers if res.failure.startswith(f"{name}: ")), "engine")
-        t_fs = res.failed_step * timestep_fs if timestep_fs is not None else float("nan")
-        for name, obs in observers.items():
-            stopped = getattr(obs, "stopped", None)
-            if name != source and stopped is not None:
-                stopped(res.failed_step, t_fs, res.failure, source, atoms)
-    for name, obs in observers.items():
-        res.observed[name] = obs.finish()
-    if res.failure:
-        log.warning("replica %d stopped: %s", res.index, res.failure)
-    return res
-
-
-def _save(res: ReplicaResult, fh, atoms, step: int, t_fs: float, forces, observers) -> str | None:
-    energy = atoms.get_potential_energy()
-    res.times_fs.append(t_fs)
-    res.potential_energy.append(float(energy))
-    res.temperature_K.append(float(atoms.get_temperature()))
-    if fh:
-        write_extxyz(fh, atoms, energy, forces, {"step": step, "time_fs": t_fs})
-    for name, obs in observers.items():  # in order: the first failure ends the stable part
-        r = obs.update(step, t_fs, atoms, energy, forces)
-        if r:
-            return f"{name}: {r}"
-    return None
-
-
 MD_ENGINES = ("batched", "ase")
 
 
@@ -208,20 +117,3 @@ def run_md(potential, start_frames: Frames, plan: MDPlan, settings: MDSettings, 
         results.append(run_replica(potential, start_frames.to_atoms(idx), plan, settings.steps, settings.save_every,
                                    settings.seed * 1000 + r, r, idx, traj, observers, on_step, velocities=v))
     return results
-
-
-def reference_velocities(frames: Frames, k: int, spacing_fs: float | None) -> np.ndarray:
-    """Velocities (Å/fs) of frame ``k`` of a time-contiguous trajectory by finite differences:
-    central where both neighbours exist, one-sided at the ends; minimum image for periodic cells."""
-    if not spacing_fs:
-        raise ValueError(f"{frames.source}: reference velocities need the frame spacing of a contiguous split")
-    lo, hi = max(k - 1, 0), min(k + 1, len(frames) - 1)
-    if lo == hi:
-        raise ValueError(f"{frames.source}: a single frame has no velocities")
-    dx = frames.positions[frames.atoms_slice(hi)] - frames.positions[frames.atoms_slice(lo)]
-    if frames.pbc[k].any():
-        cell = frames.cell[k]
-        frac = np.linalg.solve(cell.T, dx.T).T
-        frac[:, frames.pbc[k]] -= np.round(frac[:, frames.pbc[k]])
-        dx = frac @ cell
-    return dx / ((hi - lo) * spacing_fs)

@@ -40,7 +40,7 @@ import torch
 from .data import Frames
 from .graph import MAX_EXTENT_A, neighbour_list
 from .interfaces import MDPlan
-from .md import (MDSettings, Observer, StepCallback, _check, _finish, _save, has_check, reference_velocities,
+from .md_replicas import (MDSettings, Observer, StepCallback, _check, _finish, _save, has_check, reference_velocities,
                  start_indices, start_state)
 from .potential import evaluate
 from .records import ReplicaResult

@@ -63,6 +63,7 @@ TABLES = {
         Column("MD E MAE oracle (meV/atom)", "md_energy_mae_per_atom", "", 1e3, 2, "oracle"),
         Column("EV oracle (×1e-5)", "ev", "", 1.0, 2, "oracle"),
         Column("FV oracle", "fv", "", 1.0, 3, "oracle"),
+        Column("aligned F MAE (meV/Å)", "aligned_force_mae", "", 1e3, 1, "aligned"),
         Column("EV aligned (×1e-5)", "ev", "", 1.0, 2, "aligned"),
         Column("FV aligned", "fv", "", 1.0, 3, "aligned"),
     ),
@@ -82,7 +83,7 @@ class Leaderboard:
     headers: list[str]
     rows: list[list[str]]
     not_run: list[list[str]] = field(default_factory=list)  # model, dataset, task, status, reason
-    errors: list[list[str]] = field(default_factory=list)  # model, dataset, column, reason
+    errors: list[list[str]] = field(default_factory=list)  # model, dataset, task, column, reason
     notes: list[str] = field(default_factory=list)  # warnings about what is shown
     marks: dict[str, str] = field(default_factory=dict)  # marks used in the rows -> meaning
 
@@ -108,8 +109,9 @@ def _cell_value(ms: list[dict], info: dict[str, Any], col: Column, split: str) -
             return _Value("n/a", None, note)
         return _Value("error", None, note or f"the metric gave a non-finite value ({'NaN' if v is None else v})")
     s = f"{v * col.scale:.{col.digits}f}"
-    if std is not None and math.isfinite(std) and std > 0:
-        s += f" ± {std * col.scale:.{col.digits}f}"
+    spread = f"{std * col.scale:.{col.digits}f}" if std is not None and math.isfinite(std) else ""
+    if spread and float(spread) != 0.0:  # a std that rounds to zero is not printed
+        s += f" ± {spread}"
     return _Value(s, v * col.scale)
 
 
@@ -160,7 +162,7 @@ def leaderboard(store: Store, task: str | None = None, columns=COLUMNS, verify: 
             shown = _aggregate(values, col) if len(values) > 1 else values[0]
             row.append(shown.text)
             if shown.text == "error":
-                lb.errors.append([label, dataset, col.header, shown.reason])
+                lb.errors.append([label, dataset, task_, col.header, shown.reason])
         lb.rows.append(row)
     if hidden:
         lb.notes.append(f"{hidden} older result(s) of the same cells (other code or earlier runs) are not shown")
@@ -341,7 +343,8 @@ def _error_with_reason(lb: Leaderboard, row: list[str], i: int) -> str:
         return _md_escape(row[i])
     label = row[0].split(" [")[0]
     header = lb.headers[i]
-    why = next((e[3] for e in lb.errors if e[0].split(" [")[0] == label and e[1] == row[1] and e[2] == header), "")
+    why = next((e[4] for e in lb.errors
+                if e[0].split(" [")[0] == label and e[1] == row[1] and e[2] == row[2] and e[3] == header), "")
     return _md_escape(f"error ({why})" if why else "error")
 
 

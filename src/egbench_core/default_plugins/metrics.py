@@ -56,7 +56,8 @@ def _md_cost(out) -> list[MetricValue]:
     atoms_steps = sum(r.n_atoms * r.steps_done for r in reps) / (sum(r.time_per_step_ms * r.steps_done for r in reps) / 1e3)
     hw = out.hardware
     note = f"{hw.get('cpu', '?')}, torch threads {hw.get('torch_threads', '?')}, {hw.get('precision', '?')}"
-    return [MetricValue("md_time_per_step", float(t.mean()), "ms", std=float(t.std()), n=len(reps), note=note),
+    std = float(t.std(ddof=1)) if len(t) > 1 else None  # sample std over replicas
+    return [MetricValue("md_time_per_step", float(t.mean()), "ms", std=std, n=len(reps), note=note),
             MetricValue("md_throughput", float(atoms_steps), "atom·steps/s", n=len(reps), note=note)]
 
 
