@@ -161,12 +161,12 @@ def test_a_failed_replica_is_dropped_and_the_others_go_on():
         assert max(np.abs(a - b).max() for a, b in zip(rec[r].frames, alone_rec[r].frames)) < 1e-10
 
 
-class _Einstein(torch.nn.Module):
-    """E = ½ k Σ |x − x0|²: every atom in its own harmonic well (k in eV/Å²)."""
+class _Wells(torch.nn.Module):
+    """A float64 test potential: every atom in a harmonic well at its place in ``centres`` (k eV/Å²)."""
 
-    def __init__(self, centres: np.ndarray, k: float = 2.0):
+    def __init__(self, centres: np.ndarray, species: tuple[int, ...], k: float = 2.0):
         super().__init__()
-        self.cutoff, self.species = 3.0, (29, 79)
+        self.cutoff, self.species = 3.0, species
         self.centres = torch.as_tensor(centres, dtype=torch.float64)
         self.k = torch.nn.Parameter(torch.tensor(k, dtype=torch.float64))
 
@@ -174,11 +174,19 @@ class _Einstein(torch.nn.Module):
     def dtype(self):
         return torch.float64
 
-    def forward(self, graph):
+    def well(self, graph) -> torch.Tensor:
         x = graph.positions.to(torch.float64)
-        x0 = self.centres.repeat(graph.num_graphs, 1)
-        e = 0.5 * self.k * ((x - x0) ** 2).sum(dim=1)
-        return torch.zeros(graph.num_graphs, dtype=torch.float64).index_add(0, graph.batch, e)
+        return 0.5 * self.k * ((x - self.centres.repeat(graph.num_graphs, 1)) ** 2).sum(dim=1)
+
+    def forward(self, graph):
+        return torch.zeros(graph.num_graphs, dtype=torch.float64).index_add(0, graph.batch, self.well(graph))
+
+
+class _Einstein(_Wells):
+    """E = ½ k Σ |x − x0|²: every atom in its own harmonic well."""
+
+    def __init__(self, centres: np.ndarray, k: float = 2.0):
+        super().__init__(centres, (29, 79), k)
 
 
 def test_kinetic_temperature_is_canonical_on_the_emt_box(emt_frames):
@@ -197,25 +205,17 @@ def test_kinetic_temperature_is_canonical_on_the_emt_box(emt_frames):
     assert abs(t.var() / canonical - 1) < 0.15, (t.var(), canonical)
 
 
-class _PullOff(torch.nn.Module):
-    """Every atom in a harmonic well at its place in ``centres`` (k eV/Å²), except F atoms, pulled
-    along −x (away from methanol's C, for its atom 2) by a constant force of ``f`` eV/Å."""
+class _PullOff(_Wells):
+    """Every atom in a harmonic well at its place in ``centres``, except F atoms, pulled along −x
+    (away from methanol's C, for its atom 2) by a constant force of ``f`` eV/Å."""
 
     def __init__(self, centres: np.ndarray, f: float = 20.0, k: float = 2.0):
-        super().__init__()
-        self.cutoff, self.species, self.f = 3.0, (1, 6, 8, 9), f
-        self.centres = torch.as_tensor(centres, dtype=torch.float64)
-        self.k = torch.nn.Parameter(torch.tensor(k, dtype=torch.float64))
-
-    @property
-    def dtype(self):
-        return torch.float64
+        super().__init__(centres, (1, 6, 8, 9), k)
+        self.f = f
 
     def forward(self, graph):
         z = graph.atomic_numbers
-        x = graph.positions.to(torch.float64)
-        x0 = self.centres.repeat(graph.num_graphs, 1)
-        e_atom = 0.5 * self.k * ((x - x0) ** 2).sum(dim=1) * (z != 9) + self.f * x[:, 0] * (z == 9)
+        e_atom = self.well(graph) * (z != 9) + self.f * graph.positions.to(torch.float64)[:, 0] * (z == 9)
         return torch.zeros(graph.num_graphs, dtype=torch.float64).index_add(0, graph.batch, e_atom)
 
 

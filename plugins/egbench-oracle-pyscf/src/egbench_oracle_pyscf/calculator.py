@@ -6,6 +6,8 @@ when asked, Grimme's D3 dispersion (``dftd3``, damping "d3bj" or "d3zero") added
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 from ase.units import Bohr, Hartree
@@ -54,8 +56,10 @@ def make_calculator(params: dict) -> Calculator:
     unknown = sorted(set(params) - known)
     if unknown:
         raise ValueError(f"pyscf oracle: unknown settings {unknown}; expected some of {sorted(known)}")
+    # threads change no number: they come from the environment, not from the declaration (which is hashed)
+    threads = int(params.get("threads") or os.environ.get("EGBENCH_ORACLE_THREADS", "1"))
     dft = PySCFCalculator(params["xc"], params["basis"], params.get("density_fit", True), params.get("grid_level", 3),
-                          params.get("charge", 0), params.get("spin", 0), params.get("threads", 1))
+                          params.get("charge", 0), params.get("spin", 0), threads)
     dispersion = params.get("dispersion")
     if not dispersion:
         return dft
