@@ -199,3 +199,57 @@ def toy_site(tmp_path):
         return e
 
     return types.SimpleNamespace(path=site, env=env, egbench=[sys.executable, "-m", "egbench_core.cli"])
+
+
+# --------------------------------------------------------------------------------------
+# a small real store for the report tests (HTML, json), run once per session
+# --------------------------------------------------------------------------------------
+class HotTask:
+    """A tiny ``ood-temperature`` task (family ood), written here so core's tests need no plugin:
+    train on the dataset's train/val splits, evaluate and simulate on its split tagged
+    ``ood-temperature`` at that split's temperature (acac: test at 600 K)."""
+
+    @hookimpl
+    def register_tasks(self, register):
+        from egbench_core.default_plugins.tasks import md_plan
+        from egbench_core.interfaces import SkipCell, TaskPlan, TaskSpec
+
+        def plan(dataset):
+            hot = [s for s, info in dataset.splits.items() if "ood-temperature" in info.tags]
+            if not hot:
+                raise SkipCell(f"dataset {dataset.name} declares no split tagged 'ood-temperature'")
+            temperature = dataset.splits[hot[0]].temperature_K
+            return TaskPlan("train", "val", (hot[0],), md_plan(dataset, hot[0], temperature))
+
+        register(TaskSpec(name="ood-temperature", plan=plan, family="ood", description="300 K -> hotter (tests)"))
+
+
+def _explode(species, cutoff, params, stats):
+    raise RuntimeError("build exploded on purpose")
+
+
+@pytest.fixture(scope="session")
+def report_store(emt_data_dir, tmp_path_factory):
+    """A smoke run into one store: toy-pair (seeds 0 and 1 on acac) and toy-wide (another preset,
+    so other numbers) on acac and synthetic-emt, task standard and ood-temperature (acac 300 → 600 K;
+    synthetic-emt has no hot split: skipped); toy-broken fails; toy-molecular is skipped on the
+    periodic synthetic-emt. Returns the store (open for reading)."""
+    from egbench_core.plugins import load_catalog
+    from egbench_core.runner import plan_cells, run_cells
+    from egbench_core.store import Store
+
+    wide = {"smoke": {"cutoff": 4.5, "model": {"n_basis": 10}, "train": {"epochs": 4, "batch_size": 8, "lr": 2e-2}}}
+    root = tmp_path_factory.mktemp("report-store") / "results"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EGBENCH_DATA_DIR", str(emt_data_dir))
+        mp.setenv("EGBENCH_OFFLINE", "1")
+        cat = load_catalog(extra_plugins=[ToyPlugin(
+            toy_spec(), toy_spec("toy-wide", presets=wide), toy_spec("toy-broken", build=_explode),
+            toy_spec("toy-molecular", capabilities=Capabilities(periodic=False))), HotTask()], entry_points=False)
+        both = "standard,ood-temperature"
+        cells = (plan_cells(cat, "toy-pair,toy-wide", "acac,synthetic-emt", both, preset="smoke", seeds=[0])
+                 + plan_cells(cat, "toy-pair", "acac", "standard", preset="smoke", seeds=[1])
+                 + plan_cells(cat, "toy-broken", "acac", "standard", preset="smoke", seeds=[0])
+                 + plan_cells(cat, "toy-molecular", "synthetic-emt", "standard", preset="smoke", seeds=[0]))
+        run_cells(cells, cat, Store(root), argv=["pytest", "report_store"])
+    return Store.open_readonly(root)

@@ -51,7 +51,9 @@ def a_file(tmp_path):
     (["run", "--dry-run"], "--dry-run prints the SLURM job script: it needs --executor slurm"),
     (["run", "--datasets", "nosuch"], "no dataset named 'nosuch'"),
     (["run", "--tasks", "nosuch"], "no task named 'nosuch'"),
-    (["report", "--format", "pdf"], "--format 'pdf': expected table, markdown or csv"),
+    (["report", "--format", "pdf"], "--format 'pdf': expected table, markdown, csv, json or html"),
+    (["report", "--format", "csv", "--out-dir", "somewhere"], "--out-dir somewhere: --out-dir is for --format html"),
+    (["report", "--format", "json", "--compare", "paper"], "--compare is for table, markdown and csv"),
     (["report", "--table", "x"], "--table 'x': expected one of static"),
     (["no-such-command"], "No such command 'no-such-command'"),
     (["env", "remove", "nosuch"], "no environment named 'nosuch'"),
@@ -74,6 +76,19 @@ def test_report_of_a_task_the_store_lacks(toy_site, tmp_path):
     Store(tmp_path / "out").close()  # a valid, empty store
     line = _one_line(_egbench(toy_site, "report", "--out", str(tmp_path / "out"), "--task", "nosuch"))
     assert "--task 'nosuch'" in line and "has no cells of that task" in line
+
+
+def test_html_report_into_a_folder_that_is_not_a_report(toy_site, tmp_path, a_file):
+    Store(tmp_path / "out").close()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    for where, expected in ((mine, "is not empty and holds no earlier egbench report"),
+                            (a_file, "is a file, expected a folder for the HTML report")):
+        line = _one_line(_egbench(toy_site, "report", "--out", str(tmp_path / "out"), "--format", "html",
+                                  "--out-dir", str(where)))
+        assert f"--out-dir {where}" in line and expected in line
+    assert (mine / "notes.txt").read_text() == "keep me"
 
 
 def test_verbose_adds_the_traceback(toy_site):

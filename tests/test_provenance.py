@@ -110,6 +110,7 @@ def test_run_records_code_libraries_and_machine_and_report_shows_them(toy_site, 
     run = subprocess.run(toy_site.egbench + ["run", "--models", "toy-pair", "--preset", "smoke", "--out", str(out)],
                          env=toy_site.env(), capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
+    assert f"egbench report --out {out} --format html" in run.stdout  # where the HTML report is
     store = Store.open_readonly(out)
     (r,) = store.runs()
     prov = r["provenance"]

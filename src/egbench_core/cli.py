@@ -20,6 +20,7 @@ app.add_typer(env_app, name="env")
 
 DEFAULT_DATASETS = "acac"  # the embedded default: works offline on a fresh machine
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+REPORT_FORMATS = ("table", "markdown", "csv", "json", "html")
 _VERBOSE = {"level": 0}
 
 
@@ -177,13 +178,13 @@ def run(
 def _show_run(store, summary, tasks_run: set[str]) -> None:
     from .report import TABLES, leaderboard
 
-    _show_leaderboard(leaderboard(store, columns=TABLES["static"]), "static errors and cost")
+    _show_leaderboard(leaderboard(store, columns=TABLES["static"]), "static errors and cost", not_run=False)
     sim = leaderboard(store, columns=TABLES["stability"] + TABLES["structure"][:2] + TABLES["dynamics"])
     _show_leaderboard(sim, "forward MD", not_run=False, notes=False)
     _show_calibrations(store)
     for line in summary.recomputed:
         ui.err_console.print(f"[yellow]recomputed[/yellow] {line}", markup=True, highlight=False)
-    ui.skip_summary(summary.skip_reasons, _VERBOSE["level"])
+    _show_not_run(sim)
     parts = [f"{summary.done} computed", f"{summary.cached} cached", f"{summary.failed} failed"]
     if summary.infra_failed:
         parts.append(f"{summary.infra_failed} lost to infrastructure (worker died twice)")
@@ -193,6 +194,16 @@ def _show_run(store, summary, tasks_run: set[str]) -> None:
         parts.append(f"{summary.busy} running in another process")
     parts.append(f"{summary.skipped} skipped")
     ui.console.print(f"run {summary.run_id}: {', '.join(parts)} — results in {store.root}")
+    ui.console.print(f"HTML report (leaderboards, OOD, plots per dataset, provenance): egbench report --out "
+                     f"{store.root} --format html  → {store.root / 'report' / 'index.html'}", markup=False,
+                     highlight=False, soft_wrap=True)
+
+
+def _show_not_run(lb) -> None:
+    """The cells not run, one line per reason with its count (``-v``: and each cell)."""
+    from .not_run import group_not_run
+
+    ui.not_run_summary(group_not_run(lb.not_run), _VERBOSE["level"])
 
 
 def _show_calibrations(store) -> None:
@@ -214,13 +225,19 @@ def _show_leaderboard(lb, title: str, not_run: bool = True, notes: bool = True) 
         for note in lb.notes:
             ui.err_console.print(f"[yellow]warning:[/yellow] {note}", markup=True, highlight=False)
     if lb.not_run and not_run:
-        ui.table("cells not run", ["model", "dataset", "task", "status", "reason"], lb.not_run)
+        _show_not_run(lb)
 
 
 @app.command()
 def report(
     out: Path = typer.Option(Path("egbench-results"), help="results folder (opened read-only)"),
-    format: str = typer.Option("table", "--format", help="table | markdown | csv"),
+    format: str = typer.Option("table", "--format", help="table | markdown | csv | json (one record per cell and "
+                                                         "metric, with units: docs/guide.md) | html (a folder of "
+                                                         "pages with sortable leaderboards and plots; --out-dir)"),
+    out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="--format html: the folder to write (default: "
+                                                                   "OUT/report)"),
+    skipped: bool = typer.Option(False, "--skipped", help="list every cell not run (failed, skipped, ...) with its "
+                                                         "reason"),
     table: str = typer.Option("static", help="static (paper Table 1) | structure (Table 2) | dynamics (Table 3) | stability"),
     task: Optional[str] = typer.Option(None, help="only this task"),
     plots: bool = typer.Option(False, help="also write PNG plots (RDF, EV/FV over time, survival) under OUT/plots"),
@@ -237,10 +254,15 @@ def report(
 
     if table not in TABLES:
         raise _fail(f"--table {table!r}: expected one of {', '.join(TABLES)}")
-    if format not in ("table", "markdown", "csv"):
-        raise _fail(f"--format {format!r}: expected table, markdown or csv")
+    if format not in REPORT_FORMATS:
+        raise _fail(f"--format {format!r}: expected {', '.join(REPORT_FORMATS[:-1])} or {REPORT_FORMATS[-1]}")
     if compare is not None and compare not in SOURCES:
         raise _fail(f"--compare {compare!r}: expected {', '.join(SOURCES)}")
+    if compare is not None and format in ("json", "html"):
+        raise _fail(f"--compare with --format {format}: --compare is for table, markdown and csv (the HTML report "
+                    "always shows the paper's values where they pair)")
+    if out_dir is not None and format != "html":
+        raise _fail(f"--out-dir {out_dir}: --out-dir is for --format html")
     try:
         store = Store.open_readonly(out)
     except StoreError as exc:
@@ -251,6 +273,21 @@ def report(
     if provenance:
         for title, headers, rows in provenance_tables(store):
             ui.table(title, headers, rows)
+        return
+    if skipped:
+        rows = leaderboard(store, task, columns=(), verify=False).not_run
+        if rows:
+            ui.table("cells not run", ["model", "dataset", "task", "status", "reason"], rows)
+        else:
+            ui.console.print("every cell in the store is done")
+        return
+    if format == "json":
+        from .report_json import to_json
+
+        ui.raw(to_json(store, task))
+        return
+    if format == "html":
+        _write_html(store, out_dir or store.root / "report", task)
         return
     if plots:
         from .plots import make_plots
@@ -265,12 +302,12 @@ def report(
 
         cmp = compare_with(store, compare, table, task)
         if format == "csv":  # stdout stays one csv table; the legend and warnings go to stderr
-            ui.console.print(cmp_csv(cmp), markup=False, highlight=False, soft_wrap=True, end="")
+            ui.raw(cmp_csv(cmp))
             for line in cmp.legend + [f"warning: {n}" for n in cmp.notes]:
                 ui.err_console.print(line, markup=False, highlight=False, soft_wrap=True)
             return
         if format == "markdown":
-            ui.console.print(cmp_markdown(cmp), markup=False, highlight=False, soft_wrap=True)
+            ui.raw(cmp_markdown(cmp))
             return
         if cmp.rows:
             ui.table(cmp.title, *table_view(cmp), caption="\n".join(cmp.legend))
@@ -289,10 +326,25 @@ def report(
         if rows:
             ui.table("ranking stability across seeds", headers, rows)
     elif format == "markdown":
-        ui.console.print(to_markdown(lb) + rank_markdown(*rank_stability(store, task)), markup=False, highlight=False,
-                         soft_wrap=True)
+        ui.raw(to_markdown(lb) + rank_markdown(*rank_stability(store, task)))
     else:
-        ui.console.print(to_csv(lb), markup=False, highlight=False, soft_wrap=True, end="")
+        ui.raw(to_csv(lb))
+
+
+def _write_html(store, out_dir: Path, task: Optional[str]) -> None:
+    try:
+        from .html.write import ReportFolderError, write_report
+    except ImportError as exc:  # plotly is a core dependency; an environment may still lack it
+        raise _fail(f"--format html needs the plotly package ({exc}): pip install 'plotly>=5.20'", EXIT_FAILED)
+    try:
+        index = write_report(store, out_dir, task)
+    except ReportFolderError as exc:
+        raise _fail(str(exc))
+    except OSError as exc:
+        raise _fail(f"--out-dir {out_dir}: cannot write the HTML report there ({exc.strerror or exc}); name another "
+                    "folder with --out-dir")
+    ui.console.print(f"HTML report: {index} (open {index.resolve().as_uri()} in a browser; the folder works offline)",
+                     markup=False, highlight=False, soft_wrap=True)
 
 
 @list_app.command("models")

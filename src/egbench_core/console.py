@@ -29,6 +29,12 @@ def setup_logging(verbose: int) -> None:
         logging.getLogger("py.warnings").setLevel(logging.ERROR)
 
 
+def raw(text: str) -> None:
+    """Text to print as is (json, csv, markdown): no markup, emoji codes or wrapping."""
+    console.file.write(text if text.endswith("\n") else text + "\n")
+    console.file.flush()
+
+
 def table(title: str, headers: list[str], rows: list[list[str]], caption: str | None = None) -> None:
     t = Table(title=title, caption=caption, show_lines=False)
     for h in headers:
@@ -40,8 +46,8 @@ def table(title: str, headers: list[str], rows: list[list[str]], caption: str | 
 
 class RunProgress:
     """Progress bars for ``egbench run``: one for the cells, one per cell in flight (epochs, MD
-    steps). Skipped cells are counted, not listed (``-v`` lists each; the run summarises them by
-    reason at the end)."""
+    steps). Skipped cells are counted, not listed (``-v`` lists each; the run summarises the cells
+    not run by reason at the end)."""
 
     def __init__(self, n_cells: int, verbose: int = 0):
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -101,11 +107,20 @@ class RunProgress:
         self._sub(cell, f"  {cell.model} × {cell.dataset}: MD replica {replica}", total, step)
 
 
-def skip_summary(reasons: dict[str, list[str]], verbose: int = 0) -> None:
-    """One line per distinct reason with a count (``-v``: and the cells)."""
-    for reason, labels in sorted(reasons.items(), key=lambda kv: -len(kv[1])):
-        err_console.print(Text.assemble((f"– {len(labels)} skipped: ", "yellow"), reason), highlight=False,
-                          soft_wrap=True)
+def not_run_summary(groups, verbose: int = 0) -> None:
+    """Cells not run (``not_run.group_not_run``): a count per status, then one line per reason with
+    its count (``-v``: and the cells)."""
+    if not groups:
+        return
+    counts: dict[str, int] = {}
+    for g in groups:
+        counts[g.status] = counts.get(g.status, 0) + g.count
+    console.print(Text.assemble(("cells not run: ", "bold"), ", ".join(f"{n} {s}" for s, n in counts.items()),
+                                " (`egbench report --skipped` lists them)"), highlight=False, soft_wrap=True)
+    for g in groups:
+        style = "red" if g.status in ("failed", "interrupted") else "yellow"
+        console.print(Text.assemble((f"– {g.count} {g.status}: ", style), g.kind), highlight=False, soft_wrap=True)
         if verbose:
-            for label in labels:
-                err_console.print(Text(f"    {label}", style="dim"), highlight=False, soft_wrap=True)
+            for model, dataset, task, _, reason in g.cells:
+                console.print(Text(f"    {model} × {dataset} × {task}: {reason}", style="dim"), highlight=False,
+                              soft_wrap=True)

@@ -89,30 +89,32 @@ class Leaderboard:
 
 
 @dataclass
-class _Value:
+class Value:
+    """One shown cell: its text, the number behind it (None for n/a, error, —) and why it is not a number."""
+
     text: str
     number: float | None = None
     reason: str = ""
 
 
-def _cell_value(ms: list[dict], info: dict[str, Any], col: Column, split: str) -> _Value:
+def cell_value(ms: list[dict], info: dict[str, Any], col: Column, split: str) -> Value:
     hit = next((m for m in ms if m["name"] == col.metric and m["split"] == split
                 and (m["mode"] == col.mode or (not col.mode and m["mode"] == ""))), None)
     if hit is None and col.mode:  # "not applicable" rows carry no mode
         hit = next((m for m in ms if m["name"] == col.metric and m["split"] == split and m["mode"] == ""), None)
     if hit is None:
         why = (info.get("metric_errors") or {}).get(col.metric)
-        return _Value("error", None, why) if why else _Value("—")
+        return Value("error", None, why) if why else Value("—")
     v, std, note = hit["value"], hit["std"], hit.get("note") or ""
     if v is None or not math.isfinite(v):
         if note.startswith("not applicable"):
-            return _Value("n/a", None, note)
-        return _Value("error", None, note or f"the metric gave a non-finite value ({'NaN' if v is None else v})")
+            return Value("n/a", None, note)
+        return Value("error", None, note or f"the metric gave a non-finite value ({'NaN' if v is None else v})")
     s = f"{v * col.scale:.{col.digits}f}"
     spread = f"{std * col.scale:.{col.digits}f}" if std is not None and math.isfinite(std) else ""
     if spread and float(spread) != 0.0:  # a std that rounds to zero is not printed
         s += f" ± {spread}"
-    return _Value(s, v * col.scale)
+    return Value(s, v * col.scale)
 
 
 def latest_cells(store: Store, task: str | None = None) -> tuple[list[CellRow], int]:
@@ -158,8 +160,8 @@ def leaderboard(store: Store, task: str | None = None, columns=COLUMNS, verify: 
             row.append(_train_frames(group[0].info))
         for col in columns:
             split = first if col.split is None else col.split
-            values = [_cell_value(ms, c.info, col, split) for ms, c in zip(metrics, group)]
-            shown = _aggregate(values, col) if len(values) > 1 else values[0]
+            values = [cell_value(ms, c.info, col, split) for ms, c in zip(metrics, group)]
+            shown = aggregate(values, col) if len(values) > 1 else values[0]
             row.append(shown.text)
             if shown.text == "error":
                 lb.errors.append([label, dataset, task_, col.header, shown.reason])
@@ -180,14 +182,14 @@ def first_eval_split(cell: CellRow, metrics: list[dict]) -> str:
     return splits[0] if splits else ""
 
 
-def _aggregate(values: list[_Value], col: Column) -> _Value:
+def aggregate(values: list[Value], col: Column) -> Value:
     """Mean ± sample std over seeds; any error or n/a among them is shown as such."""
     for kind in ("error", "n/a", "—"):
         hit = next((v for v in values if v.text == kind), None)
         if hit is not None:
             return hit
     x = np.array([v.number for v in values], dtype=float)
-    return _Value(f"{x.mean():.{col.digits}f} ± {x.std(ddof=1):.{col.digits}f}", float(x.mean()))
+    return Value(f"{x.mean():.{col.digits}f} ± {x.std(ddof=1):.{col.digits}f}", float(x.mean()))
 
 
 def _train_frames(info: dict[str, Any]) -> str:
