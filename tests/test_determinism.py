@@ -102,8 +102,9 @@ def test_quick_subset_is_seeded_fixed_per_dataset_and_bounded():
     assert frames.n_atoms[idx].sum() > quick.max_train_atoms - 40  # filled up to the atom budget
     assert np.all(np.diff(idx) > 0) and idx.max() > 900  # sorted, drawn from the whole split
     assert np.array_equal(idx, subset_indices(frames, quick, "train"))  # no dependence on any run seed
-    ev = subset_indices(frames, quick, "eval")
-    assert ev is None  # 1000 frames: within the evaluation limit
+    ev = subset_indices(frames, quick, "eval")  # evenly spaced over the split, ends included
+    assert len(ev) == quick.max_eval_frames and ev[0] == 0 and ev[-1] == 999 and np.all(np.diff(ev) > 0)
+    assert subset_indices(frames.subset(np.arange(quick.max_eval_frames)), quick, "eval") is None
     assert subset_indices(frames.subset(np.arange(300)), quick, "val").tolist() != list(range(50))  # seeded
     smoke = subset_indices(frames, protocol("smoke"), "train")
     assert smoke.tolist() == list(range(40))  # the smoke preset takes the first frames

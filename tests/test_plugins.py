@@ -229,7 +229,8 @@ def test_load_plugins_empty_loads_no_entry_points(fake_dists, monkeypatch, toy):
     cat = load_catalog(extra_plugins=[toy.Plugin()], entry_points=True)
     assert "broken" not in cat.plugins and "good" not in cat.plugins
     assert "ep-model" not in cat.models
-    assert set(cat.plugins) == {"core.datasets", "core.tasks", "core.metrics", "core.md_metrics", "ToyPlugin"}
+    assert set(cat.plugins) == {"core.datasets", "core.tasks", "core.metrics", "core.md_metrics", "core.oracles",
+                                "core.oracle_metrics", "ToyPlugin"}
     assert "toy-pair" in cat.models
 
 

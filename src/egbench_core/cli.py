@@ -59,10 +59,14 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     return (StoreError, RegistryError, ChecksumError, DataUnavailableError, DataCacheError, MalformedDataError)
 
 
-def _on_sigterm(signum, frame) -> None:
+def _on_signal(signum, frame) -> None:
+    """SIGINT and SIGTERM during a run: the cells in flight are recorded as interrupted. Installed
+    explicitly, so Ctrl-C works even where the shell started egbench with SIGINT ignored."""
+    import signal
+
     from .runner import Interrupted
 
-    raise Interrupted("SIGTERM")
+    raise Interrupted(signal.Signals(signum).name)
 
 
 @app.command()
@@ -153,7 +157,7 @@ def run(
     import torch
 
     torch.set_num_threads(threads)
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         runner = make_executor(executor, cat, workers, scheduler, cluster_config, threads)
     except ExecutorConfigError as exc:
@@ -168,7 +172,8 @@ def run(
                              f"interrupted and will be recomputed; finished cells are kept in {store.root}")
         raise typer.Exit(EXIT_INTERRUPTED)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         runner.close()
     _show_run(store, summary, tasks_run={c.task for c in cells})
     if summary.failed or summary.failed_kept or summary.infra_failed:
