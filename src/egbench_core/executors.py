@@ -145,13 +145,19 @@ class DaskExecutor:
         client.subscribe_topic(PROGRESS_TOPIC, self._on_progress)
 
     @classmethod
-    def local(cls, workers: int, threads: int) -> "DaskExecutor":
+    def local(cls, workers: int, threads: int, warm_models: str = "") -> "DaskExecutor":
+        """A LocalCluster of ``workers`` processes; each imports the frameworks of ``warm_models``
+        (comma-separated ids, or ``all``) as it starts (:mod:`egbench_core.dask_preload`)."""
         import dask
         from distributed import Client, LocalCluster
 
+        from .dask_preload import WARM_MODELS_ENV
+
         dask.config.set({"distributed.scheduler.allowed-failures": 1})
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                               env={"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)})
+                               env={"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+                                    WARM_MODELS_ENV: warm_models},
+                               preload=["egbench_core.dask_preload"])
         return cls(Client(cluster), cluster)
 
     @classmethod
@@ -278,14 +284,52 @@ def check_options(kind: str, workers: int | None, scheduler: str | None) -> None
             raise ExecutorConfigError("--executor dask needs --workers N (N >= 1) or --scheduler ADDRESS")
 
 
+class EarlyExecutor:
+    """A cluster started in a background thread while the client loads plugins and plans cells
+    (worker start-up and imports overlap the client's own); :meth:`get` waits for it."""
+
+    def __init__(self, kind: str, workers: int | None, scheduler: str | None, config: dict[str, Any], threads: int,
+                 warm_models: str = ""):
+        import concurrent.futures
+
+        check_options(kind, workers, scheduler)
+        self.kind = kind
+        self._args = (kind, None, workers, scheduler, config, threads, warm_models)
+        self._pool = None
+        self._future = None
+        self._taken = False
+        if kind != "local":
+            self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="egbench-cluster-start")
+            self._future = self._pool.submit(make_executor, *self._args)
+
+    def get(self, catalog):
+        self._taken = True
+        if self._future is None:
+            return make_executor(self.kind, catalog, *self._args[2:])
+        try:
+            return self._future.result()
+        finally:
+            self._pool.shutdown(wait=False)
+
+    def discard(self) -> None:
+        """The run stopped before using the cluster (bad input): shut it down."""
+        if self._future is None or self._taken:
+            return
+        try:
+            self._future.result().close()
+        except Exception as exc:  # noqa: BLE001 - the cluster never started: nothing to close
+            log.debug("early cluster not started: %s", exc)
+        self._pool.shutdown(wait=False)
+
+
 def make_executor(kind: str, catalog, workers: int | None, scheduler: str | None, config: dict[str, Any],
-                  threads: int):
+                  threads: int, warm_models: str = ""):
     check_options(kind, workers, scheduler)
     if kind == "local":
         return LocalExecutor(catalog)
     quiet_dask()
     if kind == "dask":
-        return DaskExecutor.connect(scheduler) if scheduler else DaskExecutor.local(workers, threads)
+        return DaskExecutor.connect(scheduler) if scheduler else DaskExecutor.local(workers, threads, warm_models)
     if kind == "slurm":
         import dask
         from distributed import Client

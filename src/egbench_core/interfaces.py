@@ -83,6 +83,9 @@ class ModelSpec:
     capabilities: Capabilities = field(default_factory=Capabilities)
     plugin: str = ""  # filled in by core: the plugin that registered it
     environment: str = ""  # set by core for a model that lives in another environment (envs.py)
+    # optional: import the framework ahead of the first cell (a Dask worker calls it as it starts,
+    # while the client is still planning); no arguments, nothing returned
+    warm_up: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
         check_id("model", self.name)

@@ -25,6 +25,13 @@ def build(species: Sequence[int], cutoff: float, params: Mapping[str, Any], stat
     return build_adapter(species, cutoff, params, stats)
 
 
+def warm_up() -> None:
+    """Import mace-torch and e3nn (about 5 s here): what a worker process does before its first cell."""
+    from .adapter import mace_version
+
+    mace_version()
+
+
 def mace_spec() -> ModelSpec:
     return ModelSpec(
         name="mace",
@@ -37,6 +44,7 @@ def mace_spec() -> ModelSpec:
         url="https://github.com/ACEsuit/mace",
         requires=["mace-torch>=0.3.13,<0.4"],
         capabilities=Capabilities(periodic=True, stress=True, max_elements=None, trainable=True),
+        warm_up=warm_up,
     )
 
 
