@@ -37,6 +37,7 @@ def test_dask_stores_the_same_numbers_as_local(toy_site, emt_env, tmp_path):
                           env=toy_site.env(), capture_output=True, text=True, timeout=900)
     assert dask.returncode == 0, dask.stderr[-3000:]
     assert "2 computed" in dask.stdout
+    assert "Scheduler at" not in dask.stdout + dask.stderr  # dask's own INFO lines only with -vv
     a, b = _numbers(tmp_path / "local"), _numbers(tmp_path / "dask")
     assert len(a) > 20 and a == b
     (run,) = Store.open_readonly(tmp_path / "dask").runs()

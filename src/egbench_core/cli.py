@@ -101,12 +101,15 @@ def run(
     dry_run: bool = typer.Option(False, "--dry-run", help="--executor slurm: print the job script and exit"),
 ) -> None:
     """Train, evaluate and simulate every selected model × dataset × task; resume what is done."""
+    import signal
+
     from .cell import Execution
     from .devices import DeviceError, check_dtype, resolve_device
-    from .executors import EarlyExecutor, ExecutorConfigError, check_options, load_config, slurm_cluster
+    from .executors import ExecutorConfigError, check_options, load_config, make_executor, slurm_cluster
     from .md import MD_ENGINES
     from .protocol import PROTOCOL_PRESETS
-    from .runner import parse_seeds
+    from .runner import parse_seeds, plan_cells, run_cells
+    from .store import Store
 
     if threads < 1:
         raise _fail(f"--threads {threads}: expected a positive number of torch threads (e.g. 1)")
@@ -132,25 +135,8 @@ def run(
             ui.console.print(cluster.job_script(), markup=False, highlight=False, soft_wrap=True)
             cluster.close()
             return
-        early = EarlyExecutor(executor, workers, scheduler, cluster_config, threads, warm_models=models)  # starts while we plan
     except (ValueError, DeviceError, ExecutorConfigError) as exc:
         raise _fail(str(exc))
-    try:
-        _plan_and_run(early, out, models, datasets, tasks, preset, seed_list, execution, md_engine, oracle_setting,
-                      threads, retry_failed)
-    finally:
-        early.discard()  # the cluster, when planning stopped the run before it was used
-
-
-def _plan_and_run(early, out, models, datasets, tasks, preset, seed_list, execution, md_engine, oracle_setting,
-                  threads, retry_failed):
-    """Plan the cells, open the store, run them on the executor ``early`` is starting."""
-    import signal
-
-    from .executors import ExecutorConfigError
-    from .runner import plan_cells, run_cells
-    from .store import Store
-
     cat = _catalog()
     if datasets is None:
         datasets = DEFAULT_DATASETS if tasks == "standard" else "all"
@@ -173,10 +159,8 @@ def _plan_and_run(early, out, models, datasets, tasks, preset, seed_list, execut
     torch.set_num_threads(threads)
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        runner = early.get(cat)
+        runner = make_executor(executor, cat, workers, scheduler, cluster_config, threads, warm_models=models)
     except ExecutorConfigError as exc:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         raise _fail(str(exc))
     try:
         with ui.RunProgress(len(cells), _VERBOSE["level"]) as progress:

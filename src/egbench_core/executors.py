@@ -264,7 +264,10 @@ def slurm_cluster(config: dict[str, Any], threads: int):
 
 
 def quiet_dask() -> None:
-    """Dask's own INFO lines (scheduler start/stop) stay out of egbench's output (shown with -vv)."""
+    """Dask's own INFO lines (scheduler start/stop) stay out of egbench's output (shown with -vv).
+    ``import distributed`` sets its loggers' levels from dask's config, so it is imported first."""
+    import distributed  # noqa: F401 - configures its logging on import; the levels below override it
+
     if logging.getLogger().level > logging.DEBUG:
         for name in ("distributed", "dask_jobqueue"):
             logging.getLogger(name).setLevel(logging.WARNING)
@@ -282,44 +285,6 @@ def check_options(kind: str, workers: int | None, scheduler: str | None) -> None
                                       "ADDRESS (an existing one), not both")
         if not scheduler and (workers is None or workers < 1):
             raise ExecutorConfigError("--executor dask needs --workers N (N >= 1) or --scheduler ADDRESS")
-
-
-class EarlyExecutor:
-    """A cluster started in a background thread while the client loads plugins and plans cells
-    (worker start-up and imports overlap the client's own); :meth:`get` waits for it."""
-
-    def __init__(self, kind: str, workers: int | None, scheduler: str | None, config: dict[str, Any], threads: int,
-                 warm_models: str = ""):
-        import concurrent.futures
-
-        check_options(kind, workers, scheduler)
-        self.kind = kind
-        self._args = (kind, None, workers, scheduler, config, threads, warm_models)
-        self._pool = None
-        self._future = None
-        self._taken = False
-        if kind != "local":
-            self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="egbench-cluster-start")
-            self._future = self._pool.submit(make_executor, *self._args)
-
-    def get(self, catalog):
-        self._taken = True
-        if self._future is None:
-            return make_executor(self.kind, catalog, *self._args[2:])
-        try:
-            return self._future.result()
-        finally:
-            self._pool.shutdown(wait=False)
-
-    def discard(self) -> None:
-        """The run stopped before using the cluster (bad input): shut it down."""
-        if self._future is None or self._taken:
-            return
-        try:
-            self._future.result().close()
-        except Exception as exc:  # noqa: BLE001 - the cluster never started: nothing to close
-            log.debug("early cluster not started: %s", exc)
-        self._pool.shutdown(wait=False)
 
 
 def make_executor(kind: str, catalog, workers: int | None, scheduler: str | None, config: dict[str, Any],
