@@ -86,6 +86,10 @@ class ModelSpec:
     # optional: import the framework ahead of the first cell (a Dask worker calls it as it starts,
     # while the client is still planning); no arguments, nothing returned
     warm_up: Callable[[], None] | None = None
+    # a calculator-backed model (ARCHITECTURE.md, "The model seam"): makes a fresh ASE calculator
+    # (energy eV, forces eV/Å); core evaluates and simulates through it, never builds or trains it
+    # (``build`` is not called). Made with :func:`egbench_core.calculator_model.calculator_model`.
+    calculator: Callable[[], Any] | None = None
 
     def __post_init__(self) -> None:
         check_id("model", self.name)
@@ -93,6 +97,11 @@ class ModelSpec:
             check_id("preset", p)
             if "cutoff" not in cfg:
                 raise ValueError(f"model {self.name!r} preset {p!r} has no 'cutoff' (Å)")
+
+    @property
+    def calculator_backed(self) -> bool:
+        """Evaluated and simulated through its ASE calculator; never built or trained."""
+        return self.calculator is not None
 
     def preset(self, name: str) -> dict[str, Any]:
         try:
