@@ -98,19 +98,17 @@ def test_guarded_calculator_adds_offsets_to_the_energy_only_and_forces_are_minus
     assert e == pytest.approx(raw.get_potential_energy() + 0.37 * (len(atoms) - n_au) - 1.25 * n_au, abs=1e-12)
     np.testing.assert_allclose(f, raw.get_forces(), atol=1e-12)
     assert np.abs(f).max() > 0.05  # rattled: real forces
-    h = 1e-4
+    h, start = 1e-4, atoms.positions.copy()
     for i, c in ((0, 0), (3, 1), (7, 2)):
-        p = atoms.positions.copy()
-        p[i, c] += h
-        atoms.positions = p
-        ep = atoms.get_potential_energy()
-        p[i, c] -= 2 * h
-        atoms.positions = p
-        em = atoms.get_potential_energy()
-        p[i, c] += h
-        atoms.positions = p
+        e_pm = []
+        for sign in (1, -1):
+            p = start.copy()
+            p[i, c] += sign * h
+            atoms.positions = p
+            e_pm.append(atoms.get_potential_energy())
+        ep, em = e_pm
         assert -(ep - em) / (2 * h) == pytest.approx(f[i, c], abs=1e-5)
-    p = atoms.positions.copy()
+    p = start.copy()
     p[2, 1] = np.nan
     atoms.positions = p
     with pytest.raises(NonFiniteOutputError, match=r"non-finite positions \(atoms \[2\]\)"):
@@ -182,7 +180,7 @@ def test_emt_through_the_seam_reproduces_the_emt_labels(emt_env, tmp_path):
     assert ms[("energy_mae", "test")]["value"] < 1e-8
     for name in ("train_time_per_epoch", "epochs"):
         assert ms[(name, "")]["value"] is None  # NaN: SQLite keeps it as NULL
-        assert ms[(name, "")]["note"].startswith("n/a: not trained")
+        assert ms[(name, "")]["note"].startswith("not applicable: not trained")
     assert ms[("md_time_per_step", "")]["value"] > 0
     info = row.info
     assert info["model"]["energy"] == "zero-shot (E0 refit)" and info["model"]["fit_frames"] == 40
