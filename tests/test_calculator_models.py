@@ -164,6 +164,17 @@ def test_an_uninstalled_calculator_package_is_a_skipped_cell(emt_env):
     assert cell.skip_reason == "missing dependency: nosuchpkg_egbench (not installed)"
 
 
+def test_a_model_is_skipped_on_elements_it_does_not_cover(emt_env, toy):
+    from egbench_core.calculator_model import calculator_model
+
+    copper_only = calculator_model("emt-copper", EMT, elements=[29])
+    anything = calculator_model("emt-any", EMT)
+    cat = load_catalog(extra_plugins=[toy.Plugin(copper_only, anything)], entry_points=False)
+    cells = {c.model: c for c in plan_cells(cat, "emt-copper,emt-any", "synthetic-emt", preset="smoke")}
+    assert cells["emt-copper"].skip_reason == "model emt-copper does not cover element Au of synthetic-emt"
+    assert cells["emt-any"].skip_reason == ""
+
+
 # -- a cell end to end --------------------------------------------------------------------------
 @pytest.mark.slow
 def test_emt_through_the_seam_reproduces_the_emt_labels(emt_env, tmp_path):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
@@ -41,14 +41,17 @@ def _not_buildable(*_args, **_kw):
 
 def calculator_model(name: str, make: Callable[[], Any], *, version: str = "0", description: str = "",
                      citation: str = "", licence: str = "", url: str = "", requires: list[str] | None = None,
-                     periodic: bool = True, max_elements: int | None = None) -> ModelSpec:
+                     periodic: bool = True, max_elements: int | None = None,
+                     elements: Sequence[int] | None = None) -> ModelSpec:
     """The spec of a model evaluated through the ASE calculator ``make()`` returns (a fresh one per
-    call: one for the static evaluation, one per MD replica). It runs at every protocol preset."""
+    call: one for the static evaluation, one per MD replica). It runs at every protocol preset;
+    ``elements``: the atomic numbers it covers (datasets with others are skipped; None: any)."""
     return ModelSpec(name=name, build=_not_buildable, presets={p: {"cutoff": STATS_CUTOFF} for p in PRESETS},
                      version=version, description=description, citation=citation, licence=licence, url=url,
                      requires=list(requires or []), calculator=make,
                      capabilities=Capabilities(periodic=periodic, stress=False, max_elements=max_elements,
-                                               trainable=False))
+                                               trainable=False,
+                                               elements=tuple(sorted(int(z) for z in elements)) if elements else None))
 
 
 class GuardedCalculator(Calculator):

@@ -59,6 +59,8 @@ class Capabilities:
     stress: bool = True  # energy depends on the cell through the edge vectors only
     max_elements: int | None = None  # None: any number of species
     trainable: bool = True
+    # atomic numbers a pretrained model covers (None: any); a dataset with others is skipped
+    elements: tuple[int, ...] | None = None
 
 
 @dataclass

@@ -232,6 +232,11 @@ def _skip_reason(catalog, spec, ds, task, cell: Cell) -> str:
         return str(exc)
     if spec.capabilities.max_elements is not None and len(ds.elements) > spec.capabilities.max_elements:
         return f"{ds.name} has {len(ds.elements)} elements; model {spec.name} supports at most {spec.capabilities.max_elements}"
+    covered = spec.capabilities.elements
+    if covered is not None:
+        outside = [e for e in ds.elements if _atomic_number(e) not in set(covered)]
+        if outside:
+            return f"model {spec.name} does not cover element{'s' if len(outside) > 1 else ''} {', '.join(outside)} of {ds.name}"
     train_ds = catalog.datasets.get(cell.plan.train_dataset or ds.name)
     if train_ds is None:
         return f"task {task.name} trains on dataset {cell.plan.train_dataset!r}, which is not installed"
@@ -250,3 +255,12 @@ def _skip_reason(catalog, spec, ds, task, cell: Cell) -> str:
     return ""
 
 
+
+
+def _atomic_number(element) -> int:
+    """``"Cu"`` or 29 → 29."""
+    if isinstance(element, str):
+        from ase.data import atomic_numbers
+
+        return atomic_numbers[element]
+    return int(element)
