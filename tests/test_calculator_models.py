@@ -165,7 +165,7 @@ def test_an_uninstalled_calculator_package_is_a_skipped_cell(emt_env):
 
 
 def test_a_model_is_skipped_on_elements_it_does_not_cover(emt_env, toy):
-    from egbench_core.calculator_model import calculator_model
+    from egbench_core.interfaces import calculator_model
 
     copper_only = calculator_model("emt-copper", EMT, elements=[29])
     anything = calculator_model("emt-any", EMT)

@@ -17,6 +17,8 @@ import re
 from typing import Any
 from urllib.parse import unquote
 
+from .interfaces import calculator_model
+
 PREFIX = "ase:"
 _MODULE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -92,8 +94,6 @@ def ase_model(text: str, check_import: bool = True):
     ``check_import``: when the module's distribution is installed, import the module and check the
     class is an ASE calculator (:class:`AseSpecError` otherwise); a distribution that is not installed
     leaves the model's cells skipped (``requires``)."""
-    from .calculator_model import calculator_model  # ase and torch: only once a spec is used
-
     module, cls, kwargs = parse_spec(text)
     dist = distribution_of(module)
     if dist is not None and check_import:

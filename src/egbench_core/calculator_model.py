@@ -2,9 +2,9 @@
 calculator is evaluated and simulated through that calculator — its forces are its own — and is
 never built or trained.
 
-* :func:`calculator_model` makes the :class:`~egbench_core.interfaces.ModelSpec` of such a model
-  (a plugin registers it like any other; ``ase:module:Class?key=value`` ids become one, see
-  :mod:`egbench_core.ase_models`).
+* :func:`egbench_core.interfaces.calculator_model` makes the
+  :class:`~egbench_core.interfaces.ModelSpec` of such a model (a plugin registers it like any other;
+  ``ase:module:Class?key=value`` ids become one, see :mod:`egbench_core.ase_models`).
 * :class:`CalculatorPotential` is what a cell uses in place of a trained potential: the
   calculator's energies plus per-element energy offsets refitted on the training split by linear
   least squares ("zero-shot (E0 refit)"; the calculator's own energies are kept as ``raw``).
@@ -14,44 +14,21 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 
 from .calculator import NonFiniteOutputError
 from .data import Frames
-from .interfaces import Capabilities, ModelSpec
+from .interfaces import ModelSpec
 from .records import TrainRecord
 from .stats import composition_matrix
 
 log = logging.getLogger(__name__)
 
-# Only the training statistics' neighbour count (avg_num_neighbors, recorded, not used) needs a
-# cutoff: the calculator has its own.
-STATS_CUTOFF = 5.0  # Å
-PRESETS = ("smoke", "quick", "paper")
 ENERGY_MODE = "zero-shot (E0 refit)"
 NOT_TRAINED = "not trained: calculator-backed model (per-element energy offsets refitted on the training split)"
-
-
-def _not_buildable(*_args, **_kw):
-    raise TypeError("a calculator-backed model is evaluated through its ASE calculator; it has no network to build")
-
-
-def calculator_model(name: str, make: Callable[[], Any], *, version: str = "0", description: str = "",
-                     citation: str = "", licence: str = "", url: str = "", requires: list[str] | None = None,
-                     periodic: bool = True, max_elements: int | None = None,
-                     elements: Sequence[int] | None = None) -> ModelSpec:
-    """The spec of a model evaluated through the ASE calculator ``make()`` returns (a fresh one per
-    call: one for the static evaluation, one per MD replica). It runs at every protocol preset;
-    ``elements``: the atomic numbers it covers (datasets with others are skipped; None: any)."""
-    return ModelSpec(name=name, build=_not_buildable, presets={p: {"cutoff": STATS_CUTOFF} for p in PRESETS},
-                     version=version, description=description, citation=citation, licence=licence, url=url,
-                     requires=list(requires or []), calculator=make,
-                     capabilities=Capabilities(periodic=periodic, stress=False, max_elements=max_elements,
-                                               trainable=False,
-                                               elements=tuple(sorted(int(z) for z in elements)) if elements else None))
 
 
 class GuardedCalculator(Calculator):

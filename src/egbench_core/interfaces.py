@@ -117,6 +117,33 @@ class ModelSpec:
         return stable_hash({"model": self.name, "version": self.version, "preset": self.preset(name)})
 
 
+# Only the training statistics' neighbour count (avg_num_neighbors, recorded, not used) needs a
+# cutoff for a calculator-backed model: the calculator has its own.
+CALCULATOR_STATS_CUTOFF = 5.0  # Å
+
+
+def _not_buildable(*_args, **_kw):
+    raise TypeError("a calculator-backed model is evaluated through its ASE calculator; it has no network to build")
+
+
+def calculator_model(name: str, make: Callable[[], Any], *, version: str = "0", description: str = "",
+                     citation: str = "", licence: str = "", url: str = "", requires: list[str] | None = None,
+                     periodic: bool = True, max_elements: int | None = None,
+                     elements: Sequence[int] | None = None) -> ModelSpec:
+    """The spec of a calculator-backed model (:mod:`egbench_core.calculator_model`): evaluated and
+    simulated through the ASE calculator ``make()`` returns (a fresh one per call: one for the
+    static evaluation, one per MD replica; ``make`` is the first place to import the framework),
+    never built or trained. It runs at every protocol preset; ``elements``: the atomic numbers it
+    covers (datasets with others are skipped; None: any)."""
+    covered = tuple(sorted(int(z) for z in elements)) if elements is not None else None
+    return ModelSpec(name=name, build=_not_buildable,
+                     presets={p: {"cutoff": CALCULATOR_STATS_CUTOFF} for p in ("smoke", "quick", "paper")},
+                     version=version, description=description, citation=citation, licence=licence, url=url,
+                     requires=list(requires or []), calculator=make,
+                     capabilities=Capabilities(periodic=periodic, stress=False, max_elements=max_elements,
+                                               trainable=False, elements=covered))
+
+
 # --------------------------------------------------------------------------------------
 # Tasks
 # --------------------------------------------------------------------------------------
