@@ -15,9 +15,11 @@ from egbench_core.ase_models import AseSpecError, ase_model, model_id, parse_spe
 from egbench_core.calculator import NonFiniteOutputError
 from egbench_core.calculator_model import GuardedCalculator, refit_offsets
 from egbench_core.data import Frames
+from egbench_core.interfaces import calculator_model
 from egbench_core.plugins import load_catalog
 from egbench_core.runner import plan_cells, run_cells
 from egbench_core.store import Store
+from egbench_core.testing import CalculatorConformance
 
 EMT_SPEC = "ase:ase.calculators.emt:EMT"
 
@@ -131,6 +133,40 @@ def test_refit_offsets_recovers_known_per_element_offsets():
         assert got[z] == pytest.approx(d, abs=1e-9)
 
 
+# -- the conformance kit's calculator checks, on EMT and on a broken calculator ----------------
+EMT_MODEL = calculator_model("emt", EMT, citation="K. W. Jacobsen, P. Stoltze, J. K. Nørskov, Surf. Sci. 366, 394 "
+                             "(1996)", licence="LGPL-2.1 (ase)", elements=[1, 6, 7, 8, 13, 28, 29, 46, 47, 78, 79])
+
+
+class TestEMTConformance(CalculatorConformance):
+    spec = EMT_MODEL
+    species = (1, 6, 8, 29)
+
+
+class _WrongSignEMT(EMT):
+    def calculate(self, *args, **kwargs):
+        super().calculate(*args, **kwargs)
+        self.results["forces"] = -self.results["forces"]
+
+
+class _Broken(CalculatorConformance):
+    spec = calculator_model("emt-wrong-sign", _WrongSignEMT, citation="x", licence="x")
+    species = (1, 6, 8, 29)
+
+
+def test_the_kit_catches_forces_that_are_not_minus_the_gradient():
+    with pytest.raises(AssertionError, match="forces vs -dE/dr by finite differences"):
+        _Broken().test_forces_match_finite_differences()
+
+
+def test_the_kit_refuses_a_trainable_spec(toy):
+    class Wrong(CalculatorConformance):
+        spec = toy.spec()
+
+    with pytest.raises(AssertionError, match="is not calculator-backed"):
+        Wrong().test_spec_metadata()
+
+
 # -- planning ---------------------------------------------------------------------------------
 def test_planned_cells_carry_the_spec_and_run_on_the_ase_engine(emt_env):
     cat = load_catalog(entry_points=False)
@@ -165,8 +201,6 @@ def test_an_uninstalled_calculator_package_is_a_skipped_cell(emt_env):
 
 
 def test_a_model_is_skipped_on_elements_it_does_not_cover(emt_env, toy):
-    from egbench_core.interfaces import calculator_model
-
     copper_only = calculator_model("emt-copper", EMT, elements=[29])
     anything = calculator_model("emt-any", EMT)
     cat = load_catalog(extra_plugins=[toy.Plugin(copper_only, anything)], entry_points=False)
