@@ -41,6 +41,21 @@ def test_model_id_is_lowercase_kebab_case_derived_from_the_spec():
     assert model_id("ase:a_b.c:Calc?x=1.5") == "ase-a-b-c-calc-x-1-5"
 
 
+@pytest.mark.parametrize("name, ok", [
+    ("chgnet-0.3", True), ("sevennet-mf-0", True), ("mace", True), ("chgnet-0.3.1", True), ("ase-a-b", True),
+    ("chgnet.0", False), ("chgnet-0.", False), ("chgnet-.3", False), ("Chgnet-0.3", False), ("a_b", False),
+    ("chgnet-v0.3", True), ("", False), ("chgnet-0..3", False),
+])
+def test_model_ids_are_kebab_case_with_a_dot_only_inside_a_version(name, ok):
+    from egbench_core.interfaces import check_model_id
+
+    if ok:
+        assert check_model_id(name) == name
+    else:
+        with pytest.raises(ValueError, match="is not lowercase kebab-case"):
+            check_model_id(name)
+
+
 @pytest.mark.parametrize("spec, message", [
     ("tblite.ase:TBLite", "does not start with 'ase:'"),
     ("ase:tblite.ase", "expected 'ase:package.module:ClassName'"),

@@ -29,6 +29,17 @@ def check_id(kind: str, name: str) -> str:
     return name
 
 
+_VERSION_DOT = re.compile(r"(?<=[0-9])\.(?=[0-9])")
+
+
+def check_model_id(name: str) -> str:
+    """Model ids are lowercase kebab-case too, where a dot may join two digits of a version
+    (``chgnet-0.3``, the id upstream's checkpoint is known by)."""
+    if not isinstance(name, str) or not ID_RE.match(_VERSION_DOT.sub("-", name)):
+        raise ValueError(f"model id {name!r} is not lowercase kebab-case (e.g. 'mace', 'chgnet-0.3')")
+    return name
+
+
 def stable_hash(obj: Any) -> str:
     """sha256 of the canonical JSON of ``obj`` (dict keys sorted)."""
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
@@ -94,7 +105,7 @@ class ModelSpec:
     calculator: Callable[[], Any] | None = None
 
     def __post_init__(self) -> None:
-        check_id("model", self.name)
+        check_model_id(self.name)
         for p, cfg in self.presets.items():
             check_id("preset", p)
             if "cutoff" not in cfg:
