@@ -63,6 +63,30 @@ def test_same_numbers_as_chgnets_own_calculator(model_id):
     assert np.abs(ours.get_forces()).max() > 0.1
 
 
+def test_egbench_autograd_through_chgnet_gives_chgnets_forces():
+    """The model-seam route (adapter.CHGNetEnergy): energy as a function of an AtomicGraph, forces
+    by egbench's autograd, equal to CHGNet's own, one structure at a time and batched."""
+    from egbench_core.graph import collate, graph_parts
+    from egbench_core.potential import evaluate
+
+    energy = adapter.CHGNetEnergy(adapter.load_model("chgnet-0.3"))
+    si = bulk("Si", "diamond", a=5.43).repeat((2, 1, 1))
+    si.rattle(0.05, seed=1)
+    structures = [si, molecule((1, 6, 8))]
+    parts = [graph_parts(a.positions, a.numbers, a.cell.array, a.pbc, 5.0) for a in structures]
+    batched = evaluate(energy, collate(parts, torch.float64), forces=True)
+    start = 0
+    for k, (a, p) in enumerate(zip(structures, parts)):
+        one = evaluate(energy, collate([p], torch.float64), forces=True)
+        ref = a.copy()
+        ref.calc = chgnet_spec().calculator()
+        assert float(one["energy"][0]) == pytest.approx(ref.get_potential_energy(), abs=1e-5)
+        np.testing.assert_allclose(one["forces"].numpy(), ref.get_forces(), atol=2e-5)
+        assert float(batched["energy"][k]) == pytest.approx(float(one["energy"][0]), abs=1e-5)
+        np.testing.assert_allclose(batched["forces"][start:start + len(a)].numpy(), one["forces"].numpy(), atol=2e-5)
+        start += len(a)
+
+
 def test_a_molecule_does_not_feel_its_box(monkeypatch):
     mol = molecule((1, 6, 8))
     mol.calc = chgnet_spec().calculator()

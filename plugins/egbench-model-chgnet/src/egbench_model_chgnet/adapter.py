@@ -59,6 +59,61 @@ def load_model(model_id: str):
     return model.to("cpu").eval()
 
 
+def _box(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float) -> tuple[np.ndarray, np.ndarray]:
+    """(lattice [3,3], origin [3]): the structure's own cell, or for a molecule a cubic box with
+    more than ``cutoff`` + VACUUM around it (Cartesian positions minus ``origin`` lie inside)."""
+    pbc = np.asarray(pbc, dtype=bool)
+    if pbc.all():
+        return np.asarray(cell, dtype=np.float64), np.zeros(3)
+    if pbc.any():
+        raise ValueError(f"CHGNet: periodic in some directions only (pbc={pbc.tolist()}) is not supported")
+    extent = positions.max(axis=0) - positions.min(axis=0)
+    side = float(extent.max()) + 2 * (cutoff + VACUUM)
+    return np.eye(3) * side, positions.mean(axis=0) - side / 2
+
+
+class CHGNetEnergy:
+    """CHGNet as a function of an egbench ``AtomicGraph``: ``__call__(graph) -> energy [B]`` (eV,
+    float64), differentiable with respect to ``graph.positions``. CHGNet's converter builds each
+    structure's graph topology from the (detached) positions; the fractional coordinates it feeds
+    the network are computed from ``graph.positions`` in torch, and CHGNet forms its Cartesian
+    coordinates and bond vectors from them, so egbench's autograd gives the forces. The route to
+    CHGNet through egbench's model seam (and fine-tuning with egbench's trainer); not yet wired
+    into core, whose pretrained-model ``ModelSpec`` (``load()``) does not exist yet."""
+
+    def __init__(self, model):
+        self.model = model
+        self.model.graph_converter.set_isolated_atom_response("ignore")
+        self.cutoff = float(model.graph_converter.atom_graph_cutoff)
+
+    def __call__(self, graph):
+        import torch
+        from chgnet.model.model import TORCH_DTYPE
+        from pymatgen.core import Lattice, Structure
+
+        crystal_graphs, sizes = [], []
+        for b in range(int(graph.num_graphs)):
+            idx = (graph.batch == b).nonzero().flatten()
+            pos = graph.positions[idx]
+            numbers = graph.atomic_numbers[idx].detach().cpu().numpy()
+            lattice, origin = _box(pos.detach().cpu().numpy(), graph.cell[b].detach().cpu().numpy(),
+                                   graph.pbc[b].detach().cpu().numpy(), self.cutoff)
+            cart = pos.detach().cpu().numpy() - origin
+            structure = Structure(Lattice(lattice), numbers.tolist(), cart, coords_are_cartesian=True)
+            cg = self.model.graph_converter(structure)
+            lat = torch.as_tensor(lattice, dtype=pos.dtype, device=pos.device)
+            frac = (pos - torch.as_tensor(origin, dtype=pos.dtype, device=pos.device)) @ torch.linalg.inv(lat)
+            # the converter wraps fractional coordinates into [0, 1): keep its integer offsets
+            offset = torch.round(cg.atom_frac_coord.to(pos.dtype) - frac.detach())
+            cg.atom_frac_coord = (frac + offset).to(TORCH_DTYPE)
+            crystal_graphs.append(cg)
+            sizes.append(len(idx))
+        out = self.model.forward(crystal_graphs, task="e")["e"].to(torch.float64)
+        if self.model.is_intensive:
+            out = out * torch.as_tensor(sizes, dtype=torch.float64, device=out.device)
+        return out
+
+
 class CHGNetCalculator(Calculator):
     """Energy (eV) and forces (eV/Å) of a CHGNet network (no stress, no magnetic moments)."""
 
@@ -75,17 +130,9 @@ class CHGNetCalculator(Calculator):
 
         super().calculate(atoms, properties, system_changes)
         a = self.atoms
-        pbc = np.asarray(a.pbc, dtype=bool)
-        if pbc.all():
-            lattice, coords = Lattice(a.cell.array), a.positions
-        elif not pbc.any():
-            extent = a.positions.max(axis=0) - a.positions.min(axis=0)
-            side = float(extent.max()) + 2 * (self.cutoff + VACUUM)
-            lattice = Lattice.cubic(side)
-            coords = a.positions - a.positions.mean(axis=0) + side / 2
-        else:
-            raise ValueError(f"CHGNet: periodic in some directions only (pbc={pbc.tolist()}) is not supported")
-        structure = Structure(lattice, a.get_chemical_symbols(), coords, coords_are_cartesian=True)
+        lattice, origin = _box(a.positions, a.cell.array, a.pbc, self.cutoff)
+        structure = Structure(Lattice(lattice), a.get_chemical_symbols(), a.positions - origin,
+                              coords_are_cartesian=True)
         graph = self.model.graph_converter(structure)
         pred = self.model.predict_graph(graph, task="ef")
         n = len(a) if self.model.is_intensive else 1
