@@ -257,3 +257,19 @@ def test_emt_through_the_seam_reproduces_the_emt_labels(emt_env, tmp_path):
     # the MD ran on EMT itself: the synthetic-emt oracle (EMT) agrees with every saved frame
     again = run_cells(cells, cat, store)
     assert (again.cached, again.done) == (1, 0)
+
+
+def test_energies_of_compositions_the_offsets_do_not_determine_are_not_applicable(emt_frames):
+    """Training on one composition fixes only Σ n_Z δ_Z along it: another composition's energy is
+    n/a (the dataset's isolated-atom energies would not help: they are not the calculator's)."""
+    from egbench_core.calculator_model import CalculatorPotential
+    from egbench_core.stats import compute_stats, energy_transfer_reason
+
+    train = emt_frames["train"].subset(range(10))  # Cu24Au8 only
+    pot = CalculatorPotential(calculator_model("emt", EMT))
+    pot.fit(train)
+    stats = compute_stats(train, 5.0)
+    alloys = _alloys()[1:3]  # Cu7Au1, Cu5Au3: not along Cu24Au8
+    other = Frames.from_atoms(alloys, [0.0, 0.0], [np.zeros((len(a), 3)) for a in alloys])
+    assert energy_transfer_reason(stats, other).startswith("not applicable")
+    assert energy_transfer_reason(stats, emt_frames["test"].subset(range(3))) is None

@@ -117,8 +117,11 @@ def run_model(cell, spec, inputs: CellInputs, proto: ProtocolPreset, art_dir: Pa
         cfg = dataclasses.replace(cfg, dtype=execution.dtype)
     if proto.train_guard_s is not None and (cfg.max_time_s is None or proto.train_guard_s < cfg.max_time_s):
         cfg = dataclasses.replace(cfg, max_time_s=proto.train_guard_s)
-    stats = compute_stats(inputs.train, cutoff, isolated_atom_energies=inputs.isolated_atom_energies)
     backed = spec.calculator_backed
+    # a calculator-backed model's energies rest on offsets fitted by least squares (never on the
+    # dataset's isolated-atom energies): its stats say where those are determined (n/a elsewhere)
+    stats = compute_stats(inputs.train, cutoff,
+                          isolated_atom_energies=None if backed else inputs.isolated_atom_energies)
     md_engine = "ase" if backed else execution.md_engine  # a calculator has no batched path
 
     if backed:  # evaluated through its calculator: nothing to build or train (calculator_model.py)
