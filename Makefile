@@ -9,7 +9,7 @@ TORCH_PIN ?= torch==2.13.0
 PLUGINS := plugins/egbench-model-mace plugins/egbench-model-painn plugins/egbench-model-dimenet \
            plugins/egbench-model-torchmdnet plugins/egbench-model-botnet plugins/egbench-model-equiformer \
            plugins/egbench-data-md17 plugins/egbench-data-botnet plugins/egbench-data-lips plugins/egbench-data-gete \
-           plugins/egbench-task-ood plugins/egbench-oracle-pyscf
+           plugins/egbench-task-ood plugins/egbench-oracle-pyscf plugins/egbench-model-chgnet
 
 # Plugins whose dependencies conflict with the main environment's (nequip needs e3nn>=0.6,
 # mace-torch pins e3nn 0.4.4) get their own environment, made by egbench itself.
@@ -22,7 +22,7 @@ $(BIN)/.egbench-installed: pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "$(TORCH_PIN)"
-	$(BIN)/pip install --quiet "$(TORCH_PIN)" -e ".[test,dask]" $(addprefix -e ,$(PLUGINS))
+	$(BIN)/pip install --quiet "$(TORCH_PIN)" -e ".[test,dask,xtb]" $(addprefix -e ,$(PLUGINS))
 	touch $@
 
 $(ENV_NEQUIP)/.installed: $(BIN)/.egbench-installed $(addsuffix /pyproject.toml,$(ENV_PLUGINS))

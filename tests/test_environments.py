@@ -85,3 +85,24 @@ def test_missing_environment_is_a_skip_reason(tmp_path, monkeypatch):
     cat = load_catalog(entry_points=False)
     cell = plan_cells(cat, "ghost", "acac", "standard", "smoke", 0)[0]
     assert "has no Python" in cell.skip_reason and "egbench env create gone" in cell.skip_reason
+
+
+def test_a_calculator_backed_model_in_an_environment_is_planned_as_one(tmp_path, monkeypatch):
+    """The environment's description says the model is calculator-backed and which elements it
+    covers: this process plans its cells for the ase MD engine and skips datasets it does not cover."""
+    envs = tmp_path / "envs"
+    monkeypatch.setenv("EGBENCH_ENVS_DIR", str(envs))
+    env = _fake_env(envs, "calc", f'exec "{sys.executable}" "$@"\n')
+    env.models = [{"name": "calc-model", "presets": {p: {"cutoff": 5.0} for p in ("smoke", "quick", "paper")},
+                   "capabilities": {"trainable": False, "stress": False, "elements": [1, 6, 8]},
+                   "calculator_backed": True}]
+    env.save()
+    cat = load_catalog(entry_points=False)
+    spec = cat.models["calc-model"]
+    assert spec.calculator_backed and spec.capabilities.elements == (1, 6, 8)
+    with pytest.raises(Exception, match="runs in its worker"):
+        spec.calculator()
+    acac, emt = plan_cells(cat, "calc-model", "acac,synthetic-emt", "standard", "smoke", 0)
+    assert acac.skip_reason == "" and acac.provenance["md_engine"] == "ase"
+    assert acac.provenance["precision"] == "calculator"
+    assert emt.skip_reason.startswith("model calc-model does not cover elements")

@@ -119,6 +119,23 @@ def test_a_cell_that_kills_its_worker_twice_is_an_infrastructure_failure(dask_ca
     assert lost.model == "toy-crash" and lost.reason.startswith("infrastructure: worker lost")
 
 
+def test_an_ase_model_runs_on_a_dask_worker(emt_env, tmp_path):
+    """A worker's catalog has no ``ase:`` models: it rebuilds the calculator from the cell's
+    provenance, and stores the same numbers as in-process."""
+    cat = load_catalog(entry_points=False)
+    cells = plan_cells(cat, "ase:ase.calculators.emt:EMT", "synthetic-emt", preset="smoke")
+    run_cells(cells, cat, Store(tmp_path / "local"), execution=Execution(threads=1))
+    executor = DaskExecutor.local(1, 1)
+    try:
+        summary = run_cells(cells, cat, Store(tmp_path / "dask"), executor=executor, execution=Execution(threads=1))
+    finally:
+        executor.close()
+    assert (summary.done, summary.failed) == (1, 0)
+    a, b = _numbers(tmp_path / "local"), _numbers(tmp_path / "dask")
+    assert len(a) > 10 and a == b
+    assert a[("ase-ase-calculators-emt-emt", "synthetic-emt", 0, "force_mae", "test", "")][0] < 1e-9
+
+
 def test_slurm_dry_run_prints_the_job_script(toy_site, tmp_path):
     cfg = tmp_path / "egbench.toml"
     cfg.write_text('[executor.slurm]\nqueue = "gpu"\naccount = "chem"\nwalltime = "04:00:00"\ncores = 4\n'

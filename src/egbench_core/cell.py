@@ -129,19 +129,22 @@ class CellOutputs:
     artifacts_dir: str = ""
     cache: dict[str, Any] = field(default_factory=dict)  # shared by metrics within one cell (e.g. g_ref)
     oracle: dict[str, Any] | None = None  # oracle, calibration and sampled frames (egbench_core.oracles)
+    # how the model's energies came about: {"energy": "trained"} or, for a calculator-backed model,
+    # {"energy": "zero-shot (E0 refit)", "offsets_eV": ..., ...} (egbench_core.calculator_model)
+    model_info: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """What a worker hands back (arrays live in the artifact files next to it)."""
         return {"stats": self.stats.to_dict(), "train": self.train.to_dict(), "hardware": self.hardware,
                 "predictions": sorted(self.predictions), "md": [r.to_dict() for r in self.md],
-                "md_total_time_fs": self.md_total_time_fs}
+                "md_total_time_fs": self.md_total_time_fs, "model_info": self.model_info}
 
     @classmethod
     def from_json(cls, d: dict[str, Any], cell: Cell, inputs: CellInputs, dataset, art_dir: Path) -> "CellOutputs":
         out = cls(model=cell.model, preset=cell.preset, dataset=dataset, task=cell.task, plan=cell.plan,
                   seed=cell.seed, stats=DatasetStats.from_dict(d["stats"]), train=TrainRecord(**d["train"]),
                   hardware=d["hardware"], artifacts_dir=str(art_dir), md_reference=inputs.md_reference,
-                  md_total_time_fs=d["md_total_time_fs"])
+                  md_total_time_fs=d["md_total_time_fs"], model_info=d.get("model_info") or {})
         for split in d["predictions"]:
             with np.load(Path(art_dir) / f"predictions-{split}.npz") as z:
                 out.predictions[split] = SplitPrediction(split, inputs.evals[split], z["energy"], z["forces"])

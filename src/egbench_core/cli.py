@@ -71,7 +71,8 @@ def _on_signal(signum, frame) -> None:
 
 @app.command()
 def run(
-    models: str = typer.Option("all", help="'all' or comma-separated model ids"),
+    models: str = typer.Option("all", help="'all' or comma-separated model ids; an ASE calculator as "
+                                           "'ase:module:Class?key=value' (not trained; docs/guide.md)"),
     datasets: Optional[str] = typer.Option(None, help="'all' or comma-separated dataset ids (default: the embedded "
                                                       "'acac' for the standard task, all datasets otherwise)"),
     tasks: str = typer.Option("standard", help="comma-separated task ids or families (e.g. 'ood'), or 'all'"),

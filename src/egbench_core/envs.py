@@ -154,7 +154,7 @@ def remove_env(name: str) -> None:
 
 def remote_model_specs() -> list[Any]:
     """ModelSpecs of the models living in environments (from the cached descriptions)."""
-    from .interfaces import Capabilities, ModelSpec
+    from .interfaces import ModelSpec
 
     specs = []
     for env in list_envs():
@@ -163,7 +163,8 @@ def remote_model_specs() -> list[Any]:
                 name=m["name"], build=_remote_build, presets=m["presets"], version=m.get("version", "0"),
                 description=m.get("description", ""), citation=m.get("citation", ""), licence=m.get("licence", ""),
                 url=m.get("url", ""), requires=list(m.get("requires", [])),
-                capabilities=Capabilities(**m.get("capabilities", {})), environment=env.name))
+                capabilities=_capabilities(m.get("capabilities", {})), environment=env.name,
+                calculator=_remote_calculator if m.get("calculator_backed") else None))
     return specs
 
 
@@ -190,6 +191,20 @@ def remote_model_code(env_name: str, model: str) -> dict[str, str]:
                 return {"environment": env_name, "dist": code.get("dist", ""), "version": code.get("version", ""),
                         "source": source_hash(path) if path else f"unrecorded (environment created {env.created})"}
     return {"environment": env_name, "source": "unknown"}
+
+
+def _capabilities(d: dict[str, Any]):
+    from .interfaces import Capabilities
+
+    d = dict(d)
+    if d.get("elements") is not None:
+        d["elements"] = tuple(d["elements"])
+    return Capabilities(**d)
+
+
+def _remote_calculator(*args, **kwargs):
+    raise EnvironmentError_("a calculator-backed model living in another environment runs in its worker, not in "
+                            "this process")
 
 
 def _remote_build(*args, **kwargs):

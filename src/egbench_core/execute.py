@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .ase_models import model_for_cell
+from .calculator_model import fit_calculator_model
 from .cell import CellInputs, CellOutputs, CellResult, Execution, SplitPrediction
 from .data import Frames
 from .environment import hardware, peak_rss_mb
@@ -115,27 +117,44 @@ def run_model(cell, spec, inputs: CellInputs, proto: ProtocolPreset, art_dir: Pa
         cfg = dataclasses.replace(cfg, dtype=execution.dtype)
     if proto.train_guard_s is not None and (cfg.max_time_s is None or proto.train_guard_s < cfg.max_time_s):
         cfg = dataclasses.replace(cfg, max_time_s=proto.train_guard_s)
-    stats = compute_stats(inputs.train, cutoff, isolated_atom_energies=inputs.isolated_atom_energies)
+    backed = spec.calculator_backed
+    # a calculator-backed model's energies rest on offsets fitted by least squares (never on the
+    # dataset's isolated-atom energies): its stats say where those are determined (n/a elsewhere)
+    stats = compute_stats(inputs.train, cutoff,
+                          isolated_atom_energies=None if backed else inputs.isolated_atom_energies)
+    md_engine = "ase" if backed else execution.md_engine  # a calculator has no batched path
 
-    progress.stage("build")
-    seed_everything(cell.seed)
-    model = spec.build(list(stats.species), cutoff, dict(preset.get("model", {})), stats)
-    pot = NormalisedPotential(model, stats, cutoff)
+    if backed:  # evaluated through its calculator: nothing to build or train (calculator_model.py)
+        progress.stage("fit offsets")
+        pot, rec, model_info = fit_calculator_model(spec, inputs.train, cell.seed)
+        (art_dir / "model.json").write_text(json.dumps({"model": cell.model, "preset": cell.preset, **model_info}))
+        precision = "calculator"
+    else:
+        progress.stage("build")
+        seed_everything(cell.seed)
+        model = spec.build(list(stats.species), cutoff, dict(preset.get("model", {})), stats)
+        pot = NormalisedPotential(model, stats, cutoff)
 
-    progress.stage("train")
-    rec = train(pot, inputs.train, inputs.val, cfg, seed=cell.seed, on_epoch=progress.train_epoch, device=device)
-    torch.save({"model": cell.model, "preset": cell.preset, "params": preset, "stats": stats.to_dict(),
-                "state_dict": pot.state_dict()}, art_dir / "model.pt")
+        progress.stage("train")
+        rec = train(pot, inputs.train, inputs.val, cfg, seed=cell.seed, on_epoch=progress.train_epoch, device=device)
+        torch.save({"model": cell.model, "preset": cell.preset, "params": preset, "stats": stats.to_dict(),
+                    "state_dict": pot.state_dict()}, art_dir / "model.pt")
+        model_info, precision = {"energy": "trained"}, cfg.dtype
 
     progress.stage("evaluate")
-    where = dict(hardware(cfg.dtype, device), libraries=libraries(requirement_names(spec.requires)))  # where it ran
+    where = dict(hardware(precision, device), libraries=libraries(requirement_names(spec.requires)))  # where it ran
     outputs = CellOutputs(model=cell.model, preset=cell.preset, dataset=dataset, task=cell.task, plan=cell.plan,
-                          seed=cell.seed, stats=stats, train=rec, hardware=where, artifacts_dir=str(art_dir))
+                          seed=cell.seed, stats=stats, train=rec, hardware=where, artifacts_dir=str(art_dir),
+                          model_info=model_info)
     for split, ref in inputs.evals.items():
-        e, f = predict(pot, ref)
+        extra = {}
+        if backed:
+            e, f, extra["raw_energy"] = pot.predict(ref)
+        else:
+            e, f = predict(pot, ref)
         outputs.predictions[split] = SplitPrediction(split, ref, e, f)
         np.savez_compressed(art_dir / f"predictions-{split}.npz", energy=e, forces=f, ref_energy=ref.energy,
-                            ref_forces=ref.forces, n_atoms=ref.n_atoms)
+                            ref_forces=ref.forces, n_atoms=ref.n_atoms, **extra)
 
     md_plan = cell.plan.md
     if inputs.md_start is not None:
@@ -150,8 +169,8 @@ def run_model(cell, spec, inputs: CellInputs, proto: ProtocolPreset, art_dir: Pa
             return {k: v for k, v in made.items() if v is not None}
 
         outputs.md = run_md(pot, inputs.md_start, md_plan, settings, art_dir / "md", make_observers,
-                            on_step=progress.md_step, engine=execution.md_engine)
-        outputs.hardware["md_engine"] = execution.md_engine
+                            on_step=progress.md_step, engine=md_engine)
+        outputs.hardware["md_engine"] = md_engine
         replicas = [dict(r.to_dict(), trajectory=_relative(r.trajectory, art_dir)) for r in outputs.md]
         (art_dir / "md" / "replicas.json").write_text(json.dumps(replicas, default=_jsonable))
     return outputs
@@ -178,7 +197,8 @@ def collect(outputs: CellOutputs, art_dir: Path, metrics, errors, inputs: CellIn
             proto: ProtocolPreset) -> CellResult:
     """What the store keeps; artifact paths are relative to the cell's folder ``art_dir``."""
     res = CellResult(metrics=metrics)
-    res.artifacts.append(("checkpoint", "model.pt"))
+    if (art_dir / "model.pt").exists():  # a calculator-backed model has none (its model.json is listed below)
+        res.artifacts.append(("checkpoint", "model.pt"))
     for split in outputs.predictions:
         res.artifacts.append(("predictions", f"predictions-{split}.npz"))
     for r in outputs.md:
@@ -189,7 +209,7 @@ def collect(outputs: CellOutputs, art_dir: Path, metrics, errors, inputs: CellIn
     for f in sorted(art_dir.glob("*.json")):  # arrays behind metric values (RDFs, EV(t), oracle samples, ...)
         if f.name not in ("request.json", "outputs.json", "inputs.json"):
             res.artifacts.append((f.stem.split("-")[0], f.name))
-    res.info = {"train": outputs.train.to_dict(), "stats": outputs.stats.to_dict(), "hardware": outputs.hardware,
+    res.info = {"model": outputs.model_info, "train": outputs.train.to_dict(), "stats": outputs.stats.to_dict(), "hardware": outputs.hardware,
                 "protocol": proto.to_dict(), "peak_rss_mb": peak_rss_mb(), "metric_errors": errors,
                 "truncated": bool(outputs.train.truncated),
                 "oracle": {k: v for k, v in (outputs.oracle or {}).items() if k != "samples"} or None,
@@ -205,7 +225,7 @@ def execute_cell(cell, catalog, art_dir: Path, proto: ProtocolPreset, progress=N
                  execution: Execution | None = None) -> CellResult:
     progress = progress or NullProgress()
     execution = execution or Execution(threads=torch.get_num_threads())
-    spec = catalog.models[cell.model]
+    spec = model_for_cell(catalog, cell)
     progress.stage("data")
     inputs = load_inputs(cell, catalog, proto)
     dataset = catalog.datasets[cell.dataset]

@@ -29,6 +29,17 @@ def check_id(kind: str, name: str) -> str:
     return name
 
 
+_VERSION_DOT = re.compile(r"(?<=[0-9])\.(?=[0-9])")
+
+
+def check_model_id(name: str) -> str:
+    """Model ids are lowercase kebab-case too, where a dot may join two digits of a version
+    (``chgnet-0.3``, the id upstream's checkpoint is known by)."""
+    if not isinstance(name, str) or not ID_RE.match(_VERSION_DOT.sub("-", name)):
+        raise ValueError(f"model id {name!r} is not lowercase kebab-case (e.g. 'mace', 'chgnet-0.3')")
+    return name
+
+
 def stable_hash(obj: Any) -> str:
     """sha256 of the canonical JSON of ``obj`` (dict keys sorted)."""
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
@@ -59,6 +70,8 @@ class Capabilities:
     stress: bool = True  # energy depends on the cell through the edge vectors only
     max_elements: int | None = None  # None: any number of species
     trainable: bool = True
+    # atomic numbers a pretrained model covers (None: any); a dataset with others is skipped
+    elements: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -86,13 +99,22 @@ class ModelSpec:
     # optional: import the framework ahead of the first cell (a Dask worker calls it as it starts,
     # while the client is still planning); no arguments, nothing returned
     warm_up: Callable[[], None] | None = None
+    # a calculator-backed model (ARCHITECTURE.md, "The model seam"): makes a fresh ASE calculator
+    # (energy eV, forces eV/Å); core evaluates and simulates through it, never builds or trains it
+    # (``build`` is not called). Made with :func:`egbench_core.calculator_model.calculator_model`.
+    calculator: Callable[[], Any] | None = None
 
     def __post_init__(self) -> None:
-        check_id("model", self.name)
+        check_model_id(self.name)
         for p, cfg in self.presets.items():
             check_id("preset", p)
             if "cutoff" not in cfg:
                 raise ValueError(f"model {self.name!r} preset {p!r} has no 'cutoff' (Å)")
+
+    @property
+    def calculator_backed(self) -> bool:
+        """Evaluated and simulated through its ASE calculator; never built or trained."""
+        return self.calculator is not None
 
     def preset(self, name: str) -> dict[str, Any]:
         try:
@@ -104,6 +126,33 @@ class ModelSpec:
 
     def preset_hash(self, name: str) -> str:
         return stable_hash({"model": self.name, "version": self.version, "preset": self.preset(name)})
+
+
+# Only the training statistics' neighbour count (avg_num_neighbors, recorded, not used) needs a
+# cutoff for a calculator-backed model: the calculator has its own.
+CALCULATOR_STATS_CUTOFF = 5.0  # Å
+
+
+def _not_buildable(*_args, **_kw):
+    raise TypeError("a calculator-backed model is evaluated through its ASE calculator; it has no network to build")
+
+
+def calculator_model(name: str, make: Callable[[], Any], *, version: str = "0", description: str = "",
+                     citation: str = "", licence: str = "", url: str = "", requires: list[str] | None = None,
+                     periodic: bool = True, max_elements: int | None = None,
+                     elements: Sequence[int] | None = None) -> ModelSpec:
+    """The spec of a calculator-backed model (:mod:`egbench_core.calculator_model`): evaluated and
+    simulated through the ASE calculator ``make()`` returns (a fresh one per call: one for the
+    static evaluation, one per MD replica; ``make`` is the first place to import the framework),
+    never built or trained. It runs at every protocol preset; ``elements``: the atomic numbers it
+    covers (datasets with others are skipped; None: any)."""
+    covered = tuple(sorted(int(z) for z in elements)) if elements is not None else None
+    return ModelSpec(name=name, build=_not_buildable,
+                     presets={p: {"cutoff": CALCULATOR_STATS_CUTOFF} for p in ("smoke", "quick", "paper")},
+                     version=version, description=description, citation=citation, licence=licence, url=url,
+                     requires=list(requires or []), calculator=make,
+                     capabilities=Capabilities(periodic=periodic, stress=False, max_elements=max_elements,
+                                               trainable=False, elements=covered))
 
 
 # --------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Forward molecular dynamics with a trained potential: NVT Langevin replicas (PROTOCOL.md).
+"""Forward molecular dynamics with a trained potential (or a calculator-backed model's own
+calculator, ``potential.make_calculator()``): NVT Langevin replicas (PROTOCOL.md).
 
 Replicas start from evenly spaced frames of the start split, with Maxwell–Boltzmann velocities
 at the target temperature drawn from a recorded per-replica seed (thermostat noise uses the same
@@ -45,7 +46,9 @@ def run_replica(potential, atoms, plan: MDPlan, steps: int, save_every: int, see
     observers = observers or {}
     rng = np.random.default_rng(seed)
     atoms = start_state(atoms, plan, rng, velocities)
-    atoms.calc = EgbenchCalculator(potential)
+    # a calculator-backed model (calculator_model.py) makes its own, guarded calculator
+    make = getattr(potential, "make_calculator", None)
+    atoms.calc = make() if make is not None else EgbenchCalculator(potential)
     dyn = Langevin(atoms, plan.timestep_fs * units.fs, temperature_K=plan.temperature_K,
                    friction=plan.friction_per_ps * 1e-3 / units.fs, rng=rng, fixcm=False)
     res = ReplicaResult(index=index, seed=seed, start_frame=start_frame, n_atoms=len(atoms), steps_requested=steps,
@@ -100,6 +103,8 @@ def run_md(potential, start_frames: Frames, plan: MDPlan, settings: MDSettings, 
     ``ase`` (one replica at a time through ASE's Langevin, the reference path) or ``batched`` (all
     replicas as one batched graph, :mod:`egbench_core.md_batched`)."""
     if engine == "batched":
+        if hasattr(potential, "make_calculator"):
+            raise ValueError("a calculator-backed model has no batched MD path: use engine='ase'")
         from .md_batched import run_md_batched
 
         return run_md_batched(potential, start_frames, plan, settings, out_dir, make_observers, on_step)

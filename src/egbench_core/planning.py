@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any, Iterable, Sequence
 
+from . import ase_models
 from .cell import Cell
 from .interfaces import SkipCell, stable_hash
 from .protocol import protocol
@@ -89,7 +90,7 @@ def plan_cells(catalog, models=None, datasets=None, tasks=None, preset: str = "q
     for s in seeds:
         if not isinstance(s, int) or s < 0:
             raise ValueError(f"seed {s!r}: expected a non-negative integer")
-    m_names = select("model", models, catalog.models, problems=catalog.problems)
+    m_names, specs, ase_specs = _select_models(catalog, models)
     d_names = select("dataset", datasets, catalog.datasets, problems=catalog.problems)
     t_names = select("task", tasks if tasks is not None else "standard", catalog.tasks, families=True,
                      problems=catalog.problems)
@@ -100,8 +101,13 @@ def plan_cells(catalog, models=None, datasets=None, tasks=None, preset: str = "q
     data_cache: dict[str, Any] = {}
     cells = []
     for m in m_names:
-        spec = catalog.models[m]
+        spec = specs[m]
         model_prov = {"id": m, "version": spec.version, "code": _model_code(catalog, spec)}
+        model_shared = shared
+        if m in ase_specs:
+            model_prov.update(ase_models.provenance(ase_specs[m]))
+        if spec.calculator_backed:  # simulated through its calculator: the ase engine, its own precision
+            model_shared = {**shared, "md_engine": "ase"}
         for d in d_names:
             ds = catalog.datasets[d]
             for t in t_names:
@@ -117,14 +123,44 @@ def plan_cells(catalog, models=None, datasets=None, tasks=None, preset: str = "q
                 for s in seeds:
                     cell = Cell(m, preset, d, t, s, plan, template.skip_reason)
                     cell.provenance = {
-                        **shared, "model": model_prov, "preset": {"name": preset, "resolved": preset_cfg},
+                        **model_shared, "model": model_prov, "preset": {"name": preset, "resolved": preset_cfg},
                         "data": data, "task": {"id": t, "version": task.version, "code": _code_ref(catalog, task.plugin),
                                                "plan": asdict(plan) if plan else None},
-                        "seed": s, "precision": dtype or _precision(preset_cfg), "oracle": oracle_ref,
+                        "seed": s, "oracle": oracle_ref,
+                        "precision": "calculator" if spec.calculator_backed else dtype or _precision(preset_cfg),
                     }
                     cell.key = stable_hash(cell.provenance)
                     cells.append(cell)
     return cells
+
+
+def _select_models(catalog, models) -> tuple[list[str], dict[str, Any], dict[str, str]]:
+    """The model ids of ``--models``, their specs and the ``ase:`` spec text of each such id:
+    installed ids (``all``, ``a,b``) and ``ase:module:Class?k=v`` specs
+    (:mod:`egbench_core.ase_models`), in the order given."""
+    wanted = models.split(",") if isinstance(models, str) else list(models or [])
+    if not any(ase_models.is_ase_spec(w) for w in wanted):
+        return select("model", models, catalog.models, problems=catalog.problems), catalog.models, {}
+    specs: dict[str, Any] = {}
+    ase_specs: dict[str, str] = {}
+    names: list[str] = []
+    for w in (w.strip() for w in wanted):
+        if not w:
+            continue
+        if ase_models.is_ase_spec(w):
+            spec = ase_models.ase_model(w)
+            if spec.name in catalog.models:
+                raise ValueError(f"model spec {w!r}: its id {spec.name!r} is taken by an installed model")
+            if spec.name in specs and ase_specs[spec.name] != w:
+                raise ValueError(f"model specs {ase_specs[spec.name]!r} and {w!r} give the same id {spec.name!r}")
+            ase_specs[spec.name] = w
+            specs[spec.name] = spec
+            names.append(spec.name)
+        else:
+            for n in select("model", w, catalog.models, problems=catalog.problems):
+                specs[n] = catalog.models[n]
+                names.append(n)
+    return list(dict.fromkeys(names)), specs, ase_specs
 
 
 def _oracle_ref(catalog, ds, setting: str, proto) -> dict[str, Any] | None:
@@ -196,6 +232,11 @@ def _skip_reason(catalog, spec, ds, task, cell: Cell) -> str:
         return str(exc)
     if spec.capabilities.max_elements is not None and len(ds.elements) > spec.capabilities.max_elements:
         return f"{ds.name} has {len(ds.elements)} elements; model {spec.name} supports at most {spec.capabilities.max_elements}"
+    covered = spec.capabilities.elements
+    if covered is not None:
+        outside = [e for e in ds.elements if _atomic_number(e) not in set(covered)]
+        if outside:
+            return f"model {spec.name} does not cover element{'s' if len(outside) > 1 else ''} {', '.join(outside)} of {ds.name}"
     train_ds = catalog.datasets.get(cell.plan.train_dataset or ds.name)
     if train_ds is None:
         return f"task {task.name} trains on dataset {cell.plan.train_dataset!r}, which is not installed"
@@ -214,3 +255,12 @@ def _skip_reason(catalog, spec, ds, task, cell: Cell) -> str:
     return ""
 
 
+
+
+def _atomic_number(element) -> int:
+    """``"Cu"`` or 29 → 29."""
+    if isinstance(element, str):
+        from ase.data import atomic_numbers
+
+        return atomic_numbers[element]
+    return int(element)

@@ -46,7 +46,8 @@ def _describe() -> None:
                 "path": str(path) if path else ""}
         models.append({"name": s.name, "version": s.version, "description": s.description, "citation": s.citation,
                        "licence": s.licence, "url": s.url, "requires": s.requires, "presets": s.presets,
-                       "capabilities": asdict(s.capabilities), "plugin": s.plugin, "code": code})
+                       "capabilities": asdict(s.capabilities), "plugin": s.plugin, "code": code,
+                       "calculator_backed": s.calculator_backed})
     print(json.dumps(models))
 
 

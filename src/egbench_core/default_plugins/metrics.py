@@ -42,6 +42,10 @@ def _train_cost(out) -> list[MetricValue]:
     t = out.train
     if t is None:
         return []
+    if t.epochs_run == 0 and t.stop_reason.startswith("not trained"):  # a calculator-backed model
+        note = f"not applicable: {t.stop_reason}"
+        return [MetricValue(n, math.nan, u, note=note) for n, u in
+                (("train_time_per_epoch", "s"), ("train_time_total", "s"), ("epochs", "epochs"), ("best_epoch", "epoch"))]
     return [MetricValue("train_time_per_epoch", t.time_per_epoch_s, "s", n=t.epochs_run),
             MetricValue("train_time_total", t.total_time_s, "s"),
             MetricValue("epochs", float(t.epochs_run), "epochs", note=t.stop_reason),

@@ -9,15 +9,19 @@ A model plugin's tests::
         spec = my_model_spec()      # the ModelSpec the plugin registers
         preset = "smoke"
 
+A calculator-backed model's tests subclass ``CalculatorConformance`` (the checks that apply when the
+forces are the calculator's own).
+
 Importing this package does not import pytest or torch; the checks import them when they run.
 """
 from __future__ import annotations
 
+from .calculator_conformance import CalculatorConformance
 from .conformance import FAKE_E0, FAKE_SCALE, TOLERANCES, ModelConformance, assert_close, fake_stats
 from .fakes import FakeModelPlugin, toy_pair_spec
 from .structures import FIXTURE_SPECIES, molecule, periodic_box, random_rotation, relabel
 
 __all__ = [
-    "FAKE_E0", "FAKE_SCALE", "FIXTURE_SPECIES", "TOLERANCES", "FakeModelPlugin", "ModelConformance",
+    "CalculatorConformance", "FAKE_E0", "FAKE_SCALE", "FIXTURE_SPECIES", "TOLERANCES", "FakeModelPlugin", "ModelConformance",
     "assert_close", "fake_stats", "molecule", "periodic_box", "random_rotation", "relabel", "toy_pair_spec",
 ]

@@ -1,0 +1,120 @@
+"""The CHGNet plugin: the calculator conformance checks, agreement with chgnet's own calculator,
+molecules independent of their box, the checkpoint hash check, and an acac cell end to end."""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+
+import numpy as np
+import pytest
+import torch
+from ase.build import bulk
+
+from egbench_core.plugins import load_catalog
+from egbench_core.runner import plan_cells, run_cells
+from egbench_core.store import Store
+from egbench_core.testing import CalculatorConformance, molecule
+from egbench_model_chgnet import adapter, chgnet_spec
+from egbench_model_chgnet.checkpoints import CHECKPOINTS
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+class TestCHGNetConformance(CalculatorConformance):
+    spec = chgnet_spec("chgnet-0.3")
+    species = (1, 6, 8, 14)
+    # CHGNet computes in float32: energies of tens of eV keep ~1e-5 eV
+    finite_difference = {"atol": 5e-3, "rtol": 1e-2, "step": 1e-2}
+    invariance = {"atol": 2e-4, "rtol": 1e-5}
+
+
+def test_registered_with_checkpoint_metadata():
+    cat = load_catalog()
+    for model_id, ckpt in CHECKPOINTS.items():
+        spec = cat.models[model_id]
+        assert spec.calculator_backed and spec.plugin == "chgnet"
+        assert ckpt.sha256[:12] in spec.version and "Nat. Mach. Intell." in spec.citation
+        assert spec.capabilities.elements == tuple(range(1, 95))
+
+
+@pytest.mark.parametrize("model_id", sorted(CHECKPOINTS))
+def test_same_numbers_as_chgnets_own_calculator(model_id):
+    from chgnet.model import CHGNet
+    from chgnet.model.dynamics import CHGNetCalculator
+
+    si = bulk("Si", "diamond", a=5.43).repeat((2, 1, 1))
+    si.rattle(0.05, seed=1)
+    ours = si.copy()
+    ours.calc = chgnet_spec(model_id).calculator()
+    with contextlib.redirect_stdout(io.StringIO()):
+        own = CHGNetCalculator(CHGNet.load(model_name=CHECKPOINTS[model_id].chgnet_name, verbose=False),
+                               use_device="cpu")
+    theirs = si.copy()
+    theirs.calc = own
+    assert ours.get_potential_energy() == pytest.approx(theirs.get_potential_energy(), abs=1e-5)
+    np.testing.assert_allclose(ours.get_forces(), theirs.get_forces(), atol=1e-5)
+    assert np.abs(ours.get_forces()).max() > 0.1
+
+
+def test_egbench_autograd_through_chgnet_gives_chgnets_forces():
+    """The model-seam route (adapter.CHGNetEnergy): energy as a function of an AtomicGraph, forces
+    by egbench's autograd, equal to CHGNet's own, one structure at a time and batched."""
+    from egbench_core.graph import collate, graph_parts
+    from egbench_core.potential import evaluate
+
+    energy = adapter.CHGNetEnergy(adapter.load_model("chgnet-0.3"))
+    si = bulk("Si", "diamond", a=5.43).repeat((2, 1, 1))
+    si.rattle(0.05, seed=1)
+    structures = [si, molecule((1, 6, 8))]
+    parts = [graph_parts(a.positions, a.numbers, a.cell.array, a.pbc, 5.0) for a in structures]
+    batched = evaluate(energy, collate(parts, torch.float64), forces=True)
+    start = 0
+    for k, (a, p) in enumerate(zip(structures, parts)):
+        one = evaluate(energy, collate([p], torch.float64), forces=True)
+        ref = a.copy()
+        ref.calc = chgnet_spec().calculator()
+        assert float(one["energy"][0]) == pytest.approx(ref.get_potential_energy(), abs=1e-5)
+        np.testing.assert_allclose(one["forces"].numpy(), ref.get_forces(), atol=2e-5)
+        assert float(batched["energy"][k]) == pytest.approx(float(one["energy"][0]), abs=1e-5)
+        np.testing.assert_allclose(batched["forces"][start:start + len(a)].numpy(), one["forces"].numpy(), atol=2e-5)
+        start += len(a)
+
+
+def test_a_molecule_does_not_feel_its_box(monkeypatch):
+    mol = molecule((1, 6, 8))
+    mol.calc = chgnet_spec().calculator()
+    e, f = mol.get_potential_energy(), mol.get_forces()
+    monkeypatch.setattr(adapter, "VACUUM", 15.0)
+    wide = mol.copy()
+    wide.calc = chgnet_spec().calculator()
+    assert wide.get_potential_energy() == pytest.approx(e, abs=1e-4)
+    np.testing.assert_allclose(wide.get_forces(), f, atol=5e-4)
+
+
+def test_a_checkpoint_with_another_hash_is_refused(monkeypatch):
+    bad = dataclasses.replace(CHECKPOINTS["chgnet-0.3"], sha256="0" * 64)
+    monkeypatch.setitem(CHECKPOINTS, "chgnet-0.3", bad)
+    with pytest.raises(adapter.CheckpointError, match="has sha256 d14ab7c0f093.*expected 0000"):
+        chgnet_spec("chgnet-0.3").calculator()
+
+
+@pytest.mark.slow
+def test_a_zero_shot_cell_on_acac(tmp_path, monkeypatch):
+    monkeypatch.setenv("EGBENCH_OFFLINE", "1")
+    cat = load_catalog()
+    cells = plan_cells(cat, "chgnet-0.3", "acac", "standard", preset="smoke")
+    store = Store(tmp_path / "results")
+    summary = run_cells(cells, cat, store, argv=["pytest"])
+    assert (summary.done, summary.failed) == (1, 0), store.cells("failed")[0].error if summary.failed else ""
+    row = store.cells("done")[0]
+    ms = {(m["name"], m["split"]): m["value"] for m in store.metrics(row.key)}
+    assert 0.1 < ms[("force_mae", "test")] < 0.5  # eV/Å against acac's DFT labels, untrained on them
+    assert row.info["model"]["energy"] == "zero-shot (E0 refit)"
+    assert row.info["hardware"]["md_engine"] == "ase"
