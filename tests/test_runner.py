@@ -212,7 +212,10 @@ def test_report_lists_done_skipped_and_failed(finished_run):
     md = to_markdown(lb)
     table = [ln for ln in md.splitlines() if ln.startswith("| toy-pair [smoke] |")]
     assert len(table) == 2
-    assert "Cells not run" in md
+    line = next(ln for ln in md.splitlines() if ln.startswith("Cells not run:"))  # grouped by reason
+    statuses = [r[3] for r in lb.not_run]
+    assert f"{statuses.count('failed')} failed" in line and f"{statuses.count('skipped')} skipped" in line
+    assert "| toy-broken" not in md  # no row per cell (`egbench report --skipped` lists them)
     assert "build exploded on purpose" in md and "missing dependency" in md and "periodic" in md
 
     rows_csv = list(csv.reader(io.StringIO(to_csv(lb))))

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .not_run import counts_by_status, group_not_run
 from .store import CellRow, Store
 
 
@@ -328,10 +329,12 @@ def to_markdown(lb: Leaderboard) -> str:
         out.write(f"\n{m} {meaning}\n")
     for note in lb.notes:
         out.write(f"\nwarning: {note}\n")
-    if lb.not_run:
-        out.write("\nCells not run:\n\n| model | dataset | task | status | reason |\n|---|---|---|---|---|\n")
-        for r in lb.not_run:
-            out.write("| " + " | ".join(_md_escape(x) for x in r) + " |\n")
+    if lb.not_run:  # one line per kind of reason, as in the terminal (`egbench report --skipped` lists them)
+        groups = group_not_run(lb.not_run)
+        counts = ", ".join(f"{n} {s}" for s, n in counts_by_status(groups).items())
+        out.write(f"\nCells not run: {counts} (`egbench report --skipped` lists them)\n\n")
+        for g in groups:
+            out.write(f"- {g.count} {g.status}: {_md_escape(g.kind)}\n")
     return out.getvalue()
 
 
