@@ -111,11 +111,19 @@ def cell_value(ms: list[dict], info: dict[str, Any], col: Column, split: str) ->
         if note.startswith("not applicable"):
             return Value("n/a", None, note)
         return Value("error", None, note or f"the metric gave a non-finite value ({'NaN' if v is None else v})")
-    s = f"{v * col.scale:.{col.digits}f}"
-    spread = f"{std * col.scale:.{col.digits}f}" if std is not None and math.isfinite(std) else ""
+    s = _number(v * col.scale, col.digits)
+    spread = _number(std * col.scale, col.digits) if std is not None and math.isfinite(std) else ""
     if spread and float(spread) != 0.0:  # a std that rounds to zero is not printed
         s += f" ± {spread}"
     return Value(s, v * col.scale)
+
+
+def _number(x: float, digits: int) -> str:
+    """``digits`` decimals; a non-zero value that would print as 0 gets three significant digits
+    (EV on a molecule of ~10⁴ eV total energy is ~10⁻⁶ × 10⁻⁵, not zero)."""
+    if x != 0.0 and abs(x) < 0.5 * 10.0 ** -digits:
+        return f"{x:.2e}"
+    return f"{x:.{digits}f}"
 
 
 def latest_cells(store: Store, task: str | None = None) -> tuple[list[CellRow], int]:
