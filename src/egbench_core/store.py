@@ -19,6 +19,7 @@ Concurrency and faults (ARCHITECTURE.md, "The store"):
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -148,6 +149,16 @@ class Store:
         except OSError as exc:
             raise StoreError(f"--out {self.root} is not a writable folder ({exc.strerror or exc})") from None
         self.path = self.root / DB_NAME
+        # two runs starting on one new folder: the check and the creation happen under one lock,
+        # or the second would see the first's half-made file (0 bytes, then no tables) as foreign
+        with open(self.root / ".egbench-store.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                self._open_for_writing()
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _open_for_writing(self) -> None:
         _refuse_foreign(self.path, allow_missing=True)
         self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         self.db.row_factory = sqlite3.Row
