@@ -242,3 +242,30 @@ def test_report_on_a_read_only_store_works_and_changes_no_byte(toy_site, emt_env
     finally:
         os.chmod(out, 0o755)
         shutil.rmtree(out, ignore_errors=True)
+
+
+def _open_store(path, results):
+    try:
+        Store(path)
+        results.put("ok")
+    except Exception as exc:  # noqa: BLE001 - the test reports what each process saw
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_runs_starting_together_on_a_new_folder_all_open_it(tmp_path):
+    """Three processes open one new results folder at once, 20 times: none may take another's
+    half-made SQLite file (0 bytes, or no tables yet) for a foreign one (the code before the lock
+    failed 69 of 120 such openings)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    seen = []
+    for k in range(20):
+        results = ctx.Queue()
+        procs = [ctx.Process(target=_open_store, args=(tmp_path / f"out-{k}", results)) for _ in range(3)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        seen += [results.get(timeout=10) for _ in procs]
+    assert seen == ["ok"] * 60, [s for s in seen if s != "ok"][:3]
