@@ -14,7 +14,7 @@ PLUGINS := plugins/egbench-model-mace plugins/egbench-model-painn plugins/egbenc
 # Plugins whose dependencies conflict with the main environment's (nequip needs e3nn>=0.6,
 # mace-torch pins e3nn 0.4.4) get their own environment, made by egbench itself.
 ENV_NEQUIP := $(VENV)/egbench-envs/nequip
-ENV_PLUGINS := plugins/egbench-model-nequip plugins/egbench-model-allegro
+ENV_PLUGINS := plugins/egbench-model-nequip plugins/egbench-model-allegro plugins/egbench-model-sevennet
 
 .PHONY: setup run test clean
 

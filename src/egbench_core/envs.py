@@ -164,7 +164,8 @@ def remote_model_specs() -> list[Any]:
                 description=m.get("description", ""), citation=m.get("citation", ""), licence=m.get("licence", ""),
                 url=m.get("url", ""), requires=list(m.get("requires", [])),
                 capabilities=_capabilities(m.get("capabilities", {})), environment=env.name,
-                calculator=_remote_calculator if m.get("calculator_backed") else None))
+                calculator=_remote_calculator if m.get("calculator_backed") else None,
+                mode=m.get("mode", "from-scratch")))
     return specs
 
 

@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +33,15 @@ from .potential import NormalisedPotential
 from .predict import predict
 from .protocol import ProtocolPreset
 from .provenance import libraries, requirement_names
-from .stats import compute_stats
+from .pretrained import refit_potential
+from .records import TrainRecord
+from .stats import composition_matrix, compute_stats
 from .train import TrainConfig, train
 
 log = logging.getLogger(__name__)
+
+NOT_TRAINED_PRETRAINED = "not trained: pretrained network, zero-shot (per-element energy offsets refitted on the training split)"
+FINE_TUNED = "fine-tuned from the pretrained checkpoint (per-element energy offsets refitted on the training split first)"
 
 
 class NullProgress:
@@ -118,12 +124,13 @@ def run_model(cell, spec, inputs: CellInputs, proto: ProtocolPreset, art_dir: Pa
     if proto.train_guard_s is not None and (cfg.max_time_s is None or proto.train_guard_s < cfg.max_time_s):
         cfg = dataclasses.replace(cfg, max_time_s=proto.train_guard_s)
     backed = spec.calculator_backed
-    # a calculator-backed model's energies rest on offsets fitted by least squares (never on the
-    # dataset's isolated-atom energies): its stats say where those are determined (n/a elsewhere)
+    # a pretrained model's energies (calculator-backed or not) rest on offsets fitted by least
+    # squares (never on the dataset's isolated-atom energies): its stats say where those are determined
     stats = compute_stats(inputs.train, cutoff,
-                          isolated_atom_energies=None if backed else inputs.isolated_atom_energies)
+                          isolated_atom_energies=None if spec.mode != "from-scratch" else inputs.isolated_atom_energies)
     md_engine = "ase" if backed else execution.md_engine  # a calculator has no batched path
 
+    pretrained = spec.mode != "from-scratch" and not backed
     if backed:  # evaluated through its calculator: nothing to build or train (calculator_model.py)
         progress.stage("fit offsets")
         pot, rec, model_info = fit_calculator_model(spec, inputs.train, cell.seed)
@@ -133,13 +140,25 @@ def run_model(cell, spec, inputs: CellInputs, proto: ProtocolPreset, art_dir: Pa
         progress.stage("build")
         seed_everything(cell.seed)
         model = spec.build(list(stats.species), cutoff, dict(preset.get("model", {})), stats)
-        pot = NormalisedPotential(model, stats, cutoff)
-
-        progress.stage("train")
-        rec = train(pot, inputs.train, inputs.val, cfg, seed=cell.seed, on_epoch=progress.train_epoch, device=device)
+        if pretrained:  # the checkpoint's network, its energy offsets refitted (pretrained.py)
+            progress.stage("fit offsets")
+            t0 = time.perf_counter()
+            pot, stats, model_info = refit_potential(model, stats, cutoff, inputs.train, cfg.torch_dtype)
+            rec = TrainRecord(stop_reason=NOT_TRAINED_PRETRAINED, total_time_s=time.perf_counter() - t0,
+                              seed=cell.seed, time_per_epoch_s=float("nan"))
+        else:
+            pot, model_info = NormalisedPotential(model, stats, cutoff), {"energy": "trained"}
+        if spec.mode != "zero-shot":
+            progress.stage("train")
+            rec = train(pot, inputs.train, inputs.val, cfg, seed=cell.seed, on_epoch=progress.train_epoch,
+                        device=device)
+            if pretrained:
+                model_info = dict(model_info, energy=FINE_TUNED)
         torch.save({"model": cell.model, "preset": cell.preset, "params": preset, "stats": stats.to_dict(),
                     "state_dict": pot.state_dict()}, art_dir / "model.pt")
-        model_info, precision = {"energy": "trained"}, cfg.dtype
+        precision = cfg.dtype
+        pot.to(device)  # a zero-shot network is never handed to the trainer, which moves it there
+    model_info = dict(model_info, mode=spec.mode)
 
     progress.stage("evaluate")
     where = dict(hardware(precision, device), libraries=libraries(requirement_names(spec.requires)))  # where it ran
@@ -152,6 +171,8 @@ def run_model(cell, spec, inputs: CellInputs, proto: ProtocolPreset, art_dir: Pa
             e, f, extra["raw_energy"] = pot.predict(ref)
         else:
             e, f = predict(pot, ref)
+            if pretrained:  # the network's own energies, without the refitted offsets
+                extra["raw_energy"] = e - composition_matrix(ref, pot.species) @ pot.e0.numpy()
         outputs.predictions[split] = SplitPrediction(split, ref, e, f)
         np.savez_compressed(art_dir / f"predictions-{split}.npz", energy=e, forces=f, ref_energy=ref.energy,
                             ref_forces=ref.forces, n_atoms=ref.n_atoms, **extra)

@@ -103,9 +103,15 @@ class ModelSpec:
     # (energy eV, forces eV/Å); core evaluates and simulates through it, never builds or trains it
     # (``build`` is not called). Made with :func:`egbench_core.calculator_model.calculator_model`.
     calculator: Callable[[], Any] | None = None
+    # how the model meets a dataset (MODES): trained on it from scratch, a pretrained network
+    # evaluated as it is ("zero-shot", per-element energy offsets refitted), or a pretrained network
+    # trained further on it ("fine-tuned"); made with :func:`pretrained_models`
+    mode: str = "from-scratch"
 
     def __post_init__(self) -> None:
         check_model_id(self.name)
+        if self.mode not in MODES:
+            raise ValueError(f"model {self.name!r}: mode {self.mode!r}, expected one of {list(MODES)}")
         for p, cfg in self.presets.items():
             check_id("preset", p)
             if "cutoff" not in cfg:
@@ -127,6 +133,8 @@ class ModelSpec:
     def preset_hash(self, name: str) -> str:
         return stable_hash({"model": self.name, "version": self.version, "preset": self.preset(name)})
 
+
+MODES = ("from-scratch", "zero-shot", "fine-tuned")
 
 # Only the training statistics' neighbour count (avg_num_neighbors, recorded, not used) needs a
 # cutoff for a calculator-backed model: the calculator has its own.
@@ -150,9 +158,51 @@ def calculator_model(name: str, make: Callable[[], Any], *, version: str = "0", 
     return ModelSpec(name=name, build=_not_buildable,
                      presets={p: {"cutoff": CALCULATOR_STATS_CUTOFF} for p in ("smoke", "quick", "paper")},
                      version=version, description=description, citation=citation, licence=licence, url=url,
-                     requires=list(requires or []), calculator=make,
+                     requires=list(requires or []), calculator=make, mode="zero-shot",
                      capabilities=Capabilities(periodic=periodic, stress=False, max_elements=max_elements,
                                                trainable=False, elements=covered))
+
+
+FINETUNE_SUFFIX = "-ft"
+
+
+def pretrained_models(name: str, load: Callable[[], Any], *, cutoff: float,
+                      finetune: Mapping[str, Mapping[str, Any]] | None = None, version: str = "0",
+                      description: str = "", citation: str = "", licence: str = "", url: str = "",
+                      requires: list[str] | None = None, periodic: bool = True, stress: bool = True,
+                      elements: Sequence[int] | None = None) -> list[ModelSpec]:
+    """The specs of a pretrained network that goes through the model seam: ``name`` (zero-shot)
+    and, when ``finetune`` gives training settings per protocol preset, ``name + "-ft"``
+    (fine-tuned with egbench's one trainer, from the checkpoint, on each cell's training split).
+
+    ``load()`` returns a fresh ``torch.nn.Module`` (the first place to import the framework) with
+    ``forward(graph: AtomicGraph) -> Tensor[B]``: the network's own energy in eV, from
+    ``graph.atomic_numbers`` and edge vectors built from ``graph.positions`` (core differentiates
+    it for forces, :mod:`egbench_core.pretrained`); ``cutoff`` (Å) is the network's own.
+    ``elements``: the atomic numbers its checkpoint covers (datasets with others are skipped)."""
+    from functools import partial
+
+    covered = tuple(sorted(int(z) for z in elements)) if elements is not None else None
+    build = partial(_build_pretrained, load)
+    common = dict(build=build, version=version, citation=citation, licence=licence, url=url,
+                  requires=list(requires or []))
+    specs = [ModelSpec(name=name, presets={p: {"cutoff": float(cutoff)} for p in ("smoke", "quick", "paper")},
+                       description=f"{description}; zero-shot (E0 refit)", mode="zero-shot",
+                       capabilities=Capabilities(periodic=periodic, stress=stress, trainable=False,
+                                                 elements=covered), **common)]
+    if finetune is not None:
+        specs.append(ModelSpec(name=name + FINETUNE_SUFFIX, mode="fine-tuned",
+                               presets={p: {"cutoff": float(cutoff), "train": dict(t)} for p, t in finetune.items()},
+                               description=f"{description}; fine-tuned from the checkpoint on each training split",
+                               capabilities=Capabilities(periodic=periodic, stress=stress, trainable=True,
+                                                         elements=covered), **common))
+    return specs
+
+
+def _build_pretrained(load, species, cutoff, params, stats):
+    from .pretrained import pretrained_network
+
+    return pretrained_network(load, stats)
 
 
 # --------------------------------------------------------------------------------------

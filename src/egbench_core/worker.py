@@ -47,7 +47,7 @@ def _describe() -> None:
         models.append({"name": s.name, "version": s.version, "description": s.description, "citation": s.citation,
                        "licence": s.licence, "url": s.url, "requires": s.requires, "presets": s.presets,
                        "capabilities": asdict(s.capabilities), "plugin": s.plugin, "code": code,
-                       "calculator_backed": s.calculator_backed})
+                       "calculator_backed": s.calculator_backed, "mode": s.mode})
     print(json.dumps(models))
 
 
