@@ -221,10 +221,16 @@ def _show_calibrations(store) -> None:
 
 
 def _show_leaderboard(lb, title: str, not_run: bool = True, notes: bool = True) -> None:
+    from .report import MODE_TITLES, grouped_rows
+
     if lb.rows:
         caption = "n/a: not applicable (see docs/metrics.md); error: the metric failed; costs measured on this machine"
         caption += "".join(f"\n{m} {meaning}" for m, meaning in lb.marks.items())
-        ui.table(f"egbench leaderboard: {title}", lb.headers, lb.rows, caption=caption)
+        sections = grouped_rows(lb)
+        if len(sections) > 1:  # from-scratch / zero-shot / fine-tuned, each under its title
+            caption += "".join(f"\n{mode}: {MODE_TITLES[mode]}" for mode, _ in sections)
+        ui.table(f"egbench leaderboard: {title}", lb.headers, lb.rows, caption=caption,
+                 sections=sections if len(sections) > 1 else None)
         if lb.errors:
             ui.table("metric errors", ["model", "dataset", "task", "column", "reason"], lb.errors)
     if notes:

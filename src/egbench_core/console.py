@@ -35,12 +35,18 @@ def raw(text: str) -> None:
     console.file.flush()
 
 
-def table(title: str, headers: list[str], rows: list[list[str]], caption: str | None = None) -> None:
+def table(title: str, headers: list[str], rows: list[list[str]], caption: str | None = None,
+          sections: list[tuple[str, list[list[str]]]] | None = None) -> None:
+    """``sections``: ``[(title, rows)]`` shown one after the other under a bold title row each
+    (instead of ``rows``)."""
     t = Table(title=title, caption=caption, show_lines=False)
     for h in headers:
         t.add_column(h, overflow="fold")
-    for r in rows:  # plain strings are shown literally (reasons may contain [brackets]); Text keeps style
-        t.add_row(*[x if isinstance(x, Text) else Text(str(x)) for x in r])
+    for name, part in sections or [("", rows)]:
+        if name:
+            t.add_row(Text(name, style="bold"), *[""] * (len(headers) - 1))
+        for k, r in enumerate(part):  # plain strings are shown literally (reasons may contain [brackets])
+            t.add_row(*[x if isinstance(x, Text) else Text(str(x)) for x in r], end_section=k == len(part) - 1)
     console.print(t)
 
 

@@ -87,6 +87,9 @@ class Leaderboard:
     errors: list[list[str]] = field(default_factory=list)  # model, dataset, task, column, reason
     notes: list[str] = field(default_factory=list)  # warnings about what is shown
     marks: dict[str, str] = field(default_factory=dict)  # marks used in the rows -> meaning
+    # how each row's model met the dataset (MODES: from-scratch, zero-shot, fine-tuned), parallel
+    # to ``rows``, which are grouped in that order
+    groups: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -124,6 +127,23 @@ def _number(x: float, digits: int) -> str:
     if x != 0.0 and abs(x) < 0.5 * 10.0 ** -digits:
         return f"{x:.2e}"
     return f"{x:.{digits}f}"
+
+
+MODE_ORDER = {"from-scratch": 0, "zero-shot": 1, "fine-tuned": 2}
+MODE_TITLES = {"from-scratch": "trained from scratch on each dataset",
+               "zero-shot": "pretrained, zero-shot (per-element energy offsets refitted on the training split)",
+               "fine-tuned": "pretrained, fine-tuned on each training split"}
+
+
+def cell_mode(info: dict[str, Any] | None) -> str:
+    """How a done cell's model met its dataset: ``info["model"]["mode"]``, or for cells stored
+    before modes existed, read from its energy label ("trained" -> from-scratch)."""
+    model = (info or {}).get("model") or {}
+    if model.get("mode") in MODE_ORDER:
+        return model["mode"]
+    energy = str(model.get("energy", ""))
+    return "zero-shot" if energy.startswith("zero-shot") else "fine-tuned" if energy.startswith("fine-tuned") \
+        else "from-scratch"
 
 
 def latest_cells(store: Store, task: str | None = None) -> tuple[list[CellRow], int]:
@@ -175,6 +195,9 @@ def leaderboard(store: Store, task: str | None = None, columns=COLUMNS, verify: 
             if shown.text == "error":
                 lb.errors.append([label, dataset, task_, col.header, shown.reason])
         lb.rows.append(row)
+        lb.groups.append(cell_mode(group[0].info))
+    order = sorted(range(len(lb.rows)), key=lambda i: MODE_ORDER[lb.groups[i]])  # stable: model order within
+    lb.rows, lb.groups = [lb.rows[i] for i in order], [lb.groups[i] for i in order]
     if hidden:
         lb.notes.append(f"{hidden} older result(s) of the same cells (other code or earlier runs) are not shown")
     lb.notes.extend(code_warnings([c for g in done.values() for c in g]))
@@ -327,12 +350,22 @@ def rank_markdown(headers: list[str], rows: list[list[str]]) -> str:
     return out + "|\n" + "".join("| " + " | ".join(_md_escape(x) for x in r) + " |\n" for r in rows)
 
 
+def grouped_rows(lb: Leaderboard) -> list[tuple[str, list[list[str]]]]:
+    """``[(mode, rows)]`` in MODE_ORDER, for the modes present."""
+    return [(mode, [r for r, g in zip(lb.rows, lb.groups) if g == mode])
+            for mode in MODE_ORDER if mode in lb.groups]
+
+
 def to_markdown(lb: Leaderboard) -> str:
     out = io.StringIO()
-    out.write("| " + " | ".join(lb.headers) + " |\n")
-    out.write("|" + "|".join("---" for _ in lb.headers) + "|\n")
-    for r in lb.rows:
-        out.write("| " + " | ".join(_error_with_reason(lb, r, i) for i in range(len(r))) + " |\n")
+    sections = grouped_rows(lb)
+    for mode, rows in sections if len(sections) > 1 else [("", lb.rows)]:
+        if mode:
+            out.write(f"\n**{mode}**: {MODE_TITLES[mode]}\n\n")
+        out.write("| " + " | ".join(lb.headers) + " |\n")
+        out.write("|" + "|".join("---" for _ in lb.headers) + "|\n")
+        for r in rows:
+            out.write("| " + " | ".join(_error_with_reason(lb, r, i) for i in range(len(r))) + " |\n")
     for m, meaning in lb.marks.items():
         out.write(f"\n{m} {meaning}\n")
     for note in lb.notes:
@@ -364,13 +397,13 @@ def _error_with_reason(lb: Leaderboard, row: list[str], i: int) -> str:
 def to_csv(lb: Leaderboard) -> str:
     out = io.StringIO()
     w = csv.writer(out)
-    w.writerow(lb.headers + ["status", "reason"])
-    for r in lb.rows:
+    w.writerow(lb.headers + ["training", "status", "reason"])
+    for r, mode in zip(lb.rows, lb.groups):
         reason = "; ".join(lb.marks[m] for m in lb.marks if r[0].endswith(m) or f" {m}" in r[0])
         w.writerow([_error_with_reason(lb, r, i).replace("\\|", "|") for i in range(len(r))]
-                   + ["truncated" if "*" in r[0].split("]")[-1] else "done", reason])
+                   + [mode, "truncated" if "*" in r[0].split("]")[-1] else "done", reason])
     for m, d, t, status, reason in lb.not_run:
-        w.writerow([m, d, t] + [""] * (len(lb.headers) - 3) + [status, reason])
+        w.writerow([m, d, t] + [""] * (len(lb.headers) - 3) + ["", status, reason])
     return out.getvalue()
 
 

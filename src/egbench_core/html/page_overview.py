@@ -3,7 +3,7 @@ leaderboard per paper table."""
 from __future__ import annotations
 
 from ..not_run import NotRunGroup, counts_by_status
-from ..report import MARKS
+from ..report import MARKS, MODE_TITLES
 from ..report_compare import ARTICLE
 from .render import Site, esc, page, sortable, text_td, value_td
 from .tables import Board, Row
@@ -30,13 +30,14 @@ def _model_td(row: Row) -> str:
 
 
 def board_html(b: Board) -> str:
-    headers = [("model", "model [preset]"), ("dataset", ""), ("task", ""), ("split", "the evaluation split of the "
+    headers = [("model", "model [preset]"), ("training", "; ".join(f"{m}: {t}" for m, t in MODE_TITLES.items())),
+               ("dataset", ""), ("task", ""), ("split", "the evaluation split of the "
                                                                                     "static columns"),
                ("seeds", "")] + [(c.header, f"{c.metric}{' (' + c.mode + ')' if c.mode else ''}: click to sort")
                                  for c in b.columns]
     rows = []
     for r in b.rows:
-        cells = (_model_td(r) + text_td(r.dataset, cls="key") + text_td(r.task, cls="key") + text_td(r.split, cls="key")
+        cells = (_model_td(r) + text_td(r.training, cls="key") + text_td(r.dataset, cls="key") + text_td(r.task, cls="key") + text_td(r.split, cls="key")
                  + text_td(r.seeds, cls="key")
                  + "".join(value_td(c, "num") for c in r.cells))
         rows.append((f"row-{r.status}" + (" row-skipped" if r.status == "skipped" else ""), cells))

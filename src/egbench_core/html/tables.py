@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..report import MARKS, TABLES, Column
+from ..report import MARKS, MODE_ORDER, TABLES, Column, cell_mode
 from ..report_compare import LAYOUTS as COMPARE_LAYOUTS
 from ..report_compare import MARKS as PAPER_MARKS
 from ..report_compare import compare
@@ -62,6 +62,7 @@ class Row:
     reason: str = ""
     marks: str = ""
     cells: list[Cell] = field(default_factory=list)
+    training: str = ""  # from-scratch | zero-shot | fine-tuned ("" for a cell that did not finish)
 
 
 @dataclass
@@ -114,7 +115,7 @@ def board(layout: Layout, groups: dict[tuple[str, str, str, str], Group], not_do
     rows = []
     for key, g in groups.items():
         row = Row(g.model, g.preset, g.dataset, g.task, g.split, ",".join(map(str, g.seeds)), "done",
-                  reason="; ".join(MARKS[m] for m in g.marks), marks=g.marks)
+                  reason="; ".join(MARKS[m] for m in g.marks), marks=g.marks, training=cell_mode(g.cells[0].info))
         theirs = paper.get(key, {})
         for col in layout.columns:
             v = g.value(col)
@@ -127,7 +128,8 @@ def board(layout: Layout, groups: dict[tuple[str, str, str, str], Group], not_do
         why = c.reason or c.status
         rows.append(Row(c.model, c.preset, c.dataset, c.task, "", str(c.seed), c.status, why,
                         cells=[Cell(c.status, None, c.status, why) for _ in layout.columns]))
-    rows.sort(key=lambda r: (r.dataset, r.task != "standard", r.task, r.status != "done", r.model, r.preset))
+    rows.sort(key=lambda r: (r.dataset, r.task != "standard", r.task, r.status != "done",
+                             MODE_ORDER.get(r.training, len(MODE_ORDER)), r.model, r.preset))
     _mark_best(layout.columns, rows)
     return Board(layout.key, layout.title, layout.source, layout.columns, rows)
 
