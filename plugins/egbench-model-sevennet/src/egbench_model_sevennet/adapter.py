@@ -49,7 +49,6 @@ class SevenNetEnergy(torch.nn.Module):
 
     def __init__(self, network, modal: str | None = None):
         super().__init__()
-        import sevenn._keys as KEY
         from sevenn.nn.node_embedding import OnehotEmbedding
 
         network.set_is_batch_data(True)
@@ -57,14 +56,14 @@ class SevenNetEnergy(torch.nn.Module):
         network.key_grad = None  # egbench differentiates; nothing inside needs requires_grad
         self.network = network
         self._onehot = OnehotEmbedding
-        self._keys = KEY
         self.modal_index = None
         if modal is not None:
             network.eval_modal_map = False  # sevenn's own lookup needs its data class; set it here
             self.modal_index = int(network.modal_map[modal])
 
     def forward(self, graph) -> torch.Tensor:
-        KEY = self._keys
+        import sevenn._keys as KEY
+
         data = {KEY.ATOMIC_NUMBERS: graph.atomic_numbers, KEY.EDGE_IDX: graph.edge_index,
                 KEY.EDGE_VEC: graph.edge_vectors(), KEY.BATCH: graph.batch, KEY.NUM_ATOMS: graph.n_atoms}
         if self.modal_index is not None:

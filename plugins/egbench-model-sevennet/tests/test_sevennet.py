@@ -1,0 +1,109 @@
+"""The SevenNet plugin: the model conformance kit (float64, through egbench's graph and autograd),
+the same numbers as sevenn's own calculator, the checkpoint hash check, registration, and an acac
+cell zero-shot and fine-tuned end to end."""
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from ase.build import bulk
+
+from egbench_core.graph import collate, graph_parts
+from egbench_core.plugins import load_catalog
+from egbench_core.potential import evaluate
+from egbench_core.runner import plan_cells, run_cells
+from egbench_core.store import Store
+from egbench_core.testing import ModelConformance, molecule
+from egbench_model_sevennet import adapter, sevennet_specs
+from egbench_model_sevennet.checkpoints import CHECKPOINTS, ELEMENTS
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+class TestSevenNetZeroShotConformance(ModelConformance):
+    spec = sevennet_specs("sevennet-0")[0]
+    species = (1, 6, 8, 14)
+
+
+class TestSevenNetFineTunedConformance(ModelConformance):
+    """The fine-tuned spec: the same network, trainable (the force loss reaches its weights)."""
+
+    spec = sevennet_specs("sevennet-0")[1]
+    species = (1, 6, 8, 14)
+
+
+def test_registered_zero_shot_and_fine_tuned_with_checkpoint_metadata():
+    cat = load_catalog()
+    for model_id, ckpt in CHECKPOINTS.items():
+        zero, tuned = cat.models[model_id], cat.models[model_id + "-ft"]
+        assert (zero.mode, tuned.mode) == ("zero-shot", "fine-tuned") and zero.plugin == "sevennet"
+        assert ckpt.sha256[:12] in zero.version and "J. Chem. Theory Comput." in zero.citation
+        assert zero.capabilities.elements == ELEMENTS and 84 not in ELEMENTS and 94 in ELEMENTS
+        assert "train" not in zero.presets["quick"] and tuned.presets["quick"]["train"]["epochs"] == 4
+
+
+def _own_calculator(model_id):
+    from sevenn.calculator import SevenNetCalculator
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        calc = SevenNetCalculator(adapter.verify(model_id), device="cpu",
+                                  **({"modal": CHECKPOINTS[model_id].modal} if CHECKPOINTS[model_id].modal else {}))
+    return calc
+
+
+@pytest.mark.parametrize("model_id", ["sevennet-0", "sevennet-mf-0"])
+def test_same_numbers_as_sevenns_own_calculator(model_id):
+    """egbench's graph + autograd through the network equals sevenn's calculator, one structure at a
+    time and batched, periodic and molecular."""
+    net = adapter.load_network(model_id)
+    si = bulk("Si", "diamond", a=5.43).repeat((2, 1, 1))
+    si.rattle(0.05, seed=1)
+    structures = [si, molecule((1, 6, 8))]
+    parts = [graph_parts(a.positions, a.numbers, a.cell.array, a.pbc, 5.0) for a in structures]
+    batched = evaluate(net, collate(parts, torch.float32), forces=True)
+    start = 0
+    for k, a in enumerate(structures):
+        theirs = a.copy()
+        theirs.calc = _own_calculator(model_id)
+        assert float(batched["energy"][k]) == pytest.approx(theirs.get_potential_energy(), abs=1e-4)
+        np.testing.assert_allclose(batched["forces"][start:start + len(a)].detach().numpy(), theirs.get_forces(),
+                                   atol=1e-4)
+        assert np.abs(theirs.get_forces()).max() > 0.1
+        start += len(a)
+
+
+def test_a_checkpoint_with_another_hash_is_refused(monkeypatch):
+    bad = dataclasses.replace(CHECKPOINTS["sevennet-0"], sha256="0" * 64)
+    monkeypatch.setitem(CHECKPOINTS, "sevennet-0", bad)
+    with pytest.raises(adapter.CheckpointError, match="has sha256 7052cb42b7b3.*expected 0000"):
+        adapter.load_network("sevennet-0")
+
+
+@pytest.mark.slow
+def test_zero_shot_and_fine_tuned_cells_on_acac(tmp_path, monkeypatch):
+    """A smoke cell of each: zero-shot F MAE of a materials model on an organic molecule, then one
+    epoch of fine-tuning on 40 frames lowers it; MD runs on egbench's batched engine."""
+    monkeypatch.setenv("EGBENCH_OFFLINE", "1")
+    cat = load_catalog()
+    cells = plan_cells(cat, "sevennet-0,sevennet-0-ft", "acac", "standard", preset="smoke")
+    store = Store(tmp_path / "results")
+    summary = run_cells(cells, cat, store, argv=["pytest"])
+    assert (summary.done, summary.failed) == (2, 0), [c.error for c in store.cells("failed")]
+    rows = {r.model: r for r in store.cells("done")}
+    f = {m: next(x["value"] for x in store.metrics(r.key) if (x["name"], x["split"]) == ("force_mae", "test"))
+         for m, r in rows.items()}
+    assert 0.1 < f["sevennet-0"] < 0.4  # eV/Å against acac's DFT labels, never trained on them
+    assert f["sevennet-0-ft"] < f["sevennet-0"]
+    assert rows["sevennet-0"].info["model"]["energy"] == "zero-shot (E0 refit)"
+    assert rows["sevennet-0-ft"].info["model"]["mode"] == "fine-tuned"
+    assert rows["sevennet-0"].info["hardware"]["md_engine"] == "batched"
