@@ -165,6 +165,17 @@ def calculator_model(name: str, make: Callable[[], Any], *, version: str = "0", 
 
 FINETUNE_SUFFIX = "-ft"
 
+# Fine-tuning settings per protocol preset that pretrained plugins share (egbench's trainer and
+# loss, from the checkpoint, with a small learning rate: the network is already trained, its energy
+# offsets are refitted first and stay fixed). ``quick``: 4 epochs of at most 150 atoms per batch.
+FINETUNE_PRESETS: dict[str, dict[str, Any]] = {
+    "smoke": {"epochs": 1, "batch_size": 4, "lr": 1e-4},
+    "quick": {"epochs": 4, "batch_size": 10, "max_batch_atoms": 150, "lr": 3e-4, "scheduler_patience": 2,
+              "early_stop_patience": 4},
+    "paper": {"epochs": 200, "batch_size": 10, "lr": 1e-4, "scheduler_patience": 10, "early_stop_patience": 30,
+              "ema_decay": 0.99},
+}
+
 
 def pretrained_models(name: str, load: Callable[[], Any], *, cutoff: float,
                       finetune: Mapping[str, Mapping[str, Any]] | None = None, version: str = "0",

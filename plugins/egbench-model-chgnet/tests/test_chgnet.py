@@ -1,5 +1,6 @@
-"""The CHGNet plugin: the calculator conformance checks, agreement with chgnet's own calculator,
-molecules independent of their box, the checkpoint hash check, and an acac cell end to end."""
+"""The CHGNet plugin: the model conformance kit (through egbench's graph and autograd, at float32
+tolerances: CHGNet computes in float32), agreement with chgnet's own calculator, molecules
+independent of their box, the checkpoint hash check, and acac cells zero-shot and fine-tuned."""
 from __future__ import annotations
 
 import contextlib
@@ -14,8 +15,8 @@ from ase.build import bulk
 from egbench_core.plugins import load_catalog
 from egbench_core.runner import plan_cells, run_cells
 from egbench_core.store import Store
-from egbench_core.testing import CalculatorConformance, molecule
-from egbench_model_chgnet import adapter, chgnet_spec
+from egbench_core.testing import ModelConformance, molecule
+from egbench_model_chgnet import adapter, chgnet_specs
 from egbench_model_chgnet.checkpoints import CHECKPOINTS
 
 
@@ -27,19 +28,30 @@ def _one_thread():
     torch.set_num_threads(before)
 
 
-class TestCHGNetConformance(CalculatorConformance):
-    spec = chgnet_spec("chgnet-0.3")
+# CHGNet computes in float32 whatever dtype it is handed: energies of tens of eV keep ~1e-5 eV,
+# forces ~1e-5 eV/Å; finite differences need a wider step
+FLOAT32_INSIDE = {"float64": {"atol": 2e-4, "rtol": 1e-4}, "float32": {"atol": 2e-4, "rtol": 1e-4},
+                  "finite_difference": {"atol": 5e-3, "rtol": 1e-2, "step": 1e-2}}
+
+
+class TestCHGNetZeroShotConformance(ModelConformance):
+    spec = chgnet_specs("chgnet-0.3")[0]
     species = (1, 6, 8, 14)
-    # CHGNet computes in float32: energies of tens of eV keep ~1e-5 eV
-    finite_difference = {"atol": 5e-3, "rtol": 1e-2, "step": 1e-2}
-    invariance = {"atol": 2e-4, "rtol": 1e-5}
+    tolerances = FLOAT32_INSIDE
+
+
+class TestCHGNetFineTunedConformance(ModelConformance):
+    spec = chgnet_specs("chgnet-0.3")[1]
+    species = (1, 6, 8, 14)
+    tolerances = FLOAT32_INSIDE
 
 
 def test_registered_with_checkpoint_metadata():
     cat = load_catalog()
     for model_id, ckpt in CHECKPOINTS.items():
-        spec = cat.models[model_id]
-        assert spec.calculator_backed and spec.plugin == "chgnet"
+        spec, tuned = cat.models[model_id], cat.models[model_id + "-ft"]
+        assert (spec.mode, tuned.mode) == ("zero-shot", "fine-tuned") and spec.plugin == "chgnet"
+        assert not spec.calculator_backed and not spec.capabilities.stress
         assert ckpt.sha256[:12] in spec.version and "Nat. Mach. Intell." in spec.citation
         assert spec.capabilities.elements == tuple(range(1, 95))
 
@@ -52,7 +64,7 @@ def test_same_numbers_as_chgnets_own_calculator(model_id):
     si = bulk("Si", "diamond", a=5.43).repeat((2, 1, 1))
     si.rattle(0.05, seed=1)
     ours = si.copy()
-    ours.calc = chgnet_spec(model_id).calculator()
+    ours.calc = adapter.make_calculator(model_id)
     with contextlib.redirect_stdout(io.StringIO()):
         own = CHGNetCalculator(CHGNet.load(model_name=CHECKPOINTS[model_id].chgnet_name, verbose=False),
                                use_device="cpu")
@@ -69,7 +81,7 @@ def test_egbench_autograd_through_chgnet_gives_chgnets_forces():
     from egbench_core.graph import collate, graph_parts
     from egbench_core.potential import evaluate
 
-    energy = adapter.CHGNetEnergy(adapter.load_model("chgnet-0.3"))
+    energy = adapter.load_energy("chgnet-0.3")
     si = bulk("Si", "diamond", a=5.43).repeat((2, 1, 1))
     si.rattle(0.05, seed=1)
     structures = [si, molecule((1, 6, 8))]
@@ -79,7 +91,7 @@ def test_egbench_autograd_through_chgnet_gives_chgnets_forces():
     for k, (a, p) in enumerate(zip(structures, parts)):
         one = evaluate(energy, collate([p], torch.float64), forces=True)
         ref = a.copy()
-        ref.calc = chgnet_spec().calculator()
+        ref.calc = adapter.make_calculator("chgnet-0.3")
         assert float(one["energy"][0]) == pytest.approx(ref.get_potential_energy(), abs=1e-5)
         np.testing.assert_allclose(one["forces"].numpy(), ref.get_forces(), atol=2e-5)
         assert float(batched["energy"][k]) == pytest.approx(float(one["energy"][0]), abs=1e-5)
@@ -89,11 +101,11 @@ def test_egbench_autograd_through_chgnet_gives_chgnets_forces():
 
 def test_a_molecule_does_not_feel_its_box(monkeypatch):
     mol = molecule((1, 6, 8))
-    mol.calc = chgnet_spec().calculator()
+    mol.calc = adapter.make_calculator("chgnet-0.3")
     e, f = mol.get_potential_energy(), mol.get_forces()
     monkeypatch.setattr(adapter, "VACUUM", 15.0)
     wide = mol.copy()
-    wide.calc = chgnet_spec().calculator()
+    wide.calc = adapter.make_calculator("chgnet-0.3")
     assert wide.get_potential_energy() == pytest.approx(e, abs=1e-4)
     np.testing.assert_allclose(wide.get_forces(), f, atol=5e-4)
 
@@ -102,19 +114,22 @@ def test_a_checkpoint_with_another_hash_is_refused(monkeypatch):
     bad = dataclasses.replace(CHECKPOINTS["chgnet-0.3"], sha256="0" * 64)
     monkeypatch.setitem(CHECKPOINTS, "chgnet-0.3", bad)
     with pytest.raises(adapter.CheckpointError, match="has sha256 d14ab7c0f093.*expected 0000"):
-        chgnet_spec("chgnet-0.3").calculator()
+        adapter.load_energy("chgnet-0.3")
 
 
 @pytest.mark.slow
-def test_a_zero_shot_cell_on_acac(tmp_path, monkeypatch):
+def test_zero_shot_and_fine_tuned_cells_on_acac(tmp_path, monkeypatch):
     monkeypatch.setenv("EGBENCH_OFFLINE", "1")
     cat = load_catalog()
-    cells = plan_cells(cat, "chgnet-0.3", "acac", "standard", preset="smoke")
+    cells = plan_cells(cat, "chgnet-0.3,chgnet-0.3-ft", "acac", "standard", preset="smoke")
     store = Store(tmp_path / "results")
     summary = run_cells(cells, cat, store, argv=["pytest"])
-    assert (summary.done, summary.failed) == (1, 0), store.cells("failed")[0].error if summary.failed else ""
-    row = store.cells("done")[0]
-    ms = {(m["name"], m["split"]): m["value"] for m in store.metrics(row.key)}
-    assert 0.1 < ms[("force_mae", "test")] < 0.5  # eV/Å against acac's DFT labels, untrained on them
-    assert row.info["model"]["energy"] == "zero-shot (E0 refit)"
-    assert row.info["hardware"]["md_engine"] == "ase"
+    assert (summary.done, summary.failed) == (2, 0), [c.error for c in store.cells("failed")]
+    rows = {r.model: r for r in store.cells("done")}
+    f = {m: next(x["value"] for x in store.metrics(r.key) if (x["name"], x["split"]) == ("force_mae", "test"))
+         for m, r in rows.items()}
+    assert 0.1 < f["chgnet-0.3"] < 0.5  # eV/Å against acac's DFT labels, untrained on them
+    assert f["chgnet-0.3-ft"] < f["chgnet-0.3"]
+    assert rows["chgnet-0.3"].info["model"]["energy"] == "zero-shot (E0 refit)"
+    assert rows["chgnet-0.3-ft"].info["model"]["mode"] == "fine-tuned"
+    assert rows["chgnet-0.3"].info["hardware"]["md_engine"] == "batched"

@@ -15,6 +15,7 @@ import logging
 from importlib import resources
 
 import numpy as np
+import torch
 from ase.calculators.calculator import Calculator, all_changes
 
 from .checkpoints import CHECKPOINTS
@@ -72,22 +73,30 @@ def _box(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float
     return np.eye(3) * side, positions.mean(axis=0) - side / 2
 
 
-class CHGNetEnergy:
-    """CHGNet as a function of an egbench ``AtomicGraph``: ``__call__(graph) -> energy [B]`` (eV,
-    float64), differentiable with respect to ``graph.positions``. CHGNet's converter builds each
-    structure's graph topology from the (detached) positions; the fractional coordinates it feeds
-    the network are computed from ``graph.positions`` in torch, and CHGNet forms its Cartesian
-    coordinates and bond vectors from them, so egbench's autograd gives the forces. The route to
-    CHGNet through egbench's model seam (and fine-tuning with egbench's trainer); not yet wired
-    into core, whose pretrained-model ``ModelSpec`` (``load()``) does not exist yet."""
+class CHGNetEnergy(torch.nn.Module):
+    """CHGNet as a function of an egbench ``AtomicGraph``: ``forward(graph) -> energy [B]`` (eV, in
+    the graph's dtype), differentiable with respect to ``graph.positions``. CHGNet's converter
+    builds each structure's graph topology from the (detached) positions; the fractional
+    coordinates it feeds the network are computed from ``graph.positions`` in torch, and CHGNet
+    forms its Cartesian coordinates and bond vectors from them, so egbench's autograd gives the
+    forces (and trains the weights: fine-tuning).
+
+    CHGNet computes in float32 whatever it is handed (``chgnet.model.model.TORCH_DTYPE``, a module
+    global its graph code uses): converting this module to float64 keeps CHGNet's weights float32
+    (devices do follow), and the energy comes back in the graph's dtype."""
 
     def __init__(self, model):
+        super().__init__()
         self.model = model
         self.model.graph_converter.set_isolated_atom_response("ignore")
         self.cutoff = float(model.graph_converter.atom_graph_cutoff)
 
-    def __call__(self, graph):
-        import torch
+    def _apply(self, fn, recurse=True):
+        super()._apply(fn, recurse)
+        self.model.float()  # float32 -> float64 -> float32 is exact
+        return self
+
+    def forward(self, graph):
         from chgnet.model.model import TORCH_DTYPE
         from pymatgen.core import Lattice, Structure
 
@@ -100,7 +109,7 @@ class CHGNetEnergy:
                                    graph.pbc[b].detach().cpu().numpy(), self.cutoff)
             cart = pos.detach().cpu().numpy() - origin
             structure = Structure(Lattice(lattice), numbers.tolist(), cart, coords_are_cartesian=True)
-            cg = self.model.graph_converter(structure)
+            cg = self.model.graph_converter(structure).to(pos.device)
             lat = torch.as_tensor(lattice, dtype=pos.dtype, device=pos.device)
             frac = (pos - torch.as_tensor(origin, dtype=pos.dtype, device=pos.device)) @ torch.linalg.inv(lat)
             # the converter wraps fractional coordinates into [0, 1): keep its integer offsets
@@ -108,10 +117,15 @@ class CHGNetEnergy:
             cg.atom_frac_coord = (frac + offset).to(TORCH_DTYPE)
             crystal_graphs.append(cg)
             sizes.append(len(idx))
-        out = self.model.forward(crystal_graphs, task="e")["e"].to(torch.float64)
+        out = self.model.forward(crystal_graphs, task="e")["e"].to(graph.positions.dtype)
         if self.model.is_intensive:
-            out = out * torch.as_tensor(sizes, dtype=torch.float64, device=out.device)
+            out = out * torch.as_tensor(sizes, dtype=out.dtype, device=out.device)
         return out
+
+
+def load_energy(model_id: str) -> CHGNetEnergy:
+    """The network of ``model_id`` (verified checkpoint) as a function of an egbench graph."""
+    return CHGNetEnergy(load_model(model_id))
 
 
 class CHGNetCalculator(Calculator):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import partial
 
 from egbench_core import hookimpl
-from egbench_core.interfaces import pretrained_models
+from egbench_core.interfaces import FINETUNE_PRESETS, pretrained_models
 
 from .checkpoints import CHECKPOINTS, CUTOFF, ELEMENTS
 
@@ -25,17 +25,6 @@ CITATION = ("Y. Park, J. Kim, S. Hwang, S. Han, Scalable parallel algorithm for 
             "potentials in molecular dynamics simulations, J. Chem. Theory Comput. 20, 4857-4868 (2024)")
 LICENCE = "GPL-3.0-only (sevenn code and the checkpoints in its wheel)"
 
-# Fine-tuning: egbench's trainer and loss, from the checkpoint, a small learning rate (the
-# network is already trained; the offsets are refitted first and stay fixed).
-FINETUNE = {
-    "smoke": {"epochs": 1, "batch_size": 4, "lr": 1e-4},
-    "quick": {"epochs": 4, "batch_size": 10, "max_batch_atoms": 150, "lr": 3e-4, "scheduler_patience": 2,
-              "early_stop_patience": 4},
-    "paper": {"epochs": 200, "batch_size": 10, "lr": 1e-4, "scheduler_patience": 10, "early_stop_patience": 30,
-              "ema_decay": 0.99},
-}
-
-
 def _load(model_id: str):
     from .adapter import load_network
 
@@ -45,7 +34,7 @@ def _load(model_id: str):
 def sevennet_specs(model_id: str = "sevennet-0"):
     """``[zero-shot spec, fine-tuned spec]`` of one checkpoint."""
     ckpt = CHECKPOINTS[model_id]
-    return pretrained_models(model_id, partial(_load, model_id), cutoff=CUTOFF, finetune=FINETUNE,
+    return pretrained_models(model_id, partial(_load, model_id), cutoff=CUTOFF, finetune=FINETUNE_PRESETS,
                              version=f"{__version__}+ckpt.{ckpt.sha256[:12]}", description=ckpt.description,
                              citation=CITATION, licence=LICENCE, url="https://github.com/MDIL-SNU/SevenNet",
                              requires=list(REQUIRES), elements=ELEMENTS)
