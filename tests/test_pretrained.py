@@ -211,6 +211,31 @@ def test_fine_tuning_starts_from_the_checkpoint_and_improves_on_zero_shot(emt_en
     assert lines[1].split(",")[-3:] == ["zero-shot", "done", ""] and lines[2].split(",")[-3] == "fine-tuned"
 
 
+def test_zero_shot_refits_on_the_validation_split_where_the_training_file_is_missing(monkeypatch, mirror, tmp_path):
+    """GeTe's training file is not in the offline mirror: a zero-shot cell refits its offsets on the
+    validation split and says so; fine-tuning needs the training split and is skipped."""
+    monkeypatch.setenv("EGBENCH_OFFLINE", "1")
+    monkeypatch.setenv("EGBENCH_DATA_DIR", str(tmp_path))
+    specs = pretrained_models("pair-any", lambda: None, cutoff=CUTOFF, finetune={"smoke": {"epochs": 1}},
+                              version="1", citation="-", licence="MIT")
+
+    class Plugin:
+        from egbench_core import hookimpl
+
+        @hookimpl
+        def register_models(self, register):
+            for s in specs:
+                register(s)
+
+    cat = load_catalog(extra_plugins=[Plugin()])
+    zero, tuned = plan_cells(cat, "pair-any,pair-any-ft", "gete", "standard", preset="smoke")
+    assert zero.skip_reason == "" and zero.plan.train_split == "val" == zero.plan.val_split
+    assert "zero-shot energy offsets refitted on the 'val' split: gete's 'train' split is not available" \
+        in zero.plan.note and "GeTe/data/train/nequip_npz.npz" in zero.plan.note
+    assert zero.provenance["task"]["plan"]["train_split"] == "val"
+    assert tuned.skip_reason.startswith("dataset gete: 1 file(s) not available offline") and tuned.plan.train_split == "train"
+
+
 def test_cells_stored_before_modes_are_read_from_their_energy_label():
     assert cell_mode({"model": {"energy": "trained"}}) == "from-scratch"
     assert cell_mode({"model": {"energy": "zero-shot (E0 refit)"}}) == "zero-shot"

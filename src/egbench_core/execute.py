@@ -159,6 +159,8 @@ def run_model(cell, spec, inputs: CellInputs, proto: ProtocolPreset, art_dir: Pa
         precision = cfg.dtype
         pot.to(device)  # a zero-shot network is never handed to the trainer, which moves it there
     model_info = dict(model_info, mode=spec.mode)
+    if spec.mode != "from-scratch":  # the split the energy offsets were refitted on (planning may swap it)
+        model_info["offsets_split"] = cell.plan.train_split
 
     progress.stage("evaluate")
     where = dict(hardware(precision, device), libraries=libraries(requirement_names(spec.requires)))  # where it ran

@@ -10,6 +10,8 @@ the protocol preset, the metric versions, the seed, device class and precision. 
 """
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import asdict
 from typing import Any, Iterable, Sequence
 
@@ -244,6 +246,15 @@ def _skip_reason(catalog, spec, ds, task, cell: Cell) -> str:
     if unseen:
         return f"elements {', '.join(unseen)} of {ds.name} never occur in the training data ({train_ds.name})"
     plan = cell.plan
+    if spec.mode == "zero-shot" and plan.train_split != plan.val_split:
+        # a zero-shot model only refits its energy offsets on the training split: where that file
+        # is not obtainable, the validation split (same system, same DFT) serves, and the plan says so
+        missing_train = train_ds.unavailable_reason([plan.train_split])
+        if missing_train and not train_ds.unavailable_reason([plan.val_split]):
+            note = (f"zero-shot energy offsets refitted on the {plan.val_split!r} split: "
+                    f"{train_ds.name}'s {plan.train_split!r} split is not available ({missing_train})")
+            plan = cell.plan = dataclasses.replace(plan, train_split=plan.val_split,
+                                                   note="; ".join(x for x in (plan.note, note) if x))
     needed = {train_ds.name: {plan.train_split, plan.val_split}}
     needed.setdefault(ds.name, set()).update(plan.eval_splits)
     if plan.md is not None:
