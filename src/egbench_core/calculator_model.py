@@ -23,11 +23,10 @@ from .calculator import NonFiniteOutputError
 from .data import Frames
 from .interfaces import ModelSpec
 from .records import TrainRecord
-from .stats import composition_matrix
+from .stats import ENERGY_MODE, composition_matrix, refit_offsets  # noqa: F401 - ENERGY_MODE re-exported
 
 log = logging.getLogger(__name__)
 
-ENERGY_MODE = "zero-shot (E0 refit)"
 NOT_TRAINED = "not trained: calculator-backed model (per-element energy offsets refitted on the training split)"
 
 
@@ -71,15 +70,6 @@ def calculator_predict(calc, frames: Frames) -> tuple[np.ndarray, np.ndarray]:
         energies[i] = atoms.get_potential_energy()
         forces[frames.atoms_slice(i)] = atoms.get_forces()
     return energies, forces
-
-
-def refit_offsets(frames: Frames, raw_energy: np.ndarray) -> dict[int, float]:
-    """Per-element offsets δ[Z] (eV) with ``E_ref ≈ E_raw + Σ_i δ[Z_i]`` on ``frames`` (linear least
-    squares; the minimum-norm solution where the compositions leave them undetermined, exact on
-    those compositions — the same rule as the trained models' E0, :mod:`egbench_core.stats`)."""
-    species = frames.elements
-    delta, *_ = np.linalg.lstsq(composition_matrix(frames, species), frames.energy - raw_energy, rcond=None)
-    return {int(z): float(d) for z, d in zip(species, delta)}
 
 
 class CalculatorPotential:

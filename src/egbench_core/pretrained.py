@@ -5,7 +5,7 @@ trained on, which differ from the dataset's by a per-element constant. A cell th
 
 1. computes the network's own ("raw") energies of the training split,
 2. refits per-element offsets δ[Z] with ``E_ref ≈ E_raw + Σ_i δ[Z_i]`` by linear least squares
-   (:func:`egbench_core.calculator_model.refit_offsets`; the network untouched), and
+   (:func:`egbench_core.stats.refit_offsets`; the network untouched), and
 3. wraps the network in core's :class:`~egbench_core.potential.NormalisedPotential` with those
    offsets as its E0 and the training split's force RMS as its scale (the network's output is
    divided by that scale, so the potential's energy is exactly ``E_raw + Σ δ`` and the trainer's
@@ -24,11 +24,10 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .calculator_model import ENERGY_MODE, refit_offsets
 from .data import Frames
 from .potential import NormalisedPotential
 from .predict import predict
-from .stats import DatasetStats, composition_matrix
+from .stats import ENERGY_MODE, DatasetStats, composition_matrix, refit_offsets
 
 log = logging.getLogger(__name__)
 

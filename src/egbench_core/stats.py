@@ -78,6 +78,20 @@ def _symbol(z: int) -> str:
     return chemical_symbols[int(z)]
 
 
+# the label of energies from a pretrained model or a calculator whose per-element offsets were
+# refitted on the training split (refit_offsets)
+ENERGY_MODE = "zero-shot (E0 refit)"
+
+
+def refit_offsets(frames: Frames, raw_energy: np.ndarray) -> dict[int, float]:
+    """Per-element offsets δ[Z] (eV) with ``E_ref ≈ E_raw + Σ_i δ[Z_i]`` on ``frames`` (linear least
+    squares; the minimum-norm solution where the compositions leave them undetermined, exact on
+    those compositions — the same rule as the trained models' E0, :func:`fit_e0`)."""
+    species = frames.elements
+    delta, *_ = np.linalg.lstsq(composition_matrix(frames, species), frames.energy - raw_energy, rcond=None)
+    return {int(z): float(d) for z, d in zip(species, delta)}
+
+
 def compute_stats(frames: Frames, cutoff: float, edges_per_frame: list[int] | None = None,
                   isolated_atom_energies: dict[int, float] | None = None) -> DatasetStats:
     if not frames.has_labels:
