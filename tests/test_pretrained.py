@@ -209,6 +209,15 @@ def test_fine_tuning_starts_from_the_checkpoint_and_improves_on_zero_shot(emt_en
     lines = to_csv(lb).splitlines()
     assert lines[0].split(",")[-3:] == ["training", "status", "reason"]
     assert lines[1].split(",")[-3:] == ["zero-shot", "done", ""] and lines[2].split(",")[-3] == "fine-tuned"
+    # the HTML leaderboards carry a sortable "training" column, zero-shot rows before fine-tuned ones
+    from egbench_core.html.write import write_report
+
+    index = write_report(store, tmp_path / "html").read_text()
+    board = index[index.index('id="board-static"'):]
+    board = board[:board.index("</table>")]
+    assert ">training</th>" in board
+    assert board.index('data-text="pair-z"') < board.index(">zero-shot</td>") < board.index('data-text="pair-z-ft"') \
+        < board.index(">fine-tuned</td>")
 
 
 def test_zero_shot_refits_on_the_validation_split_where_the_training_file_is_missing(monkeypatch, mirror, tmp_path):
