@@ -145,7 +145,8 @@ def run_model(cell, spec, inputs: CellInputs, proto: ProtocolPreset, art_dir: Pa
             t0 = time.perf_counter()
             pot, stats, model_info = refit_potential(model, stats, cutoff, inputs.train, cfg.torch_dtype)
             rec = TrainRecord(stop_reason=NOT_TRAINED_PRETRAINED, total_time_s=time.perf_counter() - t0,
-                              seed=cell.seed, time_per_epoch_s=float("nan"))
+                              seed=cell.seed, time_per_epoch_s=float("nan"),
+                              n_parameters=sum(p.numel() for p in model.parameters()))
         else:
             pot, model_info = NormalisedPotential(model, stats, cutoff), {"energy": "trained"}
         if spec.mode != "zero-shot":
