@@ -362,9 +362,9 @@ def _write_html(store, out_dir: Path, task: Optional[str]) -> None:
 @list_app.command("models")
 def list_models() -> None:
     cat = _catalog()
-    rows = [[s.name, ", ".join(sorted(s.presets)), "yes" if s.capabilities.periodic else "no", s.licence, s.plugin,
-             s.description] for s in cat.models.values()]
-    ui.table("models", ["id", "presets", "periodic", "licence", "plugin", "description"], rows)
+    rows = [[s.name, s.mode, ", ".join(sorted(s.presets)), "yes" if s.capabilities.periodic else "no", s.licence,
+             s.plugin, s.description] for s in cat.models.values()]
+    ui.table("models", ["id", "training", "presets", "periodic", "licence", "plugin", "description"], rows)
 
 
 @list_app.command("datasets")
