@@ -16,13 +16,13 @@ import json
 import math
 from typing import Any
 
-from .report import latest_cells
+from .report import cell_mode, latest_cells
 from .store import Store
 
 FORMAT = "egbench-results"
 VERSION = 1
 CELL_FIELDS = ("cell_key", "run_id", "model", "preset", "dataset", "task", "seed", "status", "reason", "truncated",
-               "finished")
+               "finished", "training")
 METRIC_FIELDS = ("metric", "split", "mode", "value", "std", "unit", "n", "state", "note", "metric_version")
 
 
@@ -42,7 +42,7 @@ def records(store: Store, task: str | None = None) -> list[dict[str, Any]]:
     for c in cells:
         base = {"cell_key": c.key, "run_id": c.run_id, "model": c.model, "preset": c.preset, "dataset": c.dataset,
                 "task": c.task, "seed": c.seed, "status": c.status, "reason": c.reason, "truncated": c.truncated,
-                "finished": c.finished}
+                "finished": c.finished, "training": cell_mode(c.info) if c.status == "done" else None}
         if c.status != "done":
             out.append({**base, **dict.fromkeys(METRIC_FIELDS)})
             continue
