@@ -97,8 +97,8 @@ def plugin(weights, name="pair-z", per_element=OTHER_REFERENCE, epochs=15):
     return Plugin()
 
 
-def _run(cat, models, tmp_path):
-    store = Store(tmp_path / "results")
+def _run(cat, models, folder):
+    store = Store(folder)
     summary = run_cells(plan_cells(cat, models, "synthetic-emt", "standard", preset="smoke"), cat, store,
                         argv=["pytest"])
     assert summary.failed == 0, [c.error for c in store.cells("failed")]
@@ -113,6 +113,20 @@ def _static(store, row):
     return {(m["name"], m["split"]): m["value"] for m in store.metrics(row.key)}
 
 
+@pytest.fixture(scope="module")
+def run(emt_data_dir, pretrained_weights, tmp_path_factory):
+    """One run of the zero-shot, fine-tuned and constant-free ("plain") cells on synthetic-emt,
+    shared by the tests below."""
+    import types
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EGBENCH_DATA_DIR", str(emt_data_dir))
+        cat = load_catalog(extra_plugins=[plugin(pretrained_weights), plugin(pretrained_weights, "pair-z-plain", {})],
+                           entry_points=False)
+        store = _run(cat, "pair-z,pair-z-plain,pair-z-ft", tmp_path_factory.mktemp("pretrained") / "results")
+    return types.SimpleNamespace(cat=cat, store=store, rows={r.model: r for r in store.cells("done")})
+
+
 def test_specs_of_a_pretrained_network(pretrained_weights):
     zero, tuned = pretrained_models("pair-z", lambda: None, cutoff=4.0, finetune={"quick": {"epochs": 3}})
     assert (zero.name, zero.mode, zero.capabilities.trainable) == ("pair-z", "zero-shot", False)
@@ -124,10 +138,8 @@ def test_specs_of_a_pretrained_network(pretrained_weights):
 
 
 @pytest.mark.slow
-def test_zero_shot_keeps_the_networks_forces_and_refits_the_offsets(emt_env, tmp_path, pretrained_weights):
-    cat = load_catalog(extra_plugins=[plugin(pretrained_weights)], entry_points=False)
-    store = _run(cat, "pair-z", tmp_path)
-    row = store.cells("done")[0]
+def test_zero_shot_keeps_the_networks_forces_and_refits_the_offsets(emt_env, run, pretrained_weights):
+    cat, store, row = run.cat, run.store, run.rows["pair-z"]
     model = row.info["model"]
     assert model["mode"] == "zero-shot" and model["energy"] == "zero-shot (E0 refit)"
     assert row.info["train"]["stop_reason"].startswith("not trained: pretrained network")
@@ -163,12 +175,9 @@ def test_zero_shot_keeps_the_networks_forces_and_refits_the_offsets(emt_env, tmp
 
 
 @pytest.mark.slow
-def test_the_offsets_absorb_another_reference_exactly(emt_env, tmp_path, pretrained_weights):
+def test_the_offsets_absorb_another_reference_exactly(emt_env, run):
     """The same network without its per-element constants gives the same energies after the refit."""
-    cat = load_catalog(extra_plugins=[plugin(pretrained_weights), plugin(pretrained_weights, "pair-z-plain", {})],
-                       entry_points=False)
-    store = _run(cat, "pair-z,pair-z-plain", tmp_path)
-    rows = {r.model: r for r in store.cells("done")}
+    cat, store, rows = run.cat, run.store, {m: run.rows[m] for m in ("pair-z", "pair-z-plain")}
     a, b = (np.load(_artifact(store, rows[m], "predictions-test.npz"))
             for m in ("pair-z", "pair-z-plain"))
     np.testing.assert_allclose(a["energy"], b["energy"], atol=2e-3)
@@ -184,10 +193,8 @@ def test_the_offsets_absorb_another_reference_exactly(emt_env, tmp_path, pretrai
 
 
 @pytest.mark.slow
-def test_fine_tuning_starts_from_the_checkpoint_and_improves_on_zero_shot(emt_env, tmp_path, pretrained_weights):
-    cat = load_catalog(extra_plugins=[plugin(pretrained_weights)], entry_points=False)
-    store = _run(cat, "pair-z,pair-z-ft", tmp_path)
-    rows = {r.model: r for r in store.cells("done")}
+def test_fine_tuning_starts_from_the_checkpoint_and_improves_on_zero_shot(emt_env, run, pretrained_weights, tmp_path):
+    store, rows = run.store, run.rows
     tuned = rows["pair-z-ft"]
     assert tuned.info["model"]["mode"] == "fine-tuned" and tuned.info["model"]["energy"].startswith("fine-tuned")
     assert tuned.info["model"]["offsets_eV"] == rows["pair-z"].info["model"]["offsets_eV"]  # same refit first
@@ -202,13 +209,14 @@ def test_fine_tuning_starts_from_the_checkpoint_and_improves_on_zero_shot(emt_en
 
     # the report groups rows: from-scratch, then zero-shot, then fine-tuned
     lb = leaderboard(store)
-    assert lb.groups == ["zero-shot", "fine-tuned"] and [r[0] for r in lb.rows] == ["pair-z [smoke]", "pair-z-ft [smoke]"]
+    assert lb.groups == ["zero-shot", "zero-shot", "fine-tuned"]
+    assert [r[0] for r in lb.rows] == ["pair-z [smoke]", "pair-z-plain [smoke]", "pair-z-ft [smoke]"]
     md = to_markdown(lb)
     assert md.index("**zero-shot**: pretrained") < md.index("| pair-z [smoke]") < md.index("**fine-tuned**") \
         < md.index("| pair-z-ft [smoke]")
     lines = to_csv(lb).splitlines()
     assert lines[0].split(",")[-3:] == ["training", "status", "reason"]
-    assert lines[1].split(",")[-3:] == ["zero-shot", "done", ""] and lines[2].split(",")[-3] == "fine-tuned"
+    assert lines[1].split(",")[-3:] == ["zero-shot", "done", ""] and lines[3].split(",")[-3] == "fine-tuned"
     # the HTML leaderboards carry a sortable "training" column, zero-shot rows before fine-tuned ones
     from egbench_core.html.write import write_report
 
