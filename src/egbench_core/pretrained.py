@@ -18,7 +18,9 @@ of that energy, MD runs on egbench's engines (batched included).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -32,6 +34,22 @@ from .stats import ENERGY_MODE, DatasetStats, composition_matrix, refit_offsets
 log = logging.getLogger(__name__)
 
 E0_REFIT = "refitted on the training split against the pretrained network's own energies"
+
+
+class CheckpointError(RuntimeError):
+    pass
+
+
+def verify_checkpoint(model_id: str, path, sha256: str, package: str) -> str:
+    """``path`` once the file exists and its sha256 is ``sha256`` (:class:`CheckpointError`
+    naming the model, the file and both digests otherwise): checked before a plugin loads it."""
+    path = Path(str(path))
+    if not path.is_file():
+        raise CheckpointError(f"{model_id}: checkpoint {path} is missing from the installed {package} package")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != sha256:
+        raise CheckpointError(f"{model_id}: checkpoint {path} has sha256 {digest}, expected {sha256}")
+    return str(path)
 
 
 class PerScale(torch.nn.Module):

@@ -9,7 +9,6 @@ neighbour: the energy and forces are those of the isolated molecule (and do not 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import logging
 from importlib import resources
@@ -18,15 +17,13 @@ import numpy as np
 import torch
 from ase.calculators.calculator import Calculator, all_changes
 
+from egbench_core.pretrained import CheckpointError, verify_checkpoint  # noqa: F401 - CheckpointError re-exported
+
 from .checkpoints import CHECKPOINTS
 
 log = logging.getLogger(__name__)
 
 VACUUM = 2.0  # Å beyond the model's atom-graph cutoff on each side of a molecule
-
-
-class CheckpointError(RuntimeError):
-    pass
 
 
 def checkpoint_path(model_id: str):
@@ -36,14 +33,7 @@ def checkpoint_path(model_id: str):
 
 def verify(model_id: str) -> str:
     """The checkpoint's path once its sha256 matches (:class:`CheckpointError` otherwise)."""
-    ckpt = CHECKPOINTS[model_id]
-    path = checkpoint_path(model_id)
-    if not path.is_file():
-        raise CheckpointError(f"{model_id}: checkpoint {path} is missing from the installed chgnet package")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != ckpt.sha256:
-        raise CheckpointError(f"{model_id}: checkpoint {path} has sha256 {digest}, expected {ckpt.sha256}")
-    return str(path)
+    return verify_checkpoint(model_id, checkpoint_path(model_id), CHECKPOINTS[model_id].sha256, "chgnet")
 
 
 def load_model(model_id: str):

@@ -10,20 +10,17 @@ Numbers equal ``sevenn.calculator.SevenNetCalculator``'s (see the tests).
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import warnings
 from importlib import resources
 
 import torch
 
+from egbench_core.pretrained import CheckpointError, verify_checkpoint  # noqa: F401 - CheckpointError re-exported
+
 from .checkpoints import CHECKPOINTS
 
 log = logging.getLogger(__name__)
-
-
-class CheckpointError(RuntimeError):
-    pass
 
 
 def checkpoint_path(model_id: str):
@@ -32,14 +29,7 @@ def checkpoint_path(model_id: str):
 
 def verify(model_id: str) -> str:
     """The checkpoint's path once its sha256 matches (:class:`CheckpointError` otherwise)."""
-    ckpt = CHECKPOINTS[model_id]
-    path = checkpoint_path(model_id)
-    if not path.is_file():
-        raise CheckpointError(f"{model_id}: checkpoint {path} is missing from the installed sevenn package")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != ckpt.sha256:
-        raise CheckpointError(f"{model_id}: checkpoint {path} has sha256 {digest}, expected {ckpt.sha256}")
-    return str(path)
+    return verify_checkpoint(model_id, checkpoint_path(model_id), CHECKPOINTS[model_id].sha256, "sevenn")
 
 
 class SevenNetEnergy(torch.nn.Module):
