@@ -7,15 +7,30 @@ Registration hooks are cheap: they hand light spec objects to a ``register`` cal
 provides. No framework imports, no downloads, no torch work at registration time — heavy work
 happens later in ``ModelSpec.build``, ``DatasetSpec.load``, ``TaskSpec.plan``, ``MetricSpec.compute``.
 Core owns naming: a second registration under an existing name is an error reported against the
-plugin, never a silent rename.
+plugin, never a silent rename. Instead of a spec, ``register`` also takes a
+:class:`~egbench_core.interfaces.BrokenSpec`: that one entry is listed as broken, with its reason.
 
 Call order at start-up: ``register_registry_files`` → ``register_datasets`` → ``register_models``
 → ``register_oracles`` → ``register_tasks`` → ``register_metrics``; ``register_commands`` when the
 CLI starts.
+
+The annotations name their types for readers and type checkers only (``TYPE_CHECKING``):
+importing this module imports pluggy and nothing heavier, so registration stays cheap.
+``docs/plugins.md`` shows each signature exactly as written here (``tests/test_docs.py``).
 """
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING, Callable
+
 import pluggy
+
+if TYPE_CHECKING:
+    import typer
+
+    from .datasets import DatasetSpec
+    from .interfaces import BrokenSpec, MetricSpec, ModelSpec, OracleSpec, TaskSpec
+    from .registry import Registry
 
 hookspec = pluggy.HookspecMarker("egbench")
 hookimpl = pluggy.HookimplMarker("egbench")
@@ -23,7 +38,7 @@ hookimpl = pluggy.HookimplMarker("egbench")
 
 # -- data -------------------------------------------------------------------------------
 @hookspec
-def register_registry_files(register):
+def register_registry_files(register: Callable[[str | os.PathLike[str]], None]) -> None:
     """Add registry TOML files shipped by a plugin: ``register(path)``.
 
     Core merges them before its own ``datasets_registry.toml`` (which therefore overrides a
@@ -32,7 +47,7 @@ def register_registry_files(register):
 
 
 @hookspec
-def register_datasets(register, registry):
+def register_datasets(register: Callable[[DatasetSpec | BrokenSpec], None], registry: Registry) -> None:
     """Register datasets: ``register(spec)`` with a :class:`egbench_core.datasets.DatasetSpec`.
 
     ``registry`` is the merged :class:`egbench_core.registry.Registry`, so a plugin can build
@@ -42,7 +57,7 @@ def register_datasets(register, registry):
 
 # -- models -----------------------------------------------------------------------------
 @hookspec
-def register_models(register):
+def register_models(register: Callable[[ModelSpec | BrokenSpec], None]) -> None:
     """Register architectures: ``register(spec)`` with a :class:`egbench_core.interfaces.ModelSpec`.
 
     ``spec.build(species, cutoff, params, stats)`` returns a ``torch.nn.Module`` whose
@@ -54,7 +69,7 @@ def register_models(register):
 
 # -- oracles -----------------------------------------------------------------------------
 @hookspec
-def register_oracles(register):
+def register_oracles(register: Callable[[OracleSpec | BrokenSpec], None]) -> None:
     """Register reference calculators: ``register(spec)`` with a
     :class:`egbench_core.interfaces.OracleSpec`. A dataset names the one it uses (and its
     settings) in ``[datasets.<id>.oracle]``."""
@@ -62,16 +77,16 @@ def register_oracles(register):
 
 # -- tasks and metrics ------------------------------------------------------------------
 @hookspec
-def register_tasks(register):
+def register_tasks(register: Callable[[TaskSpec | BrokenSpec], None]) -> None:
     """Register tasks: ``register(spec)`` with a :class:`egbench_core.interfaces.TaskSpec`."""
 
 
 @hookspec
-def register_metrics(register):
+def register_metrics(register: Callable[[MetricSpec | BrokenSpec], None]) -> None:
     """Register metrics: ``register(spec)`` with a :class:`egbench_core.interfaces.MetricSpec`."""
 
 
 # -- command line -----------------------------------------------------------------------
 @hookspec
-def register_commands(app):
+def register_commands(app: typer.Typer) -> None:
     """Add sub-commands to the ``egbench`` typer app."""
