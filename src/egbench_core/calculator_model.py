@@ -83,7 +83,13 @@ class CalculatorPotential:
         self._static = None
 
     def make_calculator(self) -> GuardedCalculator:
-        return GuardedCalculator(self.spec.calculator(), self.offsets)
+        return GuardedCalculator(self._new_calculator(), self.offsets)
+
+    def _new_calculator(self):
+        make = self.spec.calculator
+        if make is None:
+            raise ValueError(f"model {self.spec.name} is not calculator-backed")
+        return make()
 
     def fit(self, train: Frames) -> dict[str, Any]:
         raw, _ = calculator_predict(self._calc(), train)
@@ -109,7 +115,7 @@ class CalculatorPotential:
 
     def _calc(self):
         if self._static is None:
-            self._static = self.spec.calculator()
+            self._static = self._new_calculator()
         return self._static
 
 

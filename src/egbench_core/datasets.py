@@ -395,4 +395,5 @@ class GeneratedDataset(DatasetSpec):
     def _load(self, split: str) -> Frames:
         if self._cache is None:
             self.ensure_cache()
+        assert self._cache is not None  # ensure_cache loads or generates it, or raises
         return self._cache[split]

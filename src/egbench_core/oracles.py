@@ -236,7 +236,7 @@ def evaluate_replicas(oracle: Oracle, replicas, art_dir: Path, timestep_fs: floa
             rec["force_mae"].append(float(err.mean()))
             rec["force_abs_err_sum"].append(float(err.sum()))
             rec["n_force"].append(int(err.size))
-            rec["fv"].append(float(np.linalg.norm(fm - f) / max(np.linalg.norm(fm) + np.linalg.norm(f), 1e-300)))
+            rec["fv"].append(float(np.linalg.norm(fm - f) / max(float(np.linalg.norm(fm) + np.linalg.norm(f)), 1e-300)))
         out.append(rec)
     payload = {"oracle": oracle.describe(), "replicas": out, "computed": cache.computed, "reused": cache.reused}
     (Path(art_dir) / "oracle.json").write_text(json.dumps(payload))

@@ -63,8 +63,9 @@ def module_path(module: str) -> Path | None:
     if not module:
         return None
     mod = sys.modules.get(module)
-    if mod is not None and getattr(mod, "__file__", None):
-        f = Path(mod.__file__)
+    file = getattr(mod, "__file__", None) if mod is not None else None
+    if file:
+        f = Path(file)
         return f.parent if f.name == "__init__.py" else f
     try:
         spec = importlib.util.find_spec(module)

@@ -29,12 +29,9 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python < 3.11
-    import tomli as tomllib
+import tomllib
 
 log = logging.getLogger(__name__)
 
@@ -209,19 +206,19 @@ class Registry:
         writable_folder(target.parent)
         if e.embedded and _embedded_path(e.embedded).exists():
             src = _embedded_path(e.embedded)
-            actual = _copy_verified(e, src, target, gunzip=src.suffix == ".gz")
-            if actual:
-                raise ChecksumError(name, src, e.checksum, actual, None,
+            corrupt = _copy_verified(e, src, target, gunzip=src.suffix == ".gz")
+            if corrupt:
+                raise ChecksumError(name, src, e.checksum, corrupt, None,
                                     f"the copy of {name} embedded in {src} is corrupt: expected {e.checksum}, got "
-                                    f"{actual}. Reinstall the package that ships it.")
+                                    f"{corrupt}. Reinstall the package that ships it.")
             log.info("unpacked embedded copy of %s", name)
             return target
         for mirror in mirrors():
             src = mirror / name
             if src.exists():
-                actual = _copy_verified(e, src, target)
-                if actual:
-                    raise MirrorChecksumError(name, src, e.checksum, actual, e.url)
+                corrupt = _copy_verified(e, src, target)
+                if corrupt:
+                    raise MirrorChecksumError(name, src, e.checksum, corrupt, e.url)
                 log.info("copied %s from mirror %s", name, src)
                 return target
         if os.environ.get(ENV_OFFLINE):
@@ -238,7 +235,7 @@ class Registry:
         the compressed blob's, as published upstream) is decompressed once into
         ``<data dir>/decompressed/<name without suffix>`` next to a stamp naming its checksum."""
         path = self.fetch(name)
-        opener = {".bz2": bz2.open, ".gz": gzip.open}.get(Path(name).suffix)
+        opener: Callable[..., Any] | None = {".bz2": bz2.open, ".gz": gzip.open}.get(Path(name).suffix)
         if opener is None:
             return path
         e = self.entry(name)

@@ -74,7 +74,8 @@ def geometric_mean(x, floor: float = GEOMETRIC_FLOOR) -> float:
     return float(np.exp(np.mean(np.log(np.maximum(x, floor)))))
 
 
-def aggregate_replicas(per_replica: Iterable[Sequence[float]], floor: float = GEOMETRIC_FLOOR, ddof: int = 0) -> dict[str, Any]:
+def aggregate_replicas(per_replica: Iterable[Sequence[float] | np.ndarray], floor: float = GEOMETRIC_FLOOR,
+                       ddof: int = 0) -> dict[str, Any]:
     """Mean ± std (``ddof``) over replicas of each replica's geometric mean of its series.
 
     Replicas with no (or NaN) values are left out and counted in ``n_skipped``.

@@ -205,11 +205,13 @@ class RDFAccumulator:
             self._setup(cell, pbc)
         elif bool(pbc.any()) != self.periodic:
             raise ValueError("cannot mix periodic and non-periodic frames in one RDF")
-        if self.periodic and not self._warned and max_rdf_radius(cell, pbc) < self.edges[-1] - 1e-9:
-            log.warning("cell shrank below the RDF radius (%.3f Å): counts include periodic self-images", self.edges[-1])
+        edges, total = self.edges, self._sum
+        assert edges is not None and total is not None  # set by _setup
+        if self.periodic and not self._warned and max_rdf_radius(cell, pbc) < edges[-1] - 1e-9:
+            log.warning("cell shrank below the RDF radius (%.3f Å): counts include periodic self-images", edges[-1])
             self._warned = True
-        g, parts = frame_rdf(positions, numbers, cell, pbc, self.edges, self.partial)
-        self._sum += g
+        g, parts = frame_rdf(positions, numbers, cell, pbc, edges, self.partial)
+        total += g
         for k, v in parts.items():
             self._psum[k] = self._psum.get(k, 0.0) + v
             self._pcount[k] = self._pcount.get(k, 0) + 1
@@ -227,7 +229,7 @@ class RDFAccumulator:
 
     def result(self) -> RDFResult:
         """Frame average; empty arrays and ``n_frames=0`` if nothing was added."""
-        if self.edges is None or self.n_frames == 0:
+        if self.edges is None or self._sum is None or self.n_frames == 0:
             return RDFResult(r=np.zeros(0), g=np.zeros(0), n_frames=0, bin_width=self.bin_width,
                              periodic=bool(self.periodic) if self.periodic is not None else True)
         r = 0.5 * (self.edges[1:] + self.edges[:-1])

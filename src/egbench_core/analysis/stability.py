@@ -140,7 +140,7 @@ class _Contacts:
     def pairs(self, x: np.ndarray, cell: np.ndarray):
         """(i, j, unit shifts, d / (r_cov,i + r_cov,j)) at positions ``x`` (finite)."""
         if not self.dense:
-            if (self._built_x is None or not np.array_equal(cell, self._built_cell)
+            if (self._built_x is None or self._built_cell is None or not np.array_equal(cell, self._built_cell)
                     or float(np.abs(x - self._built_x).max(initial=0.0)) > self.skin / 2):
                 self._build(x, cell)
         vec = x[self.j] - x[self.i]  # callers keep |x| < HUGE_A or silence overflow (a blown-up frame: inf)
@@ -202,10 +202,26 @@ class StabilityMonitor:
         self._forest: tuple[np.ndarray, ...] | None = None  # (i, j, shifts) of a spanning forest of the bond graph
         self._forest_idx: np.ndarray | None = None  # the same as indices into the (fixed) all-pairs list
         self.max_pieces = 0
-        self.closest = (float("inf"), None, [])  # (d / covalent sum, step, [i, j]) among the pairs examined
+        self.closest: tuple[float, int | None, list[int]] = (float("inf"), None, [])  # (d / covalent sum, step, [i, j]) among the pairs examined
         self._edges: np.ndarray | None = None
         self._window: deque = deque()
         self.max_wf = float("nan")
+
+    # the state the start frame sets up (``_start``): every check runs after it
+    @property
+    def _c(self) -> _Contacts:
+        assert self._contacts is not None, "stability monitor used before its start frame"
+        return self._contacts
+
+    @property
+    def _z(self) -> np.ndarray:
+        assert self._numbers is not None, "stability monitor used before its start frame"
+        return self._numbers
+
+    @property
+    def _labels(self) -> np.ndarray:
+        assert self._start_labels is not None, "stability monitor used before its start frame"
+        return self._start_labels
 
     # -- set-up from the start frame -------------------------------------------------------
     def _start(self, step: int, positions: np.ndarray, numbers, cell: np.ndarray, pbc) -> None:
@@ -217,9 +233,9 @@ class StabilityMonitor:
         reach = self.bond_factor if self._frag else (self.contact_factor or self.collapse_factor)
         self._contacts = _Contacts(self._numbers, pbc, max(reach, self.collapse_factor), self.skin, self.dense_max_atoms)
         if self._frag:
-            i, j, s, ratio = self._contacts.pairs(positions, cell)
+            i, j, s, ratio = self._c.pairs(positions, cell)
             bonded = ratio < self.bond_factor
-            labels, pieces, forest = bond_pieces(len(self._numbers), i[bonded], j[bonded], ratio[bonded])
+            labels, pieces, forest = bond_pieces(len(self._z), i[bonded], j[bonded], ratio[bonded])
             self._start_labels, self._pieces_start, self.max_pieces = labels, pieces, pieces
             self._n_bonds_start = int(bonded.sum())
             self._set_forest(i, j, s, np.flatnonzero(bonded)[forest])
@@ -238,11 +254,11 @@ class StabilityMonitor:
     def _element(self, a: int) -> str:
         from ase.data import chemical_symbols
 
-        return f"{chemical_symbols[int(self._numbers[a])]}{a}"
+        return f"{chemical_symbols[int(self._z[a])]}{a}"
 
     def _geometry(self, step: int, positions: np.ndarray, cell: np.ndarray) -> tuple[str, list[int], str] | None:
         """Fragmentation or collapse at these (finite) positions: (category, atoms, text) or None."""
-        i, j, s, ratio = self._contacts.pairs(positions, cell)
+        i, j, s, ratio = self._c.pairs(positions, cell)
         if len(ratio):
             k = int(np.argmin(ratio))
             if ratio[k] < self.closest[0]:
@@ -254,7 +270,7 @@ class StabilityMonitor:
             return frag
         if k >= 0 and ratio[k] < self.collapse_factor:
             a, b = int(i[k]), int(j[k])
-            s = self._contacts.radii[a] + self._contacts.radii[b]
+            s = self._c.radii[a] + self._c.radii[b]
             return ("collapse", [a, b], f"atoms {self._element(a)} and {self._element(b)} are {ratio[k] * s:.3f} Å "
                                         f"apart, {ratio[k]:.3f}x the sum of their covalent radii ({s:.3f} Å; limit "
                                         f"{self.collapse_factor:g}x)")
@@ -264,40 +280,41 @@ class StabilityMonitor:
         """A spanning forest of the bond graph (``idx`` into the pairs): while all its edges stay
         bonds, the graph has no more pieces than now, and nothing else needs computing."""
         self._forest = (i[idx], j[idx], s[idx])
-        self._forest_idx = idx if self._contacts.dense else None
+        self._forest_idx = idx if self._c.dense else None
 
     def _forest_holds(self, positions, cell, ratio) -> bool:
         if self._forest_idx is not None:  # all pairs, in a fixed order
             return bool((ratio[self._forest_idx] < self.bond_factor).all())
+        assert self._forest is not None  # set with the start frame's bonds
         fi, fj, fs = self._forest
         if not len(fi):
             return True
         with np.errstate(over="ignore", invalid="ignore"):
-            vec = positions[fj] - positions[fi] + (fs @ cell if self._contacts.pbc.any() else 0.0)
+            vec = positions[fj] - positions[fi] + (fs @ cell if self._c.pbc.any() else 0.0)
             d = np.sqrt((vec * vec).sum(axis=1))
-        return bool((d < self.bond_factor * (self._contacts.radii[fi] + self._contacts.radii[fj])).all())
+        return bool((d < self.bond_factor * (self._c.radii[fi] + self._c.radii[fj])).all())
 
     def _fragmentation(self, positions, cell, i, j, s, ratio) -> tuple[str, list[int], str] | None:
         if self._forest_holds(positions, cell, ratio):
             return None  # no more pieces than when the forest was built (≤ the start's)
         bonded = ratio < self.bond_factor
-        labels, pieces, forest = bond_pieces(len(self._numbers), i[bonded], j[bonded], ratio[bonded])
+        labels, pieces, forest = bond_pieces(len(self._z), i[bonded], j[bonded], ratio[bonded])
         self.max_pieces = max(self.max_pieces, pieces)
         if pieces <= self._pieces_start:
             self._set_forest(i, j, s, np.flatnonzero(bonded)[forest])  # e.g. a proton now on the other oxygen
             return None
         # the atoms split off: within each start piece now in several, all but its largest part
         split_off: list[int] = []
-        for p in np.unique(self._start_labels):
-            members = np.flatnonzero(self._start_labels == p)
+        for p in np.unique(self._labels):
+            members = np.flatnonzero(self._labels == p)
             now, counts = np.unique(labels[members], return_counts=True)
             if len(now) > 1:
                 keep = now[int(np.argmax(counts))]
                 split_off += members[labels[members] != keep].tolist()
-        d_now = ratio * self._contacts.sums
+        d_now = ratio * self._c.sums
         broken = ""
         cand = [(r, a, b, dn) for r, a, b, dn in zip(ratio, i, j, d_now)
-                if labels[a] != labels[b] and self._start_labels[a] == self._start_labels[b]]
+                if labels[a] != labels[b] and self._labels[a] == self._labels[b]]
         if cand:
             r, a, b, dn = min(cand)
             broken = (f"; closest broken pair {self._element(a)}-{self._element(b)} at {dn:.3f} Å "
@@ -316,7 +333,7 @@ class StabilityMonitor:
         return None
 
     def _check_rdf(self, step: int, atoms) -> str | None:
-        if self._edges is None:
+        if self._edges is None or self.g_ref is None:  # edges are set only with a g_ref
             return None
         g, _ = frame_rdf(atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc, self._edges)
         self._window.append((int(step), g))
@@ -386,13 +403,14 @@ class StabilityMonitor:
         one, else ``non-finite`` (engine; the atoms with non-finite positions, if any) or ``other``."""
         if self.failed_step is not None:
             return
-        category, involved, text = ("non-finite" if source == "engine" else "other"), [], reason
+        involved: list[int] | np.ndarray = []
+        category, text = ("non-finite" if source == "engine" else "other"), reason
         if atoms is not None:
             pos = np.asarray(atoms.positions, dtype=np.float64)
             bad = ~np.isfinite(pos).all(axis=1)
             if bad.any():
                 category, involved = "non-finite", np.flatnonzero(bad)
-            elif self._started and (self._contacts.dense or float(np.abs(pos).max(initial=0.0)) < MAX_EXTENT_A):
+            elif self._started and (self._c.dense or float(np.abs(pos).max(initial=0.0)) < MAX_EXTENT_A):
                 try:
                     with np.errstate(over="ignore", invalid="ignore"):
                         geometric = self._geometry(step, pos, np.asarray(atoms.cell.array, dtype=np.float64))
@@ -414,7 +432,7 @@ class StabilityMonitor:
         reach = self._contacts.reach if self._contacts is not None else 0.0
         if not ratio < reach:  # beyond the contact list: only a bound is known
             ratio, at, pair = float("inf"), None, []
-        return {"stable": stable, "time_to_failure_fs": float(total if stable else self.failed_time_fs),
+        return {"stable": stable, "time_to_failure_fs": float(total if stable or self.failed_time_fs is None else self.failed_time_fs),
                 "failed_step": self.failed_step, "reason": self.reason, "category": self.category,
                 "atoms": list(self.atoms), "last_time_fs": self.last_time_fs, "steps_checked": self.steps_checked,
                 "fragmentation_checked": bool(self._frag), "n_bonds": self._n_bonds_start,
@@ -482,7 +500,7 @@ def survival_curve(times_to_failure: Iterable[float], total_time: float, grid=No
     """
     t = np.asarray(list(times_to_failure), dtype=np.float64)
     if grid is None or np.isscalar(grid):
-        grid = np.linspace(0.0, float(total_time), 101 if grid is None else int(grid))
+        grid = np.linspace(0.0, float(total_time), 101 if grid is None else int(grid))  # type: ignore[arg-type]
     grid = np.asarray(grid, dtype=np.float64)
     if len(t) == 0:
         return grid, np.full(len(grid), np.nan)
