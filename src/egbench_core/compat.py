@@ -8,25 +8,35 @@ need it; setting it briefly is harmless there.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from typing import Iterator
 
 _KEY = "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"
+
+
+@contextlib.contextmanager
+def torch_full_load_during_import() -> Iterator[None]:
+    """Set ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` for the imports inside the block (e3nn 0.4.4's,
+    mace's), then put back what was there: torch's safe loading stays on for everything else."""
+    before = os.environ.get(_KEY)
+    try:
+        os.environ[_KEY] = "1"
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(_KEY, None)
+        else:
+            os.environ[_KEY] = before
 
 
 def import_e3nn():
     """Import and return the ``e3nn`` package (with ``o3``, ``nn`` and ``math`` loaded)."""
     if "e3nn.o3" not in sys.modules:
-        before = os.environ.get(_KEY)
-        try:
-            os.environ[_KEY] = "1"
+        with torch_full_load_during_import():
             import e3nn  # noqa: F401
             from e3nn import math, nn, o3  # noqa: F401
-        finally:
-            if before is None:
-                os.environ.pop(_KEY, None)
-            else:
-                os.environ[_KEY] = before
     import e3nn
 
     return e3nn

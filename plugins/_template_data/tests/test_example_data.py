@@ -17,6 +17,7 @@ except ImportError:  # run from a source checkout without installing the templat
 
 from egbench_core.plugins import load_catalog
 from egbench_core.registry import file_hash
+from egbench_core.testing.plugin_tests import plugin_registry_file
 
 ROOT = Path(__file__).resolve().parents[1]
 E_MIN = 9.361357881525024  # eV: EMT energy of the relaxed Cu13 icosahedron
@@ -51,7 +52,7 @@ def test_entry_point_is_declared():
 
 
 def test_every_file_entry_matches_the_shipped_file():
-    with open(egbench_data_example.registry_path(), "rb") as fh:
+    with open(plugin_registry_file(egbench_data_example), "rb") as fh:
         files = tomllib.load(fh)["files"]
     assert len(files) == 3
     for name, e in files.items():

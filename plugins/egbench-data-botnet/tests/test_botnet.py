@@ -1,9 +1,7 @@
 """egbench-data-botnet: 3BPA splits, temperatures, units; BOTNet files; checksums."""
 from __future__ import annotations
 
-import hashlib
 import re
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -12,15 +10,11 @@ import pytest
 import egbench_data_botnet
 from egbench_core.data import read_extxyz
 from egbench_core.interfaces import ID_RE
-from egbench_core.registry import ChecksumError, DataUnavailableError, Registry, file_hash
+from egbench_core.testing.plugin_tests import DataPluginChecks, check_git_sha1_on_mirror, registry_toml
+from egbench_core.registry import DataUnavailableError
 
 FORMATS = {"extxyz", "nequip-npz", "deepmd"}
 Z_3BPA = [1, 6, 7, 8]
-
-
-def _toml():
-    with open(egbench_data_botnet.registry_path(), "rb") as fh:
-        return tomllib.load(fh)
 
 
 def _readme_git_sha1(mirror: Path) -> dict[str, str]:
@@ -33,7 +27,7 @@ def _readme_git_sha1(mirror: Path) -> dict[str, str]:
 
 def test_every_file_entry_is_complete_and_checked_against_the_mirror(sha256sums, data_env):
     git = _readme_git_sha1(data_env)
-    files = _toml()["files"]
+    files = registry_toml(egbench_data_botnet)["files"]
     for name, e in files.items():
         src, _, path = name.partition("/")
         commit = "e4ee1e9022186e27568df690913cfab2b12295b0" if src == "mdbenchgnn" else "29e6d467317e4b5967b7ea5cbee54de953fa0d45"
@@ -49,7 +43,7 @@ def test_every_file_entry_is_complete_and_checked_against_the_mirror(sha256sums,
 
 
 def test_every_dataset_declares_conditions_and_split_temperatures():
-    for name, t in _toml()["datasets"].items():
+    for name, t in registry_toml(egbench_data_botnet)["datasets"].items():
         assert ID_RE.match(name) and t["plugin"] == "botnet"
         for key in ("description", "citation", "licence", "elements", "periodic", "temperature_K", "timestep_fs", "tags"):
             assert key in t, (name, key)
@@ -126,47 +120,16 @@ def test_isolated_atom_energies(datasets):
 
 def test_git_sha1_verification_on_a_mirror_file(tmp_path, monkeypatch, data_env):
     name = "botnet-datasets/dataset_3BPA/iso_atoms.xyz"
-    content = (data_env / name).read_bytes()
-    expected = hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
-    assert file_hash(data_env / name, "git-sha1") == expected
-    monkeypatch.setenv("EGBENCH_DATA_DIR", str(tmp_path / "cache"))
-    url = _toml()["files"][name]["url"]
-    for sha, ok in ((expected, True), ("f" * 40, False)):
-        reg_file = tmp_path / f"{ok}.toml"
-        reg_file.write_text(f'[files."{name}"]\nurl = "{url}"\ngit_sha1 = "{sha}"\nformat = "extxyz"\n')
-        reg = Registry.load([reg_file])
-        if ok:
-            assert reg.fetch(name).read_bytes() == content
-        else:
-            (tmp_path / "cache" / name).unlink()
-            with pytest.raises(ChecksumError, match=expected):
-                reg.fetch(name)
+    url = registry_toml(egbench_data_botnet)["files"][name]["url"]
+    check_git_sha1_on_mirror(data_env, name, url, "extxyz", tmp_path, monkeypatch, wrong="f" * 40)
 
 
-def test_catalog_registers_each_dataset_once_through_this_plugin():
-    from egbench_core.plugins import load_catalog
-
-    cat = load_catalog(extra_plugins=[egbench_data_botnet], entry_points=False)
-    assert cat.plugins["egbench_data_botnet"].status == "ok", cat.plugins["egbench_data_botnet"].error
-    assert cat.datasets["3bpa"].plugin == cat.datasets["3bpa-botnet"].plugin == "egbench_data_botnet"
-    assert "acac" in cat.datasets
-
-
-def test_a_wrong_dataset_table_breaks_only_that_dataset(tmp_path, monkeypatch):
-    from egbench_core.plugins import load_catalog
-
-    reg = tmp_path / "bad.toml"
-    reg.write_text('[datasets.bad-botnet]\nplugin = "botnet"\nelements = ["H", "C", "N", "O"]\nperiodic = false\n'
+class TestPlugin(DataPluginChecks):
+    module = egbench_data_botnet
+    entry_point = "botnet"
+    root = Path(__file__).resolve().parents[1]
+    datasets = ("3bpa", "3bpa-botnet")
+    bad_registry = ('[datasets.bad-botnet]\nplugin = "botnet"\nelements = ["H", "C", "N", "O"]\nperiodic = false\n'
                    'temperature_K = 300.0\ntimestep_fs = 0\n[datasets.bad-botnet.splits.train]\n'
                    'file = "botnet-datasets/dataset_3BPA/train_300K.xyz"\n')
-    monkeypatch.setenv("EGBENCH_REGISTRY", str(reg))
-    cat = load_catalog(extra_plugins=[egbench_data_botnet], entry_points=False)
-    assert cat.plugins["egbench_data_botnet"].status == "ok", cat.plugins["egbench_data_botnet"].error
-    assert f"{reg}: [datasets.bad-botnet] timestep_fs = 0: expected" in cat.problems["dataset:bad-botnet"]
-    assert {"3bpa", "3bpa-botnet"} <= set(cat.datasets) and "bad-botnet" not in cat.datasets
-
-
-def test_entry_point_is_declared():
-    root = Path(__file__).resolve().parents[1]
-    with open(root / "pyproject.toml", "rb") as fh:
-        assert tomllib.load(fh)["project"]["entry-points"]["egbench"] == {"botnet": "egbench_data_botnet"}
+    bad_error = "[datasets.bad-botnet] timestep_fs = 0: expected"

@@ -2,9 +2,7 @@
 temperature / frame spacing recorded in the registry."""
 from __future__ import annotations
 
-import hashlib
 import re
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -13,16 +11,12 @@ import pytest
 import egbench_data_gete
 from egbench_core.data import Frames
 from egbench_core.interfaces import ID_RE
-from egbench_core.registry import ChecksumError, DataUnavailableError, Registry, file_hash
+from egbench_core.testing.plugin_tests import DataPluginChecks, check_git_sha1_on_mirror, registry_toml
+from egbench_core.registry import DataUnavailableError
 from egbench_data_gete.estimate import estimate, segments
 
 TRAIN = "mdbenchgnn/Datasets/GeTe/data/train/nequip_npz.npz"
 VAL = "mdbenchgnn/Datasets/GeTe/data/val/nequip_npz.npz"
-
-
-def _toml():
-    with open(egbench_data_gete.registry_path(), "rb") as fh:
-        return tomllib.load(fh)
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +25,7 @@ def gete(datasets):
 
 
 def test_every_file_entry_is_complete_and_checked(sha256sums, data_env):
-    files = _toml()["files"]
+    files = registry_toml(egbench_data_gete)["files"]
     readme = (data_env / "README.md").read_text()
     assert set(files) == {TRAIN, VAL, VAL.replace("/val/", "/test/")}
     for name, e in files.items():
@@ -44,7 +38,7 @@ def test_every_file_entry_is_complete_and_checked(sha256sums, data_env):
 
 
 def test_dataset_declares_conditions_and_marks_the_estimates():
-    t = _toml()["datasets"]["gete"]
+    t = registry_toml(egbench_data_gete)["datasets"]["gete"]
     assert ID_RE.match("gete") and t["plugin"] == "gete" and t["periodic"] is True
     assert t["friction_per_ps"] == 0.5 and t["timestep_fs"] == 1.0
     assert t["temperature_estimated"] is True and t["estimates"]["temperature_K"] == t["temperature_K"]
@@ -74,7 +68,7 @@ def test_trajectory_structure_test_then_val(gete):
     into val's first (the two files are one run)."""
     test, val = gete.load("test"), gete.load("val")
     assert segments(test) == [(0, 300)]
-    assert segments(val) == [(0, 10), (10, 300)] == [tuple(s) for s in _toml()["datasets"]["gete"]["splits"]["val"]["segments"]]
+    assert segments(val) == [(0, 10), (10, 300)] == [tuple(s) for s in registry_toml(egbench_data_gete)["datasets"]["gete"]["splits"]["val"]["segments"]]
     assert segments(Frames.concatenate([test, val])) == [(0, 310), (310, 600)]
 
 
@@ -102,44 +96,15 @@ def test_registry_estimates_reproduce_from_the_data(gete):
 
 
 def test_git_sha1_verification_on_a_mirror_file(tmp_path, monkeypatch, data_env):
-    content = (data_env / VAL).read_bytes()
-    expected = hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
-    assert file_hash(data_env / VAL, "git-sha1") == expected
-    monkeypatch.setenv("EGBENCH_DATA_DIR", str(tmp_path / "cache"))
-    for sha, ok in ((expected, True), ("1" * 40, False)):
-        reg_file = tmp_path / f"{ok}.toml"
-        reg_file.write_text(f'[files."{VAL}"]\nurl = "https://example.invalid/x"\ngit_sha1 = "{sha}"\nformat = "nequip-npz"\n')
-        reg = Registry.load([reg_file])
-        if ok:
-            assert reg.fetch(VAL).read_bytes() == content
-        else:
-            (tmp_path / "cache" / VAL).unlink()
-            with pytest.raises(ChecksumError):
-                reg.fetch(VAL)
+    check_git_sha1_on_mirror(data_env, VAL, "https://example.invalid/x", "nequip-npz", tmp_path, monkeypatch,
+                             wrong="1" * 40)
 
 
-def test_catalog_registers_the_dataset_through_this_plugin():
-    from egbench_core.plugins import load_catalog
-
-    cat = load_catalog(extra_plugins=[egbench_data_gete], entry_points=False)
-    assert cat.plugins["egbench_data_gete"].status == "ok", cat.plugins["egbench_data_gete"].error
-    assert cat.datasets["gete"].plugin == "egbench_data_gete"
-
-
-def test_a_wrong_dataset_table_breaks_only_that_dataset(tmp_path, monkeypatch):
-    from egbench_core.plugins import load_catalog
-
-    reg = tmp_path / "bad.toml"
-    reg.write_text(f'[datasets.bad-gete]\nplugin = "gete"\nelements = ["Ge", "Te"]\nperiodic = true\n'
-                   f'temperature_K = 300.0\ntimestep_fs = 1.0\n[datasets.bad-gete.splits.val]\nfile = "{VAL}"\nframes = 0\n')
-    monkeypatch.setenv("EGBENCH_REGISTRY", str(reg))
-    cat = load_catalog(extra_plugins=[egbench_data_gete], entry_points=False)
-    assert cat.plugins["egbench_data_gete"].status == "ok", cat.plugins["egbench_data_gete"].error
-    assert f"{reg}: [datasets.bad-gete.splits.val] frames = 0: expected" in cat.problems["dataset:bad-gete"]
-    assert "gete" in cat.datasets and "bad-gete" not in cat.datasets
-
-
-def test_entry_point_is_declared():
+class TestPlugin(DataPluginChecks):
+    module = egbench_data_gete
+    entry_point = "gete"
     root = Path(__file__).resolve().parents[1]
-    with open(root / "pyproject.toml", "rb") as fh:
-        assert tomllib.load(fh)["project"]["entry-points"]["egbench"] == {"gete": "egbench_data_gete"}
+    datasets = ("gete",)
+    bad_registry = (f'[datasets.bad-gete]\nplugin = "gete"\nelements = ["Ge", "Te"]\nperiodic = true\n'
+                    f'temperature_K = 300.0\ntimestep_fs = 1.0\n[datasets.bad-gete.splits.val]\nfile = "{VAL}"\nframes = 0\n')
+    bad_error = "[datasets.bad-gete.splits.val] frames = 0: expected"

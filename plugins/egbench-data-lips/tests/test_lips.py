@@ -5,7 +5,6 @@ from __future__ import annotations
 import bz2
 import hashlib
 import re
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -14,18 +13,15 @@ import pytest
 import egbench_data_lips
 from egbench_core.data import MalformedDataError
 from egbench_core.interfaces import ID_RE
-from egbench_core.registry import ChecksumError, DataUnavailableError, Registry, file_hash
+from egbench_core.testing.plugin_tests import (DataPluginChecks, check_git_sha1_on_mirror, plugin_datasets,
+                                               plugin_registry_file, registry_toml)
+from egbench_core.registry import ChecksumError, DataUnavailableError, Registry
 from egbench_data_lips.lips20 import crystalline_prefix, unwrapped_displacement
 
 LIPS_VAL = "mdbenchgnn/Datasets/Data_lips/data/val/nequip_npz.npz"
 LIPS_TRAIN = "mdbenchgnn/Datasets/Data_lips/data/train/nequip_npz.npz.bz2"
 LIPS_TEST = "mdbenchgnn/Datasets/Data_lips/data/test/nequip_npz.npz"
 Z_LIPS = [3, 15, 16]
-
-
-def _toml():
-    with open(egbench_data_lips.registry_path(), "rb") as fh:
-        return tomllib.load(fh)
 
 
 def _readme_git_sha1(mirror: Path) -> dict[str, str]:
@@ -41,7 +37,7 @@ def lips20(datasets):
 
 # -- registry ---------------------------------------------------------------------------------
 def test_every_file_has_an_entry_checked_against_the_mirror(sha256sums, data_env):
-    files = _toml()["files"]
+    files = registry_toml(egbench_data_lips)["files"]
     git = _readme_git_sha1(data_env)
     ours = {n for n in sha256sums if "/LiPS20/" in n or "/Data_lips/" in n}
     ours |= {n for n in git if "/LiPS20/" in n or "/Data_lips/" in n}
@@ -56,7 +52,7 @@ def test_every_file_has_an_entry_checked_against_the_mirror(sha256sums, data_env
 
 
 def test_every_dataset_declares_conditions_and_split_temperatures():
-    for name, t in _toml()["datasets"].items():
+    for name, t in registry_toml(egbench_data_lips)["datasets"].items():
         assert ID_RE.match(name) and t["plugin"] == "lips"
         for key in ("description", "citation", "licence", "elements", "periodic", "temperature_K", "timestep_fs", "tags"):
             assert key in t, (name, key)
@@ -113,8 +109,8 @@ select = {{ range = [0, 100] }}
 frames = 100
 ''')
     monkeypatch.setenv("EGBENCH_DATA_DIR", str(cache))
-    reg = Registry.load([egbench_data_lips.registry_path(), reg_file])
-    ds = {d.name: d for d in egbench_data_lips.make_datasets(reg)}["fake-lips"]
+    reg = Registry.load([plugin_registry_file(egbench_data_lips), reg_file])
+    ds = plugin_datasets(egbench_data_lips, reg)["fake-lips"]
     fr = ds.load("train")
     assert len(fr) == 100 and fr.energy[0] == pytest.approx(-357.76645385)
     out = cache / "decompressed/fake/lips/small.npz"
@@ -211,7 +207,7 @@ def test_lips20_fingerprint_and_frames_follow_a_files_units(lips20, data_env):
     """A file's declared units are part of the fingerprint and are applied when a system loads."""
     system = lips20.systems["Li"]
     first = lips20.file_names([system])[0]
-    base_reg, reg = (Registry.load([egbench_data_lips.registry_path()]) for _ in range(2))
+    base_reg, reg = (Registry.load([plugin_registry_file(egbench_data_lips)]) for _ in range(2))
     base = type(lips20)("lips20", base_reg.datasets["lips20"], base_reg)
     fp = base.fingerprint()
     assert fp[first].endswith(";format=deepmd;units=energy=eV,forces=eV/Å,length=Å")
@@ -242,39 +238,15 @@ def test_unwrapping_follows_atoms_across_the_boundary():
 
 # -- checksums and the plugin as core sees it ----------------------------------------------------------
 def test_git_sha1_verification_on_a_mirror_file(tmp_path, monkeypatch, data_env):
-    content = (data_env / LIPS_VAL).read_bytes()
-    expected = hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
-    assert file_hash(data_env / LIPS_VAL, "git-sha1") == expected
-    monkeypatch.setenv("EGBENCH_DATA_DIR", str(tmp_path / "cache"))
-    reg_file = tmp_path / "git.toml"
-    reg_file.write_text(f'[files."{LIPS_VAL}"]\nurl = "https://example.invalid/x"\ngit_sha1 = "{expected}"\nformat = "nequip-npz"\n')
-    assert Registry.load([reg_file]).fetch(LIPS_VAL).read_bytes() == content
+    check_git_sha1_on_mirror(data_env, LIPS_VAL, "https://example.invalid/x", "nequip-npz", tmp_path, monkeypatch)
 
 
-def test_catalog_registers_each_dataset_once_through_this_plugin():
-    from egbench_core.plugins import load_catalog
-
-    cat = load_catalog(extra_plugins=[egbench_data_lips], entry_points=False)
-    assert cat.plugins["egbench_data_lips"].status == "ok", cat.plugins["egbench_data_lips"].error
-    for name in ("lips", "lips20", "lips20-glass"):
-        assert cat.datasets[name].plugin == "egbench_data_lips"
-
-
-def test_a_wrong_dataset_table_breaks_only_that_dataset(tmp_path, monkeypatch):
-    from egbench_core.plugins import load_catalog
-
-    reg = tmp_path / "bad.toml"
-    reg.write_text('[datasets.bad-lips]\nplugin = "lips"\nkind = "lips20"\nelements = ["Li", "P", "S"]\n'
+class TestPlugin(DataPluginChecks):
+    module = egbench_data_lips
+    entry_point = "lips"
+    root = Path(__file__).resolve().parents[1]
+    datasets = ("lips", "lips20", "lips20-glass")
+    bad_registry = ('[datasets.bad-lips]\nplugin = "lips"\nkind = "lips20"\nelements = ["Li", "P", "S"]\n'
                    'periodic = true\ntemperature_K = 3000.0\ntimestep_fs = 1.0\nfriction_per_ps = -1.0\n'
                    '[datasets.bad-lips.splits.train]\nkind = "all"\n')
-    monkeypatch.setenv("EGBENCH_REGISTRY", str(reg))
-    cat = load_catalog(extra_plugins=[egbench_data_lips], entry_points=False)
-    assert cat.plugins["egbench_data_lips"].status == "ok", cat.plugins["egbench_data_lips"].error
-    assert f"{reg}: [datasets.bad-lips] friction_per_ps = -1.0: expected" in cat.problems["dataset:bad-lips"]
-    assert {"lips", "lips20", "lips20-glass"} <= set(cat.datasets) and "bad-lips" not in cat.datasets
-
-
-def test_entry_point_is_declared():
-    root = Path(__file__).resolve().parents[1]
-    with open(root / "pyproject.toml", "rb") as fh:
-        assert tomllib.load(fh)["project"]["entry-points"]["egbench"] == {"lips": "egbench_data_lips"}
+    bad_error = "[datasets.bad-lips] friction_per_ps = -1.0: expected"

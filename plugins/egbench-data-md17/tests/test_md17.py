@@ -14,7 +14,9 @@ import pytest
 import egbench_data_md17
 from egbench_core.data import MalformedDataError
 from egbench_core.interfaces import ID_RE
-from egbench_core.registry import ChecksumError, DataUnavailableError, Registry, file_hash
+from egbench_core.testing.plugin_tests import (DataPluginChecks, check_git_sha1_on_mirror, plugin_datasets,
+                                               plugin_registry_file, registry_toml)
+from egbench_core.registry import DataUnavailableError, Registry, file_hash
 from egbench_core.units import energy_factor
 
 MOLECULES = {  # id: (atoms, elements)
@@ -29,14 +31,9 @@ AMU_TO_EV_FS2 = 1.0 / 9.648533212e-3  # amu Å²/fs² in eV: F/m [eV/Å/amu] * 9
 BENZENE = "quantum-machine/gdml/data/npz/md17_benzene2017.npz"
 
 
-def _toml():
-    with open(egbench_data_md17.registry_path(), "rb") as fh:
-        return tomllib.load(fh)
-
-
 # -- registry ---------------------------------------------------------------------------------
 def test_every_file_entry_is_complete_and_matches_the_mirror(sha256sums):
-    files = _toml()["files"]
+    files = registry_toml(egbench_data_md17)["files"]
     assert len(files) == 12
     for name, e in files.items():
         assert e["url"].endswith(name.split("/", 1)[1]) and COMMIT in e["url"], name
@@ -46,7 +43,7 @@ def test_every_file_entry_is_complete_and_matches_the_mirror(sha256sums):
 
 
 def test_every_dataset_declares_conditions_and_splits():
-    for name, t in _toml()["datasets"].items():
+    for name, t in registry_toml(egbench_data_md17)["datasets"].items():
         assert ID_RE.match(name) and t["plugin"] == "md17"
         for key in ("description", "citation", "licence", "elements", "periodic", "temperature_K", "timestep_fs", "tags"):
             assert key in t, (name, key)
@@ -149,8 +146,8 @@ def test_benzene_loads_once_a_user_registers_a_checksum(tmp_path, monkeypatch, j
     sha = hashlib.sha256(target.read_bytes()).hexdigest()
     monkeypatch.setenv("EGBENCH_DATA_DIR", str(cache))
     monkeypatch.setenv("EGBENCH_REGISTRY", str(_user_registry(tmp_path, sha)))
-    reg = Registry.load([egbench_data_md17.registry_path()])
-    ds = {d.name: d for d in egbench_data_md17.make_datasets(reg)}["md17-benzene"]
+    reg = Registry.load([plugin_registry_file(egbench_data_md17)])
+    ds = plugin_datasets(egbench_data_md17, reg)["md17-benzene"]
     assert ds.unavailable_reason() is None
     if jump:
         with pytest.raises(MalformedDataError, match="contiguous"):
@@ -188,63 +185,39 @@ def test_benzene_reader_streams_a_row_range(tmp_path):
 # -- checksums: git blob SHA-1 on a mirror file ----------------------------------------------------
 def test_git_sha1_verification_on_a_mirror_file(tmp_path, monkeypatch, data_env):
     name = "mdbenchgnn/Datasets/md17/aspirin/val/nequip_npz.npz"
-    path = data_env / name
-    content = path.read_bytes()
-    expected = hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
-    assert file_hash(path, "git-sha1") == expected
-    try:
-        out = subprocess.run(["git", "hash-object", str(path)], capture_output=True, text=True, check=True).stdout.strip()
-        assert out == expected
+    try:  # egbench's hash is git's own
+        out = subprocess.run(["git", "hash-object", str(data_env / name)], capture_output=True, text=True,
+                             check=True).stdout.strip()
+        assert out == file_hash(data_env / name, "git-sha1")
     except (OSError, subprocess.CalledProcessError):
         pass
-    monkeypatch.setenv("EGBENCH_DATA_DIR", str(tmp_path / "cache"))
-    entry = _toml()["files"][name]
-    for sha, ok in ((expected, True), ("0" * 40, False)):
-        reg_file = tmp_path / f"git-{ok}.toml"
-        reg_file.write_text(f'[files."{name}"]\nurl = "{entry["url"]}"\ngit_sha1 = "{sha}"\nformat = "nequip-npz"\n')
-        reg = Registry.load([reg_file])
-        if ok:
-            assert reg.fetch(name).read_bytes() == content
-        else:
-            (tmp_path / "cache" / name).unlink()
-            with pytest.raises(ChecksumError, match="git-sha1"):
-                reg.fetch(name)
+    url = registry_toml(egbench_data_md17)["files"][name]["url"]
+    check_git_sha1_on_mirror(data_env, name, url, "nequip-npz", tmp_path, monkeypatch)
 
 
 # -- the plugin as core sees it -----------------------------------------------------------------------
-def test_catalog_registers_each_dataset_once_through_this_plugin():
-    from egbench_core.plugins import load_catalog
+class TestPlugin(DataPluginChecks):
+    module = egbench_data_md17
+    entry_point = "md17"
+    root = Path(__file__).resolve().parents[1]
+    datasets = (*MOLECULES, "md17-benzene")
+    bad_registry = ('[datasets.bad-md17]\nplugin = "md17"\nkind = "md17-original"\nelements = ["H", "C"]\n'
+                    'periodic = false\ntemperature_K = 500.0\ntimestep_fs = 0.5\n[datasets.bad-md17.splits.test]\n'
+                    'select = { range = [0, 10] }\n')
+    bad_error = "[datasets.bad-md17] lacks 'source_file'"
 
-    cat = load_catalog(extra_plugins=[egbench_data_md17], entry_points=False)
-    info = cat.plugins["egbench_data_md17"]
-    assert info.status == "ok", info.error
-    for name in [*MOLECULES, "md17-benzene"]:
-        assert cat.datasets[name].plugin == "egbench_data_md17"
-    assert cat.datasets["md17-aspirin"].unavailable_reason() is None
-    assert "acac" in cat.datasets  # core's own dataset is untouched
 
-
-def test_a_wrong_dataset_table_breaks_only_that_dataset(tmp_path, monkeypatch):
-    from egbench_core.plugins import load_catalog
-
-    reg = tmp_path / "bad.toml"
-    reg.write_text('[datasets.bad-md17]\nplugin = "md17"\nkind = "md17-original"\nelements = ["H", "C"]\n'
-                   'periodic = false\ntemperature_K = 500.0\ntimestep_fs = 0.5\n[datasets.bad-md17.splits.test]\n'
-                   'select = { range = [0, 10] }\n')
-    monkeypatch.setenv("EGBENCH_REGISTRY", str(reg))
-    cat = load_catalog(extra_plugins=[egbench_data_md17], entry_points=False)
-    assert cat.plugins["egbench_data_md17"].status == "ok", cat.plugins["egbench_data_md17"].error
-    assert f"{reg}: [datasets.bad-md17] lacks 'source_file'" in cat.problems["dataset:bad-md17"]
-    assert {*MOLECULES, "md17-benzene"} <= set(cat.datasets) and "bad-md17" not in cat.datasets
+def test_aspirin_is_available_from_the_mirror(datasets):
+    assert datasets["md17-aspirin"].unavailable_reason() is None
 
 
 def test_benzene_fingerprint_sees_the_users_units(tmp_path, monkeypatch):
     monkeypatch.setenv("EGBENCH_REGISTRY", str(_user_registry(tmp_path, "ab" * 32)))
     fps = []
     for energy in ("kcal/mol", "kJ/mol"):
-        reg = Registry.load([egbench_data_md17.registry_path()])
+        reg = Registry.load([plugin_registry_file(egbench_data_md17)])
         reg.files[BENZENE].units["energy"] = energy
-        fps.append({d.name: d for d in egbench_data_md17.make_datasets(reg)}["md17-benzene"].fingerprint())
+        fps.append(plugin_datasets(egbench_data_md17, reg)["md17-benzene"].fingerprint())
     assert fps[0][BENZENE] != fps[1][BENZENE] and "kJ/mol" in fps[1][BENZENE]
 
 
@@ -252,7 +225,6 @@ def test_entry_point_and_package_data_are_declared():
     root = Path(__file__).resolve().parents[1]
     with open(root / "pyproject.toml", "rb") as fh:
         pp = tomllib.load(fh)
-    assert pp["project"]["entry-points"]["egbench"] == {"md17": "egbench_data_md17"}
     assert "egbench-core>=0.1" in pp["project"]["dependencies"]
-    assert egbench_data_md17.registry_path().parent == root / "src" / "egbench_data_md17"
+    assert plugin_registry_file(egbench_data_md17).parent == root / "src" / "egbench_data_md17"
     assert re.search(r"md17_benzene2017", (root / "README.md").read_text())

@@ -3,27 +3,16 @@ was, and the paper preset's architecture (the Allegro 0.2 config mapped onto 0.8
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 
 from egbench_core.testing import ModelConformance, fake_stats
+from egbench_core.testing.plugin_tests import ModelPluginChecks, one_torch_thread  # noqa: F401 (autouse fixture)
 from egbench_model_allegro import PRESETS, allegro_spec
 
 SPECIES = (1, 6, 8, 14)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """On a shared 2-core machine torch's default intra-op threads make these tiny graphs ~25x
-    slower (threads spinning on busy cores); one thread keeps the module fast."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 class TestAllegroConformance(ModelConformance):
@@ -113,14 +102,14 @@ def test_paper_preset_builds_the_papers_architecture():
     assert (train["energy_weight"], train["force_weight"], train["early_stop_patience"]) == (1.0, 1.0, 50)
 
 
-def test_registration_is_cheap_and_found():
-    code = ("import sys, egbench_model_allegro; egbench_model_allegro.allegro_spec(); "
-            "heavy = {'allegro', 'nequip', 'torch', 'e3nn'} & set(sys.modules); assert not heavy, heavy")
-    subprocess.run([sys.executable, "-c", code], check=True)
-    from egbench_core.plugins import load_catalog
+class TestRegistration(ModelPluginChecks):
+    plugin = "allegro"
+    module = "egbench_model_allegro"
+    models = ("allegro",)
+    heavy = ("allegro", "nequip", "torch", "e3nn")
 
-    cat = load_catalog()
-    assert cat.plugins["allegro"].status == "ok", cat.plugins["allegro"].error
-    spec = cat.get("models", "allegro")
-    assert spec.plugin == "allegro" and spec.requires == ["nequip-allegro>=0.8,<0.9", "nequip>=0.19,<0.20"]
+
+def test_requires_the_nequip_it_was_written_against():
+    spec = allegro_spec()
+    assert spec.requires == ["nequip-allegro>=0.8,<0.9", "nequip>=0.19,<0.20"]
     assert spec.capabilities.periodic and spec.capabilities.stress

@@ -3,13 +3,12 @@ architecture, smoothness at the cutoff, and the paper preset."""
 from __future__ import annotations
 
 import itertools
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from egbench_core.testing import ModelConformance, fake_stats
+from egbench_core.testing.plugin_tests import ModelPluginChecks, fast_e3nn_builds  # noqa: F401 (autouse fixture)
 from egbench_model_botnet import PRESETS, botnet_spec
 
 pytestmark = [
@@ -19,25 +18,6 @@ pytestmark = [
 ]
 
 SPECIES = (1, 6, 8)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _fast_builds():
-    """Keep this module quick on a busy 2-core machine: one torch thread (two OpenMP threads spin
-    against each other and make these small evaluations ~20x slower), and e3nn's code-generation
-    optimisations off while the models are built (they speed up long training runs, not a few
-    evaluations; the computed function is the same). Both are restored afterwards."""
-    import torch
-
-    from egbench_model_botnet._e3nn import import_e3nn
-
-    e3nn = import_e3nn()
-    threads, opts = torch.get_num_threads(), e3nn.get_optimization_defaults()
-    torch.set_num_threads(1)
-    e3nn.set_optimization_defaults(optimize_einsums=False, jit_script_fx=False)
-    yield
-    e3nn.set_optimization_defaults(**opts)
-    torch.set_num_threads(threads)
 
 
 class TestBOTNetConformance(ModelConformance):
@@ -169,16 +149,12 @@ def test_unknown_model_setting_is_rejected():
                             fake_stats(SPECIES, 4.0))
 
 
-def test_registration_is_cheap_and_found():
-    code = ("import sys, egbench_model_botnet; egbench_model_botnet.botnet_spec(); "
-            "heavy = {'torch', 'e3nn'} & set(sys.modules); assert not heavy, heavy")
-    subprocess.run([sys.executable, "-c", code], check=True)
-    from egbench_core.plugins import load_catalog
-
-    cat = load_catalog()
+class TestRegistration(ModelPluginChecks):
     # entry point "botnet-model": the dataset plugin egbench-data-botnet owns the name "botnet"
-    assert cat.plugins["botnet-model"].status == "ok", cat.plugins["botnet-model"].error
-    assert cat.get("models", "botnet").plugin == "botnet-model"
+    plugin = "botnet-model"
+    module = "egbench_model_botnet"
+    models = ("botnet",)
+    heavy = ("torch", "e3nn")
 
 
 def test_torch_safe_loading_is_restored(monkeypatch):

@@ -16,16 +16,9 @@ from egbench_core.plugins import load_catalog
 from egbench_core.runner import plan_cells, run_cells
 from egbench_core.store import Store
 from egbench_core.testing import ModelConformance, molecule
+from egbench_core.testing.plugin_tests import one_torch_thread  # noqa: F401 (autouse fixture)
 from egbench_model_chgnet import adapter, chgnet_specs
 from egbench_model_chgnet.checkpoints import CHECKPOINTS
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 # CHGNet computes in float32 whatever dtype it is handed: energies of tens of eV keep ~1e-5 eV,

@@ -2,8 +2,6 @@
 against a brute-force enumeration, and the angular part of the architecture."""
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -12,22 +10,13 @@ from ase import Atoms
 
 from egbench_core.graph import atoms_to_graph, neighbour_list
 from egbench_core.testing import ModelConformance, fake_stats, molecule, periodic_box, toy_pair_spec
+from egbench_core.testing.plugin_tests import ModelPluginChecks, one_torch_thread  # noqa: F401 (autouse fixture)
 from egbench_model_dimenet import PRESETS, dimenet_spec
 from egbench_model_dimenet.triplets import triplets
 
 SPECIES = (1, 6, 8, 14)
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*torch.jit.script.*:DeprecationWarning")  # torch_geometric import
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """On a shared 2-core machine torch's default intra-op threads can make these tiny graphs
-    ~100x slower (threads spinning on busy cores); one thread keeps the module fast."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 class TestDimeNetConformance(ModelConformance):
@@ -177,15 +166,11 @@ def test_unknown_model_setting_is_rejected():
         _model(hidden=8)
 
 
-def test_registration_is_cheap_and_found():
-    code = ("import sys, egbench_model_dimenet; egbench_model_dimenet.dimenet_spec(); "
-            "heavy = {'torch', 'torch_geometric'} & set(sys.modules); assert not heavy, heavy")
-    subprocess.run([sys.executable, "-c", code], check=True)
-    from egbench_core.plugins import load_catalog
-
-    cat = load_catalog()
-    assert cat.plugins["dimenet"].status == "ok", cat.plugins["dimenet"].error
-    assert cat.get("models", "dimenet").plugin == "dimenet"
+class TestRegistration(ModelPluginChecks):
+    plugin = "dimenet"
+    module = "egbench_model_dimenet"
+    models = ("dimenet",)
+    heavy = ("torch", "torch_geometric")
 
 
 def test_only_the_adapter_imports_torch_geometric():

@@ -3,13 +3,12 @@ to one over each atom's neighbours and follow the neighbours when they are permu
 at the cutoff, and the paper preset."""
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from egbench_core.testing import ModelConformance, fake_stats
+from egbench_core.testing.plugin_tests import ModelPluginChecks, fast_e3nn_builds  # noqa: F401 (autouse fixture)
 from egbench_model_equiformer import PRESETS, equiformer_spec
 
 pytestmark = [
@@ -19,25 +18,6 @@ pytestmark = [
 ]
 
 SPECIES = (1, 6, 8, 14)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _fast_builds():
-    """Keep this module quick on a busy 2-core machine: one torch thread (two OpenMP threads spin
-    against each other and make these small evaluations ~20x slower), and e3nn's code-generation
-    optimisations off while the models are built (they speed up long training runs, not a few
-    evaluations; the computed function is the same). Both are restored afterwards."""
-    import torch
-
-    from egbench_model_equiformer._e3nn import import_e3nn
-
-    e3nn = import_e3nn()
-    threads, opts = torch.get_num_threads(), e3nn.get_optimization_defaults()
-    torch.set_num_threads(1)
-    e3nn.set_optimization_defaults(optimize_einsums=False, jit_script_fx=False)
-    yield
-    e3nn.set_optimization_defaults(**opts)
-    torch.set_num_threads(threads)
 
 
 class TestEquiformerConformance(ModelConformance):
@@ -177,12 +157,8 @@ def test_unknown_model_setting_is_rejected():
         equiformer_spec().build(SPECIES, 4.0, {**PRESETS["smoke"]["model"], "num_head": 2}, fake_stats(SPECIES, 4.0))
 
 
-def test_registration_is_cheap_and_found():
-    code = ("import sys, egbench_model_equiformer; egbench_model_equiformer.equiformer_spec(); "
-            "heavy = {'torch', 'e3nn'} & set(sys.modules); assert not heavy, heavy")
-    subprocess.run([sys.executable, "-c", code], check=True)
-    from egbench_core.plugins import load_catalog
-
-    cat = load_catalog()
-    assert cat.plugins["equiformer"].status == "ok", cat.plugins["equiformer"].error
-    assert cat.get("models", "equiformer").plugin == "equiformer"
+class TestRegistration(ModelPluginChecks):
+    plugin = "equiformer"
+    module = "egbench_model_equiformer"
+    models = ("equiformer",)
+    heavy = ("torch", "e3nn")

@@ -1,12 +1,11 @@
 """The MACE plugin: core's conformance kit on the smoke preset, and the paper preset's architecture."""
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import pytest
 
 from egbench_core.testing import ModelConformance, fake_stats
+from egbench_core.testing.plugin_tests import ModelPluginChecks
 from egbench_model_mace import PRESETS, mace_spec
 
 pytestmark = [
@@ -20,15 +19,11 @@ class TestMACEConformance(ModelConformance):
     preset = "smoke"
 
 
-def test_registration_is_cheap_and_found():
-    code = ("import sys, egbench_model_mace; egbench_model_mace.mace_spec(); "
-            "heavy = {'mace', 'torch', 'e3nn'} & set(sys.modules); assert not heavy, heavy")
-    subprocess.run([sys.executable, "-c", code], check=True)
-    from egbench_core.plugins import load_catalog
-
-    cat = load_catalog()
-    assert cat.plugins["mace"].status == "ok", cat.plugins["mace"].error
-    assert cat.get("models", "mace").plugin == "mace"
+class TestRegistration(ModelPluginChecks):
+    plugin = "mace"
+    module = "egbench_model_mace"
+    models = ("mace",)
+    heavy = ("mace", "torch", "e3nn")
 
 
 def test_paper_preset_builds_the_papers_architecture():

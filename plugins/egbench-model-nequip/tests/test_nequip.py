@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,19 +11,10 @@ import torch
 
 from egbench_core.graph import atoms_to_graph, collate, graph_parts
 from egbench_core.testing import ModelConformance, fake_stats, molecule, periodic_box
+from egbench_core.testing.plugin_tests import ModelPluginChecks, one_torch_thread  # noqa: F401 (autouse fixture)
 from egbench_model_nequip import PRESETS, nequip_spec
 
 SPECIES = (1, 6, 8, 14)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """On a shared 2-core machine torch's default intra-op threads make these tiny graphs ~25x
-    slower (threads spinning on busy cores); one thread keeps the module fast."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 class TestNequIPConformance(ModelConformance):
@@ -173,14 +162,8 @@ def test_paper_preset_builds_the_papers_architecture():
     assert train["amsgrad"] is True and train["dtype"] == "float32"
 
 
-def test_registration_is_cheap_and_found():
-    code = ("import sys, egbench_model_nequip; egbench_model_nequip.nequip_spec(); "
-            "heavy = {'nequip', 'torch', 'e3nn'} & set(sys.modules); assert not heavy, heavy")
-    subprocess.run([sys.executable, "-c", code], check=True)
-    from egbench_core.plugins import load_catalog
-
-    cat = load_catalog()
-    assert cat.plugins["nequip"].status == "ok", cat.plugins["nequip"].error
-    spec = cat.get("models", "nequip")
-    assert spec.plugin == "nequip" and spec.requires == ["nequip>=0.19,<0.20"]
-    assert spec.capabilities.periodic and spec.capabilities.stress
+class TestRegistration(ModelPluginChecks):
+    plugin = "nequip"
+    module = "egbench_model_nequip"
+    models = ("nequip",)
+    heavy = ("nequip", "torch", "e3nn")

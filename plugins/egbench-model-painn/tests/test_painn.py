@@ -2,8 +2,6 @@
 itself (equivariant vector features, the first message, filters, the paper preset)."""
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -11,19 +9,10 @@ import torch
 
 from egbench_core.graph import atoms_to_graph
 from egbench_core.testing import ModelConformance, fake_stats, molecule, periodic_box, random_rotation
+from egbench_core.testing.plugin_tests import ModelPluginChecks, one_torch_thread  # noqa: F401 (autouse fixture)
 from egbench_model_painn import PRESETS, painn_spec
 
 SPECIES = (1, 6, 8, 14)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """On a shared 2-core machine torch's default intra-op threads can make these tiny graphs
-    ~100x slower (threads spinning on busy cores); one thread keeps the module fast."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 class TestPaiNNConformance(ModelConformance):
@@ -149,12 +138,8 @@ def test_unknown_model_setting_is_rejected():
         _model({**PRESETS["smoke"]["model"], "feature": 8})
 
 
-def test_registration_is_cheap_and_found():
-    code = ("import sys, egbench_model_painn; egbench_model_painn.painn_spec(); "
-            "assert 'torch' not in sys.modules")
-    subprocess.run([sys.executable, "-c", code], check=True)
-    from egbench_core.plugins import load_catalog
-
-    cat = load_catalog()
-    assert cat.plugins["painn"].status == "ok", cat.plugins["painn"].error
-    assert cat.get("models", "painn").plugin == "painn"
+class TestRegistration(ModelPluginChecks):
+    plugin = "painn"
+    module = "egbench_model_painn"
+    models = ("painn",)
+    heavy = ("torch",)

@@ -17,16 +17,9 @@ from egbench_core.potential import evaluate
 from egbench_core.runner import plan_cells, run_cells
 from egbench_core.store import Store
 from egbench_core.testing import ModelConformance, molecule
+from egbench_core.testing.plugin_tests import one_torch_thread  # noqa: F401 (autouse fixture)
 from egbench_model_sevennet import adapter, sevennet_specs
 from egbench_model_sevennet.checkpoints import CHECKPOINTS, ELEMENTS
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 class TestSevenNetZeroShotConformance(ModelConformance):

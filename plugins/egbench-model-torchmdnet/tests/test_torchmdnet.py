@@ -2,13 +2,12 @@
 torchmd-net's own forward; periodic images; the paper preset's architecture."""
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from egbench_core.testing import TOLERANCES, ModelConformance, assert_close, fake_stats, molecule, periodic_box
+from egbench_core.testing.plugin_tests import ModelPluginChecks, one_torch_thread  # noqa: F401 (autouse fixture)
 from egbench_model_torchmdnet import PRESETS, torchmdnet_spec
 
 SPECIES = (1, 6, 8, 14)
@@ -44,15 +43,11 @@ def _energy_forces(model, atoms, cutoff):
     return e.detach().numpy(), f.numpy()
 
 
-def test_registration_is_cheap_and_found():
-    code = ("import sys, egbench_model_torchmdnet as p; p.torchmdnet_spec(); "
-            "heavy = {'torchmdnet', 'torch', 'warp'} & set(sys.modules); assert not heavy, heavy")
-    subprocess.run([sys.executable, "-c", code], check=True)
-    from egbench_core.plugins import load_catalog
-
-    cat = load_catalog()
-    assert cat.plugins["torchmdnet"].status == "ok", cat.plugins["torchmdnet"].error
-    assert cat.get("models", "torchmd-net").plugin == "torchmdnet"
+class TestRegistration(ModelPluginChecks):
+    plugin = "torchmdnet"
+    module = "egbench_model_torchmdnet"
+    models = ("torchmd-net",)
+    heavy = ("torchmdnet", "torch", "warp")
 
 
 def test_import_keeps_stdout_clean(capfd):

@@ -9,13 +9,15 @@ A dataset plugin's ``tests/conftest.py``::
 gives the fixtures ``data_env`` (session: ``EGBENCH_DATA_MIRROR`` = ``../shared/data`` beside the
 repository, a temporary ``EGBENCH_DATA_DIR``, ``EGBENCH_OFFLINE=1``, no user registry; skips when
 the mirror is absent), an autouse ``_env``, ``registry`` (the plugin's own registry file merged with
-core's), ``datasets`` (``{id: spec}`` from the plugin's ``make_datasets(registry)``) and
+core's), ``datasets`` (``{id: spec}`` that the plugin's ``register_datasets`` hook registers) and
 ``sha256sums`` (``{relative path: sha256}`` of the mirror).
 """
 from __future__ import annotations
 
 import importlib
 from pathlib import Path
+
+from .plugin_tests import plugin_datasets, plugin_registry_file
 
 
 def dataset_plugin_fixtures(module: str, conftest_file: str) -> dict:
@@ -43,11 +45,11 @@ def dataset_plugin_fixtures(module: str, conftest_file: str) -> dict:
     def registry(data_env):
         from egbench_core.registry import Registry
 
-        return Registry.load([importlib.import_module(module).registry_path()])
+        return Registry.load([plugin_registry_file(importlib.import_module(module))])
 
     @pytest.fixture(scope="session", name="datasets")
     def datasets(registry):
-        return {d.name: d for d in importlib.import_module(module).make_datasets(registry)}
+        return plugin_datasets(importlib.import_module(module), registry)
 
     @pytest.fixture(scope="session", name="sha256sums")
     def sha256sums(data_env):

@@ -43,3 +43,9 @@ class SchNetLike(nn.Module):
         # new tensors take the device (and dtype) of the graph's: the model may run on a GPU
         energy = torch.zeros(graph.num_graphs, dtype=atom_energy.dtype, device=graph.positions.device)
         return energy.index_add(0, graph.batch, atom_energy)
+
+
+def build(species, cutoff: float, params, stats) -> SchNetLike:
+    """The network for ``species`` (sorted atomic numbers); ``params`` = a preset's ``model`` dict;
+    ``stats`` (E0s, scale, average neighbour count) if the architecture needs them."""
+    return SchNetLike(n_species=len(species), cutoff=cutoff, **params)

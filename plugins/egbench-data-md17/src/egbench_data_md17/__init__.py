@@ -5,42 +5,11 @@ Importing this module must stay cheap: no data is read at registration.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
-from egbench_core import hookimpl
+from egbench_core.plugin_kit import registry_plugin
 
 __version__ = "0.1.0"
 
-PLUGIN = "md17"  # entry-point name; the registry's [datasets.*] tables carry plugin = "md17"
-
-
-def registry_path() -> Path:
-    """The registry TOML shipped inside this package."""
-    return Path(__file__).with_name("registry.toml")
-
-
-def make_dataset(name: str, table: dict, registry):
-    """The dataset spec of one ``[datasets.*]`` table of this plugin (RegistryError if it is wrong)."""
-    from egbench_core.datasets import RegistryDataset
-    from .original import MD17OriginalDataset
-
-    cls = MD17OriginalDataset if table.get("kind") == "md17-original" else RegistryDataset
-    return cls(name, table, registry, plugin=PLUGIN)
-
-
-def make_datasets(registry) -> list:
-    """Dataset specs for every ``[datasets.*]`` table of this plugin in the merged ``registry``."""
-    return [make_dataset(name, table, registry)
-            for name, table in sorted(registry.datasets.items()) if table.get("plugin") == PLUGIN]
-
-
-@hookimpl
-def register_registry_files(register):
-    register(registry_path())
-
-
-@hookimpl
-def register_datasets(register, registry):
-    from egbench_core.datasets import register_tables
-
-    register_tables(register, registry, PLUGIN, lambda name, table: make_dataset(name, table, registry))
+# "md17": the entry-point name; the registry's [datasets.*] tables of this plugin carry plugin = "md17"
+# a table with kind = "md17-original" reads the original MD17 npz (benzene, for the zero-shot task)
+register_registry_files, register_datasets = registry_plugin(
+    "md17", __file__, kinds={"md17-original": "egbench_data_md17.original:MD17OriginalDataset"})

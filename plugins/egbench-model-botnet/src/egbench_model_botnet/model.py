@@ -269,3 +269,9 @@ class BOTNet(torch.nn.Module):
 
     def forward(self, graph) -> torch.Tensor:
         return self.energy_contributions(graph).sum(-1)
+
+
+def build(species: Sequence[int], cutoff: float, params, stats) -> BOTNet:
+    """``BOTNet`` for ``species`` (sorted atomic numbers); ``params`` = a preset's ``model`` dict."""
+    return BOTNet(n_species=len(species), cutoff=float(cutoff), avg_num_neighbors=float(stats.avg_num_neighbors),
+                  **dict(params))

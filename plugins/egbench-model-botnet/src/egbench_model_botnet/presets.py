@@ -13,6 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
+# the settings a preset's ``model`` dict may hold (checked before a build)
+MODEL_KEYS = {"hidden_irreps", "num_interactions", "max_ell", "num_bessel", "num_polynomial_cutoff", "radial_mlp",
+              "radial_species", "mlp_irreps", "gate", "nonlinear_readout"}
+
 PAPER_MODEL: dict[str, Any] = {
     "hidden_irreps": "32x0e+32x1o+32x2e+32x3o",
     "num_interactions": 5,

@@ -5,11 +5,7 @@ Registration is cheap: this module imports neither torch nor torch_geometric; :m
 """
 from __future__ import annotations
 
-import copy
-from typing import Any, Mapping, Sequence
-
-from egbench_core import hookimpl
-from egbench_core.interfaces import Capabilities, ModelSpec
+from egbench_core.plugin_kit import model_plugin
 
 from .presets import PRESETS
 
@@ -20,28 +16,9 @@ CITATION = ("J. Gasteiger, S. Giri, J. T. Margraf, S. Günnemann, Fast and Uncer
             "arXiv:2011.14115; building on J. Gasteiger, J. Groß, S. Günnemann, Directional Message Passing for "
             "Molecular Graphs, ICLR 2020")
 
-
-def build(species: Sequence[int], cutoff: float, params: Mapping[str, Any], stats):
-    from .adapter import build as build_adapter
-
-    return build_adapter(species, cutoff, params, stats)
-
-
-def dimenet_spec() -> ModelSpec:
-    return ModelSpec(
-        name="dimenet",
-        build=build,
-        presets=copy.deepcopy(PRESETS),
-        version=__version__,
-        description="DimeNet++: directional message passing over edge triplets (torch-geometric layers, periodic triplets).",
-        citation=CITATION,
-        licence="MIT (this plugin; torch-geometric: MIT)",
-        url="https://github.com/pyg-team/pytorch_geometric",
-        requires=["torch-geometric>=2.5,<3", "sympy"],
-        capabilities=Capabilities(periodic=True, stress=True, max_elements=None, trainable=True),
-    )
-
-
-@hookimpl
-def register_models(register):
-    register(dimenet_spec())
+dimenet_spec, register_models = model_plugin(
+    "dimenet", build="egbench_model_dimenet.adapter:build", presets=PRESETS, version=__version__,
+    description="DimeNet++: directional message passing over edge triplets (torch-geometric layers, periodic "
+                "triplets).",
+    citation=CITATION, licence="MIT (this plugin; torch-geometric: MIT)",
+    url="https://github.com/pyg-team/pytorch_geometric", requires=["torch-geometric>=2.5,<3", "sympy"])

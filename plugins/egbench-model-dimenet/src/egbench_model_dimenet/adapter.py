@@ -40,23 +40,13 @@ from torch_geometric.nn.models.dimenet import (
 )
 from torch_geometric.nn.resolver import activation_resolver
 
+from egbench_core.plugin_kit import check_settings
+
+from .presets import PAPER_MODEL
 from .triplets import triplets
 
-DEFAULTS: dict[str, Any] = {  # torch-geometric's DimeNetPlusPlus defaults, except output_initializer
-    "hidden_channels": 128,
-    "out_emb_channels": 256,
-    "int_emb_size": 64,
-    "basis_emb_size": 8,
-    "num_blocks": 4,
-    "num_spherical": 7,
-    "num_radial": 6,
-    "envelope_exponent": 5,
-    "num_before_skip": 1,
-    "num_after_skip": 2,
-    "num_output_layers": 3,
-    "act": "swish",
-    "output_initializer": "glorot_orthogonal",
-}
+# torch-geometric's DimeNetPlusPlus defaults, except output_initializer: the paper preset's model
+DEFAULTS: dict[str, Any] = dict(PAPER_MODEL)
 
 MAX_Z = 94  # EmbeddingBlock has 95 rows, indexed by atomic number
 
@@ -90,10 +80,7 @@ class DimeNetPPPotential(nn.Module):
 
     def __init__(self, species: Sequence[int], cutoff: float, **params: Any):
         super().__init__()
-        unknown = set(params) - set(DEFAULTS)
-        if unknown:
-            raise ValueError(f"unknown DimeNet++ settings {sorted(unknown)}; known: {sorted(DEFAULTS)}")
-        p = {**DEFAULTS, **params}
+        p = {**DEFAULTS, **check_settings("DimeNet++", params, DEFAULTS)}
         species = [int(z) for z in species]
         if not species or min(species) < 1 or max(species) > MAX_Z:
             raise ValueError(f"DimeNet++ embeds atomic numbers 1..{MAX_Z}; got species {species}")

@@ -441,3 +441,9 @@ class Equiformer(torch.nn.Module):
         energy = torch.zeros(graph.num_graphs, dtype=node_energy.dtype, device=node_energy.device)
         energy = energy.index_add(0, graph.batch, node_energy)
         return (energy, attention) if return_attention else energy
+
+
+def build(species: Sequence[int], cutoff: float, params, stats) -> Equiformer:
+    """``Equiformer`` for ``species`` (sorted atomic numbers); ``params`` = a preset's ``model`` dict."""
+    return Equiformer(n_species=len(species), cutoff=float(cutoff), avg_num_neighbors=float(stats.avg_num_neighbors),
+                      **dict(params))

@@ -15,6 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
+# the settings a preset's ``model`` dict may hold (checked before a build)
+MODEL_KEYS = {"irreps_node_embedding", "num_layers", "irreps_sh", "num_basis", "basis_type", "fc_neurons",
+              "irreps_feature", "irreps_head", "num_heads", "irreps_mlp_mid", "smooth_cutoff", "envelope_p"}
+
 PAPER_MODEL: dict[str, Any] = {
     "irreps_node_embedding": "128x0e+64x1e+32x2e",
     "num_layers": 6,

@@ -15,10 +15,12 @@ What core owns and MACE therefore does not do here:
 """
 from __future__ import annotations
 
-import os
 from typing import Any, Mapping, Sequence
 
 import torch
+
+from egbench_core.compat import torch_full_load_during_import
+from egbench_core.plugin_kit import check_settings
 
 # MACE (and e3nn 0.4.4, which must be imported after it on torch >= 2.6) is imported on first
 # build, not when the plugin registers.
@@ -32,18 +34,10 @@ def _import_mace():
     so the previous value is restored afterwards: egbench does not turn off torch's safe
     loading for everyone else."""
     if not _MACE:
-        key = "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"
-        before = os.environ.get(key)
-        try:
-            os.environ[key] = "1"
+        with torch_full_load_during_import():
             import mace  # noqa: F401
             from e3nn import o3
             from mace import modules
-        finally:
-            if before is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = before
         _MACE.update(modules=modules, o3=o3, version=mace.__version__)
     return _MACE
 
@@ -60,9 +54,7 @@ def build_mace(species: Sequence[int], cutoff: float, params: Mapping[str, Any],
     p = dict(params)
     known = {"hidden_irreps", "num_interactions", "correlation", "max_ell", "num_bessel", "num_polynomial_cutoff",
              "MLP_irreps", "gate", "radial_MLP", "interaction", "interaction_first", "use_reduced_cg"}
-    unknown = set(p) - known
-    if unknown:
-        raise ValueError(f"unknown MACE settings {sorted(unknown)}; known: {sorted(known)}")
+    check_settings("MACE", p, known)
     gate = p.get("gate", "silu")
     if gate not in modules.gate_dict:
         raise ValueError(f"MACE gate {gate!r}: expected one of {sorted(modules.gate_dict)}")

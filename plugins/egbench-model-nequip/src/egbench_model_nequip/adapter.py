@@ -38,6 +38,8 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 import torch
 
+from egbench_core import plugin_kit
+
 # Arguments of NequIPGNNModel that a preset may set (nequip 0.19's names and defaults).
 NEQUIP_SETTINGS = {
     "num_layers", "l_max", "parity", "num_features", "type_embed_num_features", "radial_mlp_depth",
@@ -76,10 +78,7 @@ def check_settings(params: Mapping[str, Any], known: set[str], what: str) -> dic
     if owned:
         raise ValueError(f"{what} settings {owned} are set by egbench, not by presets: "
                          + "; ".join(f"{k} = {EGBENCH_OWNED[k]}" for k in owned))
-    unknown = sorted(set(p) - known)
-    if unknown:
-        raise ValueError(f"unknown {what} settings {unknown}; known: {sorted(known)}")
-    return p
+    return plugin_kit.check_settings(what, p, known)
 
 
 def nequip_version() -> str:

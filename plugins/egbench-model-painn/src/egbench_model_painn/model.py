@@ -165,3 +165,8 @@ class PaiNN(nn.Module):
         atom_energy = self.readout(s).squeeze(-1)
         out = torch.zeros(graph.num_graphs, dtype=atom_energy.dtype, device=atom_energy.device)
         return out.index_add(0, graph.batch, atom_energy)
+
+
+def build(species, cutoff: float, params, stats) -> PaiNN:
+    """``PaiNN`` for ``species`` (sorted atomic numbers); ``params`` = the preset's ``model`` dict."""
+    return PaiNN(n_species=len(species), cutoff=cutoff, **dict(params))

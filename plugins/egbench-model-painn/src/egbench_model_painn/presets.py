@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# the settings a preset's ``model`` dict may hold (checked before a build)
+MODEL_KEYS = ("features", "interactions", "n_rbf", "rbf_kind", "shared_filters", "shared_interactions", "epsilon")
+
 PAPER_MODEL: dict[str, Any] = {
     "features": 128,
     "interactions": 3,

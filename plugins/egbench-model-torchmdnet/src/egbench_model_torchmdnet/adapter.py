@@ -38,24 +38,16 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
+from egbench_core.plugin_kit import check_settings
+
+from .presets import PAPER_MODEL
+
 log = logging.getLogger(__name__)
 
 _TMD: dict[str, Any] = {}
 
-#: model settings a preset may give (torchmd-train names), and their defaults (the paper's)
-DEFAULTS: dict[str, Any] = {
-    "embedding_dimension": 128,
-    "num_layers": 6,
-    "num_heads": 8,
-    "num_rbf": 32,
-    "rbf_type": "expnorm",
-    "trainable_rbf": False,
-    "activation": "silu",
-    "attn_activation": "silu",
-    "neighbor_embedding": True,
-    "distance_influence": "both",
-    "vector_cutoff": False,
-}
+#: model settings a preset may give (torchmd-train names), and their defaults: the paper preset's
+DEFAULTS: dict[str, Any] = dict(PAPER_MODEL)
 
 
 def _import_torchmdnet():
@@ -105,10 +97,7 @@ def torchmdnet_version() -> str:
 def create_args(species: Sequence[int], cutoff: float, params: Mapping[str, Any]) -> dict[str, Any]:
     """The ``create_model`` arguments (torchmd-train's names) for ``params`` (a preset's
     ``model`` dict, see :data:`DEFAULTS`)."""
-    unknown = set(params) - set(DEFAULTS)
-    if unknown:
-        raise ValueError(f"unknown TorchMD-Net ET settings {sorted(unknown)}; known: {sorted(DEFAULTS)}")
-    p = {**DEFAULTS, **params}
+    p = {**DEFAULTS, **check_settings("TorchMD-Net ET", params, DEFAULTS)}
     if p["embedding_dimension"] % p["num_heads"]:
         raise ValueError(f"embedding_dimension {p['embedding_dimension']} is not divisible by num_heads {p['num_heads']}")
     return {

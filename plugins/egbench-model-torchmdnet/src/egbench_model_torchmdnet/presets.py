@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-# torchmd-train's names (see adapter.DEFAULTS); `max_num_neighbors` (32, 50 for LiPS20) is absent
+# torchmd-train's names (adapter.DEFAULTS is this dict); `max_num_neighbors` (32, 50 for LiPS20) is absent
 # on purpose: it only sizes torchmd-net's own neighbour search, which egbench replaces.
 PAPER_MODEL: dict[str, Any] = {
     "embedding_dimension": 128,

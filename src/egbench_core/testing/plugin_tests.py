@@ -1,0 +1,189 @@
+"""The checks every plugin's tests share: registration is cheap and the catalog finds it (model
+plugins), a data plugin's datasets register through it and one wrong table breaks only itself, and
+fixtures that keep torch tests fast on a small shared machine.
+
+A model plugin's tests::
+
+    from egbench_core.testing.plugin_tests import ModelPluginChecks, one_torch_thread  # noqa: F401
+
+    class TestRegistration(ModelPluginChecks):
+        plugin = "mymodel"                   # the entry-point name
+        module = "egbench_model_mymodel"
+        models = ("mymodel",)
+        heavy = ("torch", "mylib")           # what registering must not import
+
+A data plugin's tests subclass :class:`DataPluginChecks`; :func:`registry_toml`,
+:func:`plugin_registry_file` and :func:`plugin_datasets` read a data plugin through its hooks.
+
+Importing this module imports pytest (it holds fixtures), not torch.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from types import ModuleType
+from typing import Any, ClassVar, Iterator
+
+import pytest
+
+
+# --------------------------------------------------------------------------------------
+# fixtures
+# --------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """One torch thread for the module, restored afterwards. On a shared 2-core machine torch's
+    default intra-op threads make tiny graphs 10-100x slower (threads spinning on busy cores)."""
+    with _torch_threads(1):
+        yield
+
+
+@pytest.fixture(autouse=True, scope="module")
+def fast_e3nn_builds():
+    """One torch thread, and e3nn's code-generation optimisations off while the module's models are
+    built (they speed up long training runs, not a few evaluations; the computed function is the
+    same). Both are restored afterwards."""
+    from ..compat import import_e3nn
+
+    e3nn = import_e3nn()
+    opts = e3nn.get_optimization_defaults()
+    with _torch_threads(1):
+        e3nn.set_optimization_defaults(optimize_einsums=False, jit_script_fx=False)
+        try:
+            yield
+        finally:
+            e3nn.set_optimization_defaults(**opts)
+
+
+# --------------------------------------------------------------------------------------
+# model plugins
+# --------------------------------------------------------------------------------------
+class ModelPluginChecks:
+    """``test_registration_is_cheap_and_found``: importing the plugin and calling its
+    ``register_models`` hook (in a fresh interpreter) imports none of ``heavy`` and registers exactly
+    ``models``; the installed plugin loads, and the catalog's models are registered by it."""
+
+    plugin: ClassVar[str] = ""  # entry-point name
+    module: ClassVar[str] = ""  # import name of the package the entry point names
+    models: ClassVar[tuple[str, ...]] = ()
+    heavy: ClassVar[tuple[str, ...]] = ("torch",)
+
+    def test_registration_is_cheap_and_found(self):
+        code = (f"import json, sys, {self.module} as p; specs = []; p.register_models(register=specs.append); "
+                f"heavy = {sorted(self.heavy)!r}; loaded = [m for m in heavy if m in sys.modules]; "
+                "assert not loaded, loaded; print(json.dumps([s.name for s in specs]))")
+        out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+        assert json.loads(out.strip().splitlines()[-1]) == list(self.models)
+        from ..plugins import load_catalog
+
+        cat = load_catalog()
+        assert cat.plugins[self.plugin].status == "ok", cat.plugins[self.plugin].error
+        for name in self.models:
+            assert cat.get("models", name).plugin == self.plugin, name
+
+
+# --------------------------------------------------------------------------------------
+# data plugins
+# --------------------------------------------------------------------------------------
+def plugin_registry_file(module: ModuleType) -> Path:
+    """The registry file a data plugin hands to ``register_registry_files``."""
+    files: list[Path] = []
+    module.register_registry_files(register=files.append)
+    (path,) = files
+    return Path(path)
+
+
+def registry_toml(module: ModuleType) -> dict[str, Any]:
+    """A data plugin's registry file, parsed."""
+    with open(plugin_registry_file(module), "rb") as fh:
+        return tomllib.load(fh)
+
+
+def plugin_datasets(module: ModuleType, registry) -> dict[str, Any]:
+    """``{id: spec}`` of what the plugin's ``register_datasets`` hook registers from ``registry``."""
+    specs: list[Any] = []
+    module.register_datasets(register=specs.append, registry=registry)
+    return {s.name: s for s in specs}
+
+
+def check_git_sha1_on_mirror(mirror: Path, name: str, url: str, fmt: str, tmp_path: Path, monkeypatch,
+                             wrong: str = "0" * 40) -> None:
+    """A registry entry checked by git blob SHA-1 (what the upstream repository publishes): the
+    mirror file's hash is git's, a fetch with the right one gives the file, one with ``wrong`` is
+    refused naming the expected hash."""
+    from ..registry import ChecksumError, Registry, file_hash
+
+    content = (mirror / name).read_bytes()
+    expected = hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
+    assert file_hash(mirror / name, "git-sha1") == expected
+    monkeypatch.setenv("EGBENCH_DATA_DIR", str(tmp_path / "cache"))
+    for sha, ok in ((expected, True), (wrong, False)):
+        reg_file = tmp_path / f"git-{ok}.toml"
+        reg_file.write_text(f'[files."{name}"]\nurl = "{url}"\ngit_sha1 = "{sha}"\nformat = "{fmt}"\n')
+        reg = Registry.load([reg_file])
+        if ok:
+            assert reg.fetch(name).read_bytes() == content
+        else:
+            (tmp_path / "cache" / name).unlink()
+            with pytest.raises(ChecksumError, match=f"git-sha1.*{expected}|{expected}"):
+                reg.fetch(name)
+
+
+class DataPluginChecks:
+    """A data plugin as core sees it: its entry point is declared, every one of ``datasets`` is
+    registered through it (core's own datasets untouched), and the one wrong ``[datasets.*]`` table
+    of ``bad_registry`` (a user registry file) is reported with ``bad_error`` while the plugin's
+    other datasets still work."""
+
+    module: ClassVar[ModuleType | None] = None
+    entry_point: ClassVar[str] = ""
+    root: ClassVar[Path | None] = None  # the plugin's folder (pyproject.toml)
+    datasets: ClassVar[tuple[str, ...]] = ()
+    bad_registry: ClassVar[str] = ""
+    bad_error: ClassVar[str] = ""  # what the registry error says after "<file>: "
+
+    def _catalog(self):
+        from ..plugins import load_catalog
+
+        cat = load_catalog(extra_plugins=[self.module], entry_points=False)
+        info = cat.plugins[self.module.__name__]
+        assert info.status == "ok", info.error
+        return cat
+
+    def test_entry_point_is_declared(self):
+        with open(self.root / "pyproject.toml", "rb") as fh:
+            declared = tomllib.load(fh)["project"]["entry-points"]["egbench"]
+        assert declared == {self.entry_point: self.module.__name__}
+
+    def test_catalog_registers_each_dataset_through_this_plugin(self):
+        cat = self._catalog()
+        for name in self.datasets:
+            assert cat.datasets[name].plugin == self.module.__name__, name
+        assert "acac" in cat.datasets  # core's own dataset is untouched
+
+    def test_a_wrong_dataset_table_breaks_only_that_dataset(self, tmp_path, monkeypatch):
+        bad = re.search(r"^\[datasets\.([a-z0-9-]+)\]", self.bad_registry, re.M).group(1)
+        reg = tmp_path / "bad.toml"
+        reg.write_text(self.bad_registry)
+        monkeypatch.setenv("EGBENCH_REGISTRY", str(reg))
+        cat = self._catalog()
+        assert f"{reg}: {self.bad_error}" in cat.problems[f"dataset:{bad}"]
+        assert set(self.datasets) <= set(cat.datasets) and bad not in cat.datasets
