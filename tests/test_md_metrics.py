@@ -85,10 +85,10 @@ def test_model_as_its_own_oracle_gives_zero_violation(emt_data_dir, toy, tmp_pat
     art = tmp_path / "art"
     art.mkdir()
     outputs = run_model(cell, cat.models["toy-pair"], inputs, proto, art, SelfOracle(), cat.metrics.values())
-    series = [r.observed["dynamics"] for r in outputs.md]
+    series = [md_metrics.ORACLE_OBSERVER.of(r) for r in outputs.md]
     assert len(series) == 2 and all(len(s["ev"]) == 21 for s in series)  # every saved frame, 20 steps + start
     assert max(x for s in series for x in s["ev"]) < 1e-12 and max(x for s in series for x in s["fv"]) < 1e-6
-    values = {(v.name, v.mode): v for v in md_metrics._dynamics(outputs)}
+    values = {(v.name, v.mode): v for v in md_metrics._dynamics(outputs).values}
     # geometric means of rounding-level values (EV printed ×1e5)
     assert values[("ev", "oracle")].value <= 1.01e-12 * 1e5 and values[("fv", "oracle")].value < 1e-6  # the 1e-12 floor
     assert math.isfinite(values[("ev", "oracle")].std) and torch.is_tensor(holder["pot"].e0)
@@ -122,5 +122,5 @@ def test_aligned_mode_covers_the_first_tau_of_the_stable_part(emt_data_dir, toy,
     errs = [np.abs(traj.forces.reshape(len(traj), n, 3)[int(round(t))] - ref.forces.reshape(len(ref), n, 3)[k])
             for t, k in zip(short[0]["time_fs"], short[0]["ref_index"])]  # smoke saves every 1 fs step
     assert mae[0] == np.mean(errs)
-    values = {(v.name, v.mode): v for v in md_metrics._dynamics(outputs)}
+    values = {(v.name, v.mode): v for v in md_metrics._dynamics(outputs).values}
     assert values[("aligned_force_mae", "aligned")].n == 2 and "first 50 fs" in values[("fv", "aligned")].note

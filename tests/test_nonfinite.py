@@ -116,13 +116,13 @@ def test_report_says_error_with_the_reason_and_na_only_when_not_applicable(tmp_p
 def test_metric_that_raises_is_recorded_per_value(tmp_path, toy):
     """A metric plugin whose compute raises: the cell is kept, every value it emits says why."""
     from egbench_core.execute import score
-    from egbench_core.interfaces import MetricSpec
+    from egbench_core.interfaces import MetricSpec, ValueSpec
 
     def explode(outputs):
         raise RuntimeError("metric exploded on purpose")
 
-    spec = MetricSpec(name="exploding", compute=explode, unit="1", emits=("ex_a", "ex_b"))
-    values, errors = score(object(), [spec])
-    assert values == [] and set(errors) == {"exploding", "ex_a", "ex_b"}
+    spec = MetricSpec(name="exploding", compute=explode, values=(ValueSpec("ex_a", "1", "lower", "a"),
+                                                                 ValueSpec("ex_b", "1", "lower", "b")))
+    values, errors, artifacts = score(object(), [spec])
+    assert values == [] and artifacts == [] and set(errors) == {"exploding", "ex_a", "ex_b"}
     assert json.dumps(errors) and all("metric exploded on purpose" in e for e in errors.values())
-    assert np.isfinite(1.0)

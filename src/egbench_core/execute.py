@@ -27,7 +27,7 @@ from .calculator_model import fit_calculator_model
 from .cell import CellInputs, CellOutputs, CellResult, Execution, SplitPrediction
 from .data import Frames
 from .environment import hardware, peak_rss_mb
-from .interfaces import MetricValue
+from .interfaces import Artifact, MetricValue, order_observers
 from .md import MDSettings, run_md
 from .potential import NormalisedPotential
 from .predict import predict
@@ -186,10 +186,11 @@ def run_model(cell, spec, inputs: CellInputs, proto: ProtocolPreset, art_dir: Pa
         outputs.md_reference = inputs.md_reference
         outputs.md_total_time_fs = proto.md_steps * md_plan.timestep_fs
         settings = MDSettings(proto.md_replicas, proto.md_steps, proto.md_save_every, cell.seed)
-        observing = [m for m in observer_metrics if m.make_observer is not None]
+        # declared order: an observer comes after those it names in ``after`` (stability's verdict first)
+        observing = order_observers([m.observer for m in observer_metrics if m.observer is not None])
 
         def make_observers(replica: int) -> dict[str, Any]:
-            made = {m.name: m.make_observer(outputs) for m in observing}
+            made = {o.name: o.make(outputs) for o in observing}
             return {k: v for k, v in made.items() if v is not None}
 
         outputs.md = run_md(pot, inputs.md_start, md_plan, settings, art_dir / "md", make_observers,
@@ -200,17 +201,45 @@ def run_model(cell, spec, inputs: CellInputs, proto: ProtocolPreset, art_dir: Pa
     return outputs
 
 
-def score(outputs: CellOutputs, metrics) -> tuple[list[tuple[MetricValue, str]], dict[str, str]]:
-    values, errors = [], {}
+# files of the cell's folder that core writes itself; a metric's artifact may not take their names
+CORE_FILES = frozenset({"model.json", "oracle.json", "request.json", "outputs.json", "inputs.json"})
+
+
+def score(outputs: CellOutputs, metrics: Iterable[MetricSpec]
+          ) -> tuple[list[tuple[MetricValue, str]], dict[str, str], list[Artifact]]:
+    """Every metric over ``outputs``: the (value, metric version) pairs, the reason per value id of
+    each metric that failed, and the artifacts the metrics returned (written by
+    :func:`write_artifacts`). A metric that raises, or returns a value or artifact its spec does not
+    declare (``MetricSpec.check``), fails alone: none of its values is kept, each of its ids says why."""
+    values: list[tuple[MetricValue, str]] = []
+    errors: dict[str, str] = {}
+    artifacts: list[Artifact] = []
     for m in metrics:
         try:
-            for v in m.compute(outputs):
-                values.append((v, m.version))
+            result = m.compute(outputs)
+            m.check(result)
+            taken = CORE_FILES | {a.name for a in artifacts}
+            for a in result.artifacts:
+                if a.name in taken or "/" in a.name or not a.name.endswith(".json"):
+                    raise ValueError(f"metric {m.name!r} returned artifact {a.name!r}: expected a new file name "
+                                     f"ending in .json, not one of {sorted(taken)}")
         except Exception as exc:  # noqa: BLE001 - one metric's bug must not lose the cell
             log.exception("metric %s failed", m.name)
-            for name in {m.name, *m.value_names}:
+            for name in {m.name, *m.value_ids}:
                 errors[name] = f"metric {m.name} failed: {type(exc).__name__}: {exc}"
-    return values, errors
+            continue
+        values.extend((v, m.version) for v in result.values)
+        artifacts.extend(result.artifacts)
+    return values, errors, artifacts
+
+
+def write_artifacts(art_dir: Path, artifacts: Iterable[Artifact]) -> list[tuple[str, str]]:
+    """Write each metric artifact as JSON into the cell's folder; ``(kind, file name)`` of each."""
+    written = []
+    for a in artifacts:
+        (art_dir / a.name).write_text(json.dumps(a.data, default=_jsonable))
+        written.append((a.kind, a.name))
+    return written
 
 
 def _relative(path: str, art_dir: Path) -> str:
@@ -218,8 +247,9 @@ def _relative(path: str, art_dir: Path) -> str:
 
 
 def collect(outputs: CellOutputs, art_dir: Path, metrics, errors, inputs: CellInputs,
-            proto: ProtocolPreset) -> CellResult:
-    """What the store keeps; artifact paths are relative to the cell's folder ``art_dir``."""
+            proto: ProtocolPreset, metric_artifacts: Iterable[tuple[str, str]] = ()) -> CellResult:
+    """What the store keeps; artifact paths are relative to the cell's folder ``art_dir``.
+    ``metric_artifacts``: (kind, file name) of the files the metrics returned (:func:`write_artifacts`)."""
     res = CellResult(metrics=metrics)
     if (art_dir / "model.pt").exists():  # a calculator-backed model has none (its model.json is listed below)
         res.artifacts.append(("checkpoint", "model.pt"))
@@ -230,9 +260,12 @@ def collect(outputs: CellOutputs, art_dir: Path, metrics, errors, inputs: CellIn
             res.artifacts.append(("trajectory", _relative(r.trajectory, art_dir)))
     if outputs.md:
         res.artifacts.append(("md-summary", "md/replicas.json"))
-    for f in sorted(art_dir.glob("*.json")):  # arrays behind metric values (RDFs, EV(t), oracle samples, ...)
-        if f.name not in ("request.json", "outputs.json", "inputs.json"):
-            res.artifacts.append((f.stem.split("-")[0], f.name))
+    files = list(metric_artifacts)  # arrays behind metric values (RDFs, EV(t), survival, ...)
+    if (outputs.oracle or {}).get("samples") is not None:  # run_oracle's labels of the replicas' frames
+        files.append(("oracle", "oracle.json"))
+    if (art_dir / "model.json").exists():  # a calculator-backed model's fitted offsets (run_model)
+        files.append(("model", "model.json"))
+    res.artifacts.extend(sorted(files, key=lambda kind_name: kind_name[1]))
     res.info = {"model": outputs.model_info, "train": outputs.train.to_dict(), "stats": outputs.stats.to_dict(), "hardware": outputs.hardware,
                 "protocol": proto.to_dict(), "peak_rss_mb": peak_rss_mb(), "metric_errors": errors,
                 "truncated": bool(outputs.train.truncated),
@@ -264,8 +297,9 @@ def execute_cell(cell, catalog, art_dir: Path, proto: ProtocolPreset, progress=N
         progress.stage("oracle")
         outputs.oracle = run_oracle(catalog, dataset, outputs, art_dir, oracle_enabled(cell, execution, proto))
     progress.stage("metrics")
-    metrics, errors = score(outputs, catalog.metrics.values())
-    return collect(outputs, art_dir, metrics, errors, inputs, proto)
+    metrics, errors, artifacts = score(outputs, catalog.metrics.values())
+    written = write_artifacts(art_dir, artifacts)
+    return collect(outputs, art_dir, metrics, errors, inputs, proto, written)
 
 
 def oracle_enabled(cell, execution: Execution, proto: ProtocolPreset) -> bool:

@@ -304,6 +304,34 @@ class SkipCell(Exception):
 # --------------------------------------------------------------------------------------
 # Metrics
 # --------------------------------------------------------------------------------------
+# A metric (MetricSpec) declares every value it emits (ValueSpec: id, unit, which direction is
+# better, what it means, where a report shows it), the files of arrays it returns (ArtifactSpec),
+# and optionally an MD observer (ObserverSpec). ``compute`` returns a MetricResult; core checks it
+# against the declarations, writes the artifacts and stores the values. docs/plugins.md, "Metrics".
+BETTER = ("lower", "higher", "neither")
+# when a declared value is emitted; "": in every cell the metric scores
+WHEN: dict[str, str] = {
+    "": "every cell",
+    "md": "cells whose task runs MD (replicas were simulated)",
+    "aligned": "MD started from a time-contiguous reference trajectory (MDPlan.start_velocities == 'reference')",
+    "approximate-oracle": "a calibrated (not exact) oracle labelled the replicas' frames after the MD",
+}
+REPORT_TABLES = ("static", "structure", "dynamics", "stability")  # the leaderboards of ``egbench report``
+# the scale from a stored unit to the unit a report column prints
+UNIT_SCALES: dict[tuple[str, str], float] = {("eV", "meV"): 1e3, ("eV/Å", "meV/Å"): 1e3,
+                                             ("eV/atom", "meV/atom"): 1e3, ("s", "min"): 1 / 60}
+
+
+def unit_scale(stored: str, shown: str) -> float:
+    """The factor that turns a value in ``stored`` units into ``shown`` units."""
+    if stored == shown:
+        return 1.0
+    try:
+        return UNIT_SCALES[(stored, shown)]
+    except KeyError:
+        raise ValueError(f"no conversion from {stored!r} to {shown!r} (UNIT_SCALES)") from None
+
+
 @dataclass(frozen=True)
 class MetricValue:
     name: str
@@ -316,32 +344,206 @@ class MetricValue:
     note: str = ""
 
 
+@dataclass(frozen=True)
+class Shown:
+    """One column of a report table that shows a declared value (``egbench report --table``)."""
+
+    table: str  # one of REPORT_TABLES
+    order: int  # position in the table (columns sorted by it)
+    header: str
+    unit: str = ""  # the unit printed ("": the value's own); the scale follows (UNIT_SCALES)
+    digits: int = 1
+    mode: str = ""  # the stored mode the column reads ("oracle", "aligned")
+    split: str | None = ""  # None: the task's first evaluation split; "": not split-specific
+
+    def __post_init__(self) -> None:
+        if self.table not in REPORT_TABLES:
+            raise ValueError(f"column {self.header!r}: table {self.table!r}, expected one of {list(REPORT_TABLES)}")
+
+
+@dataclass(frozen=True)
+class ValueSpec:
+    """One value a metric emits, as stored: ``id`` (the stored name), ``unit``, which direction is
+    ``better`` (lower, higher, neither), what it means, and when it is emitted (``when``, a key of
+    WHEN; a value that does not apply to a cell is emitted as NaN with a note starting with
+    "not applicable", or not at all where ``when`` says so). ``per_split``: once per evaluation
+    split; ``modes``: the modes it is stored with. ``spec(x, n=..., note=...)`` makes the
+    :class:`MetricValue` in the declared unit."""
+
+    id: str
+    unit: str
+    better: str
+    description: str
+    per_split: bool = False
+    modes: tuple[str, ...] = ("",)
+    when: str = ""
+    shown: tuple[Shown, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_id("value", self.id.replace("_", "-"))
+        if self.better not in BETTER:
+            raise ValueError(f"value {self.id!r}: better={self.better!r}, expected one of {list(BETTER)}")
+        if self.when not in WHEN:
+            raise ValueError(f"value {self.id!r}: when={self.when!r}, expected one of {list(WHEN)}")
+        for s in self.shown:
+            unit_scale(self.unit, s.unit or self.unit)
+            if s.mode not in self.modes:
+                raise ValueError(f"value {self.id!r}: column {s.header!r} reads mode {s.mode!r}, not declared")
+
+    def __call__(self, value: float, **kw: Any) -> MetricValue:
+        return MetricValue(self.id, value, self.unit, **kw)
+
+
+@dataclass(frozen=True)
+class ArtifactSpec:
+    """A kind of file a metric returns (the arrays behind its values, for plots and re-scoring)."""
+
+    kind: str  # stored as the artifact's kind ("rdf", "stability", "dynamics")
+    description: str
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A file ``compute`` returns; core writes ``data`` as JSON to ``name`` in the cell's folder and
+    stores it with ``kind`` (which the metric declares in ``MetricSpec.artifacts``)."""
+
+    name: str  # file name, e.g. "rdf.json"
+    kind: str
+    data: Mapping[str, Any]  # JSON-serialisable; numpy arrays and scalars are converted
+
+
 @dataclass
-class MetricSpec:
-    """A metric: ``compute(outputs) -> list[MetricValue]`` over a finished cell's outputs
-    (:class:`egbench_core.cell.CellOutputs`). Metrics are pure functions of stored outputs, so
-    a run can be re-scored. ``version`` is part of every cell key: bump it when a definition
-    changes."""
+class MetricResult:
+    """What ``MetricSpec.compute`` returns."""
+
+    values: list[MetricValue] = field(default_factory=list)
+    artifacts: list[Artifact] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ObserverSpec:
+    """A streaming part of a metric, fed while the MD runs (egbench_core.md for the protocol).
+
+    ``make(outputs)`` returns an observer for one replica (or None: not for this cell) with
+    ``update(step, time_fs, atoms, energy, forces) -> str | None`` at saved frames and
+    ``finish() -> dict``; optionally ``check(step, time_fs, positions, numbers, cell, pbc,
+    temperature_K) -> str | None`` at every step and ``stopped(step, time_fs, reason, source, atoms)``.
+    ``name`` keys its result (``spec.of(replica)``) and prefixes the failure it reports
+    ("stability: ..."). ``after``: observers that must see each step first (a failure they report
+    ends the stable part before this one sees the frame); core orders observers by it, ties by name."""
 
     name: str
-    compute: Callable[[Any], list[MetricValue]]
-    unit: str
-    version: str = "1"
-    higher_is_better: bool = False
+    make: Callable[[Any], Any]
+    after: tuple["ObserverSpec", ...] = ()
     description: str = ""
+
+    def of(self, replica: Any) -> dict[str, Any]:
+        """What this observer's ``finish()`` gave for a replica ({} if it did not run there)."""
+        return replica.observed.get(self.name) or {}
+
+
+def order_observers(specs: Sequence[ObserverSpec]) -> list[ObserverSpec]:
+    """``specs`` so that each comes after those in its ``after`` (ties by name); an ``after`` that
+    is not among ``specs`` is an error (its verdict would be missing)."""
+    by_name = {s.name: s for s in specs}
+    if len(by_name) != len(specs):
+        raise ValueError(f"two observers share a name: {sorted(s.name for s in specs)}")
+    for s in specs:
+        missing = [a.name for a in s.after if a.name not in by_name]
+        if missing:
+            raise ValueError(f"observer {s.name!r} runs after {missing}, which no installed metric declares")
+    done: list[ObserverSpec] = []
+    left = sorted(specs, key=lambda s: s.name)
+    while left:
+        ready = [s for s in left if all(a.name in {d.name for d in done} for a in s.after)]
+        if not ready:
+            raise ValueError(f"observers depend on each other in a cycle: {[s.name for s in left]}")
+        done.append(ready[0])
+        left.remove(ready[0])
+    return done
+
+
+class UndeclaredOutput(ValueError):
+    """A metric returned a value or artifact it does not declare (or in another unit)."""
+
+
+@dataclass
+class MetricSpec:
+    """A metric: ``compute(outputs) -> MetricResult`` over a finished cell's outputs
+    (:class:`egbench_core.cell.CellOutputs`), emitting only the ``values`` it declares and
+    returning only artifacts of the kinds in ``artifacts``. Metrics are pure functions of stored
+    outputs, so a run can be re-scored. ``version`` is part of every cell key: bump it when a
+    definition changes. ``observer``: its streaming part during MD, if any."""
+
+    name: str
+    compute: Callable[[Any], MetricResult]
+    values: tuple[ValueSpec, ...]
+    version: str = "1"
+    description: str = ""
+    observer: ObserverSpec | None = None
+    artifacts: tuple[ArtifactSpec, ...] = ()
     plugin: str = ""
-    # Optional streaming part for MD: make_observer(md_context) -> object with
-    # ``update(step, time_fs, atoms, energy, forces)`` (saved frames) and ``finish() -> dict``;
-    # optionally ``check(step, time_fs, positions, numbers, cell, pbc, temperature_K)`` (every step)
-    # and ``stopped(step, time_fs, reason, source, atoms)`` (see egbench_core.md).
-    make_observer: Callable[[Any], Any] | None = None
-    # the value names ``compute`` emits when they differ from ``name`` (a failure of the metric is
-    # then reported on each of them)
-    emits: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_id("metric", self.name.replace("_", "-"))
+        if not self.values:
+            raise ValueError(f"metric {self.name!r} declares no values")
+        ids = [v.id for v in self.values]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"metric {self.name!r} declares a value twice: {ids}")
 
     @property
-    def value_names(self) -> tuple[str, ...]:
-        return self.emits or (self.name,)
+    def value_ids(self) -> tuple[str, ...]:
+        return tuple(v.id for v in self.values)
+
+    def value(self, value_id: str) -> ValueSpec:
+        return next(v for v in self.values if v.id == value_id)
+
+    @property
+    def unit(self) -> str:
+        """The declared values' units, for one-line listings."""
+        return ", ".join(dict.fromkeys(v.unit for v in self.values))
+
+    @property
+    def higher_is_better(self) -> bool:
+        """Whether every declared value is better higher, for one-line listings (``better`` per value)."""
+        return all(v.better == "higher" for v in self.values)
+
+    def check(self, result: MetricResult) -> None:
+        """Raise :class:`UndeclaredOutput` naming the metric and the value (or artifact) that its
+        declarations do not cover: an id, unit, mode or artifact kind it did not declare."""
+        if not isinstance(result, MetricResult):
+            raise UndeclaredOutput(f"metric {self.name!r} returned a {type(result).__name__}; compute must return a "
+                                   "MetricResult(values, artifacts)")
+        declared = {v.id: v for v in self.values}
+        for mv in result.values:
+            spec = declared.get(mv.name)
+            if spec is None:
+                raise UndeclaredOutput(f"metric {self.name!r} emitted value {mv.name!r}, which it does not declare "
+                                       f"(it declares {list(declared)})")
+            if mv.unit != spec.unit:
+                raise UndeclaredOutput(f"metric {self.name!r} emitted value {mv.name!r} in {mv.unit!r}; "
+                                       f"it declares {spec.unit!r}")
+            if mv.mode not in spec.modes:
+                raise UndeclaredOutput(f"metric {self.name!r} emitted value {mv.name!r} with mode {mv.mode!r}; "
+                                       f"it declares {list(spec.modes)}")
+        kinds = {a.kind for a in self.artifacts}
+        for a in result.artifacts:
+            if a.kind not in kinds:
+                raise UndeclaredOutput(f"metric {self.name!r} returned artifact {a.name!r} of kind {a.kind!r}, "
+                                       f"which it does not declare (it declares {sorted(kinds)})")
+
+
+def declared_values(metrics: Sequence[MetricSpec]) -> dict[str, ValueSpec]:
+    """Every declared value id of ``metrics`` -> its declaration (a value two metrics declare, e.g.
+    ``ev`` in dynamics and oracle, must agree in unit and direction; the one with report columns wins)."""
+    out: dict[str, ValueSpec] = {}
+    for m in metrics:
+        for v in m.values:
+            seen = out.get(v.id)
+            if seen is not None and (seen.unit, seen.better) != (v.unit, v.better):
+                raise ValueError(f"value {v.id!r} is declared as {seen.unit!r}/{seen.better} and, by metric "
+                                 f"{m.name!r}, as {v.unit!r}/{v.better}")
+            if seen is None or (v.shown and not seen.shown):
+                out[v.id] = v
+    return out

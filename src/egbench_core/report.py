@@ -1,7 +1,10 @@
 """Leaderboards from the store (reads only the store): one row per model × dataset × task.
 
-Columns are declared once in ``TABLES`` (metric name, split, unit shown, scale from the stored
-unit). Rendering to markdown and csv lives here; the rich table is drawn by ``console.py``.
+Columns come from the metrics' declarations (``ValueSpec.shown``: table, order, header, unit
+printed, digits, mode, split; the scale follows from the stored and printed units) and carry the
+value's direction (``better``) and meaning. ``TABLES`` holds those of the built-in metrics
+(``default_plugins/declared_metrics.py``); :func:`report_tables` builds the same from any
+declarations. Rendering to markdown and csv lives here; the rich table is drawn by ``console.py``.
 
 What a cell of a table says:
 
@@ -24,10 +27,12 @@ import io
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
+from .default_plugins.declared_metrics import BUILTIN_VALUES, FORCE_MAE
+from .interfaces import REPORT_TABLES, ValueSpec, unit_scale
 from .not_run import counts_by_status, group_not_run
 from .store import CellRow, Store
 
@@ -35,46 +40,36 @@ from .store import CellRow, Store
 @dataclass(frozen=True)
 class Column:
     header: str
-    metric: str
+    metric: str  # the declared value id it shows
     split: str | None  # None: the task's first evaluation split; "" not split-specific
     scale: float = 1.0
     digits: int = 1
     mode: str = ""  # e.g. "oracle" / "aligned" for dynamics metrics
+    better: str = "lower"  # lower | higher | neither (the value's declaration)
+    description: str = ""  # the value's declaration
+    unit: str = ""  # the unit printed
+
+
+def report_tables(values: Iterable[ValueSpec]) -> dict[str, tuple[Column, ...]]:
+    """The leaderboard tables (REPORT_TABLES) of the columns that ``values`` declare, each table in
+    the declared order (two columns of one table may not share an order)."""
+    placed: dict[str, list[tuple[int, Column]]] = {t: [] for t in REPORT_TABLES}
+    for v in values:
+        for s in v.shown:
+            shown = s.unit or v.unit
+            col = Column(s.header, v.id, s.split, unit_scale(v.unit, shown), s.digits, s.mode, v.better,
+                         v.description, shown)
+            if any(o == s.order for o, _ in placed[s.table]):
+                raise ValueError(f"table {s.table!r}: two columns at order {s.order} ({s.header!r})")
+            placed[s.table].append((s.order, col))
+    return {t: tuple(c for _, c in sorted(cols, key=lambda oc: oc[0])) for t, cols in placed.items()}
 
 
 # Layouts of the paper's tables: 1 (static errors, with cost), 2 (structure), 3 (dynamics), + stability.
-TABLES = {
-    "static": (
-        Column("E MAE (meV)", "energy_mae", None, 1e3, 2),
-        Column("F MAE (meV/Å)", "force_mae", None, 1e3, 2),
-        Column("E RMSE (meV)", "energy_rmse", None, 1e3, 2),
-        Column("F RMSE (meV/Å)", "force_rmse", None, 1e3, 2),
-        Column("train s/epoch", "train_time_per_epoch", "", 1.0, 2),
-        Column("epochs", "epochs", "", 1.0, 0),
-        Column("MD ms/step", "md_time_per_step", "", 1.0, 2),
-    ),
-    "structure": (
-        Column("JSD (nat)", "jsd", "", 1.0, 4),
-        Column("WF (%)", "wf", "", 1.0, 2),
-        Column("WF no sqrt (%)", "wf_nosqrt", "", 1.0, 2),
-    ),
-    "dynamics": (
-        Column("MD F MAE oracle (meV/Å)", "md_force_mae", "", 1e3, 1, "oracle"),
-        Column("F drift (MD/test)", "md_force_drift", "", 1.0, 2, "oracle"),
-        Column("MD E MAE oracle (meV/atom)", "md_energy_mae_per_atom", "", 1e3, 2, "oracle"),
-        Column("EV oracle (×1e-5)", "ev", "", 1.0, 2, "oracle"),
-        Column("FV oracle", "fv", "", 1.0, 3, "oracle"),
-        Column("aligned F MAE (meV/Å)", "aligned_force_mae", "", 1e3, 1, "aligned"),
-        Column("EV aligned (×1e-5)", "ev", "", 1.0, 2, "aligned"),
-        Column("FV aligned", "fv", "", 1.0, 3, "aligned"),
-    ),
-    "stability": (
-        Column("stable fraction", "stable_fraction", "", 1.0, 2),
-        Column("time stable (fs)", "time_to_failure", "", 1.0, 1),
-    ),
-}
+TABLES = report_tables(BUILTIN_VALUES)
 COLUMNS = TABLES["static"]
-RANK_METRIC = ("force_mae", "F MAE")  # what "ranking" means in the seed-stability table
+RANK_METRIC = (FORCE_MAE.id, "F MAE")  # what "ranking" means in the seed-stability table
+SPLIT_VALUES = frozenset(v.id for v in BUILTIN_VALUES if v.per_split)  # stored once per evaluation split
 MARKS = {"*": "truncated: the training hit the wall-clock guard, not the preset's result",
          "!": "an artifact of the cell is missing or was altered since it was stored (re-run to recompute)"}
 
@@ -210,7 +205,7 @@ def first_eval_split(cell: CellRow, metrics: list[dict]) -> str:
     plan = ((cell.provenance or {}).get("task") or {}).get("plan") or {}
     if plan.get("eval_splits"):
         return plan["eval_splits"][0]
-    splits = [m["split"] for m in metrics if m["name"] in ("energy_mae", "force_mae")]
+    splits = [m["split"] for m in metrics if m["name"] in SPLIT_VALUES]
     return splits[0] if splits else ""
 
 

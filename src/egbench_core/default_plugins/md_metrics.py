@@ -1,14 +1,14 @@
 """Built-in simulation metrics (METRICS.md): stability, structure (RDF → WF, JSD), dynamics (EV, FV).
 
-Each has a streaming observer fed while the MD runs and a ``compute`` over the finished
-replicas. Order matters: stability is registered first, so the frame at which a replica fails
-never enters the RDF or the violations — every structure/dynamics value covers the stable part
-only, and its note says how much that was. Arrays behind the numbers (RDFs, EV(t)/FV(t),
-survival) are written next to the cell's other artifacts for plots and re-scoring.
+Each has a streaming observer (:class:`ObserverSpec`) fed while the MD runs and a ``compute`` over
+the finished replicas. The structure and dynamics observers declare that they come after the
+stability observer (``after=(STABILITY_OBSERVER,)``), so the frame at which a replica fails never
+enters the RDF or the violations — every structure/dynamics value covers the stable part only, and
+its note says how much that was. ``compute`` returns the arrays behind the numbers (RDFs,
+EV(t)/FV(t), survival) as artifacts; core writes them next to the cell's other files.
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 from pathlib import Path
@@ -21,7 +21,8 @@ from ..analysis import (CATEGORIES, OracleObserver, RDFObserver, StabilityMonito
 from ..analysis import stability as _criterion
 from ..data import read_extxyz
 from ..hookspecs import hookimpl
-from ..interfaces import MetricSpec, MetricValue
+from ..interfaces import Artifact, ArtifactSpec, MetricResult, MetricSpec, MetricValue, ObserverSpec
+from . import declared_metrics as d
 
 log = logging.getLogger(__name__)
 
@@ -57,25 +58,17 @@ def _stable_note(outputs) -> str:
     return f"stable part: {done:g} of {asked:g} fs over {len(outputs.md)} replicas"
 
 
-def _write_artifact(outputs, name: str, payload: dict) -> None:
-    if outputs.artifacts_dir:
-        (Path(outputs.artifacts_dir) / name).write_text(json.dumps(payload, default=_jsonable))
-
-
-def _jsonable(x):
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, (np.floating, np.integer)):
-        return x.item()
-    return str(x)
-
-
 # -- stability --------------------------------------------------------------------------
 def _stability_observer(outputs):
     md = _md(outputs)
     periodic = bool(outputs.md_reference.pbc[0].any())
     return StabilityMonitor(target_temperature_K=md.temperature_K, g_ref=reference_rdf(outputs) if periodic else None,
                             total_time_fs=outputs.md_total_time_fs)
+
+
+assert tuple(d.FAILURES) == CATEGORIES, "declared_metrics.FAILURE_CATEGORIES must list analysis.CATEGORIES"
+STABILITY_OBSERVER = ObserverSpec("stability", _stability_observer,
+                                  description="the stability criterion at every step; its failure ends the stable part")
 
 
 def time_to_failure(outputs) -> list[tuple[float, bool]]:
@@ -95,15 +88,15 @@ def failure_of(r) -> dict:
     (which also hears of the engine's stops), or ``non-finite`` for an MD stop it never saw."""
     if r.failed_step is None:
         return {}
-    v = r.observed.get("stability") or {}
+    v = STABILITY_OBSERVER.of(r)
     if v.get("category") and v.get("failed_step") == r.failed_step:
         return {"category": v["category"], "atoms": list(v.get("atoms") or []), "reason": r.failure}
     return {"category": "non-finite" if "non-finite" in r.failure else "other", "atoms": [], "reason": r.failure}
 
 
-def _stability(outputs) -> list[MetricValue]:
+def _stability(outputs) -> MetricResult:
     if not outputs.md:
-        return []
+        return MetricResult()
     ttf = time_to_failure(outputs)
     t = np.array([x for x, _ in ttf])
     stable = [s for _, s in ttf]
@@ -112,8 +105,8 @@ def _stability(outputs) -> list[MetricValue]:
     others = sum(bool(f) and f["category"] not in CATEGORIES for f in failures)
     total = float(outputs.md_total_time_fs)
     grid, surv = survival_curve(t, total, grid=101, failed=[not s for s in stable])
-    seen = [r.observed.get("stability") or {} for r in outputs.md]
-    _write_artifact(outputs, "stability.json", {
+    seen = [STABILITY_OBSERVER.of(r) for r in outputs.md]
+    artifact = Artifact("stability.json", "stability", {
         "criterion": {"version": _criterion.CRITERION_VERSION, "bond_factor": _criterion.BOND_FACTOR,
                       "collapse_factor": _criterion.COLLAPSE_FACTOR,
                       "temperature_factor": _criterion.TEMPERATURE_FACTOR,
@@ -129,11 +122,11 @@ def _stability(outputs) -> list[MetricValue]:
                         for r, f in zip(outputs.md, failures) if f)
     note = f"failures: {tally}; {reasons}" if tally else ""
     n = len(stable)
-    return [MetricValue("stable_fraction", float(np.mean(stable)), "fraction", n=n, note=note),
-            MetricValue("time_to_failure", float(t.mean()), "fs", std=float(t.std()), n=n,
-                        note=f"of {outputs.md_total_time_fs:g} fs per replica")] + [
-            MetricValue(f"failures_{c.replace('-', '_')}", float(counts[c]), "replicas", n=n,
-                        note=f"replicas that failed by {c}") for c in CATEGORIES]
+    values = [d.STABLE_FRACTION(float(np.mean(stable)), n=n, note=note),
+              d.TIME_TO_FAILURE(float(t.mean()), std=float(t.std()), n=n,
+                                note=f"of {outputs.md_total_time_fs:g} fs per replica")] + [
+              d.FAILURES[c](float(counts[c]), n=n, note=f"replicas that failed by {c}") for c in CATEGORIES]
+    return MetricResult(values, [artifact])
 
 
 # -- structure --------------------------------------------------------------------------
@@ -141,21 +134,25 @@ def _rdf_observer(outputs):
     return RDFObserver(r_max=reference_rdf(outputs).r_max, bin_width=BIN_WIDTH)
 
 
-def _structure(outputs) -> list[MetricValue]:
-    rdfs = [r.observed.get("structure") for r in outputs.md]
+RDF_OBSERVER = ObserverSpec("structure", _rdf_observer, after=(STABILITY_OBSERVER,),
+                            description="the RDF of the saved frames of the stable part")
+
+
+def _structure(outputs) -> MetricResult:
+    rdfs = [RDF_OBSERVER.of(r) for r in outputs.md]
     rdfs = [x for x in rdfs if x and x.get("n_frames", 0) > 0]
     if not rdfs:
-        return []
+        return MetricResult()
     g = average_rdfs(rdfs)
     g_ref = reference_rdf(outputs)
     n = min(len(g.g), len(g_ref.g))
     note = _stable_note(outputs)
-    _write_artifact(outputs, "rdf.json", {"r": g_ref.r[:n], "g": g.g[:n], "g_ref": g_ref.g[:n],
-                                          "periodic": g.periodic, "n_frames": g.n_frames, "replicas": len(rdfs)})
-    return [MetricValue("wf", wright_factor(g.g[:n], g_ref.g[:n]), "%", n=len(rdfs), note=note),
-            MetricValue("wf_nosqrt", wright_factor_nosqrt(g.g[:n], g_ref.g[:n]), "%", n=len(rdfs),
-                        note="paper-code variant (no square root); " + note),
-            MetricValue("jsd", jsd(g.g[:n], g_ref.g[:n]), "nat", n=len(rdfs), note=note)]
+    artifact = Artifact("rdf.json", "rdf", {"r": g_ref.r[:n], "g": g.g[:n], "g_ref": g_ref.g[:n],
+                                            "periodic": g.periodic, "n_frames": g.n_frames, "replicas": len(rdfs)})
+    return MetricResult([d.WF(wright_factor(g.g[:n], g_ref.g[:n]), n=len(rdfs), note=note),
+                         d.WF_NOSQRT(wright_factor_nosqrt(g.g[:n], g_ref.g[:n]), n=len(rdfs),
+                                     note="paper-code variant (no square root); " + note),
+                         d.JSD(jsd(g.g[:n], g_ref.g[:n]), n=len(rdfs), note=note)], [artifact])
 
 
 # -- dynamics ---------------------------------------------------------------------------
@@ -164,6 +161,9 @@ def _oracle_observer(outputs):
         return None
     return OracleObserver(outputs.dataset.oracle)
 
+
+ORACLE_OBSERVER = ObserverSpec("dynamics", _oracle_observer, after=(STABILITY_OBSERVER,),
+                               description="an exact oracle on every saved frame of the stable part (EV(t), FV(t))")
 
 ALIGNED_WINDOW_FS = 50.0  # aligned comparisons stop here: the trajectories decorrelate within a few hundred fs
 
@@ -207,14 +207,15 @@ def _aligned(outputs, window_fs: float = ALIGNED_WINDOW_FS) -> tuple[list[dict],
     return series, force_mae
 
 
-def _dynamics(outputs) -> list[MetricValue]:
+def _dynamics(outputs) -> MetricResult:
     md = _md(outputs)
     if not outputs.md:
-        return []
+        return MetricResult()
     note = _stable_note(outputs)
     values: list[MetricValue] = []
+    artifacts: list[Artifact] = []
     modes = {}
-    oracle = [r.observed["dynamics"] for r in outputs.md if r.observed.get("dynamics")]
+    oracle = [x for x in (ORACLE_OBSERVER.of(r) for r in outputs.md) if x]
     if oracle:
         modes["oracle"] = oracle
     aligned_mae: list[float] = []
@@ -225,40 +226,40 @@ def _dynamics(outputs) -> list[MetricValue]:
     if not modes:
         why = ("not applicable: no oracle labelled this cell's frames while it ran, and the reference split is not "
                "a time-contiguous trajectory")
-        return [MetricValue("ev", math.nan, "1e-5", note=why), MetricValue("fv", math.nan, "1", note=why)]
+        return MetricResult([d.EV(math.nan, note=why), d.FV(math.nan, note=why)])
     if aligned_mae:
         x = np.asarray(aligned_mae)
-        values.append(MetricValue("aligned_force_mae", float(x.mean()), "eV/Å",
-                                  std=float(x.std(ddof=1)) if len(x) > 1 else None, n=len(x), mode="aligned",
-                                  note=f"model vs reference frames at the same time, first {ALIGNED_WINDOW_FS:g} fs "
-                                       f"(τ) of each replica's stable part"))
+        values.append(d.ALIGNED_FORCE_MAE(float(x.mean()), std=float(x.std(ddof=1)) if len(x) > 1 else None,
+                                          n=len(x), mode="aligned",
+                                          note=f"model vs reference frames at the same time, first "
+                                               f"{ALIGNED_WINDOW_FS:g} fs (τ) of each replica's stable part"))
     for mode, series in modes.items():
         s = summarise_violations(series)
         extra = (f"; first {ALIGNED_WINDOW_FS:g} fs (τ) only: aligned frames decorrelate within a few hundred fs "
                  "(FV → √2/2 for uncorrelated forces)" if mode == "aligned" else "")
-        values.append(MetricValue("ev", s["ev"]["mean"] * 1e5, "1e-5", std=s["ev"]["std"] * 1e5, n=s["ev"]["n"],
-                                  mode=mode, note=note + extra))
-        values.append(MetricValue("fv", s["fv"]["mean"], "1", std=s["fv"]["std"], n=s["fv"]["n"], mode=mode,
-                                  note=note + extra))
-        _write_artifact(outputs, f"dynamics-{mode}.json", {"mode": mode, "series": series,
-                                                             "window_fs": ALIGNED_WINDOW_FS if mode == "aligned" else None})
-    return values
+        values.append(d.EV(s["ev"]["mean"] * 1e5, std=s["ev"]["std"] * 1e5, n=s["ev"]["n"], mode=mode,
+                           note=note + extra))
+        values.append(d.FV(s["fv"]["mean"], std=s["fv"]["std"], n=s["fv"]["n"], mode=mode, note=note + extra))
+        artifacts.append(Artifact(f"dynamics-{mode}.json", "dynamics",
+                                  {"mode": mode, "series": series,
+                                   "window_fs": ALIGNED_WINDOW_FS if mode == "aligned" else None}))
+    return MetricResult(values, artifacts)
 
 
 @hookimpl
 def register_metrics(register):
-    register(MetricSpec(name="stability", compute=_stability, make_observer=_stability_observer, unit="fs", version="2",
-                        emits=("stable_fraction", "time_to_failure") + tuple(
-                            f"failures_{c.replace('-', '_')}" for c in CATEGORIES),
+    register(MetricSpec(name="stability", compute=_stability, observer=STABILITY_OBSERVER, values=d.STABILITY,
+                        version="2", artifacts=(ArtifactSpec("stability", "per replica: time to failure, category, "
+                                                             "atoms; counts; survival curve; the criterion"),),
                         description="stable_fraction, time_to_failure and failures per category, checked every MD "
                                     "step: non-finite values, fragmentation of a molecule's bond graph (1.5× covalent "
                                     "radii) into more pieces than at the start, collapse (two atoms closer than 0.5× "
                                     "their covalent radii), sliding-window RDF WF > 50 % for bulk, T > 5× target"))
-    register(MetricSpec(name="structure", compute=_structure, make_observer=_rdf_observer, unit="%", version="1",
-                        emits=("wf", "wf_nosqrt", "jsd"),
+    register(MetricSpec(name="structure", compute=_structure, observer=RDF_OBSERVER, values=d.STRUCTURE, version="1",
+                        artifacts=(ArtifactSpec("rdf", "r, g (replica average), g_ref"),),
                         description="RDF vs the reference split: wf (Wright's factor, %), wf_nosqrt, jsd (nat)"))
-    register(MetricSpec(name="dynamics", compute=_dynamics, make_observer=_oracle_observer, unit="1", version="2",
-                        emits=("ev", "fv", "aligned_force_mae"),
+    register(MetricSpec(name="dynamics", compute=_dynamics, observer=ORACLE_OBSERVER, values=d.DYNAMICS, version="2",
+                        artifacts=(ArtifactSpec("dynamics", "EV(t), FV(t) per replica, one file per mode"),),
                         description="energy/force violation, geometric mean over time, mean ± sample std over "
                                     "replicas, stable part only; mode oracle (an exact oracle streamed on the model's "
                                     "frames) or aligned (first 50 fs, with aligned_force_mae)"))

@@ -6,20 +6,21 @@ import math
 import numpy as np
 
 from ..hookspecs import hookimpl
+from ..interfaces import MetricResult, MetricSpec, ValueSpec
 from ..stats import energy_transfer_reason
-from ..interfaces import MetricSpec, MetricValue
+from . import declared_metrics as d
 
 
-def _static(kind: str, stat: str, per_atom: bool = False):
-    unit = {"energy": "eV", "force": "eV/Å"}[kind] + ("/atom" if per_atom else "")
-    name = f"{kind}_{'per_atom_' if per_atom else ''}{stat}"
+def _static(spec: ValueSpec) -> MetricSpec:
+    kind, stat = spec.id.split("_")[0], spec.id.split("_")[-1]
+    per_atom = "_per_atom_" in spec.id
 
-    def compute(out) -> list[MetricValue]:
+    def compute(out) -> MetricResult:
         values = []
         for split, p in out.predictions.items():
             why = energy_transfer_reason(out.stats, p.reference) if kind == "energy" else None
             if why:
-                values.append(MetricValue(name, math.nan, unit, split=split, n=len(p.energy), note=why))
+                values.append(spec(math.nan, split=split, n=len(p.energy), note=why))
                 continue
             if kind == "energy":
                 err = p.energy - p.reference.energy
@@ -30,50 +31,47 @@ def _static(kind: str, stat: str, per_atom: bool = False):
                 err = (p.forces - p.reference.forces).reshape(-1)
                 n = len(err)
             v = float(np.mean(np.abs(err))) if stat == "mae" else float(np.sqrt(np.mean(err ** 2)))
-            values.append(MetricValue(name, v, unit, split=split, n=n))
-        return values
+            values.append(spec(v, split=split, n=n))
+        return MetricResult(values)
 
     what = "force components" if kind == "force" else "structures"
-    return MetricSpec(name=name, compute=compute, unit=unit, version="1",
-                      description=f"{stat.upper()} of {kind}{' per atom' if per_atom else ''} over all {what} of the split")
+    return MetricSpec(name=spec.id, compute=compute, values=(spec,), version="1",
+                      description=f"{stat.upper()} of {kind}{' per atom' if per_atom else ''} over all {what} of the "
+                                  "split")
 
 
-def _train_cost(out) -> list[MetricValue]:
+def _train_cost(out) -> MetricResult:
     t = out.train
     if t is None:
-        return []
+        return MetricResult()
     if t.epochs_run == 0 and t.stop_reason.startswith("not trained"):  # a calculator-backed model
         note = f"not applicable: {t.stop_reason}"
-        return [MetricValue(n, math.nan, u, note=note) for n, u in
-                (("train_time_per_epoch", "s"), ("train_time_total", "s"), ("epochs", "epochs"), ("best_epoch", "epoch"))]
-    return [MetricValue("train_time_per_epoch", t.time_per_epoch_s, "s", n=t.epochs_run),
-            MetricValue("train_time_total", t.total_time_s, "s"),
-            MetricValue("epochs", float(t.epochs_run), "epochs", note=t.stop_reason),
-            MetricValue("best_epoch", float(t.best_epoch), "epoch")]
+        return MetricResult([v(math.nan, note=note) for v in d.TRAIN_COST])
+    return MetricResult([d.TRAIN_TIME_PER_EPOCH(t.time_per_epoch_s, n=t.epochs_run),
+                         d.TRAIN_TIME_TOTAL(t.total_time_s),
+                         d.EPOCHS(float(t.epochs_run), note=t.stop_reason),
+                         d.BEST_EPOCH(float(t.best_epoch))])
 
 
-def _md_cost(out) -> list[MetricValue]:
+def _md_cost(out) -> MetricResult:
     reps = [r for r in out.md if r.steps_done > 0]
     if not reps:
-        return []
+        return MetricResult()
     t = np.array([r.time_per_step_ms for r in reps])
-    atoms_steps = sum(r.n_atoms * r.steps_done for r in reps) / (sum(r.time_per_step_ms * r.steps_done for r in reps) / 1e3)
+    wall_s = sum(r.time_per_step_ms * r.steps_done for r in reps) / 1e3
+    atoms_steps = sum(r.n_atoms * r.steps_done for r in reps) / wall_s
     hw = out.hardware
     note = f"{hw.get('cpu', '?')}, torch threads {hw.get('torch_threads', '?')}, {hw.get('precision', '?')}"
     std = float(t.std(ddof=1)) if len(t) > 1 else None  # sample std over replicas
-    return [MetricValue("md_time_per_step", float(t.mean()), "ms", std=std, n=len(reps), note=note),
-            MetricValue("md_throughput", float(atoms_steps), "atom·steps/s", n=len(reps), note=note)]
+    return MetricResult([d.MD_TIME_PER_STEP(float(t.mean()), std=std, n=len(reps), note=note),
+                         d.MD_THROUGHPUT(float(atoms_steps), n=len(reps), note=note)])
 
 
 @hookimpl
 def register_metrics(register):
-    for kind in ("energy", "force"):
-        for stat in ("mae", "rmse"):
-            register(_static(kind, stat))
-    register(_static("energy", "mae", per_atom=True))
-    register(MetricSpec(name="train_cost", compute=_train_cost, unit="s", version="1",
-                        emits=("train_time_per_epoch", "train_time_total", "epochs", "best_epoch"),
+    for spec in (d.ENERGY_MAE, d.ENERGY_RMSE, d.FORCE_MAE, d.FORCE_RMSE, d.ENERGY_PER_ATOM_MAE):
+        register(_static(spec))
+    register(MetricSpec(name="train_cost", compute=_train_cost, values=d.TRAIN_COST, version="1",
                         description="train_time_per_epoch, train_time_total, epochs, best_epoch"))
-    register(MetricSpec(name="md_cost", compute=_md_cost, unit="ms", version="1",
-                        emits=("md_time_per_step", "md_throughput"),
+    register(MetricSpec(name="md_cost", compute=_md_cost, values=d.MD_COST, version="1",
                         description="md_time_per_step (mean ± std over replicas) and md_throughput"))

@@ -9,9 +9,6 @@ from typing import Any
 from ..report import Column, Value, aggregate, cell_value, first_eval_split, latest_cells
 from ..store import CellRow, Store
 
-HIGHER_IS_BETTER = frozenset({"stable_fraction", "time_to_failure"})
-NO_BEST = frozenset({"epochs"})  # a column where neither direction is better
-
 
 @dataclass
 class Group:
@@ -80,7 +77,5 @@ def by_dataset(groups: dict[tuple[str, str, str, str], Group]) -> dict[str, dict
 
 
 def best_direction(col: Column) -> str:
-    """"min", "max" or "" (no best marked)."""
-    if col.metric in NO_BEST:
-        return ""
-    return "max" if col.metric in HIGHER_IS_BETTER else "min"
+    """"min", "max" or "" (no best marked), from the declared direction of the column's value."""
+    return {"lower": "min", "higher": "max", "neither": ""}[col.better]
