@@ -233,3 +233,33 @@ def test_energy_only_and_batched_evaluation_agree(make_potential):
         assert _energy(pot, a) == pytest.approx(float(single["energy"].detach()[0]), abs=1e-10)
         sl = slice(0, len(mol)) if k == 0 else slice(len(mol), None)
         np.testing.assert_allclose(both["forces"][sl].detach().numpy(), single["forces"].detach().numpy(), atol=1e-10)
+
+
+def _frames_of(atoms_list):
+    from egbench_core.data import Frames
+
+    return Frames.from_atoms(atoms_list)
+
+
+def test_neighbour_lists_are_built_once_per_frame_set_and_cutoff(monkeypatch):
+    from egbench_core import graph
+
+    frames = _frames_of([_rattled_cu(), molecule("CH3CH2OH"), bulk("Cu", "fcc", a=3.6)])
+    fresh = graph.frames_to_parts(frames, CUTOFF)
+    calls = []
+    real = graph.neighbour_list
+    monkeypatch.setattr(graph, "neighbour_list", lambda *a: calls.append(1) or real(*a))
+    cache = graph.NeighbourLists()
+    first = graph.frames_to_parts(frames, CUTOFF, cache, count=2)  # lazily: two frames only
+    assert len(first) == 2 and len(calls) == 2 and cache.built == 2
+    every = graph.frames_to_parts(frames, CUTOFF, cache)
+    assert len(calls) == 3 and every[:2] == first and all(a is b for a, b in zip(every, first))
+    again = cache.parts(frames, CUTOFF)
+    assert len(calls) == 3 and all(a is b for a, b in zip(again, every))
+    for a, b in zip(every, fresh):  # the same edges in the same order as built afresh
+        np.testing.assert_array_equal(a.edge_index, b.edge_index)
+        np.testing.assert_array_equal(a.unit_shifts, b.unit_shifts)
+    cache.parts(frames, 3.0)  # another cutoff: its own lists
+    copy = frames.subset(np.arange(len(frames)))  # another frame set (equal arrays): its own lists
+    cache.parts(copy, CUTOFF)
+    assert len(calls) == 9 and cache.built == 9

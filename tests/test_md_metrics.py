@@ -57,7 +57,9 @@ def test_model_as_its_own_oracle_gives_zero_violation(emt_data_dir, toy, tmp_pat
     engine sums the float32 model's edges in another order than a fresh evaluation of one frame)."""
     import torch
 
+    from egbench_core.cell import Execution
     from egbench_core.execute import load_inputs, run_model
+    from egbench_core.model_job import ModelJob
     from egbench_core.protocol import protocol
 
     monkeypatch.setenv("EGBENCH_DATA_DIR", str(emt_data_dir))
@@ -84,7 +86,8 @@ def test_model_as_its_own_oracle_gives_zero_violation(emt_data_dir, toy, tmp_pat
     monkeypatch.setattr("egbench_core.execute.train", train_and_keep)
     art = tmp_path / "art"
     art.mkdir()
-    outputs = run_model(cell, cat.models["toy-pair"], inputs, proto, art, SelfOracle(), cat.metrics.values())
+    job = ModelJob(cell, inputs, proto, art, Execution(threads=torch.get_num_threads()))
+    outputs = run_model(job, cat.models["toy-pair"], dataset=SelfOracle(), observer_metrics=cat.metrics.values())
     series = [md_metrics.ORACLE_OBSERVER.of(r) for r in outputs.md]
     assert len(series) == 2 and all(len(s["ev"]) == 21 for s in series)  # every saved frame, 20 steps + start
     assert max(x for s in series for x in s["ev"]) < 1e-12 and max(x for s in series for x in s["fv"]) < 1e-6
@@ -98,7 +101,11 @@ def test_aligned_mode_covers_the_first_tau_of_the_stable_part(emt_data_dir, toy,
     """Aligned EV/FV and the aligned force error use only the frames at t ≤ τ of each replica's stable
     part; the force error is the mean |F̂ − F_ref| over those frames (synthetic-emt's test split is
     a contiguous trajectory, 5 fs apart)."""
+    import torch
+
+    from egbench_core.cell import Execution
     from egbench_core.execute import load_inputs, run_model
+    from egbench_core.model_job import ModelJob
     from egbench_core.protocol import protocol
 
     monkeypatch.setenv("EGBENCH_DATA_DIR", str(emt_data_dir))
@@ -107,8 +114,9 @@ def test_aligned_mode_covers_the_first_tau_of_the_stable_part(emt_data_dir, toy,
     inputs = load_inputs(cell, cat, protocol("smoke"))
     art = tmp_path / "art"
     art.mkdir()
-    outputs = run_model(cell, cat.models["toy-pair"], inputs, protocol("smoke"), art, cat.datasets["synthetic-emt"],
-                        cat.metrics.values())
+    job = ModelJob(cell, inputs, protocol("smoke"), art, Execution(threads=torch.get_num_threads()))
+    outputs = run_model(job, cat.models["toy-pair"], dataset=cat.datasets["synthetic-emt"],
+                        observer_metrics=cat.metrics.values())
     full, _ = md_metrics._aligned(outputs, window_fs=1e9)
     short, mae = md_metrics._aligned(outputs, window_fs=10.0)
     assert all(max(s["time_fs"]) <= 10.0 for s in short) and len(short) == len(mae) == 2

@@ -310,3 +310,29 @@ def test_max_batch_atoms_caps_frames_per_batch(small, make_pot):
     assert frames_per_batch(_cfg(batch_size=10, max_batch_atoms=10), tr) == 1  # never zero
     rec = train(make_pot(tr, seed=0), tr, va, _cfg(epochs=1, batch_size=10, max_batch_atoms=150), seed=0)
     assert rec.frames_per_batch == 5
+
+
+def test_statistics_training_and_predictions_share_one_set_of_neighbour_lists(small, toy, monkeypatch):
+    """With one NeighbourLists, each frame's list is built once for compute_stats, train and predict,
+    and every number is the same as with lists built separately by each."""
+    from egbench_core import graph
+
+    tr, va = small
+
+    def run(neighbours):
+        stats = compute_stats(tr, CUTOFF, neighbours=neighbours)
+        torch.manual_seed(0)
+        pot = NormalisedPotential(toy.Model(len(stats.species), CUTOFF, n_basis=6), stats, CUTOFF)
+        rec = train(pot, tr, va, _cfg(epochs=2), seed=0, neighbours=neighbours)
+        return stats, [r["val_loss"] for r in rec.history], predict(pot, va, neighbours=neighbours)
+
+    separate = run(None)
+    calls = []
+    real = graph.neighbour_list
+    monkeypatch.setattr(graph, "neighbour_list", lambda *a: calls.append(1) or real(*a))
+    cache = graph.NeighbourLists()
+    shared = run(cache)
+    assert len(calls) == len(tr) + len(va) == cache.built
+    assert shared[0] == separate[0] and shared[1] == separate[1]
+    for a, b in zip(shared[2], separate[2]):
+        np.testing.assert_array_equal(a, b)

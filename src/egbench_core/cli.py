@@ -250,7 +250,8 @@ def report(
                                                                    "OUT/report)"),
     skipped: bool = typer.Option(False, "--skipped", help="list every cell not run (failed, skipped, ...) with its "
                                                          "reason"),
-    table: str = typer.Option("static", help="static (paper Table 1) | structure (Table 2) | dynamics (Table 3) | stability"),
+    table: str = typer.Option("static", help="static (paper Table 1) | structure (Table 2) | dynamics (Table 3) | "
+                                             "stability"),
     task: Optional[str] = typer.Option(None, help="only this task"),
     plots: bool = typer.Option(False, help="also write PNG plots (RDF, EV/FV over time, survival) under OUT/plots"),
     provenance: bool = typer.Option(False, "--provenance", help="show, per run, the code (core and plugins: version, "
@@ -444,8 +445,8 @@ def fetch(dataset: str = typer.Argument(..., help="dataset id, or 'all'")) -> No
             e0 = ds.isolated_atom_energies()
             if e0:
                 shown = ", ".join(f"{chemical_symbols[z]} {e:.6f}" for z, e in sorted(e0.items()))
-                ui.console.print(f"{name}: isolated-atom energies verified (eV): {shown}", markup=False, highlight=False,
-                                 soft_wrap=True)
+                ui.console.print(f"{name}: isolated-atom energies verified (eV): {shown}", markup=False,
+                                 highlight=False, soft_wrap=True)
         except _user_error_types() as exc:
             error(str(exc))
             failed = True
@@ -473,7 +474,8 @@ def env_create(
     packages = packages or [f"egbench-model-{name}"]
     ui.console.print(f"creating environment {name} with {', '.join(packages)} …")
     try:
-        env = create_env(name, packages, on_output=lambda line: ui.err_console.print(line, markup=False, highlight=False))
+        env = create_env(name, packages,
+                         on_output=lambda line: ui.err_console.print(line, markup=False, highlight=False))
     except EnvironmentError_ as exc:  # pip's own output (above) says why; this is the summary line
         raise _fail(str(exc).splitlines()[0], EXIT_FAILED)
     ui.console.print(f"environment {name} at {env.path}: models {', '.join(m['name'] for m in env.models) or 'none'}")
@@ -505,9 +507,8 @@ def main() -> None:
 
     try:
         cat = catalog()
-        pm = getattr(cat, "_pm", None)
-        if pm is not None:
-            pm.hook.register_commands(app=app)
+        if cat.pm is not None:
+            cat.pm.hook.register_commands(app=app)
     except Exception as exc:  # noqa: BLE001 - commands from a broken plugin must not stop the CLI
         ui.err_console.print(f"[yellow]warning:[/yellow] plugin commands not loaded: {exc}")
     try:

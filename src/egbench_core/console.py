@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from .cell import Cell
 
 
 def _console(stderr: bool = False) -> Console:
@@ -53,7 +57,11 @@ def table(title: str, headers: list[str], rows: list[list[str]], caption: str | 
 class RunProgress:
     """Progress bars for ``egbench run``: one for the cells, one per cell in flight (epochs, MD
     steps). Skipped cells are counted, not listed (``-v`` lists each; the run summarises the cells
-    not run by reason at the end)."""
+    not run by reason at the end).
+
+    A :class:`egbench_core.progress.RunListener` (the run's events about its cells), not a cell's
+    :class:`~egbench_core.progress.Progress`: the runner's ``CellProgress`` turns each cell's
+    events into the ``cell_*`` calls here."""
 
     def __init__(self, n_cells: int, verbose: int = 0):
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -69,7 +77,7 @@ class RunProgress:
     def __exit__(self, *exc):
         return self.progress.__exit__(*exc)
 
-    def _sub(self, cell, description: str, total=None, completed=None) -> None:
+    def _sub(self, cell: Cell, description: str, total: int | None = None, completed: int | None = None) -> None:
         tid = self.subs.get(cell.key)
         if tid is None:
             tid = self.subs[cell.key] = self.progress.add_task(description, total=total)
@@ -78,23 +86,23 @@ class RunProgress:
     def _line(self, text: str, style: str) -> None:
         self.progress.console.print(Text(text, style=style))
 
-    def cell_started(self, cell) -> None:
+    def cell_started(self, cell: Cell) -> None:
         self._line(f"▶ {cell.label}", "bold")
 
-    def cell_skipped(self, cell) -> None:
+    def cell_skipped(self, cell: Cell) -> None:
         if self.verbose:
             self._line(f"– skipped {cell.label}: {cell.skip_reason}", "yellow")
         self.progress.advance(self.cells)
 
-    def cell_busy(self, cell, reason: str) -> None:
+    def cell_busy(self, cell: Cell, reason: str) -> None:
         self._line(f"… skipped {cell.label}: {reason}", "cyan")
         self.progress.advance(self.cells)
 
-    def cell_cached(self, cell) -> None:
+    def cell_cached(self, cell: Cell) -> None:
         self._line(f"✓ cached  {cell.label}", "dim")
         self.progress.advance(self.cells)
 
-    def cell_finished(self, cell, status: str) -> None:
+    def cell_finished(self, cell: Cell, status: str) -> None:
         colour = {"done": "green", "interrupted": "yellow"}.get(status, "red")
         self._line(f"{'✓' if status == 'done' else '✗'} {status} {cell.label}", colour)
         tid = self.subs.pop(cell.key, None)
@@ -102,14 +110,14 @@ class RunProgress:
             self.progress.remove_task(tid)
         self.progress.advance(self.cells)
 
-    def cell_stage(self, cell, name: str) -> None:
+    def cell_stage(self, cell: Cell, name: str) -> None:
         self._sub(cell, f"  {cell.model} × {cell.dataset}: {name}")
 
-    def cell_epoch(self, cell, epoch: int, total: int, row: dict) -> None:
+    def cell_epoch(self, cell: Cell, epoch: int, total: int, row: dict[str, float]) -> None:
         self._sub(cell, f"  {cell.model} × {cell.dataset}: training  loss {row['train_loss']:.3g} "
                         f"val {row['val_loss']:.3g}", total, epoch)
 
-    def cell_md_step(self, cell, replica: int, step: int, total: int) -> None:
+    def cell_md_step(self, cell: Cell, replica: int, step: int, total: int) -> None:
         self._sub(cell, f"  {cell.model} × {cell.dataset}: MD replica {replica}", total, step)
 
 

@@ -90,7 +90,8 @@ class Frames:
 
     def subset(self, index: Sequence[int] | np.ndarray) -> "Frames":
         index = np.asarray(index, dtype=np.int64)
-        atom_idx = np.concatenate([np.arange(self._offsets[i], self._offsets[i + 1]) for i in index]) if len(index) else np.zeros(0, np.int64)
+        atom_idx = (np.concatenate([np.arange(self._offsets[i], self._offsets[i + 1]) for i in index])
+                    if len(index) else np.zeros(0, np.int64))
         return Frames(
             positions=self.positions[atom_idx], numbers=self.numbers[atom_idx],
             n_atoms=self.n_atoms[index], cell=self.cell[index], pbc=self.pbc[index],
@@ -258,9 +259,11 @@ def read_nequip_npz(path: Path, energy_unit: str = "eV", force_unit: str = "eV/Ã
     if pos.ndim != 3 or pos.shape[2] != 3:
         raise MalformedDataError(f"{path}: 'pos' has shape {pos.shape}, expected [frames, atoms, 3]")
     nf, n = pos.shape[:2]
-    z = np.asarray(d["atomic_numbers"]).reshape(-1, n) if np.asarray(d["atomic_numbers"]).size != n else np.tile(np.asarray(d["atomic_numbers"]).reshape(1, n), (nf, 1))
+    numbers = np.asarray(d["atomic_numbers"])
+    z = numbers.reshape(-1, n) if numbers.size != n else np.tile(numbers.reshape(1, n), (nf, 1))
     if z.shape != (nf, n):
-        raise MalformedDataError(f"{path}: 'atomic_numbers' has shape {np.shape(d['atomic_numbers'])}, expected [{n}] or [{nf},{n}]")
+        raise MalformedDataError(f"{path}: 'atomic_numbers' has shape {np.shape(d['atomic_numbers'])}, "
+                                 f"expected [{n}] or [{nf},{n}]")
     cell = np.asarray(d.get("cell", np.zeros((3, 3))), dtype=np.float64)
     cell = np.broadcast_to(cell.reshape(-1, 3, 3), (nf, 3, 3)) if cell.size in (9, nf * 9) else None
     if cell is None:
@@ -269,7 +272,8 @@ def read_nequip_npz(path: Path, energy_unit: str = "eV", force_unit: str = "eV/Ã
     energy = np.asarray(d["energy"], dtype=np.float64).reshape(-1) if "energy" in d else np.full(nf, np.nan)
     forces = np.asarray(d["forces"], dtype=np.float64) if "forces" in d else np.full((nf, n, 3), np.nan)
     if energy.shape != (nf,) or forces.shape != (nf, n, 3):
-        raise MalformedDataError(f"{path}: energy {energy.shape} / forces {forces.shape} do not match {nf} frames of {n} atoms")
+        raise MalformedDataError(f"{path}: energy {energy.shape} / forces {forces.shape} do not match {nf} frames "
+                                 f"of {n} atoms")
     lf = length_factor(length_unit)
     return Frames(pos.reshape(-1, 3) * lf, z.reshape(-1), np.full(nf, n), cell * lf, pbc,
                   energy * energy_factor(energy_unit), forces.reshape(-1, 3) * force_factor(force_unit),
@@ -288,7 +292,8 @@ def read_deepmd(folder: Path, energy_unit: str = "eV", force_unit: str = "eV/Ã…"
     except (OSError, ValueError) as exc:
         raise MalformedDataError(f"{folder}: cannot read type.raw / type_map.raw: {exc}") from None
     if types.size and types.max() >= len(type_map):
-        raise MalformedDataError(f"{folder}/type.raw: species index {types.max()} but type_map.raw has {len(type_map)} names")
+        raise MalformedDataError(f"{folder}/type.raw: species index {types.max()} but type_map.raw has "
+                                 f"{len(type_map)} names")
     z = np.array([z_of[type_map[t]] for t in types], dtype=np.int64)
     n = len(z)
     parts = []
@@ -305,9 +310,11 @@ def read_deepmd(folder: Path, energy_unit: str = "eV", force_unit: str = "eV/Ã…"
         nf = len(energy)
         where = f"{set_dir}"
         if box.reshape(-1).size != nf * 9 or coord.reshape(-1).size != nf * n * 3:
-            raise MalformedDataError(f"{where}: box {box.shape} / coord {coord.shape} do not match {nf} frames of {n} atoms")
+            raise MalformedDataError(f"{where}: box {box.shape} / coord {coord.shape} do not match {nf} frames "
+                                     f"of {n} atoms")
         lf = length_factor(length_unit)
-        forces = force.reshape(nf * n, 3) * force_factor(force_unit) if force is not None else np.full((nf * n, 3), np.nan)
+        forces = (force.reshape(nf * n, 3) * force_factor(force_unit) if force is not None
+                  else np.full((nf * n, 3), np.nan))
         parts.append(Frames(coord.reshape(nf * n, 3) * lf, np.tile(z, nf), np.full(nf, n), box.reshape(nf, 3, 3) * lf,
                             np.ones((nf, 3), bool), energy.reshape(-1) * energy_factor(energy_unit), forces,
                             info={"file_frame": np.arange(nf)}, source=where))
@@ -351,7 +358,8 @@ def read_frames(path: Path, fmt: str, **units) -> Frames:
     return frames
 
 
-def write_extxyz(fh: io.TextIOBase, atoms, energy: float | None, forces: np.ndarray | None, info: dict | None = None) -> None:
+def write_extxyz(fh: io.TextIOBase, atoms, energy: float | None, forces: np.ndarray | None,
+                 info: dict | None = None) -> None:
     """One frame of extended XYZ with energy and forces written as plain keys (no calculator)."""
     lat = " ".join(f"{x:.8f}" for x in atoms.cell.array.reshape(-1))
     props = "species:S:1:pos:R:3" + (":forces:R:3" if forces is not None else "")

@@ -22,9 +22,14 @@ import subprocess
 import threading
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .cell import Cell, CellInputs, CellOutputs, Execution
+from .cell import CellInputs, CellOutputs
+from .model_job import ModelJob
+from .progress import Progress, relay
+
+if TYPE_CHECKING:
+    from .datasets import DatasetSpec
 
 PROTOCOL = 2
 log = logging.getLogger(__name__)
@@ -34,10 +39,14 @@ class WorkerError(RuntimeError):
     pass
 
 
-def run_in_environment(python: Path, env_name: str, cell: Cell, inputs: CellInputs, proto, art_dir: Path, dataset,
-                       progress, execution: Execution) -> CellOutputs:
+def run_in_environment(python: Path, env_name: str, job: ModelJob, *, dataset: DatasetSpec | None,
+                       progress: Progress) -> CellOutputs:
+    """``run_model`` of ``job`` in the environment whose interpreter is ``python``; its progress
+    events are relayed to ``progress``."""
+    cell, inputs, art_dir = job.cell, job.inputs, job.art_dir
     inputs.save(art_dir)
-    request = {"protocol": PROTOCOL, "cell": cell.to_dict(), "proto": proto.to_dict(), "execution": execution.to_dict()}
+    request = {"protocol": PROTOCOL, "cell": cell.to_dict(), "proto": job.proto.to_dict(),
+               "execution": job.execution.to_dict()}
     (art_dir / "request.json").write_text(json.dumps(request))
     cmd = [str(python), "-m", "egbench_core.worker", "run", str(art_dir / "request.json")]
     log.info("running %s in environment %s: %s", cell.label, env_name, " ".join(cmd))
@@ -70,16 +79,13 @@ def run_in_environment(python: Path, env_name: str, cell: Cell, inputs: CellInpu
     return CellOutputs.from_json(out, cell, inputs, dataset, art_dir)
 
 
-def _relay(line: str, progress) -> None:
+def _relay(line: str, progress: Progress) -> None:
     try:
         msg = json.loads(line)
     except json.JSONDecodeError:
         log.debug("worker: %s", line.rstrip())
         return
-    event = msg.pop("event", None)
-    fn = getattr(progress, event, None) if event else None
-    if fn is not None:
-        fn(*msg.get("args", []))
+    relay(progress, msg.get("event", ""), msg.get("args", []))
 
 
 def describe_environment(python: Path) -> list[dict[str, Any]]:

@@ -24,7 +24,13 @@ import time
 import venv
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from .cell import CellOutputs
+    from .datasets import DatasetSpec
+    from .model_job import ModelJob
+    from .progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +69,8 @@ def list_envs() -> list[Environment]:
     for meta in sorted(root.glob("*/env.json")) if root.exists() else []:
         try:
             d = json.loads(meta.read_text())
-            out.append(Environment(d["name"], meta.parent, d.get("packages", []), d.get("created", ""), d.get("models", [])))
+            out.append(Environment(d["name"], meta.parent, d.get("packages", []), d.get("created", ""),
+                                   d.get("models", [])))
         except (OSError, ValueError, KeyError) as exc:
             log.warning("ignoring environment %s: unreadable env.json (%s)", meta.parent, exc)
     return out
@@ -76,7 +83,8 @@ def get_env(name: str) -> Environment:
                 raise EnvironmentError_(f"environment {name!r} at {e.path} has no Python; recreate it with "
                                         f"`egbench env create {name}`")
             return e
-    raise EnvironmentError_(f"no environment named {name!r} in {envs_dir()}; create it with `egbench env create {name}`")
+    raise EnvironmentError_(f"no environment named {name!r} in {envs_dir()}; "
+                            f"create it with `egbench env create {name}`")
 
 
 def _checkout() -> Path | None:
@@ -169,11 +177,12 @@ def remote_model_specs() -> list[Any]:
     return specs
 
 
-def run_in_environment(env_name: str, cell, inputs, proto, art_dir: Path, dataset, progress, execution):
-    """Run the model part of ``cell`` through the worker of environment ``env_name``."""
+def run_in_environment(env_name: str, job: ModelJob, *, dataset: DatasetSpec | None,
+                       progress: Progress) -> CellOutputs:
+    """Run the model part of a cell (``job``) through the worker of environment ``env_name``."""
     from .env_client import run_in_environment as run
 
-    return run(get_env(env_name).python, env_name, cell, inputs, proto, art_dir, dataset, progress, execution)
+    return run(get_env(env_name).python, env_name, job, dataset=dataset, progress=progress)
 
 
 def remote_model_code(env_name: str, model: str) -> dict[str, str]:

@@ -17,20 +17,23 @@ import logging
 import random
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 import torch
 
 from .ase_models import model_for_cell
 from .calculator_model import fit_calculator_model
-from .cell import CellInputs, CellOutputs, CellResult, Execution, SplitPrediction
+from .cell import Cell, CellInputs, CellOutputs, CellResult, Execution, SplitPrediction
 from .data import Frames
 from .environment import hardware, peak_rss_mb
+from .graph import NeighbourLists
 from .interfaces import Artifact, MetricValue, order_observers
 from .md import MDSettings, run_md
+from .model_job import ModelJob
 from .potential import NormalisedPotential
 from .predict import predict
+from .progress import NullProgress, Progress
 from .protocol import ProtocolPreset
 from .provenance import libraries, requirement_names
 from .pretrained import refit_potential
@@ -38,16 +41,17 @@ from .records import TrainRecord
 from .stats import composition_matrix, compute_stats
 from .train import TrainConfig, train
 
+if TYPE_CHECKING:
+    from .datasets import DatasetSpec
+    from .interfaces import MetricSpec, ModelSpec
+    from .plugins import Catalog
+
 log = logging.getLogger(__name__)
 
-NOT_TRAINED_PRETRAINED = "not trained: pretrained network, zero-shot (per-element energy offsets refitted on the training split)"
-FINE_TUNED = "fine-tuned from the pretrained checkpoint (per-element energy offsets refitted on the training split first)"
-
-
-class NullProgress:
-    def train_epoch(self, epoch: int, total: int, row: dict) -> None: ...
-    def md_step(self, replica: int, step: int, total: int) -> None: ...
-    def stage(self, name: str) -> None: ...
+NOT_TRAINED_PRETRAINED = ("not trained: pretrained network, zero-shot (per-element energy offsets refitted on the "
+                          "training split)")
+FINE_TUNED = ("fine-tuned from the pretrained checkpoint (per-element energy offsets refitted on the training split "
+              "first)")
 
 
 def seed_everything(seed: int) -> None:
@@ -109,12 +113,15 @@ def _isolated(dataset) -> dict[int, float] | None:
     return fn() if fn is not None else None
 
 
-def run_model(cell, spec, inputs: CellInputs, proto: ProtocolPreset, art_dir: Path, dataset,
-              observer_metrics, progress=None, execution: Execution | None = None) -> CellOutputs:
-    """Train, predict and simulate on ``execution.device``; writes the checkpoint, predictions and
-    trajectories into ``art_dir`` and returns the outputs (metrics not yet computed)."""
+def run_model(job: ModelJob, spec: ModelSpec, *, dataset: DatasetSpec | None,
+              observer_metrics: Iterable[MetricSpec] = (), progress: Progress | None = None) -> CellOutputs:
+    """Train, predict and simulate on ``job.execution.device``; writes the checkpoint, predictions
+    and trajectories into ``job.art_dir`` and returns the outputs (metrics not yet computed).
+    ``dataset`` is the evaluated dataset's spec (None where this environment lacks it: a worker);
+    ``observer_metrics`` are the metrics whose observers watch the MD."""
+    cell, inputs, proto, art_dir, execution = job.cell, job.inputs, job.proto, job.art_dir, job.execution
     progress = progress or NullProgress()
-    execution = execution or Execution(threads=torch.get_num_threads())
+    neighbours = NeighbourLists()  # built once per frame set: statistics, training and predictions share them
     device = torch.device(execution.device)
     preset = spec.preset(cell.preset)
     cutoff = float(preset["cutoff"])
@@ -126,7 +133,7 @@ def run_model(cell, spec, inputs: CellInputs, proto: ProtocolPreset, art_dir: Pa
     backed = spec.calculator_backed
     # a pretrained model's energies (calculator-backed or not) rest on offsets fitted by least
     # squares (never on the dataset's isolated-atom energies): its stats say where those are determined
-    stats = compute_stats(inputs.train, cutoff,
+    stats = compute_stats(inputs.train, cutoff, neighbours=neighbours,
                           isolated_atom_energies=None if spec.mode != "from-scratch" else inputs.isolated_atom_energies)
     md_engine = "ase" if backed else execution.md_engine  # a calculator has no batched path
 
@@ -152,7 +159,7 @@ def run_model(cell, spec, inputs: CellInputs, proto: ProtocolPreset, art_dir: Pa
         if spec.mode != "zero-shot":
             progress.stage("train")
             rec = train(pot, inputs.train, inputs.val, cfg, seed=cell.seed, on_epoch=progress.train_epoch,
-                        device=device)
+                        device=device, neighbours=neighbours)
             if pretrained:
                 model_info = dict(model_info, energy=FINE_TUNED)
         torch.save({"model": cell.model, "preset": cell.preset, "params": preset, "stats": stats.to_dict(),
@@ -173,7 +180,7 @@ def run_model(cell, spec, inputs: CellInputs, proto: ProtocolPreset, art_dir: Pa
         if backed:
             e, f, extra["raw_energy"] = pot.predict(ref)
         else:
-            e, f = predict(pot, ref)
+            e, f = predict(pot, ref, neighbours=neighbours)
             if pretrained:  # the network's own energies, without the refitted offsets
                 extra["raw_energy"] = e - composition_matrix(ref, pot.species) @ pot.e0.numpy()
         outputs.predictions[split] = SplitPrediction(split, ref, e, f)
@@ -278,21 +285,21 @@ def collect(outputs: CellOutputs, art_dir: Path, metrics, errors, inputs: CellIn
     return res
 
 
-def execute_cell(cell, catalog, art_dir: Path, proto: ProtocolPreset, progress=None,
+def execute_cell(cell: Cell, catalog: Catalog, art_dir: Path, proto: ProtocolPreset, progress: Progress | None = None,
                  execution: Execution | None = None) -> CellResult:
     progress = progress or NullProgress()
     execution = execution or Execution(threads=torch.get_num_threads())
     spec = model_for_cell(catalog, cell)
     progress.stage("data")
     inputs = load_inputs(cell, catalog, proto)
-    dataset = catalog.datasets[cell.dataset]
+    dataset = catalog.dataset(cell.dataset)
+    job = ModelJob(cell, inputs, proto, art_dir, execution)
     if spec.environment:
         from .envs import run_in_environment
 
-        outputs = run_in_environment(spec.environment, cell, inputs, proto, art_dir, dataset, progress, execution)
+        outputs = run_in_environment(spec.environment, job, dataset=dataset, progress=progress)
     else:
-        outputs = run_model(cell, spec, inputs, proto, art_dir, dataset, catalog.metrics.values(), progress,
-                            execution)
+        outputs = run_model(job, spec, dataset=dataset, observer_metrics=catalog.metrics.values(), progress=progress)
     if outputs.md:
         progress.stage("oracle")
         outputs.oracle = run_oracle(catalog, dataset, outputs, art_dir, oracle_enabled(cell, execution, proto))

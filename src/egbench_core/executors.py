@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .cell import Cell, CellResult, Execution
+from .progress import EventForwarder, Progress, relay
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ class LocalExecutor:
     def slots(self) -> int:
         return 1
 
-    def submit(self, job: Job, progress) -> Done:
+    def submit(self, job: Job, progress: Progress) -> Done:
         from .execute import execute_cell
         from .protocol import ProtocolPreset
 
@@ -108,29 +109,19 @@ def run_job(job: Job) -> CellResult:
                         execution)
 
 
-class _WorkerProgress:
+class _WorkerProgress(EventForwarder):
     """Forwards a cell's progress from a Dask worker to the client (scheduler events)."""
 
     def __init__(self, key: str):
         self.key = key
 
-    def _send(self, event: str, *args) -> None:
+    def emit(self, event: str, args: list[Any]) -> None:
         from distributed import get_worker
 
         try:
-            get_worker().log_event(PROGRESS_TOPIC, {"key": self.key, "event": event, "args": list(args)})
+            get_worker().log_event(PROGRESS_TOPIC, {"key": self.key, "event": event, "args": args})
         except Exception as exc:  # noqa: BLE001 - progress must never fail a cell
             log.debug("progress event lost: %s", exc)
-
-    def stage(self, name: str) -> None:
-        self._send("stage", name)
-
-    def train_epoch(self, epoch: int, total: int, row: dict) -> None:
-        self._send("train_epoch", epoch, total, {k: float(v) for k, v in row.items()})
-
-    def md_step(self, replica: int, step: int, total: int) -> None:
-        if step % 10 == 0 or step == total:
-            self._send("md_step", replica, step, total)
 
 
 class DaskExecutor:
@@ -141,7 +132,7 @@ class DaskExecutor:
     def __init__(self, client, cluster=None, uses_gpu_resources: bool = False):
         self.client, self.cluster = client, cluster
         self.uses_gpu_resources = uses_gpu_resources
-        self._progress: dict[str, Any] = {}
+        self._progress: dict[str, Progress] = {}
         client.subscribe_topic(PROGRESS_TOPIC, self._on_progress)
 
     @classmethod
@@ -174,7 +165,7 @@ class DaskExecutor:
     def slots(self) -> int:
         return max(1, sum(self.client.nthreads().values()))
 
-    def submit(self, job: Job, progress):
+    def submit(self, job: Job, progress: Progress):
         self._progress[job.cell["key"]] = progress
         resources = {"GPU": 1} if self.uses_gpu_resources and job.execution["device"].startswith("cuda") else None
         return self.client.submit(run_job, job, key=f"egbench-cell-{job.cell['key'][:16]}-{id(job):x}", pure=False,
@@ -183,9 +174,8 @@ class DaskExecutor:
     def _on_progress(self, event) -> None:
         _, msg = event
         progress = self._progress.get(msg.get("key"))
-        fn = getattr(progress, msg.get("event", ""), None) if progress is not None else None
-        if fn is not None:
-            fn(*msg.get("args", []))
+        if progress is not None:
+            relay(progress, msg.get("event", ""), msg.get("args", []))
 
     def wait_one(self, handles):
         from distributed import wait

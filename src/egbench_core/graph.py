@@ -38,8 +38,8 @@ def neighbour_list(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cut
         raise ExplodedStructureError("non-finite positions: no neighbour list can be built")
     if not pbc.any() and len(positions) and float(np.ptp(positions, axis=0).max()) > MAX_EXTENT_A:
         # vesin's cell list dies with SIGFPE (the whole process) on a box ~1e6 Å wide
-        raise ExplodedStructureError(f"the structure spans {float(np.ptp(positions, axis=0).max()):.3g} Å (> {MAX_EXTENT_A:g} Å): "
-                         "it has blown apart")
+        raise ExplodedStructureError(f"the structure spans {float(np.ptp(positions, axis=0).max()):.3g} Å "
+                                     f"(> {MAX_EXTENT_A:g} Å): it has blown apart")
     if pbc.any():
         box = np.asarray(cell, dtype=np.float64).reshape(3, 3)
         if abs(np.linalg.det(box)) < 1e-12:
@@ -126,19 +126,61 @@ class GraphParts:
 
 def graph_parts(positions, numbers, cell, pbc, cutoff: float) -> GraphParts:
     i, j, s = neighbour_list(positions, cell, pbc, cutoff)
-    return GraphParts(np.asarray(positions, np.float64), np.asarray(numbers, np.int64), np.asarray(cell, np.float64).reshape(3, 3),
-                      np.asarray(pbc, bool).reshape(3), np.stack([i, j]), s)
+    return GraphParts(np.asarray(positions, np.float64), np.asarray(numbers, np.int64),
+                      np.asarray(cell, np.float64).reshape(3, 3), np.asarray(pbc, bool).reshape(3), np.stack([i, j]), s)
 
 
-def frames_to_parts(frames: Frames, cutoff: float) -> list[GraphParts]:
-    out = []
-    for k in range(len(frames)):
-        s = frames.atoms_slice(k)
-        out.append(graph_parts(frames.positions[s], frames.numbers[s], frames.cell[k], frames.pbc[k], cutoff))
-    return out
+def _frame_parts(frames: Frames, k: int, cutoff: float) -> GraphParts:
+    s = frames.atoms_slice(k)
+    return graph_parts(frames.positions[s], frames.numbers[s], frames.cell[k], frames.pbc[k], cutoff)
 
 
-def collate(parts: Sequence[GraphParts], dtype: torch.dtype = torch.float32, species: Sequence[int] | None = None) -> AtomicGraph:
+class NeighbourLists:
+    """Neighbour lists of frame sets, each built once per frame set and cutoff and then shared: one
+    cell's statistics, training and predictions use the same lists (the same edges in the same
+    order as building them again would give). Lists are built lazily, frame by frame.
+
+    A frame set is recognised by identity (the same :class:`Frames` object); the cache holds a
+    reference to it, so keep the cache no longer than its frames are needed (one cell).
+    """
+
+    def __init__(self) -> None:
+        self._sets: dict[tuple[int, float], tuple[Frames, list[GraphParts | None]]] = {}
+
+    def parts(self, frames: Frames, cutoff: float, count: int | None = None) -> list[GraphParts]:
+        """The parts of the first ``count`` frames (all: None), building those not built yet."""
+        key = (id(frames), float(cutoff))
+        entry = self._sets.get(key)
+        if entry is None:
+            entry = self._sets[key] = (frames, [None] * len(frames))
+        built = entry[1]
+        n = len(frames) if count is None else min(count, len(frames))
+        out: list[GraphParts] = []
+        for k in range(n):
+            p = built[k]
+            if p is None:
+                p = built[k] = _frame_parts(frames, k, cutoff)
+            out.append(p)
+        return out
+
+    @property
+    def built(self) -> int:
+        """How many frames' lists have been built (over every frame set and cutoff)."""
+        return sum(p is not None for _, parts in self._sets.values() for p in parts)
+
+
+def frames_to_parts(frames: Frames, cutoff: float, neighbours: NeighbourLists | None = None,
+                    count: int | None = None) -> list[GraphParts]:
+    """The parts of the first ``count`` frames (all: None), from ``neighbours`` when given (built
+    there once), else built now."""
+    if neighbours is not None:
+        return neighbours.parts(frames, cutoff, count)
+    n = len(frames) if count is None else min(count, len(frames))
+    return [_frame_parts(frames, k, cutoff) for k in range(n)]
+
+
+def collate(parts: Sequence[GraphParts], dtype: torch.dtype = torch.float32,
+            species: Sequence[int] | None = None) -> AtomicGraph:
     """Batch structures into one :class:`AtomicGraph` (edge indices offset per structure)."""
     n = np.array([len(p.numbers) for p in parts], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(n)[:-1]])
@@ -155,5 +197,6 @@ def collate(parts: Sequence[GraphParts], dtype: torch.dtype = torch.float32, spe
     return g.with_species(species) if species is not None else g
 
 
-def atoms_to_graph(atoms, cutoff: float, dtype: torch.dtype = torch.float32, species: Sequence[int] | None = None) -> AtomicGraph:
+def atoms_to_graph(atoms, cutoff: float, dtype: torch.dtype = torch.float32,
+                   species: Sequence[int] | None = None) -> AtomicGraph:
     return collate([graph_parts(atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc, cutoff)], dtype, species)

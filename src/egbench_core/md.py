@@ -114,7 +114,8 @@ def run_md(potential, start_frames: Frames, plan: MDPlan, settings: MDSettings, 
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     if plan.start_velocities not in ("maxwell-boltzmann", "reference"):
-        raise ValueError(f"MDPlan.start_velocities {plan.start_velocities!r}: expected 'maxwell-boltzmann' or 'reference'")
+        raise ValueError(f"MDPlan.start_velocities {plan.start_velocities!r}: "
+                         "expected 'maxwell-boltzmann' or 'reference'")
     for r, idx in enumerate(start_indices(len(start_frames), settings.replicas)):
         traj = Path(out_dir) / f"replica-{r}.extxyz" if out_dir is not None else None
         observers = make_observers(r) if make_observers else {}

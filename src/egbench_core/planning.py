@@ -126,7 +126,8 @@ def plan_cells(catalog, models=None, datasets=None, tasks=None, preset: str = "q
                     cell = Cell(m, preset, d, t, s, plan, template.skip_reason)
                     cell.provenance = {
                         **model_shared, "model": model_prov, "preset": {"name": preset, "resolved": preset_cfg},
-                        "data": data, "task": {"id": t, "version": task.version, "code": _code_ref(catalog, task.plugin),
+                        "data": data, "task": {"id": t, "version": task.version,
+                                               "code": _code_ref(catalog, task.plugin),
                                                "plan": asdict(plan) if plan else None},
                         "seed": s, "oracle": oracle_ref,
                         "precision": "calculator" if spec.calculator_backed else dtype or _precision(preset_cfg),
@@ -233,12 +234,14 @@ def _skip_reason(catalog, spec, ds, task, cell: Cell) -> str:
     except SkipCell as exc:
         return str(exc)
     if spec.capabilities.max_elements is not None and len(ds.elements) > spec.capabilities.max_elements:
-        return f"{ds.name} has {len(ds.elements)} elements; model {spec.name} supports at most {spec.capabilities.max_elements}"
+        return (f"{ds.name} has {len(ds.elements)} elements; model {spec.name} supports at most "
+                f"{spec.capabilities.max_elements}")
     covered = spec.capabilities.elements
     if covered is not None:
         outside = [e for e in ds.elements if _atomic_number(e) not in set(covered)]
         if outside:
-            return f"model {spec.name} does not cover element{'s' if len(outside) > 1 else ''} {', '.join(outside)} of {ds.name}"
+            return (f"model {spec.name} does not cover element{'s' if len(outside) > 1 else ''} "
+                    f"{', '.join(outside)} of {ds.name}")
     train_ds = catalog.datasets.get(cell.plan.train_dataset or ds.name)
     if train_ds is None:
         return f"task {task.name} trains on dataset {cell.plan.train_dataset!r}, which is not installed"

@@ -20,11 +20,16 @@ import os
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, TypeVar
 
 import pluggy
 
 from . import hookspecs
+
+if TYPE_CHECKING:  # the spec types, for annotations only: loading the catalog stays cheap
+    from .datasets import DatasetSpec
+    from .interfaces import MetricSpec, ModelSpec, OracleSpec, TaskSpec
+    from .registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -52,26 +57,60 @@ class PluginInfo:
     module: str = ""  # import name of the plugin object's module (for the source hash)
 
 
+KINDS = ("models", "datasets", "oracles", "tasks", "metrics")  # the catalog's tables, in registration order
+_S = TypeVar("_S")
+
+
 @dataclass
 class Catalog:
-    """Everything the installed plugins registered."""
+    """Everything the installed plugins registered: one table per kind, id -> spec.
 
-    models: dict[str, Any] = field(default_factory=dict)
-    datasets: dict[str, Any] = field(default_factory=dict)
-    tasks: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, Any] = field(default_factory=dict)
-    oracles: dict[str, Any] = field(default_factory=dict)
+    ``catalog.model(name)`` (``dataset``, ``task``, ``metric``, ``oracle``) returns one spec or
+    raises ``KeyError`` saying why (broken, or not installed: the installed ids listed)."""
+
+    models: dict[str, ModelSpec] = field(default_factory=dict)
+    datasets: dict[str, DatasetSpec] = field(default_factory=dict)
+    tasks: dict[str, TaskSpec] = field(default_factory=dict)
+    metrics: dict[str, MetricSpec] = field(default_factory=dict)
+    oracles: dict[str, OracleSpec] = field(default_factory=dict)
     plugins: dict[str, PluginInfo] = field(default_factory=dict)
-    registry: Any = None
+    registry: Registry | None = None  # the merged registry (set by load_catalog)
     problems: dict[str, str] = field(default_factory=dict)  # "dataset:foo" -> why it could not be registered
+    pm: pluggy.PluginManager | None = field(default=None, repr=False)  # for register_commands
 
-    def get(self, kind: str, name: str):
-        table = getattr(self, kind)
+    def model(self, name: str) -> ModelSpec:
+        return self._lookup("model", self.models, name)
+
+    def dataset(self, name: str) -> DatasetSpec:
+        return self._lookup("dataset", self.datasets, name)
+
+    def task(self, name: str) -> TaskSpec:
+        return self._lookup("task", self.tasks, name)
+
+    def metric(self, name: str) -> MetricSpec:
+        return self._lookup("metric", self.metrics, name)
+
+    def oracle(self, name: str) -> OracleSpec:
+        return self._lookup("oracle", self.oracles, name)
+
+    def tables(self) -> dict[str, dict[str, Any]]:
+        """Every kind's table (``"models"`` -> ``self.models`` ...), in registration order."""
+        return {"models": self.models, "datasets": self.datasets, "oracles": self.oracles, "tasks": self.tasks,
+                "metrics": self.metrics}
+
+    def get(self, kind: str, name: str) -> Any:
+        """One spec by its table's name (``"models"``, ...); the typed getters above say which type."""
+        tables = self.tables()
+        if kind not in tables:
+            raise KeyError(f"no kind {kind!r}; kinds: {', '.join(KINDS)}")
+        return self._lookup(kind[:-1], tables[kind], name)
+
+    def _lookup(self, what: str, table: Mapping[str, _S], name: str) -> _S:
         if name not in table:
-            why = self.problems.get(f"{kind[:-1]}:{name}")
+            why = self.problems.get(f"{what}:{name}")
             if why:
-                raise KeyError(f"{kind[:-1]} {name!r} is broken: {why}")
-            raise KeyError(f"no {kind[:-1]} named {name!r}; installed: {', '.join(sorted(table)) or 'none'}")
+                raise KeyError(f"{what} {name!r} is broken: {why}")
+            raise KeyError(f"no {what} named {name!r}; installed: {', '.join(sorted(table)) or 'none'}")
         return table[name]
 
 
@@ -141,7 +180,8 @@ def _load_entry_points(pm: pluggy.PluginManager, infos: dict[str, PluginInfo]) -
             log.warning("plugin %s failed to import and is skipped: %s", ep.name, info.error)
     if selected:
         for missing in sorted(n for n in selected - set(claims) if not n.startswith("env:")):
-            infos[missing] = PluginInfo(missing, "not installed", "broken", f"{ENV_LOAD} names {missing!r}, which is not installed")
+            infos[missing] = PluginInfo(missing, "not installed", "broken",
+                                        f"{ENV_LOAD} names {missing!r}, which is not installed")
 
 
 def _origin(ep) -> str:
@@ -202,7 +242,7 @@ def _collect(pm: pluggy.PluginManager, infos: dict[str, PluginInfo]) -> Catalog:
     tracked("register_oracles", "oracles")
     tracked("register_tasks", "tasks")
     tracked("register_metrics", "metrics")
-    cat._pm = pm  # type: ignore[attr-defined]  # for register_commands
+    cat.pm = pm
     return cat
 
 
@@ -210,7 +250,7 @@ def _settle_claims(kind: str, claims: dict[str, list[tuple[str, Any]]], cat: Cat
                    infos: dict[str, PluginInfo]) -> None:
     """Put each id with one claimant into the catalog. An id claimed twice breaks every claimant,
     except a built-in, which keeps its id (only the plugins that claim it again break)."""
-    table = getattr(cat, kind)
+    table = cat.tables()[kind]
     what = kind[:-1]
     losers: dict[str, str] = {}
     for name, who in claims.items():
@@ -242,8 +282,7 @@ def _break(plugin: str, why: str, infos: dict[str, PluginInfo], cat: Catalog) ->
     info = infos[plugin]
     info.status, info.error = "broken", why
     log.warning("plugin %s is broken and skipped: %s", plugin, why)
-    for kind in ("models", "datasets", "oracles", "tasks", "metrics"):
-        table = getattr(cat, kind)
+    for table in cat.tables().values():
         for name in [n for n, spec in table.items() if spec.plugin == plugin]:
             del table[name]
     info.provides.clear()

@@ -1,22 +1,21 @@
 """Batched predictions of a potential over a set of frames (static evaluation)."""
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
 import torch
 
 from .data import Frames
-from .graph import GraphParts, collate, frames_to_parts
+from .graph import NeighbourLists, collate, frames_to_parts
 from .potential import evaluate
 
 
 def predict(potential: torch.nn.Module, frames: Frames, batch_size: int = 16,
-            parts: Sequence[GraphParts] | None = None) -> tuple[np.ndarray, np.ndarray]:
+            neighbours: NeighbourLists | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Energies [F] (eV) and forces [ΣN,3] (eV/Å) of ``potential`` on every frame, on the device of
-    its parameters (neighbour lists on the CPU; only the batch moves)."""
+    its parameters (neighbour lists on the CPU, shared through ``neighbours`` when given; only the
+    batch moves)."""
     device = next((p.device for p in potential.parameters()), torch.device("cpu"))
-    parts = frames_to_parts(frames, potential.cutoff) if parts is None else parts
+    parts = frames_to_parts(frames, potential.cutoff, neighbours)
     dtype = potential.dtype
     energies, forces = [], []
     was_training = potential.training

@@ -18,14 +18,19 @@ import time
 import traceback
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .cell import Cell, Execution
 from .executors import InfrastructureError, Job, LocalExecutor
 from .planning import parse_seeds, plan_cells, select  # noqa: F401 - re-exported: the runner's public API
 from .protocol import protocol
+from .progress import RunListener
 from .provenance import run_provenance
-from .store import HEARTBEAT_S, Store, new_owner
+from .store import HEARTBEAT_S, Store, new_owner, renew_claim
+
+if TYPE_CHECKING:
+    from .plugins import Catalog
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +55,6 @@ class RunSummary:
     busy: int = 0  # running in another process
     recomputed: list[str] = field(default_factory=list)  # done cells whose artifacts were missing/altered
     skip_reasons: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # reason -> cell labels
-    interrupted: bool = False
 
 
 class _Claims:
@@ -88,8 +92,7 @@ class _Claims:
                     keys = list(self.keys)
                 for key in keys:
                     try:
-                        db.execute("UPDATE cells SET heartbeat=? WHERE key=? AND owner=? AND status='running'",
-                                   (time.time(), key, self.owner))
+                        renew_claim(db, key, self.owner)
                     except sqlite3.Error as exc:  # a busy database: try again next beat
                         log.debug("heartbeat of %s failed: %s", key[:8], exc)
         finally:
@@ -97,23 +100,25 @@ class _Claims:
 
 
 class CellProgress:
-    """A cell's own progress events (stage, epochs, MD steps), addressed to the run's progress."""
+    """A cell's :class:`~egbench_core.progress.Progress`, addressed to the run's listener with the
+    cell attached (``stage`` -> ``cell_stage(cell, ...)``, ...)."""
 
-    def __init__(self, progress, cell: Cell):
+    def __init__(self, progress: RunListener | None, cell: Cell):
         self.progress, self.cell = progress, cell
 
     def stage(self, name: str) -> None:
         _notify(self.progress, "cell_stage", self.cell, name)
 
-    def train_epoch(self, epoch: int, total: int, row: dict) -> None:
+    def train_epoch(self, epoch: int, total: int, row: dict[str, float]) -> None:
         _notify(self.progress, "cell_epoch", self.cell, epoch, total, row)
 
     def md_step(self, replica: int, step: int, total: int) -> None:
         _notify(self.progress, "cell_md_step", self.cell, replica, step, total)
 
 
-def run_cells(cells: Sequence[Cell], catalog, store: Store, argv: list[str] | None = None, progress=None,
-              retry_failed: bool = True, executor=None, execution: Execution | None = None) -> RunSummary:
+def run_cells(cells: Sequence[Cell], catalog: Catalog, store: Store, argv: list[str] | None = None,
+              progress: RunListener | None = None, retry_failed: bool = True, executor=None,
+              execution: Execution | None = None) -> RunSummary:
     import torch
 
     executor = executor or LocalExecutor(catalog)
@@ -151,13 +156,13 @@ def run_cells(cells: Sequence[Cell], catalog, store: Store, argv: list[str] | No
                 _record(executor, handle, cell, scratch, t0, store, run_id, owner, summary, progress)
             status = "finished"
         except KeyboardInterrupt as exc:
-            summary.interrupted = True
             sig = exc.signal if isinstance(exc, Interrupted) else "SIGINT"
             stopped = list(inflight.values()) + ([submitting] if submitting else [])
             if inflight and hasattr(executor, "cancel"):
                 executor.cancel(inflight)
             for cell, _, t0 in stopped:
-                store.mark(cell.key, run_id, cell.ident, "interrupted", reason=f"interrupted by {sig}; recomputed next run",
+                store.mark(cell.key, run_id, cell.ident, "interrupted",
+                           reason=f"interrupted by {sig}; recomputed next run",
                            duration_s=time.perf_counter() - t0, owner=owner)
                 store.discard_scratch(cell.key)
                 _notify(progress, "cell_finished", cell, "interrupted")
@@ -167,7 +172,7 @@ def run_cells(cells: Sequence[Cell], catalog, store: Store, argv: list[str] | No
     return summary
 
 
-def _cost(cell: Cell, catalog) -> float:
+def _cost(cell: Cell, catalog: Catalog) -> float:
     """A rough cost, to start the longest cells first on a cluster: epochs × training frames."""
     spec = catalog.models.get(cell.model)
     ds = catalog.datasets.get((cell.plan.train_dataset if cell.plan else None) or cell.dataset)
@@ -180,7 +185,8 @@ def _cost(cell: Cell, catalog) -> float:
     return epochs * (min(frames, cap) if cap else frames)
 
 
-def _claim(cell: Cell, store: Store, run_id: int, owner: str, summary: RunSummary, progress, retry_failed: bool):
+def _claim(cell: Cell, store: Store, run_id: int, owner: str, summary: RunSummary, progress: RunListener | None,
+           retry_failed: bool) -> Path | None:
     """Skip, reuse or claim ``cell``; the attempt folder when this process is to compute it."""
     if cell.skip_reason:
         store.mark(cell.key, run_id, cell.ident, "skipped", reason=cell.skip_reason, provenance=cell.provenance)
@@ -217,8 +223,8 @@ def _claim(cell: Cell, store: Store, run_id: int, owner: str, summary: RunSummar
     return store.scratch_dir(cell.key, owner)
 
 
-def _record(executor, handle, cell: Cell, scratch, t0: float, store: Store, run_id: int, owner: str,
-            summary: RunSummary, progress) -> None:
+def _record(executor, handle, cell: Cell, scratch: Path, t0: float, store: Store, run_id: int, owner: str,
+            summary: RunSummary, progress: RunListener | None) -> None:
     try:
         res = executor.result(handle)
     except InfrastructureError as exc:
@@ -248,7 +254,8 @@ def _record(executor, handle, cell: Cell, scratch, t0: float, store: Store, run_
     _notify(progress, "cell_finished", cell, "done")
 
 
-def _notify(progress, event: str, *args) -> None:
+def _notify(progress: RunListener | None, event: str, *args: Any) -> None:
+    """Call the listener's method ``event`` if it has one (a listener may implement a subset)."""
     fn = getattr(progress, event, None)
     if fn is not None:
         fn(*args)

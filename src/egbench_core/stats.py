@@ -14,10 +14,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .data import Frames
+
+if TYPE_CHECKING:
+    from .graph import NeighbourLists
 
 E0_ISOLATED = "isolated atoms (declared by the dataset)"
 E0_LSTSQ = "least squares"
@@ -92,8 +96,15 @@ def refit_offsets(frames: Frames, raw_energy: np.ndarray) -> dict[int, float]:
     return {int(z): float(d) for z, d in zip(species, delta)}
 
 
+STATS_NEIGHBOUR_FRAMES = 100  # avg_num_neighbors counts the edges of the first 100 training frames
+
+
 def compute_stats(frames: Frames, cutoff: float, edges_per_frame: list[int] | None = None,
-                  isolated_atom_energies: dict[int, float] | None = None) -> DatasetStats:
+                  isolated_atom_energies: dict[int, float] | None = None,
+                  neighbours: NeighbourLists | None = None) -> DatasetStats:
+    """The statistics of a training split (module docstring). ``avg_num_neighbors`` counts the
+    edges of the first 100 frames, from ``neighbours`` (shared with the trainer: built once) or
+    built here; ``edges_per_frame`` gives every frame's count instead."""
     if not frames.has_labels:
         raise ValueError(f"{frames.source}: training frames need energies and forces")
     species = frames.elements
@@ -123,18 +134,16 @@ def compute_stats(frames: Frames, cutoff: float, edges_per_frame: list[int] | No
     if not np.isfinite(scale) or scale <= 0:
         scale = 1.0
     if edges_per_frame is None:
-        from .graph import neighbour_list
+        from .graph import frames_to_parts
 
-        edges_per_frame = []
-        for f in range(min(len(frames), 100)):
-            s = frames.atoms_slice(f)
-            edges_per_frame.append(len(neighbour_list(frames.positions[s], frames.cell[f], frames.pbc[f], cutoff)[0]))
+        edges_per_frame = [int(p.edge_index.shape[1]) for p in
+                           frames_to_parts(frames, cutoff, neighbours, count=STATS_NEIGHBOUR_FRAMES)]
         n_atoms = frames.n_atoms[: len(edges_per_frame)]
     else:
         n_atoms = frames.n_atoms
     avg = float(np.sum(edges_per_frame) / np.sum(n_atoms))
-    return DatasetStats(tuple(species), tuple(float(x) for x in e0), scale, avg, float(np.sqrt(np.mean(residual ** 2))),
-                        shift, source, basis, formulas)
+    return DatasetStats(tuple(species), tuple(float(x) for x in e0), scale, avg,
+                        float(np.sqrt(np.mean(residual ** 2))), shift, source, basis, formulas)
 
 
 def energy_transfer_reason(stats: DatasetStats, frames: Frames) -> str | None:

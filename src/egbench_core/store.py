@@ -138,7 +138,6 @@ class Store:
 
     def __init__(self, root: Path):
         self.root = Path(root)
-        self.readonly = False
         if self.root.exists() and not self.root.is_dir():
             raise StoreError(f"--out {self.root} is a file, expected a folder for the results store")
         try:
@@ -185,7 +184,6 @@ class Store:
         writes to the file (no tables, no WAL switch); refuses files that are not egbench stores."""
         self = cls.__new__(cls)
         self.root = Path(root)
-        self.readonly = True
         self.path = self.root / DB_NAME if self.root.is_dir() or not self.root.exists() else self.root
         if self.path == self.root:  # a file was named: its folder is the results folder
             self.root = self.path.parent
@@ -270,7 +268,8 @@ class Store:
             if prev is not None:
                 if prev["status"] == "done" and not replace_done:
                     return Claim("done")
-                if prev["status"] == "running" and prev["owner"] != owner and owner_alive(prev["owner"], prev["heartbeat"]):
+                if (prev["status"] == "running" and prev["owner"] != owner
+                        and owner_alive(prev["owner"], prev["heartbeat"])):
                     age = time.time() - (prev["heartbeat"] or 0)
                     return Claim("busy", f"running in another process ({prev['owner']}, heartbeat {age:.0f} s ago)")
             db.execute("DELETE FROM metrics WHERE cell_key=?", (key,))
@@ -281,10 +280,6 @@ class Store:
                 " VALUES(?,?,?,?,?,?,?,'running','','',?,NULL,NULL,'{}',?,?,?,0)",
                 (key, run_id, *_ident(ident), _now(), owner, time.time(), json.dumps(provenance, default=str)))
         return Claim("claimed")
-
-    def heartbeat(self, key: str, owner: str) -> None:
-        self.db.execute("UPDATE cells SET heartbeat=? WHERE key=? AND owner=? AND status='running'",
-                        (time.time(), key, owner))
 
     def mark(self, key: str, run_id: int, ident: dict[str, Any], status: str, reason: str = "", error: str = "",
              info: dict[str, Any] | None = None, duration_s: float | None = None, owner: str | None = None,
@@ -413,3 +408,9 @@ def _row(r: sqlite3.Row) -> CellRow:
     d["provenance"] = json.loads(d.get("provenance") or "null")
     d["truncated"] = bool(d.get("truncated") or 0)
     return CellRow(**{k: d.get(k) for k in CellRow.__dataclass_fields__})
+
+
+def renew_claim(db: sqlite3.Connection, key: str, owner: str) -> None:
+    """Renew ``owner``'s claim of the running cell ``key`` (the runner's heartbeat thread, on its own
+    connection ``db``)."""
+    db.execute("UPDATE cells SET heartbeat=? WHERE key=? AND owner=? AND status='running'", (time.time(), key, owner))

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from .data import Frames
-from .graph import GraphParts, collate, frames_to_parts
+from .graph import GraphParts, NeighbourLists, collate, frames_to_parts
 from .potential import NormalisedPotential, evaluate
 from .records import TrainRecord
 
@@ -99,24 +99,28 @@ def _loss(potential, g, e_ref, f_ref, cfg: TrainConfig, create_graph: bool) -> t
 
 
 def train(potential: NormalisedPotential, train_frames: Frames, val_frames: Frames, cfg: TrainConfig, seed: int,
-          on_epoch: EpochCallback | None = None, device: torch.device | str | None = None) -> TrainRecord:
+          on_epoch: EpochCallback | None = None, device: torch.device | str | None = None,
+          neighbours: NeighbourLists | None = None) -> TrainRecord:
     """Train ``potential`` in place (on ``device``, default: where its parameters are); on return it
-    holds the best-validation weights."""
+    holds the best-validation weights. ``neighbours`` shares the neighbour lists of both splits
+    (built once per cell: the statistics and the predictions use them too)."""
     t_start = time.perf_counter()
     dtype = cfg.torch_dtype
     potential.model.to(dtype)  # reference energies and scale stay float64 (NormalisedPotential)
     if device is not None:
         potential.model.to(device)
     device = next((p.device for p in potential.parameters()), torch.device("cpu"))
-    tr_parts = frames_to_parts(train_frames, potential.cutoff)
-    va_parts = frames_to_parts(val_frames, potential.cutoff)
+    tr_parts = frames_to_parts(train_frames, potential.cutoff, neighbours)
+    va_parts = frames_to_parts(val_frames, potential.cutoff, neighbours)
     params = [p for p in potential.parameters() if p.requires_grad]
     opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
     opt = opt_cls(params, lr=cfg.lr, amsgrad=cfg.amsgrad, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=cfg.scheduler_factor, patience=cfg.scheduler_patience)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=cfg.scheduler_factor,
+                                                       patience=cfg.scheduler_patience)
     ema = None
     if cfg.ema_decay:
-        ema = torch.optim.swa_utils.AveragedModel(potential, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema_decay))
+        ema = torch.optim.swa_utils.AveragedModel(
+            potential, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema_decay))
     rng = np.random.default_rng(seed)
     batch = frames_per_batch(cfg, train_frames)
     rec = TrainRecord(n_parameters=sum(p.numel() for p in params), seed=seed, frames_per_batch=batch)
@@ -149,7 +153,8 @@ def train(potential: NormalisedPotential, train_frames: Frames, val_frames: Fram
         sched.step(val)
         epoch_times.append(time.perf_counter() - t0)
         lr = opt.param_groups[0]["lr"]
-        row = {"epoch": epoch, "train_loss": total / max(count, 1), "val_loss": val, "lr": lr, "time_s": epoch_times[-1]}
+        row = {"epoch": epoch, "train_loss": total / max(count, 1), "val_loss": val, "lr": lr,
+               "time_s": epoch_times[-1]}
         rec.history.append(row)
         if val < rec.best_val_loss:
             rec.best_val_loss, rec.best_epoch, since_best = val, epoch, 0

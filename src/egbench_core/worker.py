@@ -10,25 +10,21 @@ import logging
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any, TextIO
+
+from .progress import EventForwarder
+
 
 # -- worker side --------------------------------------------------------------------------
-class _StdoutProgress:
-    def __init__(self, out):
+class _StdoutProgress(EventForwarder):
+    """Forwards a cell's progress to the client as JSON lines on ``out`` (the protocol stream)."""
+
+    def __init__(self, out: TextIO):
         self.out = out
 
-    def _emit(self, event: str, *args) -> None:
-        self.out.write(json.dumps({"event": event, "args": list(args)}, default=str) + "\n")
+    def emit(self, event: str, args: list[Any]) -> None:
+        self.out.write(json.dumps({"event": event, "args": args}, default=str) + "\n")
         self.out.flush()
-
-    def train_epoch(self, epoch, total, row):
-        self._emit("train_epoch", epoch, total, row)
-
-    def md_step(self, replica, step, total):
-        if step % 10 == 0 or step == total:
-            self._emit("md_step", replica, step, total)
-
-    def stage(self, name):
-        self._emit("stage", name)
 
 
 def _describe() -> None:
@@ -55,6 +51,7 @@ def _run(request_path: Path) -> None:
     from .cell import Cell, CellInputs, Execution
     from .env_client import PROTOCOL, WorkerError
     from .execute import run_model
+    from .model_job import ModelJob
     from .plugins import load_catalog
     from .protocol import ProtocolPreset
 
@@ -69,12 +66,13 @@ def _run(request_path: Path) -> None:
     torch.set_num_threads(execution.threads)  # the same threads as the run that sent the cell
     inputs = CellInputs.load(art_dir)
     cat = load_catalog()
-    spec = cat.get("models", cell.model)
+    spec = cat.model(cell.model)
     dataset = cat.datasets.get(cell.dataset)  # for its oracle, if this environment has the dataset too
     stdout = sys.stdout
     sys.stdout = sys.stderr  # anything a library prints must not corrupt the protocol stream
-    outputs = run_model(cell, spec, inputs, ProtocolPreset(**req["proto"]), art_dir, dataset, cat.metrics.values(),
-                        _StdoutProgress(stdout), execution)
+    job = ModelJob(cell, inputs, ProtocolPreset(**req["proto"]), art_dir, execution)
+    outputs = run_model(job, spec, dataset=dataset, observer_metrics=cat.metrics.values(),
+                        progress=_StdoutProgress(stdout))
     (art_dir / "outputs.json").write_text(json.dumps(outputs.to_json(), default=str))
 
 

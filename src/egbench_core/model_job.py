@@ -1,0 +1,22 @@
+"""The model part of one cell, as ``execute.run_model`` takes it (and ``env_client`` sends it to
+an environment's worker): a leaf module, so both sides of that boundary can name the type."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .cell import Cell, CellInputs, Execution
+from .protocol import ProtocolPreset
+
+
+@dataclass(frozen=True)
+class ModelJob:
+    """What the model part of a cell needs besides the model's spec. Across the environment-worker
+    boundary ``cell``, ``proto`` and ``execution`` travel as ``request.json`` and ``inputs`` as files
+    in ``art_dir`` (``env_client.py``)."""
+
+    cell: Cell
+    inputs: CellInputs
+    proto: ProtocolPreset
+    art_dir: Path  # the cell's attempt folder: checkpoint, predictions and trajectories go there
+    execution: Execution
