@@ -64,8 +64,8 @@ class AcacAgain:
 
 def test_fake_plugin_model_appears_in_catalog(toy):
     cat = load_catalog(extra_plugins=[toy.Plugin()], entry_points=False)
-    spec = cat.get("models", "toy-pair")
-    assert spec.plugin == "ToyPlugin"
+    spec = cat.model("toy-pair")
+    assert spec.plugin == "ToyPlugin" and cat.get("models", "toy-pair") is spec
     assert cat.plugins["ToyPlugin"].status == "ok"
     assert cat.plugins["ToyPlugin"].origin == "in-process"
     assert cat.plugins["ToyPlugin"].provides == ["model:toy-pair"]
@@ -73,7 +73,27 @@ def test_fake_plugin_model_appears_in_catalog(toy):
     assert "standard" in cat.tasks and "energy_mae" in cat.metrics
     assert {"core.datasets", "core.tasks", "core.metrics"} <= set(cat.plugins)
     with pytest.raises(KeyError, match="toy-pair"):
-        cat.get("models", "not-a-model")
+        cat.model("not-a-model")
+
+
+def test_typed_getters_return_each_kind(toy):
+    from egbench_core.datasets import DatasetSpec
+    from egbench_core.interfaces import MetricSpec, ModelSpec, OracleSpec, TaskSpec
+
+    cat = load_catalog(extra_plugins=[toy.Plugin()], entry_points=False)
+    assert isinstance(cat.model("toy-pair"), ModelSpec)
+    assert isinstance(cat.dataset("acac"), DatasetSpec) and cat.dataset("acac") is cat.datasets["acac"]
+    assert isinstance(cat.task("standard"), TaskSpec)
+    assert isinstance(cat.metric("energy_mae"), MetricSpec)
+    oracle = next(iter(cat.oracles))
+    assert isinstance(cat.oracle(oracle), OracleSpec)
+    assert list(cat.tables()) == ["models", "datasets", "oracles", "tasks", "metrics"]
+    for getter, what in ((cat.dataset, "dataset"), (cat.task, "task"), (cat.metric, "metric"),
+                         (cat.oracle, "oracle")):
+        with pytest.raises(KeyError, match=f"no {what} named 'nothing'; installed: "):
+            getter("nothing")
+    with pytest.raises(KeyError, match="no kind 'model'"):
+        cat.get("model", "toy-pair")
 
 
 def test_duplicate_model_name_breaks_both_plugins_never_a_silent_winner(toy):
@@ -102,7 +122,7 @@ def test_one_broken_entry_is_listed_while_the_plugin_works(toy):
     assert cat.plugins["HalfBroken"].status == "ok"
     assert cat.problems["model:bad-model"].startswith("preset 'quick' has epochs = -1")
     with pytest.raises(KeyError, match="model 'bad-model' is broken: preset 'quick'"):
-        cat.get("models", "bad-model")
+        cat.model("bad-model")
     from egbench_core.runner import plan_cells
 
     with pytest.raises(KeyError, match="model 'bad-model' is broken"):
