@@ -24,6 +24,7 @@ import torch
 
 from egbench_core.hookspecs import hookimpl
 from egbench_core.interfaces import Capabilities, ModelSpec
+from egbench_core.testing.fakes import FakeModelPlugin
 
 MIRROR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -104,16 +105,11 @@ def toy_spec(name: str = "toy-pair", build=build_toy, capabilities: Capabilities
     )
 
 
-class ToyPlugin:
-    """In-process plugin registering ``toy-pair`` (or the given specs) through the real hook."""
+class ToyPlugin(FakeModelPlugin):
+    """In-process plugin registering this file's ``toy-pair`` (or the given specs) through the real hook."""
 
     def __init__(self, *specs: ModelSpec):
-        self.specs = list(specs) or [toy_spec()]
-
-    @hookimpl
-    def register_models(self, register):
-        for spec in self.specs:
-            register(spec)
+        super().__init__(*(specs or (toy_spec(),)))
 
 
 @pytest.fixture(scope="session")
@@ -253,3 +249,19 @@ def report_store(emt_data_dir, tmp_path_factory):
                  + plan_cells(cat, "toy-molecular", "synthetic-emt", "standard", preset="smoke", seeds=[0]))
         run_cells(cells, cat, Store(root), argv=["pytest", "report_store"])
     return Store.open_readonly(root)
+
+
+@pytest.fixture(scope="session")
+def pip_install():
+    """``pip_install(package_folder, target)``: a real pip install of a plugin folder (its wheel built by
+    its own backend, no dependencies) into the private folder ``target``, which is returned."""
+    import subprocess
+    import sys
+
+    def install(package: Path, target: Path) -> Path:
+        proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                               "--target", str(target), str(package)], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        return target
+
+    return install

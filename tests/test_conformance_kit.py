@@ -73,13 +73,7 @@ def _broken(name: str, forward_extra):
 
 
 def _pair_terms(m, graph, vec):
-    r = torch.linalg.norm(vec, dim=-1)
-    i, j = graph.edge_index
-    w = 0.5 * (m.weights + m.weights.transpose(0, 1))
-    basis = torch.exp(-m.gamma * (r[:, None] - m.centres) ** 2)
-    fc = 0.5 * (torch.cos(np.pi * r / m.cutoff) + 1.0) * (r < m.cutoff)
-    e = 0.5 * (w[graph.species[i], graph.species[j]] * basis).sum(-1) * fc
-    return torch.zeros(graph.num_graphs, dtype=vec.dtype).index_add(0, graph.batch[i], e)
+    return m.energy_from_vectors(graph, vec)
 
 
 def _uses_absolute_positions(m, graph):

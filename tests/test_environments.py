@@ -3,7 +3,6 @@ worker is a failed cell, not a failed run."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -30,12 +29,8 @@ def _fake_env(root: Path, name: str, script: str) -> Environment:
 
 
 @pytest.fixture(scope="module")
-def template_site(tmp_path_factory):
-    target = tmp_path_factory.mktemp("site")
-    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                           "--target", str(target), str(TEMPLATE)], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    return target
+def template_site(tmp_path_factory, pip_install):
+    return pip_install(TEMPLATE, tmp_path_factory.mktemp("site"))
 
 
 def test_worker_runs_a_cell_and_a_crash_is_a_failed_cell(template_site, tmp_path, monkeypatch):

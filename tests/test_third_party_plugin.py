@@ -1,8 +1,6 @@
 """A model plugin written against the documented hooks (plugins/_template) installs with pip and runs."""
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +14,8 @@ TEMPLATE = Path(__file__).resolve().parents[1] / "plugins" / "_template"
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory):
-    target = tmp_path_factory.mktemp("site")
-    # a real pip install of the package (wheel built by its own backend), into a private folder
-    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                           "--target", str(target), str(TEMPLATE)], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+def installed(tmp_path_factory, pip_install):
+    target = pip_install(TEMPLATE, tmp_path_factory.mktemp("site"))
     assert (target / "egbench_model_example").is_dir()
     return target
 
@@ -46,13 +40,10 @@ def test_template_plugin_is_discovered_and_runs(installed, monkeypatch, tmp_path
 DATA_TEMPLATE = Path(__file__).resolve().parents[1] / "plugins" / "_template_data"
 
 
-def test_data_template_installs_with_its_files_and_loads_offline(tmp_path, monkeypatch):
+def test_data_template_installs_with_its_files_and_loads_offline(tmp_path, monkeypatch, pip_install):
     """plugins/_template_data: the wheel carries registry.toml and the data files (package data),
     the entry point is found, and the dataset loads from the embedded copy with no network."""
-    target = tmp_path / "site"
-    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                           "--target", str(target), str(DATA_TEMPLATE)], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    target = pip_install(DATA_TEMPLATE, tmp_path / "site")
     pkg = target / "egbench_data_example"
     assert (pkg / "registry.toml").is_file() and len(list((pkg / "data").glob("*.xyz"))) == 3
     monkeypatch.syspath_prepend(str(target))

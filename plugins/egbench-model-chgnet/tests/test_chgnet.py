@@ -13,10 +13,9 @@ import torch
 from ase.build import bulk
 
 from egbench_core.plugins import load_catalog
-from egbench_core.runner import plan_cells, run_cells
-from egbench_core.store import Store
 from egbench_core.testing import ModelConformance, molecule
 from egbench_core.testing.plugin_tests import one_torch_thread  # noqa: F401 (autouse fixture)
+from egbench_core.testing.plugin_tests import run_zero_shot_and_fine_tuned
 from egbench_model_chgnet import adapter, chgnet_specs
 from egbench_model_chgnet.checkpoints import CHECKPOINTS
 
@@ -112,15 +111,7 @@ def test_a_checkpoint_with_another_hash_is_refused(monkeypatch):
 
 @pytest.mark.slow
 def test_zero_shot_and_fine_tuned_cells_on_acac(tmp_path, monkeypatch):
-    monkeypatch.setenv("EGBENCH_OFFLINE", "1")
-    cat = load_catalog()
-    cells = plan_cells(cat, "chgnet-0.3,chgnet-0.3-ft", "acac", "standard", preset="smoke")
-    store = Store(tmp_path / "results")
-    summary = run_cells(cells, cat, store, argv=["pytest"])
-    assert (summary.done, summary.failed) == (2, 0), [c.error for c in store.cells("failed")]
-    rows = {r.model: r for r in store.cells("done")}
-    f = {m: next(x["value"] for x in store.metrics(r.key) if (x["name"], x["split"]) == ("force_mae", "test"))
-         for m, r in rows.items()}
+    rows, f = run_zero_shot_and_fine_tuned("chgnet-0.3", tmp_path / "results", monkeypatch)
     assert 0.1 < f["chgnet-0.3"] < 0.5  # eV/Å against acac's DFT labels, untrained on them
     assert f["chgnet-0.3-ft"] < f["chgnet-0.3"]
     assert rows["chgnet-0.3"].info["model"]["energy"] == "zero-shot (E0 refit)"

@@ -14,10 +14,9 @@ from ase.build import bulk
 from egbench_core.graph import collate, graph_parts
 from egbench_core.plugins import load_catalog
 from egbench_core.potential import evaluate
-from egbench_core.runner import plan_cells, run_cells
-from egbench_core.store import Store
 from egbench_core.testing import ModelConformance, molecule
 from egbench_core.testing.plugin_tests import one_torch_thread  # noqa: F401 (autouse fixture)
+from egbench_core.testing.plugin_tests import run_zero_shot_and_fine_tuned
 from egbench_model_sevennet import adapter, sevennet_specs
 from egbench_model_sevennet.checkpoints import CHECKPOINTS, ELEMENTS
 
@@ -86,15 +85,7 @@ def test_a_checkpoint_with_another_hash_is_refused(monkeypatch):
 def test_zero_shot_and_fine_tuned_cells_on_acac(tmp_path, monkeypatch):
     """A smoke cell of each: zero-shot F MAE of a materials model on an organic molecule, then one
     epoch of fine-tuning on 40 frames lowers it; MD runs on egbench's batched engine."""
-    monkeypatch.setenv("EGBENCH_OFFLINE", "1")
-    cat = load_catalog()
-    cells = plan_cells(cat, "sevennet-0,sevennet-0-ft", "acac", "standard", preset="smoke")
-    store = Store(tmp_path / "results")
-    summary = run_cells(cells, cat, store, argv=["pytest"])
-    assert (summary.done, summary.failed) == (2, 0), [c.error for c in store.cells("failed")]
-    rows = {r.model: r for r in store.cells("done")}
-    f = {m: next(x["value"] for x in store.metrics(r.key) if (x["name"], x["split"]) == ("force_mae", "test"))
-         for m, r in rows.items()}
+    rows, f = run_zero_shot_and_fine_tuned("sevennet-0", tmp_path / "results", monkeypatch)
     assert 0.1 < f["sevennet-0"] < 0.4  # eV/Å against acac's DFT labels, never trained on them
     assert f["sevennet-0-ft"] < f["sevennet-0"]
     assert rows["sevennet-0"].info["model"]["energy"] == "zero-shot (E0 refit)"

@@ -22,31 +22,35 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from ..interfaces import ModelSpec
 from . import structures
-from .conformance import assert_close
+from .conformance import SpecUnderTest, _fail, assert_close
 
 
-def _fail(msg: str) -> None:
-    raise AssertionError(msg)
+def finite_difference_forces(atoms, points: Sequence[tuple[int, int]], step: float) -> np.ndarray:
+    """``-dE/dx`` by central differences of ``atoms.get_potential_energy()`` (its calculator) at each
+    (atom, Cartesian component) of ``points``; the positions are restored afterwards."""
+    start = atoms.positions.copy()
+    out = []
+    try:
+        for a, k in points:
+            e = []
+            for sign in (1.0, -1.0):
+                p = start.copy()
+                p[a, k] += sign * step
+                atoms.positions = p
+                e.append(atoms.get_potential_energy())
+            out.append(-(e[0] - e[1]) / (2 * step))
+    finally:
+        atoms.positions = start
+    return np.array(out)
 
 
-class CalculatorConformance:
-    spec: ClassVar[ModelSpec | None] = None
-    species: ClassVar[Sequence[int] | None] = None
+class CalculatorConformance(SpecUnderTest):
+    spec_kind: ClassVar[str] = "the calculator-backed ModelSpec"
     finite_difference: ClassVar[dict[str, float]] = {"atol": 1e-6, "rtol": 1e-5, "step": 1e-4}
     invariance: ClassVar[dict[str, float]] = {"atol": 1e-9, "rtol": 1e-7}
-    seed: ClassVar[int] = 0
 
     # -- set-up -----------------------------------------------------------------------------
-    def _spec(self) -> ModelSpec:
-        if self.spec is None:
-            _fail(f"{type(self).__name__} must set `spec` to the calculator-backed ModelSpec under test")
-        return self.spec
-
-    def _species(self) -> tuple[int, ...]:
-        return tuple(sorted(int(z) for z in (self.species or structures.FIXTURE_SPECIES)))
-
     def calculator(self):
         from ..calculator_model import GuardedCalculator
 
@@ -97,25 +101,14 @@ class CalculatorConformance:
             forces = self.evaluate(atoms)[1]
             calc_atoms = atoms.copy()
             calc_atoms.calc = self.calculator()
-            fd = np.zeros_like(forces)
-            for a in range(len(atoms)):
-                for k in range(3):
-                    e = []
-                    for sign in (1.0, -1.0):
-                        p = atoms.positions.copy()
-                        p[a, k] += sign * h
-                        calc_atoms.positions = p
-                        e.append(calc_atoms.get_potential_energy())
-                    fd[a, k] = -(e[0] - e[1]) / (2 * h)
+            points = [(a, k) for a in range(len(atoms)) for k in range(3)]
+            fd = finite_difference_forces(calc_atoms, points, h).reshape(forces.shape)
             assert_close(forces, fd, tol, f"{name}: forces vs -dE/dr by finite differences")
 
     def test_rotation_equivariance(self):
         rot = structures.random_rotation(self.seed + 1)
         for name, atoms in self._structures():
-            rotated = atoms.copy()
-            rotated.positions = atoms.positions @ rot.T
-            if np.asarray(atoms.pbc).any():
-                rotated.cell = atoms.cell.array @ rot.T
+            rotated = structures.rotated(atoms, rot)
             (e0, f0), (e1, f1) = self.evaluate(atoms), self.evaluate(rotated)
             assert_close([e1], [e0], self.invariance, f"{name}: energy under rotation")
             assert_close(f1, f0 @ rot.T, self.invariance, f"{name}: forces rotate with the structure")

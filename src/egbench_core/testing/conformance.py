@@ -85,13 +85,27 @@ def assert_close(actual, expected, tol: dict[str, float], what: str) -> None:
         _fail(f"{what}: max deviation {err:.3e} exceeds tolerance {bound:.3e}")
 
 
-class ModelConformance:
-    """Mixin with the conformance checks; subclass it in a ``Test*`` class and set ``spec``."""
+class SpecUnderTest:
+    """What the conformance mixins share: the spec under test, the elements and the seed."""
 
     spec: ClassVar[ModelSpec | None] = None
-    preset: ClassVar[str] = "smoke"
+    spec_kind: ClassVar[str] = "the ModelSpec"
     species: ClassVar[Sequence[int] | None] = None  # atomic numbers; None: the fixtures' elements
     seed: ClassVar[int] = 0
+
+    def _spec(self) -> ModelSpec:
+        if self.spec is None:
+            _fail(f"{type(self).__name__} must set `spec` to {self.spec_kind} under test")
+        return self.spec
+
+    def _species(self) -> tuple[int, ...]:
+        return tuple(sorted(int(z) for z in (self.species or structures.FIXTURE_SPECIES)))
+
+
+class ModelConformance(SpecUnderTest):
+    """Mixin with the conformance checks; subclass it in a ``Test*`` class and set ``spec``."""
+
+    preset: ClassVar[str] = "smoke"
     # the named tolerances (TOLERANCES); a network that computes in float32 inside whatever the
     # dtype it is handed (CHGNet) declares wider ones, and says why
     tolerances: ClassVar[dict[str, dict[str, float]]] = TOLERANCES
@@ -104,14 +118,6 @@ class ModelConformance:
         return model
 
     # -- set-up -----------------------------------------------------------------------------
-    def _spec(self) -> ModelSpec:
-        if self.spec is None:
-            _fail(f"{type(self).__name__} must set `spec` to the ModelSpec under test")
-        return self.spec
-
-    def _species(self) -> tuple[int, ...]:
-        return tuple(sorted(int(z) for z in (self.species or structures.FIXTURE_SPECIES)))
-
     @property
     def cutoff(self) -> float:
         return float(self._spec().preset(self.preset)["cutoff"])
@@ -330,10 +336,7 @@ class ModelConformance:
         tol = self.tolerances["float64"]
         rot = structures.random_rotation(self.seed + 1)
         for name, atoms in self._structures():
-            rotated = atoms.copy()
-            rotated.positions = atoms.positions @ rot.T
-            if np.asarray(atoms.pbc).any():
-                rotated.cell = atoms.cell.array @ rot.T
+            rotated = structures.rotated(atoms, rot)
             ref, out = self.evaluate([atoms]), self.evaluate([rotated])
             self.assert_energy_close(out["energy"], ref["energy"], atoms, tol, f"{name}: energy under rotation")
             assert_close(out["forces"], ref["forces"] @ rot.T, tol, f"{name}: forces rotate with the structure")

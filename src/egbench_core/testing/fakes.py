@@ -47,7 +47,10 @@ def _module_class():
             self.weights = torch.nn.Parameter(0.1 * torch.randn(n_species, n_species, n_basis))
 
         def forward(self, graph) -> "torch.Tensor":
-            vec = graph.edge_vectors()
+            return self.energy_from_vectors(graph, graph.edge_vectors())
+
+        def energy_from_vectors(self, graph, vec) -> "torch.Tensor":
+            """The energy with the edge vectors ``vec`` [E, 3] (tests hand it wrong ones on purpose)."""
             r = torch.linalg.norm(vec, dim=-1)
             i, j = graph.edge_index
             w = 0.5 * (self.weights + self.weights.transpose(0, 1))

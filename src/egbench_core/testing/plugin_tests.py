@@ -187,3 +187,26 @@ class DataPluginChecks:
         cat = self._catalog()
         assert f"{reg}: {self.bad_error}" in cat.problems[f"dataset:{bad}"]
         assert set(self.datasets) <= set(cat.datasets) and bad not in cat.datasets
+
+
+# --------------------------------------------------------------------------------------
+# pretrained plugins
+# --------------------------------------------------------------------------------------
+def run_zero_shot_and_fine_tuned(model_id: str, results: Path, monkeypatch,
+                                 dataset: str = "acac") -> tuple[dict[str, Any], dict[str, float]]:
+    """One smoke cell of ``model_id`` (zero-shot) and of ``model_id + "-ft"`` on ``dataset`` (standard
+    task, offline): ``({model: stored cell row}, {model: test force MAE in eV/Å})``. Both must finish."""
+    from ..plugins import load_catalog
+    from ..runner import plan_cells, run_cells
+    from ..store import Store
+
+    monkeypatch.setenv("EGBENCH_OFFLINE", "1")
+    cat = load_catalog()
+    cells = plan_cells(cat, f"{model_id},{model_id}-ft", dataset, "standard", preset="smoke")
+    store = Store(results)
+    summary = run_cells(cells, cat, store, argv=["pytest"])
+    assert (summary.done, summary.failed) == (2, 0), [c.error for c in store.cells("failed")]
+    rows = {r.model: r for r in store.cells("done")}
+    force_mae = {m: next(x["value"] for x in store.metrics(r.key) if (x["name"], x["split"]) == ("force_mae", "test"))
+                 for m, r in rows.items()}
+    return rows, force_mae

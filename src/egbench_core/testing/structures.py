@@ -77,3 +77,12 @@ def random_rotation(seed: int = 0) -> np.ndarray:
     if np.linalg.det(q) < 0:
         q[:, 0] = -q[:, 0]
     return q
+
+
+def rotated(atoms, rot: np.ndarray):
+    """A copy of ``atoms`` rotated by ``rot`` [3, 3] (positions, and the cell of a periodic one)."""
+    out = atoms.copy()
+    out.positions = atoms.positions @ rot.T
+    if np.asarray(atoms.pbc).any():
+        out.cell = atoms.cell.array @ rot.T
+    return out
