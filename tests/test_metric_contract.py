@@ -9,8 +9,17 @@ from pathlib import Path
 import pytest
 
 from egbench_core.execute import score, write_artifacts
-from egbench_core.interfaces import (Artifact, ArtifactSpec, MetricResult, MetricSpec, MetricValue, ObserverSpec,
-                                     ValueSpec, declared_values, order_observers)
+from egbench_core.interfaces import (
+    Artifact,
+    ArtifactSpec,
+    MetricResult,
+    MetricSpec,
+    MetricValue,
+    ObserverSpec,
+    ValueSpec,
+    declared_values,
+    order_observers,
+)
 from egbench_core.plugins import load_catalog
 
 

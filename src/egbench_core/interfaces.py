@@ -434,7 +434,7 @@ class ObserverSpec:
 
     name: str
     make: Callable[[Any], Any]
-    after: tuple["ObserverSpec", ...] = ()
+    after: tuple[ObserverSpec, ...] = ()
     description: str = ""
 
     def of(self, replica: Any) -> dict[str, Any]:

@@ -15,9 +15,21 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis import (CATEGORIES, OracleObserver, RDFObserver, StabilityMonitor, aligned_series, average_rdfs, jsd,
-                        max_rdf_radius, rdf_of_frames, summarise_violations, survival_curve, wright_factor,
-                        wright_factor_nosqrt)
+from ..analysis import (
+    CATEGORIES,
+    OracleObserver,
+    RDFObserver,
+    StabilityMonitor,
+    aligned_series,
+    average_rdfs,
+    jsd,
+    max_rdf_radius,
+    rdf_of_frames,
+    summarise_violations,
+    survival_curve,
+    wright_factor,
+    wright_factor_nosqrt,
+)
 from ..analysis import stability as _criterion
 from ..data import read_extxyz
 from ..hookspecs import hookimpl
