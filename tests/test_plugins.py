@@ -137,7 +137,8 @@ def test_plugin_cannot_displace_a_builtin_dataset():
 
 
 def test_raising_plugin_is_broken_and_withdrawn_others_work(toy):
-    cat = load_catalog(extra_plugins=[toy.Plugin(), RaisingModels(toy.spec), RaisingDatasets(toy.spec)], entry_points=False)
+    cat = load_catalog(extra_plugins=[toy.Plugin(), RaisingModels(toy.spec), RaisingDatasets(toy.spec)],
+                       entry_points=False)
     info = cat.plugins["RaisingModels"]
     assert info.status == "broken"
     assert info.error.startswith("register_models: RuntimeError: register_models exploded on purpose")
