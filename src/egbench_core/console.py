@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -68,7 +68,7 @@ class RunProgress:
                                  TimeElapsedColumn(), console=console, transient=False)
         self.cells = self.progress.add_task("cells", total=n_cells)
         self.verbose = verbose
-        self.subs: dict[str, int] = {}  # cell key -> its bar
+        self.subs: dict[str, TaskID] = {}  # cell key -> its bar
 
     def __enter__(self):
         self.progress.__enter__()

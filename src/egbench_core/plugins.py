@@ -162,7 +162,8 @@ def _load_entry_points(pm: pluggy.PluginManager, infos: dict[str, PluginInfo]) -
                 others = ", ".join(o for o in origins if o != _origin(ep))
                 infos[key] = PluginInfo(key, _origin(ep), "broken",
                                         f"plugin id {name!r} is claimed by {' and '.join(origins)}; neither is loaded "
-                                        f"(also claimed by {others}): uninstall one", *_dist_of(ep), module=ep.value)
+                                        f"(also claimed by {others}): uninstall one", [], *_dist_of(ep),
+                                        module=ep.value)
             log.warning("plugin id %s claimed by %s; none loaded", name, " and ".join(origins))
             continue
         ep = eps[0]

@@ -6,10 +6,10 @@ import torch
 
 from .data import Frames
 from .graph import NeighbourLists, collate, frames_to_parts
-from .potential import evaluate
+from .potential import NormalisedPotential, evaluate
 
 
-def predict(potential: torch.nn.Module, frames: Frames, batch_size: int = 16,
+def predict(potential: NormalisedPotential, frames: Frames, batch_size: int = 16,
             neighbours: NeighbourLists | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Energies [F] (eV) and forces [ΣN,3] (eV/Å) of ``potential`` on every frame, on the device of
     its parameters (neighbour lists on the CPU, shared through ``neighbours`` when given; only the
