@@ -10,6 +10,7 @@ that environment's Python (``--worker``), so every figure comes from the same ma
 
 Run: python benchmarks/architectures.py [--threads N] [--models a,b]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,12 +50,18 @@ def measure(spec, acac_train, acac_val, start, box) -> dict:
     cutoff = float(preset["cutoff"])
     stats = compute_stats(acac_train, cutoff)
     torch.manual_seed(0)
-    pot = NormalisedPotential(spec.build(list(stats.species), cutoff, dict(preset.get("model", {})), stats), stats, cutoff)
+    pot = NormalisedPotential(
+        spec.build(list(stats.species), cutoff, dict(preset.get("model", {})), stats), stats, cutoff
+    )
     n_params = sum(p.numel() for p in pot.parameters() if p.requires_grad)
     cfg = TrainConfig.from_dict({**preset.get("train", {}), "epochs": 2, "max_time_s": None, "early_stop_patience": 10})
     rec = train(pot, acac_train, acac_val, cfg, seed=0)
-    out = {"model": spec.name, "parameters": n_params, "train_s_per_epoch": rec.history[-1]["time_s"],
-           "precision": cfg.dtype}
+    out = {
+        "model": spec.name,
+        "parameters": n_params,
+        "train_s_per_epoch": rec.history[-1]["time_s"],
+        "precision": cfg.dtype,
+    }
     for label, atoms, steps in (("md_ms_per_step_acac", start, 30), ("md_ms_per_step_box195", box, 10)):
         plan = MDPlan("test", "test", temperature_K=300.0, timestep_fs=0.5)
         run_replica(pot, atoms, plan, 3, 1000, 0, 0, 0, None)  # warm-up
@@ -109,13 +116,17 @@ def main() -> None:
             rows += json.loads(proc.stdout.strip().splitlines()[-1])
         else:
             rows.append({"model": f"env:{env.name}", "error": proc.stderr[-500:]})
-    print(f"{'model':<14} {'params':>10} {'train s/epoch':>14} {'MD ms/step acac':>16} {'MD ms/step 195-atom box':>24} precision")
+    print(
+        f"{'model':<14} {'params':>10} {'train s/epoch':>14} {'MD ms/step acac':>16} {'MD ms/step 195-atom box':>24} precision"
+    )
     for r in rows:
         if "error" in r:
             print(f"{r['model']:<14} error: {r['error']}")
             continue
-        print(f"{r['model']:<14} {r['parameters']:>10,d} {r['train_s_per_epoch']:>14.2f} {r['md_ms_per_step_acac']:>16.2f} "
-              f"{r['md_ms_per_step_box195']:>24.2f} {r['precision']}")
+        print(
+            f"{r['model']:<14} {r['parameters']:>10,d} {r['train_s_per_epoch']:>14.2f} {r['md_ms_per_step_acac']:>16.2f} "
+            f"{r['md_ms_per_step_box195']:>24.2f} {r['precision']}"
+        )
 
 
 if __name__ == "__main__":

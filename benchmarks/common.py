@@ -1,10 +1,11 @@
 """Shared helpers for benchmark scripts: the machine description printed next to every figure."""
+
 from __future__ import annotations
 
 import json
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from egbench_core.environment import hardware
 

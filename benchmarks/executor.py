@@ -9,6 +9,7 @@ the sum of the cells' durations in the serial run (target < 2 s). Rounds alterna
 Run: python benchmarks/executor.py [--models mace,painn] [--datasets acac,synthetic-emt] [--rounds 2]
 Last line: ``dask/local wall: X.XX``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,12 @@ from common import header
 
 def run(args: list[str], out: Path) -> float:
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "egbench_core.cli", "run", *args, "--out", str(out)],
-                          capture_output=True, text=True, env=dict(os.environ, COLUMNS="200"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "egbench_core.cli", "run", *args, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, COLUMNS="200"),
+    )
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"egbench run {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
@@ -56,13 +61,17 @@ def main() -> None:
             serial.append(run(base, out))
             compute.append(cell_seconds(out))
             parallel.append(run(base + ["--executor", "dask", "--workers", str(args.workers)], Path(tmp) / f"dask-{k}"))
-            print(f"round {k}: local {serial[-1]:.1f} s (cells {compute[-1]:.1f} s), dask {parallel[-1]:.1f} s",
-                  flush=True)
+            print(
+                f"round {k}: local {serial[-1]:.1f} s (cells {compute[-1]:.1f} s), dask {parallel[-1]:.1f} s",
+                flush=True,
+            )
     n_cells = len(args.models.split(",")) * len(args.datasets.split(","))
     s, p, c = statistics.median(serial), statistics.median(parallel), statistics.median(compute)
     overhead = (p - c / args.workers) / n_cells
-    print(f"local {s:.1f} s, dask {p:.1f} s ({args.workers} workers), {n_cells} cells; scheduling overhead per cell "
-          f"{overhead:.2f} s (target < 2 s)")
+    print(
+        f"local {s:.1f} s, dask {p:.1f} s ({args.workers} workers), {n_cells} cells; scheduling overhead per cell "
+        f"{overhead:.2f} s (target < 2 s)"
+    )
     print(f"dask/local wall: {p / s:.2f}")
 
 

@@ -12,6 +12,7 @@ Run: python benchmarks/md_batched.py [--replicas 1 4 8 16] [--presets quick pape
      [--rounds 3] [--threads 1] [--device cpu]
 Last line: ``batched/ase R=8 quick: X.XX``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,6 @@ import time
 import warnings
 
 import torch
-
 from common import header
 
 
@@ -67,9 +67,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--cpu-baseline", action="store_true",
-                    help="also print batched throughput / the single-replica ASE path's on the CPU (GPU target: >= 20x "
-                         "at R = 64)")
+    ap.add_argument(
+        "--cpu-baseline",
+        action="store_true",
+        help="also print batched throughput / the single-replica ASE path's on the CPU (GPU target: >= 20x at R = 64)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
@@ -77,8 +79,10 @@ def main() -> None:
     for preset in args.presets:
         pot, frames, plan, dtype = build(preset, args.device)
         print(header(dtype), f"device {args.device}, torch threads {torch.get_num_threads()}, preset {preset}")
-        print(f"{'R':>3s} {'ase rs/s':>9s} {'batched rs/s':>12s} {'ratio':>6s}  (rs = replica-steps, median of "
-              f"{args.rounds} alternating rounds of {args.steps} steps)")
+        print(
+            f"{'R':>3s} {'ase rs/s':>9s} {'batched rs/s':>12s} {'ratio':>6s}  (rs = replica-steps, median of "
+            f"{args.rounds} alternating rounds of {args.steps} steps)"
+        )
         wall(pot, frames, plan, 2, 3, "ase")  # warm-up of both paths
         wall(pot, frames, plan, 2, 3, "batched")
         baseline = None
@@ -87,8 +91,9 @@ def main() -> None:
 
             cpu_pot = copy.deepcopy(pot).to("cpu")
             wall(cpu_pot, frames, plan, 1, 3, "ase")
-            baseline = args.steps / statistics.median(wall(cpu_pot, frames, plan, 1, args.steps, "ase")
-                                                      for _ in range(args.rounds))
+            baseline = args.steps / statistics.median(
+                wall(cpu_pot, frames, plan, 1, args.steps, "ase") for _ in range(args.rounds)
+            )
             print(f"baseline: ASE path, 1 replica, CPU: {baseline:.1f} replica-steps/s")
         for r in args.replicas:
             ratios, t_ase, t_bat = [], [], []
@@ -100,10 +105,16 @@ def main() -> None:
                 ratios.append(a / b)
             work = r * args.steps
             ratio = statistics.median(ratios)
-            extra = f"   batched {args.device} / ASE CPU R=1: {work / statistics.median(t_bat) / baseline:.1f}" \
-                if baseline else ""
-            print(f"{r:3d} {work / statistics.median(t_ase):9.1f} {work / statistics.median(t_bat):12.1f} "
-                  f"{ratio:6.2f}{extra}", flush=True)
+            extra = (
+                f"   batched {args.device} / ASE CPU R=1: {work / statistics.median(t_bat) / baseline:.1f}"
+                if baseline
+                else ""
+            )
+            print(
+                f"{r:3d} {work / statistics.median(t_ase):9.1f} {work / statistics.median(t_bat):12.1f} "
+                f"{ratio:6.2f}{extra}",
+                flush=True,
+            )
             lines.append((preset, r, ratio))
     for preset, r, ratio in lines:
         if r == 8 and preset != "quick":

@@ -25,6 +25,7 @@ difference that is (periodic box only). Torch threads 1 and 2. Then the neighbou
 Run: python benchmarks/md_speed_mace.py            (about 5 minutes on 2 idle cores)
      python benchmarks/md_speed_mace.py --no-nl    (MD only; --help for rounds, steps, threads)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,8 @@ import numpy as np
 import torch
 from ase import Atoms, units
 from ase.calculators.calculator import all_changes
-
 from common import header
+
 from egbench_core.calculator import EgbenchCalculator
 
 SEED = 0
@@ -146,8 +147,14 @@ def md_round(atoms0: Atoms, calc, steps: int) -> tuple[float, float]:
     atoms.calc = calc
     MaxwellBoltzmannDistribution(atoms, temperature_K=TEMPERATURE_K, rng=rng)
     Stationary(atoms)
-    dyn = Langevin(atoms, TIMESTEP_FS * units.fs, temperature_K=TEMPERATURE_K,
-                   friction=FRICTION_PER_FS / units.fs, rng=rng, fixcm=False)
+    dyn = Langevin(
+        atoms,
+        TIMESTEP_FS * units.fs,
+        temperature_K=TEMPERATURE_K,
+        friction=FRICTION_PER_FS / units.fs,
+        rng=rng,
+        fixcm=False,
+    )
     atoms.get_forces()  # the first evaluation is not a step
     c0, t0 = time.process_time(), time.perf_counter()
     dyn.run(steps)
@@ -199,20 +206,31 @@ def main() -> None:
     checks = [test.to_atoms(k) for k in range(5)] + [box, random_box(seed=1)]
     worst = max(check_same(ours, theirs, checks), check_same(StressingCalculator(pot), theirs, checks[-2:]))
 
-    print(f"model: MACE preset {PRESET!r} (H, C, O; cutoff {pot.cutoff:g} Å), seed {SEED}, trained {args.epochs} "
-          f"epochs on acac; mace-torch {mace.__version__}; egbench == mace-torch on {len(checks)} structures "
-          f"(worst relative difference {worst:.1e})")
-    systems = {"acac": ("acetylacetone", acac, args.steps[0]), "box": (f"H/C/O box {len(box)} (periodic)", box, args.steps[1])}
+    print(
+        f"model: MACE preset {PRESET!r} (H, C, O; cutoff {pot.cutoff:g} Å), seed {SEED}, trained {args.epochs} "
+        f"epochs on acac; mace-torch {mace.__version__}; egbench == mace-torch on {len(checks)} structures "
+        f"(worst relative difference {worst:.1e})"
+    )
+    systems = {
+        "acac": ("acetylacetone", acac, args.steps[0]),
+        "box": (f"H/C/O box {len(box)} (periodic)", box, args.steps[1]),
+    }
     systems = [systems[k] for k in args.systems]
-    print(f"MD: ASE Langevin {TIMESTEP_FS:g} fs, {TEMPERATURE_K:g} K, float32 models, interleaved, "
-          f"median of {args.rounds} rounds after warm-up, "
-          f"{args.steps[0]} (acac) / {args.steps[1]} (box) steps per round")
-    print("ratio: median over rounds of egbench/mace wall-clock time in the same round (adjacent runs), "
-          "spread: its first-third quartiles; CPU ratio: the same with process CPU time (less sensitive to other "
-          "jobs on the machine); +stress: egbench also computing the stress every step, as mace-torch's calculator "
-          "always does (periodic systems only), over mace, wall")
-    print(f"{'system':<26} {'atoms':>5} {'threads':>7} {'egbench ms':>10} {'mace ms':>8} {'ratio':>6} "
-          f"{'spread':>11} {'CPU ratio':>9} {'+stress':>7}")
+    print(
+        f"MD: ASE Langevin {TIMESTEP_FS:g} fs, {TEMPERATURE_K:g} K, float32 models, interleaved, "
+        f"median of {args.rounds} rounds after warm-up, "
+        f"{args.steps[0]} (acac) / {args.steps[1]} (box) steps per round"
+    )
+    print(
+        "ratio: median over rounds of egbench/mace wall-clock time in the same round (adjacent runs), "
+        "spread: its first-third quartiles; CPU ratio: the same with process CPU time (less sensitive to other "
+        "jobs on the machine); +stress: egbench also computing the stress every step, as mace-torch's calculator "
+        "always does (periodic systems only), over mace, wall"
+    )
+    print(
+        f"{'system':<26} {'atoms':>5} {'threads':>7} {'egbench ms':>10} {'mace ms':>8} {'ratio':>6} "
+        f"{'spread':>11} {'CPU ratio':>9} {'+stress':>7}"
+    )
     for threads in args.threads:
         torch.set_num_threads(threads)
         print(header("float32") + f"  load average {os.getloadavg()[0]:.1f}")
@@ -226,9 +244,12 @@ def main() -> None:
             ratio["cpu"] = [a[1] / b[1] for a, b in zip(t["egbench"], up)]
             q1, q3 = quartiles(ratio["egbench"])
             extra = f"{statistics.median(ratio['stress']):>7.2f}" if "stress" in t else f"{'-':>7}"
-            print(f"{name:<26} {len(atoms0):>5} {threads:>7} {median(t['egbench'], 0):>10.2f} {median(up, 0):>8.2f} "
-                  f"{statistics.median(ratio['egbench']):>6.2f} {f'{q1:.2f}-{q3:.2f}':>11} "
-                  f"{statistics.median(ratio['cpu']):>9.2f} {extra}", flush=True)
+            print(
+                f"{name:<26} {len(atoms0):>5} {threads:>7} {median(t['egbench'], 0):>10.2f} {median(up, 0):>8.2f} "
+                f"{statistics.median(ratio['egbench']):>6.2f} {f'{q1:.2f}-{q3:.2f}':>11} "
+                f"{statistics.median(ratio['cpu']):>9.2f} {extra}",
+                flush=True,
+            )
     if not args.no_nl:
         torch.set_num_threads(2)
         print("\nneighbour lists (fcc Cu, cutoff 5 Å, full lists):")

@@ -3,13 +3,13 @@
 Periodic fcc Cu boxes with thermal noise, cutoff 5 Å, full lists, float64. Both timed in the
 same process, interleaved, median of 5 rounds. Run: python benchmarks/neighbour_lists.py
 """
+
 from __future__ import annotations
 
-import numpy as np
 from ase.build import bulk
 from ase.neighborlist import neighbor_list
-
 from common import best_of, header
+
 from egbench_core.graph import neighbour_list
 
 CUTOFF = 5.0

@@ -21,6 +21,7 @@ Needs the gete test split (EGBENCH_DATA_MIRROR pointing at the offline mirror, o
 Run: EGBENCH_DATA_MIRROR=../shared/data python benchmarks/paper_cost.py --threads 1 [--steps 3] [--warmup 1]
      [--models mace,botnet]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,8 +52,9 @@ def measure(spec, test, start, steps: int, warmup: int) -> dict:
     stats = compute_stats(test, cutoff)
     torch.manual_seed(0)
     t0 = time.perf_counter()
-    pot = NormalisedPotential(spec.build(list(stats.species), cutoff, dict(preset.get("model", {})), stats), stats,
-                              cutoff).to(torch.float32)
+    pot = NormalisedPotential(
+        spec.build(list(stats.species), cutoff, dict(preset.get("model", {})), stats), stats, cutoff
+    ).to(torch.float32)
     build_s = time.perf_counter() - t0
     n_params = sum(p.numel() for p in pot.parameters() if p.requires_grad)
     plan = MDPlan("test", "test", temperature_K=960.0, timestep_fs=1.0)
@@ -62,14 +64,23 @@ def measure(spec, test, start, steps: int, warmup: int) -> dict:
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     if r.failure:
         raise RuntimeError(f"the replica stopped: {r.failure}")
-    return {"model": spec.name, "parameters": n_params, "cutoff": cutoff, "atoms": len(start), "steps": r.steps_done,
-            "warmup_steps": warmup, "md_ms_per_step": r.time_per_step_ms,
-            "md_ms_per_step_wall": 1e3 * wall / max(1, r.steps_done),
-            # CPU time of the measured run per force evaluation (the start frame's and one per step): robust to
-            # other processes taking the core, unlike the wall-clock ms/step
-            "cpu_ms_per_evaluation": 1e3 * cpu / (r.steps_done + 1), "build_s": build_s,
-            "precision": str(pot.dtype).replace("torch.", ""), "torch_threads": torch.get_num_threads(),
-            "loadavg_1min_after": os.getloadavg()[0]}
+    return {
+        "model": spec.name,
+        "parameters": n_params,
+        "cutoff": cutoff,
+        "atoms": len(start),
+        "steps": r.steps_done,
+        "warmup_steps": warmup,
+        "md_ms_per_step": r.time_per_step_ms,
+        "md_ms_per_step_wall": 1e3 * wall / max(1, r.steps_done),
+        # CPU time of the measured run per force evaluation (the start frame's and one per step): robust to
+        # other processes taking the core, unlike the wall-clock ms/step
+        "cpu_ms_per_evaluation": 1e3 * cpu / (r.steps_done + 1),
+        "build_s": build_s,
+        "precision": str(pot.dtype).replace("torch.", ""),
+        "torch_threads": torch.get_num_threads(),
+        "loadavg_1min_after": os.getloadavg()[0],
+    }
 
 
 def sample_frames(path: Path) -> None:
@@ -106,8 +117,11 @@ def paper_table4() -> dict[str, float]:
     """The paper's Table 4 inference minutes per 1000 steps on GeTe, per model."""
     from egbench_core.paper import load_tables
 
-    return {r["model"]: float(r["inference_min_per_1000_steps"]) for r in load_tables()[4].rows
-            if r["dataset"] == DATASET and r["inference_min_per_1000_steps"]}
+    return {
+        r["model"]: float(r["inference_min_per_1000_steps"])
+        for r in load_tables()[4].rows
+        if r["dataset"] == DATASET and r["inference_min_per_1000_steps"]
+    }
 
 
 def main() -> None:
@@ -134,8 +148,18 @@ def main() -> None:
         frames = Path(tmp) / "gete-test-sample.npz"
         sample_frames(frames)
         rows = worker(models, args.steps, args.warmup, frames)
-        passed = ["--threads", str(args.threads), "--steps", str(args.steps), "--warmup", str(args.warmup),
-                  "--models", args.models, "--frames", str(frames)]
+        passed = [
+            "--threads",
+            str(args.threads),
+            "--steps",
+            str(args.steps),
+            "--warmup",
+            str(args.warmup),
+            "--models",
+            args.models,
+            "--frames",
+            str(frames),
+        ]
         for env in list_envs():
             if not models & {m.get("name") for m in env.models}:
                 continue
@@ -146,10 +170,14 @@ def main() -> None:
                 rows.append({"model": f"env:{env.name}", "error": proc.stderr[-500:]})
     paper = paper_table4()
     rows.sort(key=lambda r: TABLE4_MODELS.index(r["model"]) if r["model"] in TABLE4_MODELS else 99)
-    print(f"\nMD on {DATASET} test frame 0 (200 atoms), {args.warmup} warm-up + {args.steps} measured steps per model, "
-          f"torch threads {args.threads}, float32")
-    print(f"{'model':<12} {'params':>10} {'egbench ms/step':>16} {'egbench min/1000':>17} {'paper min/1000':>15} "
-          f"{'paper ms/step':>14} {'egbench/paper':>14} {'CPU ms/eval':>12} {'CPU/paper':>10}")
+    print(
+        f"\nMD on {DATASET} test frame 0 (200 atoms), {args.warmup} warm-up + {args.steps} measured steps per model, "
+        f"torch threads {args.threads}, float32"
+    )
+    print(
+        f"{'model':<12} {'params':>10} {'egbench ms/step':>16} {'egbench min/1000':>17} {'paper min/1000':>15} "
+        f"{'paper ms/step':>14} {'egbench/paper':>14} {'CPU ms/eval':>12} {'CPU/paper':>10}"
+    )
     for r in rows:
         if "error" in r:
             print(f"{r['model']:<12} error: {r['error']}")
@@ -157,8 +185,12 @@ def main() -> None:
         theirs = paper.get(r["model"])
         ours = r["md_ms_per_step"]
         cpu = r["cpu_ms_per_evaluation"]
-        cols = (f"{theirs:>15.2f} {theirs * 60:>14.0f} {ours / (theirs * 60):>14.2f} {cpu:>12.1f} "
-                f"{cpu / (theirs * 60):>10.2f}" if theirs else f"{'—':>15} {'—':>14} {'—':>14} {cpu:>12.1f} {'—':>10}")
+        cols = (
+            f"{theirs:>15.2f} {theirs * 60:>14.0f} {ours / (theirs * 60):>14.2f} {cpu:>12.1f} "
+            f"{cpu / (theirs * 60):>10.2f}"
+            if theirs
+            else f"{'—':>15} {'—':>14} {'—':>14} {cpu:>12.1f} {'—':>10}"
+        )
         print(f"{r['model']:<12} {r['parameters']:>10,d} {ours:>16.1f} {ours / 60:>17.2f} {cols}")
     load_after = os.getloadavg()
     print(f"load average at the end: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")

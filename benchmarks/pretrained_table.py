@@ -7,6 +7,7 @@ not), MD ms per step, and the time spent before evaluation (training, or the off
 
 Run: python benchmarks/pretrained_table.py RESULTS_FOLDER [RESULTS_FOLDER ...]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,16 +34,26 @@ def rows(folders: list[Path]):
             k = (c.model, c.dataset, c.task)
             if k not in latest or (c.finished or "") > (latest[k][0].finished or ""):
                 latest[k] = (c, {(m["name"], m["split"]): m for m in store.metrics(c.key)})
-    return sorted(latest.values(), key=lambda cm: (cm[0].dataset, cm[0].task != "standard", cm[0].task,
-                                                   MODE_ORDER[cell_mode(cm[0].info)], cm[0].model))
+    return sorted(
+        latest.values(),
+        key=lambda cm: (
+            cm[0].dataset,
+            cm[0].task != "standard",
+            cm[0].task,
+            MODE_ORDER[cell_mode(cm[0].info)],
+            cm[0].model,
+        ),
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("folders", type=Path, nargs="+")
     args = ap.parse_args()
-    print("| dataset | task | model | training | F MAE (meV/Å) | E MAE (meV) | stable fraction | WF (%) "
-          "| oracle F drift | MD ms/step | train / refit (min) |")
+    print(
+        "| dataset | task | model | training | F MAE (meV/Å) | E MAE (meV) | stable fraction | WF (%) "
+        "| oracle F drift | MD ms/step | train / refit (min) |"
+    )
     print("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
     notes = set()
     for c, ms in rows(args.folders):
@@ -55,10 +66,12 @@ def main() -> None:
         if drift is not None and drift["value"] is None:
             notes.add(drift.get("note") or "")
         tr = c.info["train"]
-        print(f"| {c.dataset} | {c.task} | {c.model} | {mode} | {_v(ms, 'force_mae', split, 1e3)} "
-              f"| {_v(ms, 'energy_mae', split, 1e3)} | {_v(ms, 'stable_fraction', digits=2)} | {_v(ms, 'wf')} "
-              f"| {_v(ms, 'md_force_drift', digits=2)} | {_v(ms, 'md_time_per_step')} "
-              f"| {tr['total_time_s'] / 60:.1f}{' *' if c.truncated else ''} |")
+        print(
+            f"| {c.dataset} | {c.task} | {c.model} | {mode} | {_v(ms, 'force_mae', split, 1e3)} "
+            f"| {_v(ms, 'energy_mae', split, 1e3)} | {_v(ms, 'stable_fraction', digits=2)} | {_v(ms, 'wf')} "
+            f"| {_v(ms, 'md_force_drift', digits=2)} | {_v(ms, 'md_time_per_step')} "
+            f"| {tr['total_time_s'] / 60:.1f}{' *' if c.truncated else ''} |"
+        )
     for n in sorted(x for x in notes if x):
         print(f"\nn/a oracle drift: {n}")
 

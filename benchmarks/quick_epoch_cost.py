@@ -8,13 +8,13 @@ cell and the projected cell time for the preset's epoch count: epochs × s/epoch
 
 Run: python benchmarks/quick_epoch_cost.py --models mace,painn [--datasets ...] [--tasks standard,ood]
 """
+
 from __future__ import annotations
 
 import argparse
 import dataclasses
 
 import torch
-
 from common import header
 
 
@@ -40,8 +40,10 @@ def main() -> None:
     cat = load_catalog()
     proto = protocol("quick")
     cells = [c for c in plan_cells(cat, args.models, args.datasets, args.tasks, "quick") if not c.skip_reason]
-    print(f"{'model':8s} {'dataset':22s} {'task':16s} {'frames':>6s} {'atoms':>6s} {'s/epoch':>8s} {'MD ms':>7s} "
-          f"{'epochs':>6s} {'projected min':>13s}")
+    print(
+        f"{'model':8s} {'dataset':22s} {'task':16s} {'frames':>6s} {'atoms':>6s} {'s/epoch':>8s} {'MD ms':>7s} "
+        f"{'epochs':>6s} {'projected min':>13s}"
+    )
     for cell in cells:
         spec = cat.models[cell.model]
         preset = spec.preset("quick")
@@ -49,17 +51,20 @@ def main() -> None:
         cutoff = float(preset["cutoff"])
         stats = compute_stats(inputs.train, cutoff, isolated_atom_energies=inputs.isolated_atom_energies)
         seed_everything(0)
-        pot = NormalisedPotential(spec.build(list(stats.species), cutoff, dict(preset.get("model", {})), stats),
-                                  stats, cutoff)
+        pot = NormalisedPotential(
+            spec.build(list(stats.species), cutoff, dict(preset.get("model", {})), stats), stats, cutoff
+        )
         cfg = TrainConfig.from_dict(preset.get("train", {}))
         rec = train(pot, inputs.train, inputs.val, dataclasses.replace(cfg, epochs=2, max_time_s=None), seed=0)
         per_epoch = rec.history[-1]["time_s"]
         md = run_md(pot, inputs.md_start, cell.plan.md, MDSettings(1, 10, 1000, 0), None)
         ms = md[0].time_per_step_ms
         projected = (cfg.epochs * per_epoch + proto.md_replicas * proto.md_steps * ms / 1e3) / 60
-        print(f"{cell.model:8s} {cell.dataset:22s} {cell.task:16s} {len(inputs.train):6d} "
-              f"{int(inputs.train.n_atoms.sum()):6d} {per_epoch:8.2f} {ms:7.1f} {cfg.epochs:6d} {projected:13.1f}",
-              flush=True)
+        print(
+            f"{cell.model:8s} {cell.dataset:22s} {cell.task:16s} {len(inputs.train):6d} "
+            f"{int(inputs.train.n_atoms.sum()):6d} {per_epoch:8.2f} {ms:7.1f} {cfg.epochs:6d} {projected:13.1f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ bond graph's pieces are counted for information (fragmentation is not checked th
 Run: EGBENCH_DATA_MIRROR=../shared/data EGBENCH_LOAD_PLUGINS=md17,botnet,lips,gete \\
      python benchmarks/stability_calibration.py [--save-every 1]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,9 +23,15 @@ import numpy as np
 from egbench_core.analysis import bond_graph_pieces, max_rdf_radius, rdf_of_frames, replay
 from egbench_core.plugins import load_catalog
 
-MOLECULES = [("acac", "test", None), ("acac", "test-600k", None), ("md17-aspirin", "test", 0.5),
-             ("md17-ethanol", "test", 0.5), ("md17-naphthalene", "test", 0.5), ("md17-salicylic-acid", "test", 0.5),
-             ("3bpa", "test", None)]
+MOLECULES = [
+    ("acac", "test", None),
+    ("acac", "test-600k", None),
+    ("md17-aspirin", "test", 0.5),
+    ("md17-ethanol", "test", 0.5),
+    ("md17-naphthalene", "test", 0.5),
+    ("md17-salicylic-acid", "test", 0.5),
+    ("3bpa", "test", None),
+]
 R_MAX, BIN_WIDTH, MAX_REFERENCE_FRAMES = 6.0, 0.05, 1000  # as default_plugins/md_metrics.py
 
 
@@ -37,8 +44,10 @@ def g_ref_of(frames):
 
 def bulk_pieces(frames) -> tuple[int, int, int]:
     n = int(frames.n_atoms[0])
-    counts = [bond_graph_pieces(frames.positions[k * n:(k + 1) * n], frames.numbers[:n], frames.cell[k],
-                                frames.pbc[k])[0] for k in range(len(frames))]
+    counts = [
+        bond_graph_pieces(frames.positions[k * n : (k + 1) * n], frames.numbers[:n], frames.cell[k], frames.pbc[k])[0]
+        for k in range(len(frames))
+    ]
     return counts[0], min(counts), max(counts)
 
 
@@ -60,8 +69,10 @@ def main() -> None:
         t0 = time.perf_counter()
         out = replay(frames, g_ref=g_ref_of(frames), save_every=args.save_every, contact_factor=1.5)
         rows.append((label, frames, out, bulk_pieces(frames), time.perf_counter() - t0))
-    print("| dataset / split | frames | atoms | pieces at start | failures | closest approach (× covalent sum) "
-          "| largest piece count | max RDF WF (%) |")
+    print(
+        "| dataset / split | frames | atoms | pieces at start | failures | closest approach (× covalent sum) "
+        "| largest piece count | max RDF WF (%) |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for label, frames, out, pieces, seconds in rows:
         failures = 0 if out["stable"] else 1
@@ -71,13 +82,17 @@ def main() -> None:
         else:
             start, most = f"({pieces[0]})", f"({pieces[2]}; fewest {pieces[1]})"
             wf = f"{out['max_rdf_wf']:.1f}"
-        print(f"| {label} | {out['frames']} | {int(frames.n_atoms[0])} | {start} | {failures} | {closest} | {most} | {wf} |"
-              + ("" if out["stable"] else f" {out['reason']}"))
+        print(
+            f"| {label} | {out['frames']} | {int(frames.n_atoms[0])} | {start} | {failures} | {closest} | {most} | {wf} |"
+            + ("" if out["stable"] else f" {out['reason']}")
+        )
     print()
     for label, frames, out, _, seconds in rows:
-        print(f"{label}: {seconds:.2f} s ({1e6 * seconds / len(frames):.0f} µs per frame), "
-              f"contact-list rebuilds {out['contact_rebuilds']}, closest pair {out['closest_contact_atoms']} "
-              f"at frame {out['closest_contact_step']}")
+        print(
+            f"{label}: {seconds:.2f} s ({1e6 * seconds / len(frames):.0f} µs per frame), "
+            f"contact-list rebuilds {out['contact_rebuilds']}, closest pair {out['closest_contact_atoms']} "
+            f"at frame {out['closest_contact_step']}"
+        )
 
 
 if __name__ == "__main__":

@@ -12,12 +12,14 @@ Test modules reach these through fixtures, never ``from conftest import ...``: w
 folders are collected in one session (core's and the plugins'), ``conftest`` in ``sys.modules``
 is whichever folder's conftest was loaded last.
 """
+
 from __future__ import annotations
 
 import math
 import types
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pytest
 import torch
@@ -94,14 +96,25 @@ TOY_PRESETS = {
 }
 
 
-def toy_spec(name: str = "toy-pair", build=build_toy, capabilities: Capabilities | None = None,
-             requires: list[str] | None = None, presets: dict | None = None) -> ModelSpec:
+def toy_spec(
+    name: str = "toy-pair",
+    build=build_toy,
+    capabilities: Capabilities | None = None,
+    requires: list[str] | None = None,
+    presets: dict | None = None,
+) -> ModelSpec:
     return ModelSpec(
-        name=name, build=build,
-        presets={p: {k: (dict(v) if isinstance(v, dict) else v) for k, v in cfg.items()}
-                 for p, cfg in (presets or TOY_PRESETS).items()},
-        version="1", description="toy pair potential (tests)", licence="MIT",
-        requires=list(requires or []), capabilities=capabilities or Capabilities(),
+        name=name,
+        build=build,
+        presets={
+            p: {k: (dict(v) if isinstance(v, dict) else v) for k, v in cfg.items()}
+            for p, cfg in (presets or TOY_PRESETS).items()
+        },
+        version="1",
+        description="toy pair potential (tests)",
+        licence="MIT",
+        requires=list(requires or []),
+        capabilities=capabilities or Capabilities(),
     )
 
 
@@ -116,8 +129,7 @@ class ToyPlugin(FakeModelPlugin):
 def toy():
     """``toy.Model(n_species, cutoff, n_basis)``, ``toy.spec(name, build=, capabilities=, requires=)``,
     ``toy.Plugin(*specs)``, ``toy.build``."""
-    return types.SimpleNamespace(Model=ToyPair, spec=toy_spec, Plugin=ToyPlugin, build=build_toy,
-                                 presets=TOY_PRESETS)
+    return types.SimpleNamespace(Model=ToyPair, spec=toy_spec, Plugin=ToyPlugin, build=build_toy, presets=TOY_PRESETS)
 
 
 # --------------------------------------------------------------------------------------
@@ -168,7 +180,8 @@ def toy_site(tmp_path):
 
     site = tmp_path / "toy-site"
     site.mkdir()
-    (site / "toy_egbench_plugin.py").write_text(textwrap.dedent("""
+    (site / "toy_egbench_plugin.py").write_text(
+        textwrap.dedent("""
         import os
         import signal
 
@@ -180,7 +193,8 @@ def toy_site(tmp_path):
 
 
         register_models = FakeModelPlugin(toy_pair_spec(), toy_pair_spec("toy-crash", build=_die)).register_models
-    """))
+    """)
+    )
     d = site / "toy_egbench_plugin-1.0.dist-info"
     d.mkdir()
     (d / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-egbench-plugin\nVersion: 1.0\n")
@@ -188,9 +202,16 @@ def toy_site(tmp_path):
 
     def env(**extra):
         e = {k: v for k, v in os.environ.items() if not k.startswith("EGBENCH_")}
-        e.update(PYTHONPATH=str(site), EGBENCH_LOAD_PLUGINS="toy", EGBENCH_OFFLINE="1", EGBENCH_THREADS="1",
-                 EGBENCH_DATA_DIR=os.environ["EGBENCH_DATA_DIR"], EGBENCH_ENVS_DIR=str(tmp_path / "no-envs"),
-                 PYTHONUNBUFFERED="1", COLUMNS="200")
+        e.update(
+            PYTHONPATH=str(site),
+            EGBENCH_LOAD_PLUGINS="toy",
+            EGBENCH_OFFLINE="1",
+            EGBENCH_THREADS="1",
+            EGBENCH_DATA_DIR=os.environ["EGBENCH_DATA_DIR"],
+            EGBENCH_ENVS_DIR=str(tmp_path / "no-envs"),
+            PYTHONUNBUFFERED="1",
+            COLUMNS="200",
+        )
         e.update({k: str(v) for k, v in extra.items()})
         return e
 
@@ -239,14 +260,25 @@ def report_store(emt_data_dir, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("EGBENCH_DATA_DIR", str(emt_data_dir))
         mp.setenv("EGBENCH_OFFLINE", "1")
-        cat = load_catalog(extra_plugins=[ToyPlugin(
-            toy_spec(), toy_spec("toy-wide", presets=wide), toy_spec("toy-broken", build=_explode),
-            toy_spec("toy-molecular", capabilities=Capabilities(periodic=False))), HotTask()], entry_points=False)
+        cat = load_catalog(
+            extra_plugins=[
+                ToyPlugin(
+                    toy_spec(),
+                    toy_spec("toy-wide", presets=wide),
+                    toy_spec("toy-broken", build=_explode),
+                    toy_spec("toy-molecular", capabilities=Capabilities(periodic=False)),
+                ),
+                HotTask(),
+            ],
+            entry_points=False,
+        )
         both = "standard,ood-temperature"
-        cells = (plan_cells(cat, "toy-pair,toy-wide", "acac,synthetic-emt", both, preset="smoke", seeds=[0])
-                 + plan_cells(cat, "toy-pair", "acac", "standard", preset="smoke", seeds=[1])
-                 + plan_cells(cat, "toy-broken", "acac", "standard", preset="smoke", seeds=[0])
-                 + plan_cells(cat, "toy-molecular", "synthetic-emt", "standard", preset="smoke", seeds=[0]))
+        cells = (
+            plan_cells(cat, "toy-pair,toy-wide", "acac,synthetic-emt", both, preset="smoke", seeds=[0])
+            + plan_cells(cat, "toy-pair", "acac", "standard", preset="smoke", seeds=[1])
+            + plan_cells(cat, "toy-broken", "acac", "standard", preset="smoke", seeds=[0])
+            + plan_cells(cat, "toy-molecular", "synthetic-emt", "standard", preset="smoke", seeds=[0])
+        )
         run_cells(cells, cat, Store(root), argv=["pytest", "report_store"])
     return Store.open_readonly(root)
 
@@ -259,8 +291,22 @@ def pip_install():
     import sys
 
     def install(package: Path, target: Path) -> Path:
-        proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                               "--target", str(target), str(package)], capture_output=True, text=True)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-deps",
+                "--no-build-isolation",
+                "--target",
+                str(target),
+                str(package),
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert proc.returncode == 0, proc.stderr
         return target
 

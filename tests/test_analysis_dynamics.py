@@ -1,15 +1,24 @@
 """Energy/force violation, geometric means, replica aggregation, aligned and oracle series."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from ase import units
 from ase.build import bulk
 from ase.calculators.emt import EMT
 from ase.md.verlet import VelocityVerlet
-from ase import units
 
-from egbench_core.analysis.dynamics import (OracleObserver, ViolationSeries, aggregate_replicas, aligned_series,
-                                            energy_violation, force_violation, geometric_mean, summarise_violations)
+from egbench_core.analysis.dynamics import (
+    OracleObserver,
+    ViolationSeries,
+    aggregate_replicas,
+    aligned_series,
+    energy_violation,
+    force_violation,
+    geometric_mean,
+    summarise_violations,
+)
 
 
 def test_energy_violation_values():
@@ -110,7 +119,7 @@ def test_oracle_every_and_energy_shift():
     out = _emt_md(OracleObserver(EMT, every=2), energy_shift=0.1)
     assert out["time_fs"] == pytest.approx([0, 4, 8])
     e_ref = np.array(out["energy_ref"])
-    np.testing.assert_allclose(out["ev"], 0.01 / ((e_ref + 0.1) ** 2 + e_ref ** 2))
+    np.testing.assert_allclose(out["ev"], 0.01 / ((e_ref + 0.1) ** 2 + e_ref**2))
     assert max(out["fv"]) < 1e-12
     summary = summarise_violations([out, ViolationSeries.from_dict(out)])
     assert summary["mode"] == "oracle" and summary["ev"]["n"] == 2 and summary["ev"]["std"] == pytest.approx(0.0)
@@ -134,8 +143,10 @@ def test_oracle_skips_non_finite_frames_and_survives_reference_errors():
 def test_replica_summary_uses_the_sample_std():
     from egbench_core.analysis import ViolationSeries, summarise_violations
 
-    series = [ViolationSeries("oracle", np.arange(3.0), np.full(3, v), np.full(3, 2 * v), np.zeros(0, np.int64))
-              for v in (0.1, 0.2, 0.4)]
+    series = [
+        ViolationSeries("oracle", np.arange(3.0), np.full(3, v), np.full(3, 2 * v), np.zeros(0, np.int64))
+        for v in (0.1, 0.2, 0.4)
+    ]
     s = summarise_violations(series)
     assert s["ev"]["mean"] == pytest.approx(np.mean([0.1, 0.2, 0.4]))
     assert s["ev"]["std"] == pytest.approx(np.std([0.1, 0.2, 0.4], ddof=1))

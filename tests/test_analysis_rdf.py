@@ -1,12 +1,19 @@
 """RDF: hand-checkable lattices, an ideal gas, a molecule, partials, averaging, the MD observer."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from ase import Atoms
 
-from egbench_core.analysis.rdf import (RDFAccumulator, RDFObserver, RDFResult, average_rdfs, coordination_number,
-                                       max_rdf_radius)
+from egbench_core.analysis.rdf import (
+    RDFAccumulator,
+    RDFObserver,
+    RDFResult,
+    average_rdfs,
+    coordination_number,
+    max_rdf_radius,
+)
 
 
 def simple_cubic(a: float = 3.0, n: int = 6, numbers=None):

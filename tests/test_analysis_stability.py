@@ -1,6 +1,7 @@
 """Stability criterion v2 (METRICS.md, "Stability"): non-finite values, fragmentation of a
 molecule's bond graph, collapse, runaway temperature, the sliding-window RDF for bulk; each failure
 with its category and atoms; acetylacetone's proton transfer is not a failure; summaries."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,8 +11,14 @@ from ase.build import molecule
 from ase.data import covalent_radii
 
 from egbench_core.analysis.rdf import RDFAccumulator
-from egbench_core.analysis.stability import (StabilityMonitor, bond_graph_pieces, bond_pieces, replay, stable_fraction,
-                                             survival_curve)
+from egbench_core.analysis.stability import (
+    StabilityMonitor,
+    bond_graph_pieces,
+    bond_pieces,
+    replay,
+    stable_fraction,
+    survival_curve,
+)
 from egbench_core.data import Frames
 
 
@@ -19,8 +26,15 @@ def _run(monitor, frames, dt_fs=0.5, saved_every=1):
     """Feed frames (Atoms) at steps 0, 1, ...: ``check`` every step, ``update`` every
     ``saved_every``-th; return the first step that reported a failure."""
     for step, atoms in enumerate(frames):
-        if monitor.check(step, dt_fs * step, atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc,
-                         atoms.get_temperature() if atoms.has("momenta") else None):
+        if monitor.check(
+            step,
+            dt_fs * step,
+            atoms.positions,
+            atoms.numbers,
+            atoms.cell.array,
+            atoms.pbc,
+            atoms.get_temperature() if atoms.has("momenta") else None,
+        ):
             return step
         if step % saved_every == 0 and monitor.update(step, dt_fs * step, atoms, -1.0, np.zeros((len(atoms), 3))):
             return step
@@ -113,8 +127,15 @@ def test_an_exploding_md_run_is_recorded_by_the_monitor_in_both_engines():
     plan = MDPlan("test", "test", temperature_K=300.0, timestep_fs=0.5)
     verdicts = []
     for engine in ("ase", "batched"):
-        (res,) = run_md(Runaway(), _with_masses(frames, 1e-10), plan, MDSettings(1, 20, 5, 0), None,
-                        lambda r: {"stability": StabilityMonitor(300.0, total_time_fs=10.0)}, engine=engine)
+        (res,) = run_md(
+            Runaway(),
+            _with_masses(frames, 1e-10),
+            plan,
+            MDSettings(1, 20, 5, 0),
+            None,
+            lambda r: {"stability": StabilityMonitor(300.0, total_time_fs=10.0)},
+            engine=engine,
+        )
         v = res.observed["stability"]
         assert res.failed_step is not None and res.failed_step >= 1 and v["failed_step"] == res.failed_step
         assert v["category"] == "non-finite" and not v["stable"], (engine, v)
@@ -168,8 +189,9 @@ def test_a_stretched_but_connected_molecule_is_stable():
     etoh = molecule("CH3CH2OH")
     direction = etoh.positions[0] - etoh.positions[1]
     frames = list(_moved(etoh, [0, 6, 7, 8], direction, 0.01, 0, 61))
-    assert np.linalg.norm(frames[-1].positions[0] - frames[-1].positions[1]) - np.linalg.norm(direction) == \
-        pytest.approx(0.6)
+    assert np.linalg.norm(frames[-1].positions[0] - frames[-1].positions[1]) - np.linalg.norm(
+        direction
+    ) == pytest.approx(0.6)
     mon = StabilityMonitor(total_time_fs=30.0)
     assert _run(mon, frames) is None
     out = mon.finish()
@@ -306,8 +328,12 @@ def test_hot_runaway_fails_on_temperature():
 def _lattice(rng, sigma):
     a, n = 3.0, 4
     grid = np.stack(np.meshgrid(*[np.arange(n)] * 3, indexing="ij"), -1).reshape(-1, 3) * a
-    return Atoms(numbers=np.full(len(grid), 29), positions=grid + rng.normal(0, sigma, grid.shape),
-                 cell=np.eye(3) * a * n, pbc=True)
+    return Atoms(
+        numbers=np.full(len(grid), 29),
+        positions=grid + rng.normal(0, sigma, grid.shape),
+        cell=np.eye(3) * a * n,
+        pbc=True,
+    )
 
 
 def _gas(rng, n=64, box=12.0, d_min=2.0):
@@ -372,9 +398,15 @@ def test_replay_of_frames():
     assert out["category"] == "fragmentation" and out["atoms"] == [1, 3] and out["frames"] == 40
     assert out["time_to_failure_fs"] == pytest.approx(0.5 * out["failed_step"])
     ok = replay(frames.subset(range(10)), spacing_fs=0.5)
-    closest = min(np.linalg.norm(a.positions[i] - a.positions[j]) / (covalent_radii[a.numbers[i]] + covalent_radii[a.numbers[j]])
-                  for a in traj[:10] for i in range(6) for j in range(i + 1, 6))
-    assert ok["stable"] and ok["time_to_failure_fs"] == 4.5 and ok["closest_contact"] == pytest.approx(closest, rel=1e-12)
+    closest = min(
+        np.linalg.norm(a.positions[i] - a.positions[j]) / (covalent_radii[a.numbers[i]] + covalent_radii[a.numbers[j]])
+        for a in traj[:10]
+        for i in range(6)
+        for j in range(i + 1, 6)
+    )
+    assert (
+        ok["stable"] and ok["time_to_failure_fs"] == 4.5 and ok["closest_contact"] == pytest.approx(closest, rel=1e-12)
+    )
 
 
 def test_stable_fraction_and_survival_curve():

@@ -1,4 +1,5 @@
 """Wright's factor (with and without the square root) and the Jensen–Shannon divergence."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,6 +1,7 @@
 """Calculator-backed models (ARCHITECTURE.md, "The model seam") and ``ase:module:Class?key=value``
 model ids. The calculator is a real one: ASE's EMT, which labels the synthetic-emt dataset, so a
 cell run through the seam must reproduce the dataset's own energies and forces."""
+
 from __future__ import annotations
 
 import json
@@ -26,11 +27,20 @@ EMT_SPEC = "ase:ase.calculators.emt:EMT"
 
 # -- the spec -------------------------------------------------------------------------------
 def test_parse_spec_reads_module_class_and_typed_values():
-    module, cls, kwargs = parse_spec("ase:tblite.ase:TBLite?method=GFN2-xTB&accuracy=0.5&max_iterations=300"
-                                     "&verbose=false&electronic_temperature=300.0&x=none&label=a%26b")
+    module, cls, kwargs = parse_spec(
+        "ase:tblite.ase:TBLite?method=GFN2-xTB&accuracy=0.5&max_iterations=300"
+        "&verbose=false&electronic_temperature=300.0&x=none&label=a%26b"
+    )
     assert (module, cls) == ("tblite.ase", "TBLite")
-    assert kwargs == {"method": "GFN2-xTB", "accuracy": 0.5, "max_iterations": 300, "verbose": False,
-                      "electronic_temperature": 300.0, "x": None, "label": "a&b"}
+    assert kwargs == {
+        "method": "GFN2-xTB",
+        "accuracy": 0.5,
+        "max_iterations": 300,
+        "verbose": False,
+        "electronic_temperature": 300.0,
+        "x": None,
+        "label": "a&b",
+    }
     assert isinstance(kwargs["max_iterations"], int) and isinstance(kwargs["accuracy"], float)
     assert parse_spec("  ase:ase.calculators.emt:EMT ") == ("ase.calculators.emt", "EMT", {})
 
@@ -41,11 +51,24 @@ def test_model_id_is_lowercase_kebab_case_derived_from_the_spec():
     assert model_id("ase:a_b.c:Calc?x=1.5") == "ase-a-b-c-calc-x-1-5"
 
 
-@pytest.mark.parametrize("name, ok", [
-    ("chgnet-0.3", True), ("sevennet-mf-0", True), ("mace", True), ("chgnet-0.3.1", True), ("ase-a-b", True),
-    ("chgnet.0", False), ("chgnet-0.", False), ("chgnet-.3", False), ("Chgnet-0.3", False), ("a_b", False),
-    ("chgnet-v0.3", True), ("", False), ("chgnet-0..3", False),
-])
+@pytest.mark.parametrize(
+    "name, ok",
+    [
+        ("chgnet-0.3", True),
+        ("sevennet-mf-0", True),
+        ("mace", True),
+        ("chgnet-0.3.1", True),
+        ("ase-a-b", True),
+        ("chgnet.0", False),
+        ("chgnet-0.", False),
+        ("chgnet-.3", False),
+        ("Chgnet-0.3", False),
+        ("a_b", False),
+        ("chgnet-v0.3", True),
+        ("", False),
+        ("chgnet-0..3", False),
+    ],
+)
 def test_model_ids_are_kebab_case_with_a_dot_only_inside_a_version(name, ok):
     from egbench_core.interfaces import check_model_id
 
@@ -56,21 +79,24 @@ def test_model_ids_are_kebab_case_with_a_dot_only_inside_a_version(name, ok):
             check_model_id(name)
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("tblite.ase:TBLite", "does not start with 'ase:'"),
-    ("ase:tblite.ase", "expected 'ase:package.module:ClassName'"),
-    ("ase::TBLite", "expected 'ase:package.module:ClassName'"),
-    ("ase:tblite..ase:TBLite", "is not a dotted module name"),
-    ("ase:tblite.ase:TB-Lite", "is not a class name"),
-    ("ase:tblite.ase:TBLite?method", "is not key=value"),
-    ("ase:tblite.ase:TBLite?1x=2", "is not key=value"),
-    ("ase:tblite.ase:TBLite?a=1&a=2", "key 'a' is given twice"),
-    ("ase:tblite.ase:TBLite?", "nothing after '?'"),
-    ("ase:ase.calculators.emt:NoSuch", "module ase.calculators.emt has no 'NoSuch'"),
-    ("ase:ase.units:Hartree", "ase.units.Hartree is not an ASE calculator class"),
-    ("ase:ase.atoms:Atoms", "ase.atoms.Atoms is not an ASE calculator class"),
-    ("ase:ase.calculators.no_such_module:X", "cannot import ase.calculators.no_such_module"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("tblite.ase:TBLite", "does not start with 'ase:'"),
+        ("ase:tblite.ase", "expected 'ase:package.module:ClassName'"),
+        ("ase::TBLite", "expected 'ase:package.module:ClassName'"),
+        ("ase:tblite..ase:TBLite", "is not a dotted module name"),
+        ("ase:tblite.ase:TB-Lite", "is not a class name"),
+        ("ase:tblite.ase:TBLite?method", "is not key=value"),
+        ("ase:tblite.ase:TBLite?1x=2", "is not key=value"),
+        ("ase:tblite.ase:TBLite?a=1&a=2", "key 'a' is given twice"),
+        ("ase:tblite.ase:TBLite?", "nothing after '?'"),
+        ("ase:ase.calculators.emt:NoSuch", "module ase.calculators.emt has no 'NoSuch'"),
+        ("ase:ase.units:Hartree", "ase.units.Hartree is not an ASE calculator class"),
+        ("ase:ase.atoms:Atoms", "ase.atoms.Atoms is not an ASE calculator class"),
+        ("ase:ase.calculators.no_such_module:X", "cannot import ase.calculators.no_such_module"),
+    ],
+)
 def test_bad_specs_say_what_is_wrong(spec, message):
     with pytest.raises(AseSpecError, match=None) as info:
         ase_model(spec)
@@ -142,8 +168,13 @@ def test_refit_offsets_recovers_known_per_element_offsets():
 
 
 # -- the conformance kit's calculator checks, on EMT and on a broken calculator ----------------
-EMT_MODEL = calculator_model("emt", EMT, citation="K. W. Jacobsen, P. Stoltze, J. K. Nørskov, Surf. Sci. 366, 394 "
-                             "(1996)", licence="LGPL-2.1 (ase)", elements=[1, 6, 7, 8, 13, 28, 29, 46, 47, 78, 79])
+EMT_MODEL = calculator_model(
+    "emt",
+    EMT,
+    citation="K. W. Jacobsen, P. Stoltze, J. K. Nørskov, Surf. Sci. 366, 394 (1996)",
+    licence="LGPL-2.1 (ase)",
+    elements=[1, 6, 7, 8, 13, 28, 29, 46, 47, 78, 79],
+)
 
 
 class TestEMTConformance(CalculatorConformance):

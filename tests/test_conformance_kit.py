@@ -1,5 +1,6 @@
 """The conformance kit itself: the toy model passes it, and broken models are caught by the
 specific check that should catch them (so the kit's checks can fail)."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -11,8 +12,15 @@ import torch
 from egbench_core.graph import neighbour_list
 from egbench_core.interfaces import Capabilities
 from egbench_core.plugins import load_catalog
-from egbench_core.testing import (FIXTURE_SPECIES, TOLERANCES, FakeModelPlugin, ModelConformance, molecule,
-                                  periodic_box, toy_pair_spec)
+from egbench_core.testing import (
+    FIXTURE_SPECIES,
+    TOLERANCES,
+    FakeModelPlugin,
+    ModelConformance,
+    molecule,
+    periodic_box,
+    toy_pair_spec,
+)
 from egbench_core.testing.fakes import build_toy_pair
 from egbench_core.train import TrainConfig
 
@@ -126,16 +134,19 @@ def kit_for(spec):
     return type(f"Kit_{spec.name.replace('-', '_')}", (_Kit,), {"spec": spec})()
 
 
-@pytest.mark.parametrize(("forward", "check"), [
-    (_uses_absolute_positions, "test_translation_invariance"),
-    (_uses_absolute_positions, "test_rotation_equivariance"),
-    (_ignores_shifts, "test_periodic_images"),
-    (_detached_vectors, "test_forces_match_finite_differences"),
-    (_depends_on_atom_order, "test_permutation_invariance"),
-    (_mixes_batch, "test_batch_equals_one_by_one"),
-    (_species_blind, "test_energy_depends_on_species"),
-    (_not_extensive, "test_periodic_images"),
-])
+@pytest.mark.parametrize(
+    ("forward", "check"),
+    [
+        (_uses_absolute_positions, "test_translation_invariance"),
+        (_uses_absolute_positions, "test_rotation_equivariance"),
+        (_ignores_shifts, "test_periodic_images"),
+        (_detached_vectors, "test_forces_match_finite_differences"),
+        (_depends_on_atom_order, "test_permutation_invariance"),
+        (_mixes_batch, "test_batch_equals_one_by_one"),
+        (_species_blind, "test_energy_depends_on_species"),
+        (_not_extensive, "test_periodic_images"),
+    ],
+)
 def test_kit_catches_broken_model(forward, check):
     kit = kit_for(_broken(f"broken-{forward.__name__.strip('_').replace('_', '-')}", forward))
     with pytest.raises(AssertionError):
@@ -152,9 +163,11 @@ def test_broken_models_are_otherwise_sound():
 
 def test_stress_check_catches_wrong_cell_dependence():
     """Shifts built from a detached copy of the cell: forces are right, the stress is not."""
+
     def stale_cell(m, graph):
-        shifts = torch.einsum("ek,ekl->el", graph.unit_shifts.to(graph.cell.dtype),
-                              graph.cell.detach()[graph.batch[graph.edge_index[0]]])
+        shifts = torch.einsum(
+            "ek,ekl->el", graph.unit_shifts.to(graph.cell.dtype), graph.cell.detach()[graph.batch[graph.edge_index[0]]]
+        )
         i, j = graph.edge_index
         return _pair_terms(m, graph, graph.positions[j] - graph.positions[i] + shifts)
 

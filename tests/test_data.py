@@ -1,4 +1,5 @@
 """Readers (extxyz, nequip npz, DeePMD), unit conversion, malformed files, Frames, acac splits."""
+
 from __future__ import annotations
 
 import hashlib
@@ -260,8 +261,15 @@ def test_frames_subset_concatenate_to_atoms_round_trip(acac_train):
 
 def test_frames_shape_mismatch_raises():
     with pytest.raises(MalformedDataError, match="forces"):
-        Frames(positions=np.zeros((4, 3)), numbers=[1, 1, 1, 1], n_atoms=[2, 2], cell=np.zeros((2, 3, 3)),
-               pbc=np.zeros((2, 3)), energy=[0.0, 0.0], forces=np.zeros((3, 3)))
+        Frames(
+            positions=np.zeros((4, 3)),
+            numbers=[1, 1, 1, 1],
+            n_atoms=[2, 2],
+            cell=np.zeros((2, 3, 3)),
+            pbc=np.zeros((2, 3)),
+            energy=[0.0, 0.0],
+            forces=np.zeros((3, 3)),
+        )
 
 
 def test_check_finite_names_the_frame(acac_train):

@@ -1,6 +1,7 @@
 """Results you can trust, data side: fingerprints that see units and formats, verified generated
 caches, range-checked registry values, errors that name a frame's index in its file, several
 mirrors copied without pooch, one-line `egbench fetch` errors, isolated-atom energies."""
+
 from __future__ import annotations
 
 import copy
@@ -62,7 +63,7 @@ units = {{ {units} }}
 
 
 def _dataset_toml(ds: str, split_lines: str, elements='["H", "O"]', extra: str = "") -> str:
-    return f'''
+    return f"""
 [datasets.{ds}]
 elements = {elements}
 periodic = false
@@ -71,7 +72,7 @@ timestep_fs = 0.5
 {extra}
 [datasets.{ds}.splits.train]
 {split_lines}
-'''
+"""
 
 
 def _cli(monkeypatch, *args: str):
@@ -90,11 +91,24 @@ def _one_error_line(res) -> str:
 
 # -- 1. fingerprints see units, formats and isolated-atom energies --------------------------------------
 BASE = {
-    "files": {"local/fp/data.xyz": {"url": "https://example.invalid/data.xyz", "sha256": "ab" * 32, "format": "extxyz",
-                                    "units": {"energy": "eV", "forces": "eV/Å", "length": "Å"}}},
-    "datasets": {"fp": {"elements": ["H", "O"], "periodic": False, "temperature_K": 300.0, "timestep_fs": 0.5,
-                        "description": "fingerprint test",
-                        "splits": {"train": {"file": "local/fp/data.xyz", "frames": 3}}}},
+    "files": {
+        "local/fp/data.xyz": {
+            "url": "https://example.invalid/data.xyz",
+            "sha256": "ab" * 32,
+            "format": "extxyz",
+            "units": {"energy": "eV", "forces": "eV/Å", "length": "Å"},
+        }
+    },
+    "datasets": {
+        "fp": {
+            "elements": ["H", "O"],
+            "periodic": False,
+            "temperature_K": 300.0,
+            "timestep_fs": 0.5,
+            "description": "fingerprint test",
+            "splits": {"train": {"file": "local/fp/data.xyz", "frames": 3}},
+        }
+    },
 }
 
 
@@ -113,20 +127,33 @@ def _set(keys: tuple[str, ...], value):
         for k in keys_:
             t = t[k]
         t[last] = value
+
     return change
 
 
-@pytest.mark.parametrize("change", [
-    _set(("files", "local/fp/data.xyz", "units", "energy"), "meV"),
-    _set(("files", "local/fp/data.xyz", "units", "forces"), "meV/Å"),
-    _set(("files", "local/fp/data.xyz", "units", "length"), "Bohr"),
-    _set(("files", "local/fp/data.xyz", "format"), "nequip-npz"),
-    _set(("datasets", "fp", "splits", "train", "format"), "nequip-npz"),  # a split's format override
-    _set(("datasets", "fp", "isolated_atom_energies"), {"H": -13.6, "O": -2040.0}),
-    _set(("datasets", "fp", "periodic"), True),
-    _set(("datasets", "fp", "timestep_fs"), 1.0),
-], ids=["energy-unit", "force-unit", "length-unit", "file-format", "split-format", "isolated-energies", "periodic",
-        "timestep"])
+@pytest.mark.parametrize(
+    "change",
+    [
+        _set(("files", "local/fp/data.xyz", "units", "energy"), "meV"),
+        _set(("files", "local/fp/data.xyz", "units", "forces"), "meV/Å"),
+        _set(("files", "local/fp/data.xyz", "units", "length"), "Bohr"),
+        _set(("files", "local/fp/data.xyz", "format"), "nequip-npz"),
+        _set(("datasets", "fp", "splits", "train", "format"), "nequip-npz"),  # a split's format override
+        _set(("datasets", "fp", "isolated_atom_energies"), {"H": -13.6, "O": -2040.0}),
+        _set(("datasets", "fp", "periodic"), True),
+        _set(("datasets", "fp", "timestep_fs"), 1.0),
+    ],
+    ids=[
+        "energy-unit",
+        "force-unit",
+        "length-unit",
+        "file-format",
+        "split-format",
+        "isolated-energies",
+        "periodic",
+        "timestep",
+    ],
+)
 def test_fingerprint_changes_with_units_format_and_numeric_values(change):
     assert _fingerprint(change) != _fingerprint()
 
@@ -142,7 +169,9 @@ def test_fingerprint_ignores_descriptive_text_and_names_units_and_format():
 def test_acac_fingerprint_includes_its_isolated_atoms_file():
     ds = load_catalog(entry_points=False).datasets["acac"]
     fp = ds.fingerprint()
-    assert fp[ISO_ACAC].startswith("sha256:b74f321b453374621b447d65c60979f70df1b7182c8ee0215388b2c574f33823;format=extxyz")
+    assert fp[ISO_ACAC].startswith(
+        "sha256:b74f321b453374621b447d65c60979f70df1b7182c8ee0215388b2c574f33823;format=extxyz"
+    )
     assert ISO_ACAC in ds.file_names()
 
 
@@ -150,7 +179,9 @@ def test_acac_fingerprint_includes_its_isolated_atoms_file():
 def _tiny_frames(n: int, e0: float) -> Frames:
     from ase import Atoms
 
-    atoms = [Atoms("CuAu", positions=[[0, 0, 0], [2.0 + 0.01 * k, 0, 0]], cell=5 * np.eye(3), pbc=True) for k in range(n)]
+    atoms = [
+        Atoms("CuAu", positions=[[0, 0, 0], [2.0 + 0.01 * k, 0, 0]], cell=5 * np.eye(3), pbc=True) for k in range(n)
+    ]
     return Frames.from_atoms(atoms, energies=e0 - np.arange(n), forces=[np.full((2, 3), 0.1)] * n, source="tiny")
 
 
@@ -159,9 +190,16 @@ def _tiny_generated(calls: list) -> GeneratedDataset:
         calls.append(1)
         return {"train": _tiny_frames(4, -10.0), "test": _tiny_frames(2, -20.0)}
 
-    return GeneratedDataset(name="tiny-gen", generate=generate, params={"n": 4},
-                            splits={"train": SplitInfo("train", 4), "test": SplitInfo("test", 2)},
-                            elements=["Cu", "Au"], periodic=True, temperature_K=300.0, timestep_fs=1.0)
+    return GeneratedDataset(
+        name="tiny-gen",
+        generate=generate,
+        params={"n": 4},
+        splits={"train": SplitInfo("train", 4), "test": SplitInfo("test", 2)},
+        elements=["Cu", "Au"],
+        periodic=True,
+        temperature_K=300.0,
+        timestep_fs=1.0,
+    )
 
 
 def test_generated_cache_tampered_is_regenerated_with_a_warning(hermetic_env, caplog):
@@ -227,16 +265,31 @@ def test_fetch_synthetic_emt_says_generated_verified_or_regenerated(monkeypatch,
     assert res.exit_code == 0, res.output
     line = next(ln for ln in res.stdout.splitlines() if ln.startswith("synthetic-emt: "))
     assert line.startswith(f"synthetic-emt: regenerated {ds.cache_path()}: ") and "sha256" in line
-    np.testing.assert_array_equal(load_catalog(entry_points=False).datasets["synthetic-emt"].load("train").energy, original)
+    np.testing.assert_array_equal(
+        load_catalog(entry_points=False).datasets["synthetic-emt"].load("train").energy, original
+    )
 
 
 # -- 3. registry values are range-checked where they are declared -------------------------------------------
 GOOD = {
-    "files": {"local/v/data.xyz": {"url": "https://example.invalid/data.xyz", "sha256": "cd" * 32, "format": "extxyz",
-                                   "units": {"energy": "eV", "forces": "eV/Å", "length": "Å"}}},
-    "datasets": {"val-check": {"elements": ["H", "O"], "periodic": False, "temperature_K": 300.0, "timestep_fs": 0.5,
-                               "friction_per_ps": 0.5,
-                               "splits": {"train": {"file": "local/v/data.xyz", "frames": 3, "temperature_K": 300.0}}}},
+    "files": {
+        "local/v/data.xyz": {
+            "url": "https://example.invalid/data.xyz",
+            "sha256": "cd" * 32,
+            "format": "extxyz",
+            "units": {"energy": "eV", "forces": "eV/Å", "length": "Å"},
+        }
+    },
+    "datasets": {
+        "val-check": {
+            "elements": ["H", "O"],
+            "periodic": False,
+            "temperature_K": 300.0,
+            "timestep_fs": 0.5,
+            "friction_per_ps": 0.5,
+            "splits": {"train": {"file": "local/v/data.xyz", "frames": 3, "temperature_K": 300.0}},
+        }
+    },
 }
 DS, SPLIT, FILE = "[datasets.val-check]", "[datasets.val-check.splits.train]", '[files."local/v/data.xyz"]'
 
@@ -244,27 +297,30 @@ DS, SPLIT, FILE = "[datasets.val-check]", "[datasets.val-check.splits.train]", '
 D, S, F = ("datasets", "val-check"), ("datasets", "val-check", "splits", "train"), ("files", "local/v/data.xyz")
 
 
-@pytest.mark.parametrize("keys, value, table, shown", [
-    ((*D, "timestep_fs"), 0, DS, "timestep_fs = 0"),
-    ((*D, "timestep_fs"), 12.0, DS, "timestep_fs = 12.0"),
-    ((*D, "temperature_K"), -5.0, DS, "temperature_K = -5.0"),
-    ((*D, "temperature_K"), "300", DS, "temperature_K = '300'"),
-    ((*D, "friction_per_ps"), -0.1, DS, "friction_per_ps = -0.1"),
-    ((*D, "elements"), ["H", "Xx"], DS, "elements = ['H', 'Xx']"),
-    ((*S, "frames"), 0, SPLIT, "frames = 0"),
-    ((*S, "frames"), 2.5, SPLIT, "frames = 2.5"),
-    ((*S, "temperature_K"), 0.0, SPLIT, "temperature_K = 0.0"),
-    ((*S, "frame_spacing_fs"), -0.5, SPLIT, "frame_spacing_fs = -0.5"),
-    ((*S, "select"), {"range": [0, "a"]}, SPLIT, "select = { range = [0, 'a'] }"),
-    ((*S, "select"), {"random": [2, -1], "part": 0, "seed": 0}, SPLIT, "select.random = [2, -1]"),
-    ((*S, "select"), {"random": [2, 1], "part": 2, "seed": 0}, SPLIT, "select.part = 2"),
-    ((*S, "select"), {"random": [2, 1], "part": 0, "seed": 1.5}, SPLIT, "select.seed = 1.5"),
-    ((*S, "format"), "cif", SPLIT, "format = 'cif'"),
-    ((*F, "format"), "cif", FILE, "format = 'cif'"),
-    ((*F, "units", "energy"), "eV2", FILE, "units.energy = 'eV2'"),
-    ((*F, "units", "forces"), "eV", FILE, "units.forces = 'eV'"),
-    ((*F, "units", "energies"), "eV", FILE, "units.energies = 'eV'"),
-])
+@pytest.mark.parametrize(
+    "keys, value, table, shown",
+    [
+        ((*D, "timestep_fs"), 0, DS, "timestep_fs = 0"),
+        ((*D, "timestep_fs"), 12.0, DS, "timestep_fs = 12.0"),
+        ((*D, "temperature_K"), -5.0, DS, "temperature_K = -5.0"),
+        ((*D, "temperature_K"), "300", DS, "temperature_K = '300'"),
+        ((*D, "friction_per_ps"), -0.1, DS, "friction_per_ps = -0.1"),
+        ((*D, "elements"), ["H", "Xx"], DS, "elements = ['H', 'Xx']"),
+        ((*S, "frames"), 0, SPLIT, "frames = 0"),
+        ((*S, "frames"), 2.5, SPLIT, "frames = 2.5"),
+        ((*S, "temperature_K"), 0.0, SPLIT, "temperature_K = 0.0"),
+        ((*S, "frame_spacing_fs"), -0.5, SPLIT, "frame_spacing_fs = -0.5"),
+        ((*S, "select"), {"range": [0, "a"]}, SPLIT, "select = { range = [0, 'a'] }"),
+        ((*S, "select"), {"random": [2, -1], "part": 0, "seed": 0}, SPLIT, "select.random = [2, -1]"),
+        ((*S, "select"), {"random": [2, 1], "part": 2, "seed": 0}, SPLIT, "select.part = 2"),
+        ((*S, "select"), {"random": [2, 1], "part": 0, "seed": 1.5}, SPLIT, "select.seed = 1.5"),
+        ((*S, "format"), "cif", SPLIT, "format = 'cif'"),
+        ((*F, "format"), "cif", FILE, "format = 'cif'"),
+        ((*F, "units", "energy"), "eV2", FILE, "units.energy = 'eV2'"),
+        ((*F, "units", "forces"), "eV", FILE, "units.forces = 'eV'"),
+        ((*F, "units", "energies"), "eV", FILE, "units.energies = 'eV'"),
+    ],
+)
 def test_bad_registry_value_is_one_line_naming_file_table_key_and_value(keys, value, table, shown):
     t = copy.deepcopy(GOOD)
     _set(keys, value)(t)
@@ -284,11 +340,15 @@ def test_good_registry_values_pass():
 def test_a_bad_dataset_is_broken_and_the_others_work(tmp_path, monkeypatch, hermetic_env):
     sha = _put(hermetic_env, "local/ok/data.xyz", "".join(_xyz_frame(["H", "O"], -10.0 - k) for k in range(3)))
     split = 'file = "local/ok/data.xyz"'
-    reg_file = _registry_file(tmp_path, monkeypatch, _file_toml("local/ok/data.xyz", sha)
-                              + _dataset_toml("bad-step", split).replace("timestep_fs = 0.5", "timestep_fs = 0")
-                              + _dataset_toml("Bad_Id", split)
-                              + _dataset_toml("bad-type", split, extra="tags = 5")
-                              + _dataset_toml("good-one", split + "\nframes = 3"))
+    reg_file = _registry_file(
+        tmp_path,
+        monkeypatch,
+        _file_toml("local/ok/data.xyz", sha)
+        + _dataset_toml("bad-step", split).replace("timestep_fs = 0.5", "timestep_fs = 0")
+        + _dataset_toml("Bad_Id", split)
+        + _dataset_toml("bad-type", split, extra="tags = 5")
+        + _dataset_toml("good-one", split + "\nframes = 3"),
+    )
     cat = load_catalog(entry_points=False)
     assert cat.plugins["core.datasets"].status == "ok", cat.plugins["core.datasets"].error
     why = cat.problems["dataset:bad-step"]
@@ -308,26 +368,38 @@ def test_nan_is_reported_at_its_frame_in_the_file(tmp_path, monkeypatch, hermeti
     frames = [_xyz_frame(["O", "H", "H", "H"], -10.0 - k, bad_forces if k == 10 else None) for k in range(20)]
     name = "local/nan/traj.xyz"
     sha = _put(hermetic_env, name, "".join(frames))
-    _registry_file(tmp_path, monkeypatch, _file_toml(name, sha) + _dataset_toml(
-        "nan-check", f'file = "{name}"\nselect = {{ range = [5, 20] }}\nframes = 15'))
+    _registry_file(
+        tmp_path,
+        monkeypatch,
+        _file_toml(name, sha)
+        + _dataset_toml("nan-check", f'file = "{name}"\nselect = {{ range = [5, 20] }}\nframes = 15'),
+    )
     ds = load_catalog(entry_points=False).datasets["nan-check"]
     with pytest.raises(MalformedDataError) as info:
         ds.load("train")
-    assert str(info.value) == (f"{hermetic_env / name}: frame 10 of the file (frame 5 of split train of dataset "
-                               "nan-check) has non-finite forces (atom 3)")
+    assert str(info.value) == (
+        f"{hermetic_env / name}: frame 10 of the file (frame 5 of split train of dataset "
+        "nan-check) has non-finite forces (atom 3)"
+    )
 
 
 def test_concatenated_files_name_the_file_of_the_bad_frame(tmp_path, monkeypatch, hermetic_env):
     a, b = "local/cat/a.xyz", "local/cat/b.xyz"
     sha_a = _put(hermetic_env, a, "".join(_xyz_frame(["H", "O"], -1.0 - k) for k in range(3)))
     sha_b = _put(hermetic_env, b, "".join(_xyz_frame(["H", "O"], "nan" if k == 2 else -5.0 - k) for k in range(4)))
-    _registry_file(tmp_path, monkeypatch, _file_toml(a, sha_a) + _file_toml(b, sha_b) + _dataset_toml(
-        "cat-check", f'files = ["{a}", "{b}"]\nselect = {{ range = [1, 7] }}'))
+    _registry_file(
+        tmp_path,
+        monkeypatch,
+        _file_toml(a, sha_a)
+        + _file_toml(b, sha_b)
+        + _dataset_toml("cat-check", f'files = ["{a}", "{b}"]\nselect = {{ range = [1, 7] }}'),
+    )
     ds = load_catalog(entry_points=False).datasets["cat-check"]
     with pytest.raises(MalformedDataError) as info:
         ds.load("train")
-    assert str(info.value).startswith(f"{hermetic_env / b}: frame 2 of the file (frame 4 of split train of dataset "
-                                      "cat-check) has a non-finite energy")
+    assert str(info.value).startswith(
+        f"{hermetic_env / b}: frame 2 of the file (frame 4 of split train of dataset cat-check) has a non-finite energy"
+    )
 
 
 def test_subset_and_concatenate_carry_file_and_file_frame():
@@ -349,8 +421,11 @@ def _mirror_setup(tmp_path, monkeypatch, content: bytes, corrupt_in: str | None 
     for m in (m1, m2):
         (m / name).parent.mkdir(parents=True)
         (m / name).write_bytes(content + (b"corrupt\n" if m.name == corrupt_in else b""))
-    _registry_file(tmp_path, monkeypatch, f'[files."{name}"]\nurl = "https://example.invalid/upstream/data.xyz"\n'
-                                          f'sha256 = "{sha}"\nformat = "extxyz"\n')
+    _registry_file(
+        tmp_path,
+        monkeypatch,
+        f'[files."{name}"]\nurl = "https://example.invalid/upstream/data.xyz"\nsha256 = "{sha}"\nformat = "extxyz"\n',
+    )
     return name, sha, m1, m2
 
 
@@ -457,8 +532,12 @@ def test_fetch_unknown_and_broken_dataset_ids(tmp_path, monkeypatch, hermetic_en
     assert res.exit_code == 2
     line = _one_error_line(res)
     assert "no dataset 'no-such-set': expected 'all' or one of" in line and "acac" in line
-    _registry_file(tmp_path, monkeypatch, _file_toml("local/x/x.xyz", "ef" * 32) + _dataset_toml(
-        "bad-step", 'file = "local/x/x.xyz"').replace("timestep_fs = 0.5", "timestep_fs = 0"))
+    _registry_file(
+        tmp_path,
+        monkeypatch,
+        _file_toml("local/x/x.xyz", "ef" * 32)
+        + _dataset_toml("bad-step", 'file = "local/x/x.xyz"').replace("timestep_fs = 0.5", "timestep_fs = 0"),
+    )
     res = _cli(monkeypatch, "fetch", "bad-step")
     assert res.exit_code == 2
     line = _one_error_line(res)
@@ -473,7 +552,10 @@ def test_acac_isolated_atom_energies_come_from_the_embedded_file(hermetic_env):
     assert reg.locate(ISO_ACAC) == "embedded"
     assert ds.isolated_atom_energies() == ACAC_E0
     assert reg.locate(ISO_ACAC) == "cache"
-    assert file_hash(hermetic_env / ISO_ACAC, "sha256") == "b74f321b453374621b447d65c60979f70df1b7182c8ee0215388b2c574f33823"
+    assert (
+        file_hash(hermetic_env / ISO_ACAC, "sha256")
+        == "b74f321b453374621b447d65c60979f70df1b7182c8ee0215388b2c574f33823"
+    )
 
 
 def test_embedded_acac_isolated_atoms_equal_the_mirror_copy(mirror):
@@ -494,10 +576,16 @@ def _e0_registry(inline: dict | None = None, iso: str | None = None, both=False)
 
 def test_inline_isolated_atom_energies():
     reg = Registry([("e0.toml", _e0_registry({"H": -13.6, "O": -2041.0}))])
-    assert RegistryDataset("val-check", reg.datasets["val-check"], reg).isolated_atom_energies() == {1: -13.6, 8: -2041.0}
+    assert RegistryDataset("val-check", reg.datasets["val-check"], reg).isolated_atom_energies() == {
+        1: -13.6,
+        8: -2041.0,
+    }
     for table, match in [
-        (_e0_registry({"H": -13.6}), r"e0.toml: \[datasets.val-check\] isolated_atom_energies = \{ H = -13.6 \}: "
-                                     r"expected an energy for every element of the dataset \(H, O\); missing O"),
+        (
+            _e0_registry({"H": -13.6}),
+            r"e0.toml: \[datasets.val-check\] isolated_atom_energies = \{ H = -13.6 \}: "
+            r"expected an energy for every element of the dataset \(H, O\); missing O",
+        ),
         (_e0_registry({"H": -13.6, "O": float("nan")}), r"isolated_atom_energies.O = nan: expected a finite energy"),
         (_e0_registry({"H": -13.6, "O": -2041.0, "Qq": 1.0}), r"'Qq' is none"),
         (_e0_registry({"H": -13.6, "O": -2041.0}, iso="local/v/data.xyz"), r"not both"),
@@ -508,20 +596,28 @@ def test_inline_isolated_atom_energies():
             RegistryDataset("val-check", reg.datasets["val-check"], reg)
 
 
-def test_isolated_atoms_file_is_verified_read_with_its_units_and_must_cover_every_element(tmp_path, monkeypatch,
-                                                                                           hermetic_env):
+def test_isolated_atoms_file_is_verified_read_with_its_units_and_must_cover_every_element(
+    tmp_path, monkeypatch, hermetic_env
+):
     data, iso = "local/e0/data.xyz", "local/e0/iso.xyz"
     sha = _put(hermetic_env, data, "".join(_xyz_frame(["H", "O"], -1.0 - k) for k in range(2)))
     iso_sha = _put(hermetic_env, iso, _xyz_frame(["H"], -13600.0) + _xyz_frame(["O"], -2041000.0))
     text = _file_toml(data, sha) + _file_toml(iso, iso_sha, 'energy = "meV"')
-    _registry_file(tmp_path, monkeypatch, text + _dataset_toml("e0-file", f'file = "{data}"', extra=f'isolated_atoms = "{iso}"'))
+    _registry_file(
+        tmp_path, monkeypatch, text + _dataset_toml("e0-file", f'file = "{data}"', extra=f'isolated_atoms = "{iso}"')
+    )
     ds = load_catalog(entry_points=False).datasets["e0-file"]
     assert ds.isolated_atom_energies() == pytest.approx({1: -13.6, 8: -2041.0})
     assert iso in ds.fingerprint()
     # a file without oxygen: the missing element is named
     iso_sha = _put(hermetic_env, iso, _xyz_frame(["H"], -13600.0))
-    _registry_file(tmp_path, monkeypatch, _file_toml(data, sha) + _file_toml(iso, iso_sha, 'energy = "meV"')
-                   + _dataset_toml("e0-file", f'file = "{data}"', extra=f'isolated_atoms = "{iso}"'))
+    _registry_file(
+        tmp_path,
+        monkeypatch,
+        _file_toml(data, sha)
+        + _file_toml(iso, iso_sha, 'energy = "meV"')
+        + _dataset_toml("e0-file", f'file = "{data}"', extra=f'isolated_atoms = "{iso}"'),
+    )
     ds = load_catalog(entry_points=False).datasets["e0-file"]
     with pytest.raises(MalformedDataError, match=r"no isolated-atom energy for O; expected one frame per element"):
         ds.isolated_atom_energies()

@@ -1,6 +1,7 @@
 """Same command, same seed → same numbers on an idle and on a loaded machine; a wall-clock guard
 that fires is marked *truncated*; several seeds give mean ± std and a ranking-stability table;
 the quick preset's training subset is seeded, fixed per dataset and recorded."""
+
 from __future__ import annotations
 
 import subprocess
@@ -22,20 +23,26 @@ TIMINGS = {"train_time_per_epoch", "train_time_total", "md_time_per_step", "md_t
 
 def _numbers(out) -> dict:
     store = Store.open_readonly(out)
-    return {(c.model, c.dataset, c.seed, m["name"], m["split"], m["mode"]): (m["value"], m["std"])
-            for c in store.cells("done") for m in store.metrics(c.key) if m["name"] not in TIMINGS}
+    return {
+        (c.model, c.dataset, c.seed, m["name"], m["split"], m["mode"]): (m["value"], m["std"])
+        for c in store.cells("done")
+        for m in store.metrics(c.key)
+        if m["name"] not in TIMINGS
+    }
 
 
 @pytest.mark.slow
 def test_same_command_gives_identical_numbers_beside_a_cpu_hog(toy_site, emt_env, tmp_path):
     cmd = toy_site.egbench + ["run", "--models", "toy-pair", "--datasets", "acac,synthetic-emt", "--preset", "smoke"]
-    idle = subprocess.run(cmd + ["--out", str(tmp_path / "idle")], env=toy_site.env(), capture_output=True, text=True,
-                          timeout=600)
+    idle = subprocess.run(
+        cmd + ["--out", str(tmp_path / "idle")], env=toy_site.env(), capture_output=True, text=True, timeout=600
+    )
     assert idle.returncode == 0, idle.stderr[-3000:]
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(3)]
     try:
-        loaded = subprocess.run(cmd + ["--out", str(tmp_path / "loaded")], env=toy_site.env(), capture_output=True,
-                                text=True, timeout=900)
+        loaded = subprocess.run(
+            cmd + ["--out", str(tmp_path / "loaded")], env=toy_site.env(), capture_output=True, text=True, timeout=900
+        )
     finally:
         for h in hogs:
             h.kill()
@@ -49,8 +56,13 @@ def test_same_command_gives_identical_numbers_beside_a_cpu_hog(toy_site, emt_env
 
 @pytest.mark.slow
 def test_a_guard_that_fires_marks_the_cell_truncated_in_every_format(toy, tmp_path):
-    presets = {"smoke": {"cutoff": 4.0, "model": {"n_basis": 6},
-                         "train": {"epochs": 500, "batch_size": 8, "lr": 1e-2, "max_time_s": 0.5}}}
+    presets = {
+        "smoke": {
+            "cutoff": 4.0,
+            "model": {"n_basis": 6},
+            "train": {"epochs": 500, "batch_size": 8, "lr": 1e-2, "max_time_s": 0.5},
+        }
+    }
     cat = load_catalog(extra_plugins=[toy.Plugin(toy.spec("toy-guarded", presets=presets))], entry_points=False)
     cells = plan_cells(cat, "toy-guarded", "acac", preset="smoke")
     store = Store(tmp_path / "out")
@@ -80,8 +92,13 @@ def test_seeds_give_mean_and_std_and_a_ranking_stability_table(toy, tmp_path):
     for r in lb.rows:
         row = dict(zip(lb.headers, r))
         assert row["seeds"] == "0,1,2"
-        values = [m["value"] for c in store.cells("done") if c.model in row["model"] and row["model"].startswith(c.model)
-                  for m in store.metrics(c.key) if m["name"] == "force_mae"]
+        values = [
+            m["value"]
+            for c in store.cells("done")
+            if c.model in row["model"] and row["model"].startswith(c.model)
+            for m in store.metrics(c.key)
+            if m["name"] == "force_mae"
+        ]
         assert len(values) == 3
         assert row["F MAE (meV/Å)"] == f"{np.mean(values) * 1e3:.2f} ± {np.std(values, ddof=1) * 1e3:.2f}"
     headers, rows = rank_stability(store)
@@ -94,8 +111,15 @@ def test_quick_subset_is_seeded_fixed_per_dataset_and_bounded():
     rng = np.random.default_rng(0)
     n_atoms = rng.integers(10, 40, size=1000)
     n = int(n_atoms.sum())
-    frames = Frames(np.zeros((n, 3)), np.ones(n), n_atoms, np.zeros((1000, 3, 3)), np.zeros((1000, 3), bool),
-                    np.zeros(1000), np.zeros((n, 3)))
+    frames = Frames(
+        np.zeros((n, 3)),
+        np.ones(n),
+        n_atoms,
+        np.zeros((1000, 3, 3)),
+        np.zeros((1000, 3), bool),
+        np.zeros(1000),
+        np.zeros((n, 3)),
+    )
     quick = protocol("quick")
     idx = subset_indices(frames, quick, "train")
     assert len(idx) <= quick.max_train_frames and frames.n_atoms[idx].sum() <= quick.max_train_atoms

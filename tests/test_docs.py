@@ -1,5 +1,6 @@
 """Every hook in the contract is documented under its exact, annotated signature (datasette's rule),
 and the annotations name real types while importing the contract stays cheap."""
+
 import inspect
 import subprocess
 import sys
@@ -14,8 +15,7 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
 
 
 def _hooks():
-    return [(n, f) for n, f in inspect.getmembers(hookspecs, inspect.isfunction)
-            if hasattr(f, "egbench_spec")]
+    return [(n, f) for n, f in inspect.getmembers(hookspecs, inspect.isfunction) if hasattr(f, "egbench_spec")]
 
 
 def _typed_signature(fn) -> str:
@@ -30,7 +30,7 @@ def _section(text: str, heading: str) -> str:
     end = text.find("\n## ", start + 1)
     nxt = text.find("\n### ", start + 1)
     ends = [e for e in (end, nxt) if e != -1]
-    return text[start:min(ends)] if ends else text[start:]
+    return text[start : min(ends)] if ends else text[start:]
 
 
 def test_there_are_hooks():
@@ -65,8 +65,10 @@ def test_hook_annotations_name_real_types():
 
 
 def test_importing_the_contract_imports_no_framework():
-    code = ("import sys, egbench_core.hookspecs; "
-            "heavy = sorted(m for m in ('torch', 'numpy', 'typer', 'egbench_core.interfaces') if m in sys.modules); "
-            "print(','.join(heavy))")
+    code = (
+        "import sys, egbench_core.hookspecs; "
+        "heavy = sorted(m for m in ('torch', 'numpy', 'typer', 'egbench_core.interfaces') if m in sys.modules); "
+        "print(','.join(heavy))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

@@ -1,5 +1,6 @@
 """Models in another environment run through the worker protocol, with one store; a crashing
 worker is a failed cell, not a failed run."""
+
 from __future__ import annotations
 
 import json
@@ -9,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from egbench_core.env_client import describe_environment
 from egbench_core.envs import Environment, list_envs
 from egbench_core.plugins import load_catalog
 from egbench_core.runner import plan_cells, run_cells
 from egbench_core.store import Store
-from egbench_core.env_client import describe_environment
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "plugins" / "_template"
 
@@ -88,9 +89,14 @@ def test_a_calculator_backed_model_in_an_environment_is_planned_as_one(tmp_path,
     envs = tmp_path / "envs"
     monkeypatch.setenv("EGBENCH_ENVS_DIR", str(envs))
     env = _fake_env(envs, "calc", f'exec "{sys.executable}" "$@"\n')
-    env.models = [{"name": "calc-model", "presets": {p: {"cutoff": 5.0} for p in ("smoke", "quick", "paper")},
-                   "capabilities": {"trainable": False, "stress": False, "elements": [1, 6, 8]},
-                   "calculator_backed": True}]
+    env.models = [
+        {
+            "name": "calc-model",
+            "presets": {p: {"cutoff": 5.0} for p in ("smoke", "quick", "paper")},
+            "capabilities": {"trainable": False, "stress": False, "elements": [1, 6, 8]},
+            "calculator_backed": True,
+        }
+    ]
     env.save()
     cat = load_catalog(entry_points=False)
     spec = cat.models["calc-model"]

@@ -1,6 +1,7 @@
 """Cells on a real Dask cluster (a LocalCluster of 2 worker processes, never a mock): the same
 numbers as in-process, progress events from the workers, a worker killed mid-cell, a cell that
 kills its worker every time (an infrastructure failure), and the SLURM job script."""
+
 from __future__ import annotations
 
 import os
@@ -24,17 +25,27 @@ TIMINGS = {"train_time_per_epoch", "train_time_total", "md_time_per_step", "md_t
 
 def _numbers(out) -> dict:
     store = Store.open_readonly(out)
-    return {(c.model, c.dataset, c.seed, m["name"], m["split"], m["mode"]): (m["value"], m["std"])
-            for c in store.cells("done") for m in store.metrics(c.key) if m["name"] not in TIMINGS}
+    return {
+        (c.model, c.dataset, c.seed, m["name"], m["split"], m["mode"]): (m["value"], m["std"])
+        for c in store.cells("done")
+        for m in store.metrics(c.key)
+        if m["name"] not in TIMINGS
+    }
 
 
 def test_dask_stores_the_same_numbers_as_local(toy_site, emt_env, tmp_path):
     base = toy_site.egbench + ["run", "--models", "toy-pair", "--datasets", "acac,synthetic-emt", "--preset", "smoke"]
-    local = subprocess.run(base + ["--out", str(tmp_path / "local")], env=toy_site.env(), capture_output=True,
-                           text=True, timeout=900)
+    local = subprocess.run(
+        base + ["--out", str(tmp_path / "local")], env=toy_site.env(), capture_output=True, text=True, timeout=900
+    )
     assert local.returncode == 0, local.stderr[-3000:]
-    dask = subprocess.run(base + ["--executor", "dask", "--workers", "2", "--out", str(tmp_path / "dask")],
-                          env=toy_site.env(), capture_output=True, text=True, timeout=900)
+    dask = subprocess.run(
+        base + ["--executor", "dask", "--workers", "2", "--out", str(tmp_path / "dask")],
+        env=toy_site.env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert dask.returncode == 0, dask.stderr[-3000:]
     assert "2 computed" in dask.stdout
     assert "Scheduler at" not in dask.stdout + dask.stderr  # dask's own INFO lines only with -vv
@@ -92,8 +103,14 @@ def test_a_worker_killed_mid_cell_is_retried_and_every_cell_finishes(dask_catalo
     killer.start()
     progress = _Recorder()
     try:
-        summary = run_cells(cells, dask_catalog, Store(tmp_path / "out"), progress=progress, executor=executor,
-                            execution=Execution(threads=1))
+        summary = run_cells(
+            cells,
+            dask_catalog,
+            Store(tmp_path / "out"),
+            progress=progress,
+            executor=executor,
+            execution=Execution(threads=1),
+        )
     finally:
         killer.join()
         executor.close()
@@ -109,8 +126,9 @@ def test_a_cell_that_kills_its_worker_twice_is_an_infrastructure_failure(dask_ca
     cells = plan_cells(dask_catalog, "toy-crash,toy-pair", "acac", preset="smoke")
     executor = DaskExecutor.local(2, 1)
     try:
-        summary = run_cells(cells, dask_catalog, Store(tmp_path / "out"), executor=executor,
-                            execution=Execution(threads=1))
+        summary = run_cells(
+            cells, dask_catalog, Store(tmp_path / "out"), executor=executor, execution=Execution(threads=1)
+        )
     finally:
         executor.close()
     assert (summary.done, summary.failed, summary.infra_failed) == (1, 0, 1)
@@ -138,12 +156,25 @@ def test_an_ase_model_runs_on_a_dask_worker(emt_env, tmp_path):
 
 def test_slurm_dry_run_prints_the_job_script(toy_site, tmp_path):
     cfg = tmp_path / "egbench.toml"
-    cfg.write_text('[executor.slurm]\nqueue = "gpu"\naccount = "chem"\nwalltime = "04:00:00"\ncores = 4\n'
-                   'memory = "16GB"\ngpus = 1\nenv = "source /opt/egbench/.venv/bin/activate"\n')
-    res = subprocess.run(toy_site.egbench + ["run", "--executor", "slurm", "--dry-run", "--config", str(cfg)],
-                         env=toy_site.env(), capture_output=True, text=True, timeout=300)
+    cfg.write_text(
+        '[executor.slurm]\nqueue = "gpu"\naccount = "chem"\nwalltime = "04:00:00"\ncores = 4\n'
+        'memory = "16GB"\ngpus = 1\nenv = "source /opt/egbench/.venv/bin/activate"\n'
+    )
+    res = subprocess.run(
+        toy_site.egbench + ["run", "--executor", "slurm", "--dry-run", "--config", str(cfg)],
+        env=toy_site.env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
-    for line in ("#SBATCH -p gpu", "#SBATCH -A chem", "#SBATCH -t 04:00:00", "#SBATCH --gres=gpu:1",
-                 "source /opt/egbench/.venv/bin/activate", "--resources GPU=1"):
+    for line in (
+        "#SBATCH -p gpu",
+        "#SBATCH -A chem",
+        "#SBATCH -t 04:00:00",
+        "#SBATCH --gres=gpu:1",
+        "source /opt/egbench/.venv/bin/activate",
+        "--resources GPU=1",
+    ):
         assert line in res.stdout, res.stdout
     assert not (tmp_path / "egbench-results").exists()

@@ -1,4 +1,5 @@
 """Neighbour lists (vesin vs ASE), AtomicGraph batching, and forces / stress by autograd."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -143,8 +144,13 @@ def make_potential(toy):
         model = toy.Model(len(species), CUTOFF, n_basis=6).double()
         with torch.no_grad():
             model.weights.mul_(10.0)  # make the energy landscape far from flat
-        stats = DatasetStats(species=tuple(species), e0=tuple(-3.0 - k for k in range(len(species))), scale=0.7,
-                             avg_num_neighbors=12.0, residual_rms_per_atom=0.1)
+        stats = DatasetStats(
+            species=tuple(species),
+            e0=tuple(-3.0 - k for k in range(len(species))),
+            scale=0.7,
+            avg_num_neighbors=12.0,
+            residual_rms_per_atom=0.1,
+        )
         return NormalisedPotential(model, stats, CUTOFF).double()
 
     return make

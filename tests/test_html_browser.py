@@ -7,6 +7,7 @@ Needs ``/usr/bin/chromium`` (``EGBENCH_CHROMIUM`` names another) and ``playwrigh
 without them on a developer's machine, failed in CI (``CI`` set), where ``.ci/run`` installs them.
 Screenshots go to ``EGBENCH_SCREENSHOTS`` if set, else to the test's temporary folder.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,15 @@ from egbench_core.html.write import write_report
 pytestmark = pytest.mark.slow
 CHROMIUM = Path(os.environ.get("EGBENCH_CHROMIUM", "/usr/bin/chromium"))
 # as root on a machine without a network: no sandbox, no GPU, no background traffic to Google
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PAGES = ("index.html", "ood.html", "dataset-acac.html", "dataset-synthetic-emt.html", "provenance.html")
 
 
@@ -55,8 +63,13 @@ def browser(tmp_path_factory):
 
     with sync_playwright() as pw:
         ctx = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM), headless=True,
-            args=FLAGS, viewport={"width": 1440, "height": 900}, offline=True)
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=FLAGS,
+            viewport={"width": 1440, "height": 900},
+            offline=True,
+        )
         ctx.requests = []
 
         def gate(route):
@@ -88,8 +101,9 @@ def test_pages_load_without_errors_and_fetch_only_files(browser, site):
         page.close()
     seen = browser.requests[before:]
     assert seen and all(u.startswith("file://") for u in seen), [u for u in seen if not u.startswith("file://")]
-    assert any(u.endswith("/assets/plotly.min.js") for u in seen) and any(u.endswith("/assets/report.css")
-                                                                          for u in seen)
+    assert any(u.endswith("/assets/plotly.min.js") for u in seen) and any(
+        u.endswith("/assets/report.css") for u in seen
+    )
 
 
 PLOT_STATE = """() => Array.from(document.querySelectorAll('.plot')).map(div => {
@@ -102,11 +116,16 @@ PLOT_STATE = """() => Array.from(document.querySelectorAll('.plot')).map(div => 
 })"""
 
 
-@pytest.mark.parametrize("name, kinds", [
-    ("dataset-synthetic-emt.html", {"rdf", "oracle-force", "ev", "fv", "survival", "parity-forces", "parity-energy",
-                                    "loss", "lr", "cost"}),
-    ("dataset-acac.html", {"rdf", "survival", "parity-forces", "parity-energy", "loss", "lr", "cost"}),
-])
+@pytest.mark.parametrize(
+    "name, kinds",
+    [
+        (
+            "dataset-synthetic-emt.html",
+            {"rdf", "oracle-force", "ev", "fv", "survival", "parity-forces", "parity-energy", "loss", "lr", "cost"},
+        ),
+        ("dataset-acac.html", {"rdf", "survival", "parity-forces", "parity-energy", "loss", "lr", "cost"}),
+    ],
+)
 def test_every_plot_is_drawn(browser, site, name, kinds):
     page = _open(browser, site, name)
     plots = page.evaluate(PLOT_STATE)
@@ -122,8 +141,11 @@ def test_every_plot_is_drawn(browser, site, name, kinds):
 
 def _column(page, table: str, header: str) -> list[str]:
     col = page.locator(f"#{table} th[data-col]", has_text=header).first.get_attribute("data-col")
-    return page.evaluate("""([table, col]) => Array.from(document.querySelectorAll(`#${table} tbody tr`))
-        .filter(r => r.offsetParent !== null).map(r => r.cells[col].getAttribute('data-sort'))""", [table, int(col)])
+    return page.evaluate(
+        """([table, col]) => Array.from(document.querySelectorAll(`#${table} tbody tr`))
+        .filter(r => r.offsetParent !== null).map(r => r.cells[col].getAttribute('data-sort'))""",
+        [table, int(col)],
+    )
 
 
 def test_clicking_a_header_sorts_the_rows(browser, site):

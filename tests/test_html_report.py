@@ -1,6 +1,7 @@
 """The HTML report's data (leaderboards, OOD pairs, plot series, Pareto front), the folder it
 writes, ``report --format json``, and the terminal's summary of cells not run — on the smoke store
 of ``report_store`` (conftest.py). The pages in a real browser: test_html_browser.py."""
+
 from __future__ import annotations
 
 import json
@@ -41,12 +42,16 @@ def test_the_store_holds_what_the_tests_expect(report_store):
     assert got == [
         ("toy-broken", "acac", "standard", 0, "failed"),
         ("toy-molecular", "synthetic-emt", "standard", 0, "skipped"),
-        ("toy-pair", "acac", "ood-temperature", 0, "done"), ("toy-pair", "acac", "standard", 0, "done"),
-        ("toy-pair", "acac", "standard", 1, "done"), ("toy-pair", "synthetic-emt", "ood-temperature", 0, "skipped"),
+        ("toy-pair", "acac", "ood-temperature", 0, "done"),
+        ("toy-pair", "acac", "standard", 0, "done"),
+        ("toy-pair", "acac", "standard", 1, "done"),
+        ("toy-pair", "synthetic-emt", "ood-temperature", 0, "skipped"),
         ("toy-pair", "synthetic-emt", "standard", 0, "done"),
-        ("toy-wide", "acac", "ood-temperature", 0, "done"), ("toy-wide", "acac", "standard", 0, "done"),
+        ("toy-wide", "acac", "ood-temperature", 0, "done"),
+        ("toy-wide", "acac", "standard", 0, "done"),
         ("toy-wide", "synthetic-emt", "ood-temperature", 0, "skipped"),
-        ("toy-wide", "synthetic-emt", "standard", 0, "done")]
+        ("toy-wide", "synthetic-emt", "standard", 0, "done"),
+    ]
 
 
 def test_leaderboards_values_seeds_best_and_cells_not_run(report_store):
@@ -65,8 +70,9 @@ def test_leaderboards_values_seeds_best_and_cells_not_run(report_store):
     # best per column among the models of one dataset and task (lower is better for an error)
     wide = rows[("toy-wide", "acac", "standard")]
     assert wide.cells[f].number != pair.cells[f].number
-    assert (pair.cells[f].best, wide.cells[f].best) == ((True, False) if pair.cells[f].number < wide.cells[f].number
-                                                        else (False, True))
+    assert (pair.cells[f].best, wide.cells[f].best) == (
+        (True, False) if pair.cells[f].number < wide.cells[f].number else (False, True)
+    )
     # a column whose values all tie marks nothing (e.g. every replica stable everywhere)
     stab = bs["stability"]
     for key in {(r.dataset, r.task) for r in stab.rows}:
@@ -81,10 +87,17 @@ def test_leaderboards_values_seeds_best_and_cells_not_run(report_store):
     assert failed.status == "failed" and failed.cells[f].reason == "RuntimeError: build exploded on purpose"
     # n/a with its note: acac's DFT oracle is not installed here
     dyn = bs["dynamics"]
-    assert [c.header for c in dyn.columns][:3] == ["MD F MAE oracle (meV/Å)", "F drift (MD/test)",
-                                                   "MD E MAE oracle (meV/atom)"]
-    assert [c.header for c in dyn.columns][-4:] == ["EV oracle (×1e-5)", "FV oracle", "EV aligned (×1e-5)",
-                                                    "FV aligned"]
+    assert [c.header for c in dyn.columns][:3] == [
+        "MD F MAE oracle (meV/Å)",
+        "F drift (MD/test)",
+        "MD E MAE oracle (meV/atom)",
+    ]
+    assert [c.header for c in dyn.columns][-4:] == [
+        "EV oracle (×1e-5)",
+        "FV oracle",
+        "EV aligned (×1e-5)",
+        "FV aligned",
+    ]
     acac = next(r for r in dyn.rows if (r.model, r.dataset, r.task) == ("toy-wide", "acac", "standard"))
     assert acac.cells[0].state == "n/a" and "oracle" in acac.cells[0].reason
     emt = next(r for r in dyn.rows if (r.model, r.dataset, r.task) == ("toy-wide", "synthetic-emt", "standard"))
@@ -117,22 +130,30 @@ def test_paper_values_beside_ours(report_store, tmp_path):
 
 
 def test_a_truncated_cell_is_marked_with_why(report_store, tmp_path):
-    store = _edited_copy(report_store, tmp_path / "truncated", "UPDATE cells SET truncated=1 WHERE model='toy-wide' "
-                                                               "AND dataset='acac' AND task='standard'")
+    store = _edited_copy(
+        report_store,
+        tmp_path / "truncated",
+        "UPDATE cells SET truncated=1 WHERE model='toy-wide' AND dataset='acac' AND task='standard'",
+    )
     groups, not_done = collect(store)
     static = boards(groups, not_done, {})[0]
     row = next(r for r in static.rows if (r.model, r.dataset, r.task) == ("toy-wide", "acac", "standard"))
     assert row.marks == "*" and "truncated" in row.reason and row.cells[0].state == "value"
     index = write_report(store, tmp_path / "html").read_text()
-    assert re.search(r'<span class="badge b-trunc" title="truncated: the training hit the wall-clock guard[^"]*">'
-                     r"truncated</span>", index)
+    assert re.search(
+        r'<span class="badge b-trunc" title="truncated: the training hit the wall-clock guard[^"]*">'
+        r"truncated</span>",
+        index,
+    )
 
 
 def test_ood_pairs_300_with_600_kelvin_and_the_ratio(report_store):
     groups, _ = collect(report_store)
     (t,) = ood_tables(groups)
-    assert t.task == "ood-temperature" and {(r.model, r.dataset) for r in t.rows} == {("toy-pair", "acac"),
-                                                                                       ("toy-wide", "acac")}
+    assert t.task == "ood-temperature" and {(r.model, r.dataset) for r in t.rows} == {
+        ("toy-pair", "acac"),
+        ("toy-wide", "acac"),
+    }
     r = next(r for r in t.rows if r.model == "toy-pair")
     assert (r.id_label, r.ood_label, r.seeds) == ("test · MD 300 K", "test-600k · MD 600 K", "0")  # the shared seed
     i = [c.header for c in t.columns].index("F MAE (meV/Å)")
@@ -154,8 +175,18 @@ def test_plot_series_and_figures(report_store):
     palette = colours([g.label for g in groups.values()])
     (emt,) = dataset_tasks(report_store, tasks["synthetic-emt"], "synthetic-emt")
     figs = {f.key: f for f in figures(emt, palette)}
-    assert list(figs) == ["rdf", "oracle-force", "ev", "fv", "survival", "parity-forces", "parity-energy", "loss",
-                          "lr", "cost"]
+    assert list(figs) == [
+        "rdf",
+        "oracle-force",
+        "ev",
+        "fv",
+        "survival",
+        "parity-forces",
+        "parity-energy",
+        "loss",
+        "lr",
+        "cost",
+    ]
     assert all(f.data and not f.empty for f in figs.values()), {k: f.empty for k, f in figs.items()}
     # the parity plot reads the stored predictions (every point when there are fewer than the cap)
     cell = next(c for c in report_store.cells("done") if (c.model, c.dataset) == ("toy-wide", "synthetic-emt"))
@@ -174,13 +205,21 @@ def test_plot_series_and_figures(report_store):
     acac_figs = {f.key: f for f in figures(acac["standard"], palette)}
     assert not acac_figs["oracle-force"].data and "pyscf" in acac_figs["oracle-force"].empty
     # two seeds of toy-pair: a curve each, labelled by seed
-    assert {s.label for s in acac["standard"].series} == {"toy-pair [smoke] seed 0", "toy-pair [smoke] seed 1",
-                                                          "toy-wide [smoke]"}
+    assert {s.label for s in acac["standard"].series} == {
+        "toy-pair [smoke] seed 0",
+        "toy-pair [smoke] seed 1",
+        "toy-wide [smoke]",
+    }
 
 
 def test_pareto_front():
-    pts = [CostPoint("a", 10.0, 1.0), CostPoint("b", 5.0, 2.0), CostPoint("c", 6.0, 3.0), CostPoint("d", 20.0, 0.5),
-           CostPoint("e", 5.0, 2.0)]
+    pts = [
+        CostPoint("a", 10.0, 1.0),
+        CostPoint("b", 5.0, 2.0),
+        CostPoint("c", 6.0, 3.0),
+        CostPoint("d", 20.0, 0.5),
+        CostPoint("e", 5.0, 2.0),
+    ]
     assert [p.model for p in pareto(pts)] == ["d", "a", "b", "e"]  # c: b is faster and more accurate
 
 
@@ -211,12 +250,17 @@ def test_the_folder_is_self_contained_and_refuses_foreign_folders(report_store, 
 def test_json_records_one_per_cell_and_metric_with_units(report_store):
     recs = records(report_store)
     assert all(list(r) == list(CELL_FIELDS + METRIC_FIELDS) for r in recs)
-    f = next(r for r in recs if (r["model"], r["dataset"], r["task"], r["seed"], r["metric"], r["split"])
-             == ("toy-pair", "acac", "standard", 1, "force_mae", "test"))
+    f = next(
+        r
+        for r in recs
+        if (r["model"], r["dataset"], r["task"], r["seed"], r["metric"], r["split"])
+        == ("toy-pair", "acac", "standard", 1, "force_mae", "test")
+    )
     assert f["value"] == _metric(report_store, "toy-pair", "acac", "standard", 1, "force_mae")["value"]
     assert (f["unit"], f["state"], f["status"]) == ("eV/Å", "value", "done")
-    ev = next(r for r in recs if (r["model"], r["dataset"], r["task"], r["metric"]) == ("toy-wide", "acac", "standard",
-                                                                                       "ev"))
+    ev = next(
+        r for r in recs if (r["model"], r["dataset"], r["task"], r["metric"]) == ("toy-wide", "acac", "standard", "ev")
+    )
     assert ev["value"] is None and ev["state"] == "n/a" and ev["note"].startswith("not applicable")
     skipped = [r for r in recs if r["status"] == "skipped"]
     assert len(skipped) == 3 and all(r["metric"] is None and r["reason"] for r in skipped)
@@ -229,19 +273,33 @@ def test_json_records_one_per_cell_and_metric_with_units(report_store):
 
 
 def test_not_run_grouped_by_kind_of_reason(report_store):
-    assert reason_kind("dataset synthetic-emt declares no split tagged 'ood-temperature'", "toy-pair",
-                       "synthetic-emt", "ood-temperature") == "dataset <dataset> declares no split tagged '<task>'"
-    offline = ("dataset md17-aspirin: 3 file(s) not available offline: a.npz, b.npz (e.g. https://x/md17-aspirin.npz);"
-               " run `egbench fetch md17-aspirin` or set EGBENCH_DATA_MIRROR")
+    assert (
+        reason_kind(
+            "dataset synthetic-emt declares no split tagged 'ood-temperature'",
+            "toy-pair",
+            "synthetic-emt",
+            "ood-temperature",
+        )
+        == "dataset <dataset> declares no split tagged '<task>'"
+    )
+    offline = (
+        "dataset md17-aspirin: 3 file(s) not available offline: a.npz, b.npz (e.g. https://x/md17-aspirin.npz);"
+        " run `egbench fetch md17-aspirin` or set EGBENCH_DATA_MIRROR"
+    )
     assert reason_kind(offline, "mace", "md17-aspirin", "standard") == (
         "dataset <dataset>: N file(s) not available offline (…); run `egbench fetch <dataset>` or set "
-        "EGBENCH_DATA_MIRROR")
-    rows = [["a [smoke]", "d1", "t", "skipped", "dataset d1 declares no split tagged 't'"],
-            ["b [smoke]", "d2", "t", "skipped", "dataset d2 declares no split tagged 't'"],
-            ["b [smoke]", "d2", "u", "failed", "RuntimeError: boom"]]
+        "EGBENCH_DATA_MIRROR"
+    )
+    rows = [
+        ["a [smoke]", "d1", "t", "skipped", "dataset d1 declares no split tagged 't'"],
+        ["b [smoke]", "d2", "t", "skipped", "dataset d2 declares no split tagged 't'"],
+        ["b [smoke]", "d2", "u", "failed", "RuntimeError: boom"],
+    ]
     groups = group_not_run(rows)
     assert [(g.status, g.count, g.kind) for g in groups] == [
-        ("failed", 1, "RuntimeError: boom"), ("skipped", 2, "dataset <dataset> declares no split tagged '<task>'")]
+        ("failed", 1, "RuntimeError: boom"),
+        ("skipped", 2, "dataset <dataset> declares no split tagged '<task>'"),
+    ]
     # the terminal: one line per reason with its count; --skipped lists every cell
     res = CliRunner().invoke(app, ["report", "--out", str(report_store.root)], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output

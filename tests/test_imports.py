@@ -1,5 +1,6 @@
 """No import cycles inside egbench_core: every ``import``/``from … import`` counts, at module level
 and inside functions (a lazy import is still a dependency), so data flows one way."""
+
 from __future__ import annotations
 
 import ast

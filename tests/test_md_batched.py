@@ -2,6 +2,7 @@
 200 steps), the same trajectories as ASE's Langevin with the same seeds, a batch equal to its
 replicas run alone, a failed replica dropped while the others go on, and canonical sampling of
 the kinetic temperature."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -105,8 +106,18 @@ def test_a_batch_equals_its_replicas_run_alone(acac_pot):
         for r in indices:
             rng = np.random.default_rng(100 + r)
             rec = _Positions()
-            out.append(_Replica(r, 100 + r, r * 100, start_state(frames.to_atoms(r * 100), plan, rng), rng, 60, None,
-                                {"positions": rec}))
+            out.append(
+                _Replica(
+                    r,
+                    100 + r,
+                    r * 100,
+                    start_state(frames.to_atoms(r * 100), plan, rng),
+                    rng,
+                    60,
+                    None,
+                    {"positions": rec},
+                )
+            )
             recs.append(rec)
         return out, recs
 
@@ -201,7 +212,7 @@ def test_kinetic_temperature_is_canonical_on_the_emt_box(emt_frames):
     t = np.concatenate([np.asarray(r.temperature_K)[200:] for r in results])  # after 1 ps
     assert all(r.steps_done == 6000 for r in results)
     assert abs(t.mean() / 600.0 - 1) < 0.02, t.mean()
-    canonical = 2 * 600.0 ** 2 / (3 * n)
+    canonical = 2 * 600.0**2 / (3 * n)
     assert abs(t.var() / canonical - 1) < 0.15, (t.var(), canonical)
 
 
@@ -234,8 +245,15 @@ def test_per_step_stability_checks_give_the_same_verdict_in_both_engines():
     plan = MDPlan("test", "test", temperature_K=300.0, timestep_fs=0.5, friction_per_ps=1.0)
     verdicts = {}
     for engine, save_every in (("ase", 5), ("batched", 5), ("batched", 1)):
-        res = run_md(_PullOff(good.positions), frames, plan, MDSettings(2, 80, save_every, 0), None,
-                     lambda r: {"stability": StabilityMonitor(None, total_time_fs=40.0)}, engine=engine)
+        res = run_md(
+            _PullOff(good.positions),
+            frames,
+            plan,
+            MDSettings(2, 80, save_every, 0),
+            None,
+            lambda r: {"stability": StabilityMonitor(None, total_time_fs=40.0)},
+            engine=engine,
+        )
         v = res[0].observed["stability"]
         assert res[0].failed_step is not None and v["failed_step"] == res[0].failed_step
         assert v["category"] == "fragmentation" and v["atoms"] == [2], v

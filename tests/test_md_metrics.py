@@ -1,5 +1,6 @@
 """Simulation metrics end to end: a model trained briefly on the EMT dataset, simulated, scored
 against EMT on its own frames (oracle mode); the same model as its own oracle gives EV = FV = 0."""
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,10 @@ def test_oracle_mode_end_to_end(emt_data_dir, toy, tmp_path, monkeypatch):
     # each replica's verdict (category, atoms), the counts and the survival curve
     for c in cells:
         values = by[c.dataset]
-        counts = [values[(f"failures_{k}", "")]["value"] for k in
-                  ("non_finite", "fragmentation", "collapse", "structure", "temperature")]
+        counts = [
+            values[(f"failures_{k}", "")]["value"]
+            for k in ("non_finite", "fragmentation", "collapse", "structure", "temperature")
+        ]
         stable = values[("stable_fraction", "")]
         assert stable["n"] == 2 and sum(counts) == round((1 - stable["value"]) * 2)
         path = dict(store.artifacts(c.key))["stability"]
@@ -115,8 +118,9 @@ def test_aligned_mode_covers_the_first_tau_of_the_stable_part(emt_data_dir, toy,
     art = tmp_path / "art"
     art.mkdir()
     job = ModelJob(cell, inputs, protocol("smoke"), art, Execution(threads=torch.get_num_threads()))
-    outputs = run_model(job, cat.models["toy-pair"], dataset=cat.datasets["synthetic-emt"],
-                        observer_metrics=cat.metrics.values())
+    outputs = run_model(
+        job, cat.models["toy-pair"], dataset=cat.datasets["synthetic-emt"], observer_metrics=cat.metrics.values()
+    )
     full, _ = md_metrics._aligned(outputs, window_fs=1e9)
     short, mae = md_metrics._aligned(outputs, window_fs=10.0)
     assert all(max(s["time_fs"]) <= 10.0 for s in short) and len(short) == len(mae) == 2
@@ -127,8 +131,10 @@ def test_aligned_mode_covers_the_first_tau_of_the_stable_part(emt_data_dir, toy,
 
     traj = read_extxyz(Path(r.trajectory))
     n = traj.n_atoms[0]
-    errs = [np.abs(traj.forces.reshape(len(traj), n, 3)[int(round(t))] - ref.forces.reshape(len(ref), n, 3)[k])
-            for t, k in zip(short[0]["time_fs"], short[0]["ref_index"])]  # smoke saves every 1 fs step
+    errs = [
+        np.abs(traj.forces.reshape(len(traj), n, 3)[int(round(t))] - ref.forces.reshape(len(ref), n, 3)[k])
+        for t, k in zip(short[0]["time_fs"], short[0]["ref_index"])
+    ]  # smoke saves every 1 fs step
     assert mae[0] == np.mean(errs)
     values = {(v.name, v.mode): v for v in md_metrics._dynamics(outputs).values}
     assert values[("aligned_force_mae", "aligned")].n == 2 and "first 50 fs" in values[("fv", "aligned")].note

@@ -1,6 +1,7 @@
 """The metric contract (docs/plugins.md, "Metrics"): a metric declares every value it emits and every
 kind of artifact it returns, its observer declares what it runs after, and the reports show only
 declared values. Checked on the installed metrics and on a real smoke run (``report_store``)."""
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,12 @@ def metrics():
 
 
 def _spec(compute, artifacts=()):
-    return MetricSpec(name="toy_metric", compute=compute, artifacts=artifacts,
-                      values=(ValueSpec("toy_a", "eV", "lower", "a"), ValueSpec("toy_b", "1", "higher", "b")))
+    return MetricSpec(
+        name="toy_metric",
+        compute=compute,
+        artifacts=artifacts,
+        values=(ValueSpec("toy_a", "eV", "lower", "a"), ValueSpec("toy_b", "1", "higher", "b")),
+    )
 
 
 def test_an_undeclared_value_is_an_error_naming_the_metric_and_the_value():
@@ -49,8 +54,12 @@ def test_a_value_in_another_unit_an_undeclared_artifact_or_a_bare_list_is_an_err
     art = _spec(lambda out: MetricResult([], [Artifact("toy.json", "toy", {})]))
     bare = _spec(lambda out: [MetricValue("toy_a", 1.0, "eV")])
     clash = _spec(lambda out: MetricResult([], [Artifact("oracle.json", "toy", {})]), (ArtifactSpec("toy", "x"),))
-    for spec, why in ((unit, "in 'meV'; it declares 'eV'"), (art, "artifact 'toy.json' of kind 'toy'"),
-                      (bare, "returned a list"), (clash, "artifact 'oracle.json'")):
+    for spec, why in (
+        (unit, "in 'meV'; it declares 'eV'"),
+        (art, "artifact 'toy.json' of kind 'toy'"),
+        (bare, "returned a list"),
+        (clash, "artifact 'oracle.json'"),
+    ):
         _, errors, _ = score(object(), [spec])
         assert why in errors["toy_a"], errors
 
@@ -58,9 +67,12 @@ def test_a_value_in_another_unit_an_undeclared_artifact_or_a_bare_list_is_an_err
 def test_core_writes_returned_artifacts(tmp_path):
     import numpy as np
 
-    spec = _spec(lambda out: MetricResult([MetricValue("toy_b", 0.5, "1")],
-                                          [Artifact("toy.json", "toy", {"x": np.arange(3), "y": np.float32(2)})]),
-                 (ArtifactSpec("toy", "x"),))
+    spec = _spec(
+        lambda out: MetricResult(
+            [MetricValue("toy_b", 0.5, "1")], [Artifact("toy.json", "toy", {"x": np.arange(3), "y": np.float32(2)})]
+        ),
+        (ArtifactSpec("toy", "x"),),
+    )
     values, errors, artifacts = score(object(), [spec])
     assert errors == {} and write_artifacts(tmp_path, artifacts) == [("toy", "toy.json")]
     assert json.loads((tmp_path / "toy.json").read_text()) == {"x": [0, 1, 2], "y": 2.0}
@@ -128,8 +140,14 @@ def test_every_declared_value_of_a_smoke_cell_reaches_the_store(report_store, me
     evaluation split where declared so, in its declared unit — and nothing undeclared; the metric
     artifacts stored are of declared kinds and exist."""
     declared = declared_values(metrics)
-    kinds = {a.kind for m in metrics for a in m.artifacts} | {"checkpoint", "predictions", "trajectory",
-                                                                "md-summary", "oracle", "model"}
+    kinds = {a.kind for m in metrics for a in m.artifacts} | {
+        "checkpoint",
+        "predictions",
+        "trajectory",
+        "md-summary",
+        "oracle",
+        "model",
+    }
     seen_conditions: set[str] = set()
     cells = [c for c in report_store.cells("done")]
     assert len(cells) >= 6
@@ -143,9 +161,11 @@ def test_every_declared_value_of_a_smoke_cell_reaches_the_store(report_store, me
             for v in m.values:
                 if v.when not in conditions:
                     continue
-                for split in (splits if v.per_split else [""]):
-                    assert (v.id, split) in have, (f"{c.model} × {c.dataset} × {c.task}: metric {m.name!r} declares "
-                                                   f"{v.id!r} ({v.when or 'always'}) for split {split!r}; not stored")
+                for split in splits if v.per_split else [""]:
+                    assert (v.id, split) in have, (
+                        f"{c.model} × {c.dataset} × {c.task}: metric {m.name!r} declares "
+                        f"{v.id!r} ({v.when or 'always'}) for split {split!r}; not stored"
+                    )
         for row in stored:
             assert row["name"] in declared, f"stored value {row['name']!r} is not declared"
             assert row["unit"] == declared[row["name"]].unit, row

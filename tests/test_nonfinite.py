@@ -2,6 +2,7 @@
 the untrained weights as a result); an MD step that produces non-finite or exploded positions is an
 instability, not a crash; the report says ``error`` for a failed or non-finite metric and ``n/a``
 only for one that does not apply."""
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,9 @@ def _nan_when_evaluating(toy):
 
 @pytest.mark.slow
 def test_nan_validation_loss_fails_the_cell_with_the_reason(toy, tmp_path):
-    cat = load_catalog(extra_plugins=[toy.Plugin(toy.spec("toy-nan", build=_nan_when_evaluating(toy)))],
-                       entry_points=False)
+    cat = load_catalog(
+        extra_plugins=[toy.Plugin(toy.spec("toy-nan", build=_nan_when_evaluating(toy)))], entry_points=False
+    )
     cells = plan_cells(cat, "toy-nan", "acac", preset="smoke")
     store = Store(tmp_path / "out")
     summary = run_cells(cells, cat, store)
@@ -78,8 +80,9 @@ def test_exploding_md_step_is_an_instability_not_a_crash(mass, expected):
     if mass is not None:
         atoms.set_masses(np.full(len(atoms), mass))
     plan = MDPlan("test", "test", temperature_K=300.0, timestep_fs=0.5)
-    res = run_replica(_Runaway(1e300), atoms, plan, steps=20, save_every=1, seed=0, index=0, start_frame=0,
-                      trajectory=None)
+    res = run_replica(
+        _Runaway(1e300), atoms, plan, steps=20, save_every=1, seed=0, index=0, start_frame=0, trajectory=None
+    )
     assert res.failed_step is not None and res.failed_step >= 1 and res.steps_done < 20
     assert expected in res.failure, res.failure
 
@@ -97,11 +100,24 @@ def _store_with(tmp_path, metrics, metric_errors):
 
 
 def test_report_says_error_with_the_reason_and_na_only_when_not_applicable(tmp_path):
-    store = _store_with(tmp_path, [
-        ("energy_mae", math.nan, "eV", "test", None, 10, "", "not applicable: composition outside the training span"),
-        ("force_mae", math.nan, "eV/Å", "test", None, 10, "", ""),  # computed, but non-finite
-        ("energy_rmse", 0.01, "eV", "test"),
-    ], {"train_time_per_epoch": "metric train_cost failed: ZeroDivisionError: division by zero"})
+    store = _store_with(
+        tmp_path,
+        [
+            (
+                "energy_mae",
+                math.nan,
+                "eV",
+                "test",
+                None,
+                10,
+                "",
+                "not applicable: composition outside the training span",
+            ),
+            ("force_mae", math.nan, "eV/Å", "test", None, 10, "", ""),  # computed, but non-finite
+            ("energy_rmse", 0.01, "eV", "test"),
+        ],
+        {"train_time_per_epoch": "metric train_cost failed: ZeroDivisionError: division by zero"},
+    )
     lb = leaderboard(store, columns=TABLES["static"])
     row = dict(zip(lb.headers, lb.rows[0]))
     assert row["E MAE (meV)"] == "n/a" and row["F MAE (meV/Å)"] == "error" and row["E RMSE (meV)"] == "10.00"
@@ -121,8 +137,11 @@ def test_metric_that_raises_is_recorded_per_value(tmp_path, toy):
     def explode(outputs):
         raise RuntimeError("metric exploded on purpose")
 
-    spec = MetricSpec(name="exploding", compute=explode, values=(ValueSpec("ex_a", "1", "lower", "a"),
-                                                                 ValueSpec("ex_b", "1", "lower", "b")))
+    spec = MetricSpec(
+        name="exploding",
+        compute=explode,
+        values=(ValueSpec("ex_a", "1", "lower", "a"), ValueSpec("ex_b", "1", "lower", "b")),
+    )
     values, errors, artifacts = score(object(), [spec])
     assert values == [] and artifacts == [] and set(errors) == {"exploding", "ex_a", "ex_b"}
     assert json.dumps(errors) and all("metric exploded on purpose" in e for e in errors.values())

@@ -1,6 +1,7 @@
 """Oracles on the frames a model visits: the exact EMT oracle of synthetic-emt, a calibrated oracle
 (accepted, its offset removed), a refused one (calibration above 5 meV/Å), the cache (a re-run
 computes nothing), and the CLI switch."""
+
 from __future__ import annotations
 
 import json
@@ -50,15 +51,29 @@ class _OraclePlugin:
     @hookimpl
     def register_datasets(self, register, registry):
         p = EMT_PARAMS
-        for name, decl in (("emt-shifted", {"plugin": "shifted-emt", "level": "EMT + 0.5 eV", "params": {"offset": 0.5},
-                                            "frames_per_replica": 4}),
-                           ("emt-stretched", {"plugin": "stretched-emt", "level": "EMT, forces × 1.1",
-                                              "params": {"scale": 1.1}})):
-            ds = GeneratedDataset(name=name, generate=generate_emt, params=p, oracle=None,
-                                  splits={"train": SplitInfo("train", p["train"]), "val": SplitInfo("val", p["val"]),
-                                          "test": SplitInfo("test", p["test"], tags=("test",))},
-                                  elements=["Cu", "Au"], periodic=True, temperature_K=p["temperature_K"],
-                                  timestep_fs=p["timestep_fs"], extra={"oracle": decl})
+        for name, decl in (
+            (
+                "emt-shifted",
+                {"plugin": "shifted-emt", "level": "EMT + 0.5 eV", "params": {"offset": 0.5}, "frames_per_replica": 4},
+            ),
+            ("emt-stretched", {"plugin": "stretched-emt", "level": "EMT, forces × 1.1", "params": {"scale": 1.1}}),
+        ):
+            ds = GeneratedDataset(
+                name=name,
+                generate=generate_emt,
+                params=p,
+                oracle=None,
+                splits={
+                    "train": SplitInfo("train", p["train"]),
+                    "val": SplitInfo("val", p["val"]),
+                    "test": SplitInfo("test", p["test"], tags=("test",)),
+                },
+                elements=["Cu", "Au"],
+                periodic=True,
+                temperature_K=p["temperature_K"],
+                timestep_fs=p["timestep_fs"],
+                extra={"oracle": decl},
+            )
             ds.cache_path = lambda: _shared_cache()  # the same generated frames as synthetic-emt
             register(ds)
 
@@ -116,8 +131,10 @@ def test_a_calibrated_oracle_removes_its_offset_and_caches_every_frame(catalog, 
     reps = [r for r in samples["replicas"] if r["frames"]]
     assert all(r["frames"] <= 4 for r in reps)  # frames_per_replica of the declaration
     # the offset is removed: the energy error is the model's against EMT itself
-    e_rep = [np.mean(np.abs(np.asarray(r["energy_model"]) - (np.asarray(r["energy_oracle"]) - 0.5))) / r["n_atoms"]
-             for r in reps]
+    e_rep = [
+        np.mean(np.abs(np.asarray(r["energy_model"]) - (np.asarray(r["energy_oracle"]) - 0.5))) / r["n_atoms"]
+        for r in reps
+    ]
     assert m[("md_energy_mae_per_atom", "oracle")]["value"] == pytest.approx(np.mean(e_rep))
     assert "+500.00 meV removed" in m[("md_energy_mae_per_atom", "oracle")]["note"]
     assert ("ev", "oracle") in m and ("fv", "oracle") in m  # violations on the sampled frames

@@ -1,5 +1,6 @@
 """Plugin manager: registration, duplicate names, broken plugins (hook errors, import errors),
 EGBENCH_LOAD_PLUGINS, and the CLI's view of it all."""
+
 from __future__ import annotations
 
 import sys
@@ -58,8 +59,18 @@ class RaisingDatasets(_WithSpecs):
 class AcacAgain:
     @hookimpl
     def register_datasets(self, register, registry):
-        register(GeneratedDataset(name="acac", generate=dict, params={}, splits={"train": SplitInfo("train")},
-                                  elements=["H"], periodic=False, temperature_K=300.0, timestep_fs=0.5))
+        register(
+            GeneratedDataset(
+                name="acac",
+                generate=dict,
+                params={},
+                splits={"train": SplitInfo("train")},
+                elements=["H"],
+                periodic=False,
+                temperature_K=300.0,
+                timestep_fs=0.5,
+            )
+        )
 
 
 def test_fake_plugin_model_appears_in_catalog(toy):
@@ -88,8 +99,7 @@ def test_typed_getters_return_each_kind(toy):
     oracle = next(iter(cat.oracles))
     assert isinstance(cat.oracle(oracle), OracleSpec)
     assert list(cat.tables()) == ["models", "datasets", "oracles", "tasks", "metrics"]
-    for getter, what in ((cat.dataset, "dataset"), (cat.task, "task"), (cat.metric, "metric"),
-                         (cat.oracle, "oracle")):
+    for getter, what in ((cat.dataset, "dataset"), (cat.task, "task"), (cat.metric, "metric"), (cat.oracle, "oracle")):
         with pytest.raises(KeyError, match=f"no {what} named 'nothing'; installed: "):
             getter("nothing")
     with pytest.raises(KeyError, match="no kind 'model'"):
@@ -137,8 +147,9 @@ def test_plugin_cannot_displace_a_builtin_dataset():
 
 
 def test_raising_plugin_is_broken_and_withdrawn_others_work(toy):
-    cat = load_catalog(extra_plugins=[toy.Plugin(), RaisingModels(toy.spec), RaisingDatasets(toy.spec)],
-                       entry_points=False)
+    cat = load_catalog(
+        extra_plugins=[toy.Plugin(), RaisingModels(toy.spec), RaisingDatasets(toy.spec)], entry_points=False
+    )
     info = cat.plugins["RaisingModels"]
     assert info.status == "broken"
     assert info.error.startswith("register_models: RuntimeError: register_models exploded on purpose")
@@ -155,8 +166,9 @@ def test_raising_plugin_is_broken_and_withdrawn_others_work(toy):
 
 
 def test_two_instances_of_one_plugin_class(toy):
-    cat = load_catalog(extra_plugins=[toy.Plugin(toy.spec("model-one")), toy.Plugin(toy.spec("model-two"))],
-                       entry_points=False)
+    cat = load_catalog(
+        extra_plugins=[toy.Plugin(toy.spec("model-one")), toy.Plugin(toy.spec("model-two"))], entry_points=False
+    )
     assert {"model-one", "model-two"} <= set(cat.models)
 
 
@@ -167,7 +179,8 @@ def fake_dists(tmp_path, monkeypatch):
     site = tmp_path / "site"
     site.mkdir()
     (site / "broken_plugin.py").write_text('raise RuntimeError("broken plugin refuses to import")\n')
-    (site / "good_egbench_plugin.py").write_text(textwrap.dedent("""
+    (site / "good_egbench_plugin.py").write_text(
+        textwrap.dedent("""
         from egbench_core.hookspecs import hookimpl
         from egbench_core.interfaces import ModelSpec
 
@@ -177,9 +190,12 @@ def fake_dists(tmp_path, monkeypatch):
         @hookimpl
         def register_models(register):
             register(ModelSpec(name="ep-model", build=_build, presets={"smoke": {"cutoff": 3.0}}))
-    """))
-    for dist, version, eps in (("broken_egbench_plugin", "0.1", "broken = broken_plugin"),
-                               ("good_egbench_plugin", "0.2", "good = good_egbench_plugin")):
+    """)
+    )
+    for dist, version, eps in (
+        ("broken_egbench_plugin", "0.1", "broken = broken_plugin"),
+        ("good_egbench_plugin", "0.2", "good = good_egbench_plugin"),
+    ):
         d = site / f"{dist}-{version}.dist-info"
         d.mkdir()
         (d / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist.replace('_', '-')}\nVersion: {version}\n")
@@ -250,8 +266,15 @@ def test_load_plugins_empty_loads_no_entry_points(fake_dists, monkeypatch, toy):
     cat = load_catalog(extra_plugins=[toy.Plugin()], entry_points=True)
     assert "broken" not in cat.plugins and "good" not in cat.plugins
     assert "ep-model" not in cat.models
-    assert set(cat.plugins) == {"core.datasets", "core.tasks", "core.metrics", "core.md_metrics", "core.oracles",
-                                "core.oracle_metrics", "ToyPlugin"}
+    assert set(cat.plugins) == {
+        "core.datasets",
+        "core.tasks",
+        "core.metrics",
+        "core.md_metrics",
+        "core.oracles",
+        "core.oracle_metrics",
+        "ToyPlugin",
+    }
     assert "toy-pair" in cat.models
 
 

@@ -5,6 +5,7 @@ cells train it further with egbench's trainer; reports group rows by how the mod
 The "pretrained network" is a real one: a smooth pair potential over atomic numbers whose weights
 were fitted (below, once per session) to EMT on a different copper/gold system than synthetic-emt's,
 plus a constant per element, as a network trained on another DFT's reference energies would carry."""
+
 from __future__ import annotations
 
 import math
@@ -82,9 +83,15 @@ def pretrained_weights():
 
 
 def plugin(weights, name="pair-z", per_element=OTHER_REFERENCE, epochs=15):
-    specs = pretrained_models(name, lambda: PairOverZ(weights, per_element), cutoff=CUTOFF,
-                              finetune={"smoke": {"epochs": epochs, "batch_size": 4, "lr": 0.02}},
-                              version="1", description="pair potential over Z (tests)", elements=[29, 79])
+    specs = pretrained_models(
+        name,
+        lambda: PairOverZ(weights, per_element),
+        cutoff=CUTOFF,
+        finetune={"smoke": {"epochs": epochs, "batch_size": 4, "lr": 0.02}},
+        version="1",
+        description="pair potential over Z (tests)",
+        elements=[29, 79],
+    )
 
     class Plugin:
         from egbench_core import hookimpl
@@ -99,8 +106,9 @@ def plugin(weights, name="pair-z", per_element=OTHER_REFERENCE, epochs=15):
 
 def _run(cat, models, folder):
     store = Store(folder)
-    summary = run_cells(plan_cells(cat, models, "synthetic-emt", "standard", preset="smoke"), cat, store,
-                        argv=["pytest"])
+    summary = run_cells(
+        plan_cells(cat, models, "synthetic-emt", "standard", preset="smoke"), cat, store, argv=["pytest"]
+    )
     assert summary.failed == 0, [c.error for c in store.cells("failed")]
     return store
 
@@ -121,8 +129,10 @@ def run(emt_data_dir, pretrained_weights, tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("EGBENCH_DATA_DIR", str(emt_data_dir))
-        cat = load_catalog(extra_plugins=[plugin(pretrained_weights), plugin(pretrained_weights, "pair-z-plain", {})],
-                           entry_points=False)
+        cat = load_catalog(
+            extra_plugins=[plugin(pretrained_weights), plugin(pretrained_weights, "pair-z-plain", {})],
+            entry_points=False,
+        )
         store = _run(cat, "pair-z,pair-z-plain,pair-z-ft", tmp_path_factory.mktemp("pretrained") / "results")
     return types.SimpleNamespace(cat=cat, store=store, rows={r.model: r for r in store.cells("done")})
 
@@ -131,7 +141,10 @@ def test_specs_of_a_pretrained_network(pretrained_weights):
     zero, tuned = pretrained_models("pair-z", lambda: None, cutoff=4.0, finetune={"quick": {"epochs": 3}})
     assert (zero.name, zero.mode, zero.capabilities.trainable) == ("pair-z", "zero-shot", False)
     assert (tuned.name, tuned.mode, tuned.capabilities.trainable) == ("pair-z-ft", "fine-tuned", True)
-    assert zero.presets["quick"] == {"cutoff": 4.0} and tuned.presets["quick"] == {"cutoff": 4.0, "train": {"epochs": 3}}
+    assert zero.presets["quick"] == {"cutoff": 4.0} and tuned.presets["quick"] == {
+        "cutoff": 4.0,
+        "train": {"epochs": 3},
+    }
     assert [s.name for s in pretrained_models("pair-z", lambda: None, cutoff=4.0)] == ["pair-z"]
     with pytest.raises(ValueError, match="mode 'pretrained'"):
         type(zero)(name="x", build=zero.build, presets={}, mode="pretrained")
@@ -163,8 +176,9 @@ def test_zero_shot_keeps_the_networks_forces_and_refits_the_offsets(emt_env, run
     train = train if keep is None else train.subset(keep)
     assert len(train) == row.info["n_frames"]["train"]
     raw = evaluate(net, collate(frames_to_parts(train, CUTOFF), dtype=torch.float32), forces=False)["energy"]
-    delta, *_ = np.linalg.lstsq(composition_matrix(train, [29, 79]), train.energy - raw.detach().double().numpy(),
-                                rcond=None)
+    delta, *_ = np.linalg.lstsq(
+        composition_matrix(train, [29, 79]), train.energy - raw.detach().double().numpy(), rcond=None
+    )
     offsets = {int(k): v for k, v in model["offsets_eV"].items()}
     assert offsets == pytest.approx({29: delta[0], 79: delta[1]}, abs=1e-4)
     counts = composition_matrix(test, [29, 79])[idx]
@@ -178,8 +192,7 @@ def test_zero_shot_keeps_the_networks_forces_and_refits_the_offsets(emt_env, run
 def test_the_offsets_absorb_another_reference_exactly(emt_env, run):
     """The same network without its per-element constants gives the same energies after the refit."""
     cat, store, rows = run.cat, run.store, {m: run.rows[m] for m in ("pair-z", "pair-z-plain")}
-    a, b = (np.load(_artifact(store, rows[m], "predictions-test.npz"))
-            for m in ("pair-z", "pair-z-plain"))
+    a, b = (np.load(_artifact(store, rows[m], "predictions-test.npz")) for m in ("pair-z", "pair-z-plain"))
     np.testing.assert_allclose(a["energy"], b["energy"], atol=2e-3)
     assert np.abs(a["raw_energy"] - b["raw_energy"]).min() > 10.0  # 8+ atoms × (3.0 or -1.5) eV apart
     # synthetic-emt trains on one composition: the offsets are determined on it (minimum norm
@@ -189,7 +202,6 @@ def test_the_offsets_absorb_another_reference_exactly(emt_env, run):
     counts = composition_matrix(test, [29, 79])[np.flatnonzero(np.isin(test.energy, a["ref_energy"]))]
     constants = np.array([OTHER_REFERENCE[29], OTHER_REFERENCE[79]])
     np.testing.assert_allclose(counts @ (off["pair-z"] - off["pair-z-plain"]), -(counts @ constants), atol=1e-3)
-
 
 
 @pytest.mark.slow
@@ -212,8 +224,12 @@ def test_fine_tuning_starts_from_the_checkpoint_and_improves_on_zero_shot(emt_en
     assert lb.groups == ["zero-shot", "zero-shot", "fine-tuned"]
     assert [r[0] for r in lb.rows] == ["pair-z [smoke]", "pair-z-plain [smoke]", "pair-z-ft [smoke]"]
     md = to_markdown(lb)
-    assert md.index("**zero-shot**: pretrained") < md.index("| pair-z [smoke]") < md.index("**fine-tuned**") \
+    assert (
+        md.index("**zero-shot**: pretrained")
+        < md.index("| pair-z [smoke]")
+        < md.index("**fine-tuned**")
         < md.index("| pair-z-ft [smoke]")
+    )
     lines = to_csv(lb).splitlines()
     assert lines[0].split(",")[-3:] == ["training", "status", "reason"]
     assert lines[1].split(",")[-3:] == ["zero-shot", "done", ""] and lines[3].split(",")[-3] == "fine-tuned"
@@ -221,11 +237,15 @@ def test_fine_tuning_starts_from_the_checkpoint_and_improves_on_zero_shot(emt_en
     from egbench_core.html.write import write_report
 
     index = write_report(store, tmp_path / "html").read_text()
-    board = index[index.index('id="board-static"'):]
-    board = board[:board.index("</table>")]
+    board = index[index.index('id="board-static"') :]
+    board = board[: board.index("</table>")]
     assert ">training</th>" in board
-    assert board.index('data-text="pair-z"') < board.index(">zero-shot</td>") < board.index('data-text="pair-z-ft"') \
+    assert (
+        board.index('data-text="pair-z"')
+        < board.index(">zero-shot</td>")
+        < board.index('data-text="pair-z-ft"')
         < board.index(">fine-tuned</td>")
+    )
 
 
 def test_zero_shot_refits_on_the_validation_split_where_the_training_file_is_missing(monkeypatch, mirror, tmp_path):
@@ -233,8 +253,15 @@ def test_zero_shot_refits_on_the_validation_split_where_the_training_file_is_mis
     validation split and says so; fine-tuning needs the training split and is skipped."""
     monkeypatch.setenv("EGBENCH_OFFLINE", "1")
     monkeypatch.setenv("EGBENCH_DATA_DIR", str(tmp_path))
-    specs = pretrained_models("pair-any", lambda: None, cutoff=CUTOFF, finetune={"smoke": {"epochs": 1}},
-                              version="1", citation="-", licence="MIT")
+    specs = pretrained_models(
+        "pair-any",
+        lambda: None,
+        cutoff=CUTOFF,
+        finetune={"smoke": {"epochs": 1}},
+        version="1",
+        citation="-",
+        licence="MIT",
+    )
 
     class Plugin:
         from egbench_core import hookimpl
@@ -247,10 +274,15 @@ def test_zero_shot_refits_on_the_validation_split_where_the_training_file_is_mis
     cat = load_catalog(extra_plugins=[Plugin()])
     zero, tuned = plan_cells(cat, "pair-any,pair-any-ft", "gete", "standard", preset="smoke")
     assert zero.skip_reason == "" and zero.plan.train_split == "val" == zero.plan.val_split
-    assert "zero-shot energy offsets refitted on the 'val' split: gete's 'train' split is not available" \
-        in zero.plan.note and "GeTe/data/train/nequip_npz.npz" in zero.plan.note
+    assert (
+        "zero-shot energy offsets refitted on the 'val' split: gete's 'train' split is not available" in zero.plan.note
+        and "GeTe/data/train/nequip_npz.npz" in zero.plan.note
+    )
     assert zero.provenance["task"]["plan"]["train_split"] == "val"
-    assert tuned.skip_reason.startswith("dataset gete: 1 file(s) not available offline") and tuned.plan.train_split == "train"
+    assert (
+        tuned.skip_reason.startswith("dataset gete: 1 file(s) not available offline")
+        and tuned.plan.train_split == "train"
+    )
 
 
 def test_cells_stored_before_modes_are_read_from_their_energy_label():

@@ -1,5 +1,6 @@
 """One Progress protocol: every implementation satisfies it, and events forwarded across a process
 boundary (a Dask worker, an environment's worker) arrive at the run's listener unchanged."""
+
 from __future__ import annotations
 
 import io
@@ -50,9 +51,12 @@ def test_events_through_the_environment_worker_stream_reach_the_listener():
     for line in out.getvalue().splitlines() + ["not json: a library printed this"]:
         _relay(line, client_side)
     key = "k" * 64
-    assert listener.events == [("stage", key, "train"),
-                               ("epoch", key, 1, 3, {"epoch": 1.0, "train_loss": 0.5, "val_loss": 0.25}),
-                               ("md", key, 0, 10, 12), ("md", key, 0, 12, 12)]  # every 10th step and the last
+    assert listener.events == [
+        ("stage", key, "train"),
+        ("epoch", key, 1, 3, {"epoch": 1.0, "train_loss": 0.5, "val_loss": 0.25}),
+        ("md", key, 0, 10, 12),
+        ("md", key, 0, 12, 12),
+    ]  # every 10th step and the last
 
 
 def test_relay_drops_unknown_events():

@@ -1,5 +1,6 @@
 """Provenance: what a cell key hashes, what the store records per run, and the report's warnings
 when rows come from different code."""
+
 from __future__ import annotations
 
 import importlib
@@ -107,8 +108,13 @@ def test_run_records_code_libraries_and_machine_and_report_shows_them(toy_site, 
     import subprocess
 
     out = tmp_path / "out"
-    run = subprocess.run(toy_site.egbench + ["run", "--models", "toy-pair", "--preset", "smoke", "--out", str(out)],
-                         env=toy_site.env(), capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        toy_site.egbench + ["run", "--models", "toy-pair", "--preset", "smoke", "--out", str(out)],
+        env=toy_site.env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     assert f"egbench report --out {out} --format html" in run.stdout  # where the HTML report is
     store = Store.open_readonly(out)
@@ -123,6 +129,12 @@ def test_run_records_code_libraries_and_machine_and_report_shows_them(toy_site, 
     assert cell.info["hardware"]["torch_threads"] == 1 and "torch" in cell.info["hardware"]["libraries"]
     shown = CliRunner().invoke(app, ["report", "--out", str(out), "--provenance"], env={"COLUMNS": "250"})
     assert shown.exit_code == 0, shown.output
-    for text in ("toy-egbench-plugin", "egbench-core", prov["core"]["source"][:16], "torch", prov["libraries"]["torch"],
-                 "model code and libraries per cell"):
+    for text in (
+        "toy-egbench-plugin",
+        "egbench-core",
+        prov["core"]["source"][:16],
+        "torch",
+        prov["libraries"]["torch"],
+        "model code and libraries per cell",
+    ):
         assert text in shown.output

@@ -5,6 +5,7 @@ E = Σ_i E0[Z_i] + Σ_pairs A·exp(−r/ρ), with the E0 of acac's isolated atom
 Trained on ethanol only, least squares cannot separate H, C and O: the minimum-norm E0s put
 hundreds of eV of bookkeeping error on methanol. Declared isolated-atom energies fix that; without
 them the energy on methanol is *not applicable* (forces still count)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 
 from egbench_core.data import Frames
-from egbench_core.stats import E0_ISOLATED, E0_LSTSQ, compute_stats, composition_matrix, energy_transfer_reason
+from egbench_core.stats import E0_ISOLATED, E0_LSTSQ, composition_matrix, compute_stats, energy_transfer_reason
 
 E0_TRUE = {1: -13.568422178253735, 6: -1026.8538996116154, 8: -2037.796869412825}  # acac's isolated atoms (eV)
 A, RHO = 2.0, 0.6  # pair repulsion (eV, Å)
@@ -47,15 +48,20 @@ def _frames(name: str, n: int, seed: int) -> Frames:
 
 @pytest.fixture(scope="module")
 def sets():
-    return {"ethanol": _frames("CH3CH2OH", 60, 0), "methanol": _frames("CH3OH", 20, 1), "water": _frames("H2O", 20, 2),
-            "formaldehyde": _frames("H2CO", 20, 3)}
+    return {
+        "ethanol": _frames("CH3CH2OH", 60, 0),
+        "methanol": _frames("CH3OH", 20, 1),
+        "water": _frames("H2O", 20, 2),
+        "formaldehyde": _frames("H2CO", 20, 3),
+    }
 
 
 def _bookkeeping_error(stats, frames: Frames) -> float:
     """Mean |E_ref-part − E| per structure when the model itself contributes nothing."""
     e0 = dict(zip(stats.species, stats.e0))
-    ref = np.array([sum(e0[int(z)] + stats.shift for z in frames.numbers[frames.atoms_slice(k)])
-                    for k in range(len(frames))])
+    ref = np.array(
+        [sum(e0[int(z)] + stats.shift for z in frames.numbers[frames.atoms_slice(k)]) for k in range(len(frames))]
+    )
     return float(np.mean(np.abs(ref - frames.energy)))
 
 
@@ -71,8 +77,15 @@ def test_one_composition_without_isolated_atoms_is_undetermined(sets):
     assert energy_transfer_reason(st, sets["ethanol"]) is None
     # a multiple of the training composition is in its span: two ethanol molecules in one frame are fine
     two = Frames.concatenate([sets["ethanol"].subset([0])])
-    two = Frames(np.concatenate([two.positions, two.positions + 10.0]), np.tile(two.numbers, 2), [18], two.cell,
-                 two.pbc, two.energy * 2, np.concatenate([two.forces, two.forces]))
+    two = Frames(
+        np.concatenate([two.positions, two.positions + 10.0]),
+        np.tile(two.numbers, 2),
+        [18],
+        two.cell,
+        two.pbc,
+        two.energy * 2,
+        np.concatenate([two.forces, two.forces]),
+    )
     assert energy_transfer_reason(st, two) is None
 
 
@@ -82,8 +95,9 @@ def test_isolated_atom_energies_make_transfer_physically_sized(sets):
     assert st.composition_basis == () and energy_transfer_reason(st, sets["methanol"]) is None
     # the shift is ethanol's mean pair energy per atom; on methanol an untrained model is off by
     # the difference of pair energies per atom times 6 atoms: about an eV, not hundreds
-    pair_per_atom = np.mean((sets["ethanol"].energy - composition_matrix(sets["ethanol"], st.species) @ st.e0)
-                            / sets["ethanol"].n_atoms)
+    pair_per_atom = np.mean(
+        (sets["ethanol"].energy - composition_matrix(sets["ethanol"], st.species) @ st.e0) / sets["ethanol"].n_atoms
+    )
     assert st.shift == pytest.approx(pair_per_atom, rel=1e-12)
     assert _bookkeeping_error(st, sets["methanol"]) < 3.0
     with pytest.raises(ValueError, match="lack O"):
@@ -119,9 +133,11 @@ def alcohols(tmp_path, monkeypatch, sets):
     cache = tmp_path / "egbench-cache"
     (cache / "user").mkdir(parents=True)
     sha = {name: _write(cache / "user" / f"{name}.xyz", sets[name]) for name in ("ethanol", "methanol")}
-    table = "\n".join(f'[files."user/{n}.xyz"]\nurl = "https://example.invalid/{n}.xyz"\nsha256 = "{h}"\n'
-                      f'format = "extxyz"\nunits = {{ energy = "eV", forces = "eV/Å", length = "Å" }}\n'
-                      for n, h in sha.items())
+    table = "\n".join(
+        f'[files."user/{n}.xyz"]\nurl = "https://example.invalid/{n}.xyz"\nsha256 = "{h}"\n'
+        f'format = "extxyz"\nunits = {{ energy = "eV", forces = "eV/Å", length = "Å" }}\n'
+        for n, h in sha.items()
+    )
     e0 = ", ".join(f"{s} = {E0_TRUE[z]!r}" for s, z in (("H", 1), ("C", 6), ("O", 8)))
     for ds, extra in (("alcohols", f"isolated_atom_energies = {{ {e0} }}\n"), ("alcohols-no-e0", "")):
         table += f"""

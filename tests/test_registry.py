@@ -1,4 +1,5 @@
 """datasets_registry.toml: hashing, embedded copies, cache verification, mirror, offline errors."""
+
 from __future__ import annotations
 
 import hashlib
@@ -8,7 +9,12 @@ from pathlib import Path
 import pytest
 
 from egbench_core.registry import (
-    ChecksumError, DataUnavailableError, Registry, RegistryError, data_dir, file_hash,
+    ChecksumError,
+    DataUnavailableError,
+    Registry,
+    RegistryError,
+    data_dir,
+    file_hash,
 )
 
 ACAC = {  # embedded in egbench_core.default_plugins; sha256 as listed in ../shared/data/SHA256SUMS
@@ -100,12 +106,16 @@ def test_corrupt_cache_file_is_moved_aside_then_restored(hermetic_env):
 # -- offline / mirror -------------------------------------------------------------------
 def test_missing_file_offline_names_file_url_and_mirror_variable(tmp_path, monkeypatch, hermetic_env):
     url = "https://example.invalid/egbench-test/nothing-here.xyz"
-    _write_registry(tmp_path / "extra.toml", f"""
+    _write_registry(
+        tmp_path / "extra.toml",
+        f"""
 [files."fake-source/sub/nothing-here.xyz"]
 url = "{url}"
-sha256 = "{'ab' * 32}"
+sha256 = "{"ab" * 32}"
 format = "extxyz"
-""", monkeypatch)
+""",
+        monkeypatch,
+    )
     monkeypatch.setenv("EGBENCH_OFFLINE", "1")
     reg = Registry.load()
     assert reg.locate("fake-source/sub/nothing-here.xyz") is None
@@ -122,11 +132,15 @@ def test_missing_file_with_a_mirror_that_lacks_it(tmp_path, monkeypatch):
     empty_mirror = tmp_path / "mirror"
     empty_mirror.mkdir()
     monkeypatch.setenv("EGBENCH_DATA_MIRROR", str(empty_mirror))
-    _write_registry(tmp_path / "extra.toml", """
+    _write_registry(
+        tmp_path / "extra.toml",
+        """
 [files."fake-source/x.xyz"]
 url = "https://example.invalid/x.xyz"
 git_sha1 = "ce013625030ba8dba906f756967f9e9ca394464a"
-""", monkeypatch)
+""",
+        monkeypatch,
+    )
     with pytest.raises(DataUnavailableError) as info:
         Registry.load().fetch("fake-source/x.xyz")
     assert f"EGBENCH_DATA_MIRROR={empty_mirror} has no fake-source/x.xyz" in str(info.value)
@@ -134,12 +148,16 @@ git_sha1 = "ce013625030ba8dba906f756967f9e9ca394464a"
 
 def test_mirror_file_is_fetched_and_verified(tmp_path, monkeypatch, mirror, hermetic_env):
     sha = _mirror_sha256(mirror, ISO)
-    _write_registry(tmp_path / "extra.toml", f"""
+    _write_registry(
+        tmp_path / "extra.toml",
+        f"""
 [files."{ISO}"]
 url = "https://raw.githubusercontent.com/davkovacs/BOTNet-datasets/29e6d467317e4b5967b7ea5cbee54de953fa0d45/dataset_3BPA/iso_atoms.xyz"
 sha256 = "{sha}"
 format = "extxyz"
-""", monkeypatch)
+""",
+        monkeypatch,
+    )
     reg = Registry.load()
     assert reg.locate(ISO) == "mirror"
     path = reg.fetch(ISO)
@@ -152,11 +170,15 @@ format = "extxyz"
 def test_mirror_file_registered_by_git_blob_sha1(tmp_path, monkeypatch, mirror, hermetic_env):
     data = (mirror / ISO).read_bytes()
     blob = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-    _write_registry(tmp_path / "extra.toml", f"""
+    _write_registry(
+        tmp_path / "extra.toml",
+        f"""
 [files."{ISO}"]
 url = "https://example.invalid/iso_atoms.xyz"
 git_sha1 = "{blob}"
-""", monkeypatch)
+""",
+        monkeypatch,
+    )
     path = Registry.load().fetch(ISO)
     assert path.read_bytes() == data
 
@@ -164,11 +186,15 @@ git_sha1 = "{blob}"
 def test_mirror_file_with_wrong_hash_raises_and_leaves_nothing(tmp_path, monkeypatch, mirror, hermetic_env):
     actual = _mirror_sha256(mirror, ISO)
     wrong = "0" * 64
-    _write_registry(tmp_path / "extra.toml", f"""
+    _write_registry(
+        tmp_path / "extra.toml",
+        f"""
 [files."{ISO}"]
 url = "https://example.invalid/iso_atoms.xyz"
 sha256 = "{wrong}"
-""", monkeypatch)
+""",
+        monkeypatch,
+    )
     reg = Registry.load()
     with pytest.raises(ChecksumError) as info:
         reg.fetch(ISO)
@@ -180,22 +206,30 @@ sha256 = "{wrong}"
 
 def test_mirror_checksum_error_actual_is_the_hash(tmp_path, monkeypatch, mirror):
     actual = _mirror_sha256(mirror, ISO)
-    _write_registry(tmp_path / "extra.toml", f"""
+    _write_registry(
+        tmp_path / "extra.toml",
+        f"""
 [files."{ISO}"]
 url = "https://example.invalid/iso_atoms.xyz"
-sha256 = "{'0' * 64}"
-""", monkeypatch)
+sha256 = "{"0" * 64}"
+""",
+        monkeypatch,
+    )
     with pytest.raises(ChecksumError) as info:
         Registry.load().fetch(ISO)
     assert info.value.actual == f"sha256:{actual}"
 
 
 def test_mirror_wrong_git_sha1_moves_download_aside(tmp_path, monkeypatch, mirror, hermetic_env):
-    _write_registry(tmp_path / "extra.toml", f"""
+    _write_registry(
+        tmp_path / "extra.toml",
+        f"""
 [files."{ISO}"]
 url = "https://example.invalid/iso_atoms.xyz"
-git_sha1 = "{'1' * 40}"
-""", monkeypatch)
+git_sha1 = "{"1" * 40}"
+""",
+        monkeypatch,
+    )
     with pytest.raises(ChecksumError) as info:
         Registry.load().fetch(ISO)
     assert "git-sha1:" + "1" * 40 in str(info.value)
@@ -205,12 +239,16 @@ git_sha1 = "{'1' * 40}"
 # -- registry merging and validation ----------------------------------------------------
 def test_egbench_registry_overrides_an_entry(tmp_path, monkeypatch):
     before = Registry.load().entry(TRAIN)
-    override = _write_registry(tmp_path / "override.toml", f"""
+    override = _write_registry(
+        tmp_path / "override.toml",
+        f"""
 [files."{TRAIN}"]
 url = "https://example.invalid/my-copy/train_300K.xyz"
-git_sha1 = "{'c' * 40}"
+git_sha1 = "{"c" * 40}"
 format = "extxyz"
-""", monkeypatch)
+""",
+        monkeypatch,
+    )
     reg = Registry.load()
     e = reg.entry(TRAIN)
     assert before.url != e.url
@@ -219,7 +257,10 @@ format = "extxyz"
     assert e.embedded == ""  # replaced entirely, not merged key by key
     assert reg.origins[f"file:{TRAIN}"] == str(override)
     # the other acac entries are untouched
-    assert reg.entry("botnet-datasets/dataset_acac/test_MD_300K.xyz").hash == ACAC["botnet-datasets/dataset_acac/test_MD_300K.xyz"]
+    assert (
+        reg.entry("botnet-datasets/dataset_acac/test_MD_300K.xyz").hash
+        == ACAC["botnet-datasets/dataset_acac/test_MD_300K.xyz"]
+    )
 
 
 def test_several_registry_files_later_wins(tmp_path, monkeypatch):
@@ -231,10 +272,14 @@ def test_several_registry_files_later_wins(tmp_path, monkeypatch):
 
 
 def test_entry_without_checksum_is_a_registry_error(tmp_path, monkeypatch):
-    _write_registry(tmp_path / "bad.toml", """
+    _write_registry(
+        tmp_path / "bad.toml",
+        """
 [files."no-hash/data.xyz"]
 url = "https://example.invalid/data.xyz"
-""", monkeypatch)
+""",
+        monkeypatch,
+    )
     with pytest.raises(RegistryError) as info:
         Registry.load()
     msg = str(info.value)

@@ -1,4 +1,5 @@
 """Planning (cell keys, skip reasons), running cells into the store, resuming, failures, reports."""
+
 from __future__ import annotations
 
 import csv
@@ -26,12 +27,17 @@ def _broken_build(species, cutoff, params, stats):
 @pytest.fixture
 def make_catalog(toy):
     def make():
-        return load_catalog(extra_plugins=[toy.Plugin(
-            toy.spec(),
-            toy.spec("toy-molecular", capabilities=Capabilities(periodic=False)),
-            toy.spec("toy-needs-pkg", requires=["definitely-not-installed-pkg>=1"]),
-            toy.spec("toy-broken", build=_broken_build),
-        )], entry_points=False)
+        return load_catalog(
+            extra_plugins=[
+                toy.Plugin(
+                    toy.spec(),
+                    toy.spec("toy-molecular", capabilities=Capabilities(periodic=False)),
+                    toy.spec("toy-needs-pkg", requires=["definitely-not-installed-pkg>=1"]),
+                    toy.spec("toy-broken", build=_broken_build),
+                )
+            ],
+            entry_points=False,
+        )
 
     return make
 
@@ -45,7 +51,9 @@ def test_cell_keys_distinct_stable_and_sensitive(make_catalog):
     cat = make_catalog()
     a = plan_cells(cat, "toy-pair", DATASETS, preset="smoke", seed=0)
     assert [(c.model, c.dataset, c.task, c.preset, c.seed) for c in a] == [
-        ("toy-pair", "acac", "standard", "smoke", 0), ("toy-pair", "synthetic-emt", "standard", "smoke", 0)]
+        ("toy-pair", "acac", "standard", "smoke", 0),
+        ("toy-pair", "synthetic-emt", "standard", "smoke", 0),
+    ]
     assert all(not c.skip_reason for c in a)
     keys = [c.key for c in a]
     assert len(set(keys)) == 2 and all(len(k) == 64 for k in keys)
@@ -89,7 +97,7 @@ def test_dataset_not_available_offline_is_skipped(tmp_path, monkeypatch, make_ca
     reg.write_text(f"""
 [files."fake/remote.xyz"]
 url = "https://example.invalid/remote.xyz"
-sha256 = "{'e' * 64}"
+sha256 = "{"e" * 64}"
 format = "extxyz"
 
 [datasets.remote-only]
@@ -115,8 +123,9 @@ def finished_run(emt_env, tmp_path, make_catalog):
     """One smoke run: toy-pair (2 done), toy-broken (2 failed), 2 skipped cells."""
     torch.manual_seed(12345)  # execute_cell must reseed: this must not matter
     cat = make_catalog()
-    cells = (plan_cells(cat, "toy-pair,toy-broken", DATASETS, preset="smoke", seed=0)
-             + plan_cells(cat, "toy-molecular,toy-needs-pkg", "synthetic-emt", preset="smoke", seed=0))
+    cells = plan_cells(cat, "toy-pair,toy-broken", DATASETS, preset="smoke", seed=0) + plan_cells(
+        cat, "toy-molecular,toy-needs-pkg", "synthetic-emt", preset="smoke", seed=0
+    )
     store = Store(tmp_path / "results")
     summary = run_cells(cells, cat, store, argv=["pytest"])
     return cat, cells, store, summary
@@ -129,8 +138,12 @@ def test_run_cells_stores_results(finished_run):
     assert set(done) == {"acac", "synthetic-emt"} and all(c.model == "toy-pair" for c in done.values())
     for ds, row in done.items():
         ms = {(m["name"], m["split"]): m for m in store.metrics(row.key)}
-        for name, split in (("energy_mae", "test"), ("force_mae", "test"), ("train_time_per_epoch", ""),
-                            ("md_time_per_step", "")):
+        for name, split in (
+            ("energy_mae", "test"),
+            ("force_mae", "test"),
+            ("train_time_per_epoch", ""),
+            ("md_time_per_step", ""),
+        ):
             v = ms[(name, split)]["value"]
             assert math.isfinite(v) and v > 0, (ds, name, v)
         assert ms[("epochs", "")]["value"] == 3.0
@@ -144,7 +157,9 @@ def test_run_cells_stores_results(finished_run):
         # the stored metric is the MAE of the stored predictions (smoke: the first 50 test frames)
         pred = np.load(dict(arts)["predictions"])
         assert len(pred["energy"]) == 50
-        assert ms[("energy_mae", "test")]["value"] == pytest.approx(np.mean(np.abs(pred["energy"] - pred["ref_energy"])))
+        assert ms[("energy_mae", "test")]["value"] == pytest.approx(
+            np.mean(np.abs(pred["energy"] - pred["ref_energy"]))
+        )
         assert ms[("force_mae", "test")]["value"] == pytest.approx(np.mean(np.abs(pred["forces"] - pred["ref_forces"])))
         for _, path in (a for a in arts if a[0] == "trajectory"):
             traj = read_extxyz(path)
@@ -204,8 +219,12 @@ def test_report_lists_done_skipped_and_failed(finished_run):
         assert r["E MAE (meV)"] == f"{mae * 1e3:.2f}"
         assert r["F MAE (meV/Å)"] != "—" and r["MD ms/step"] != "—" and r["epochs"] == "3"
     not_run = {(r[0], r[1]): r for r in lb.not_run}
-    assert set(not_run) == {("toy-broken [smoke]", "acac"), ("toy-broken [smoke]", "synthetic-emt"),
-                            ("toy-molecular [smoke]", "synthetic-emt"), ("toy-needs-pkg [smoke]", "synthetic-emt")}
+    assert set(not_run) == {
+        ("toy-broken [smoke]", "acac"),
+        ("toy-broken [smoke]", "synthetic-emt"),
+        ("toy-molecular [smoke]", "synthetic-emt"),
+        ("toy-needs-pkg [smoke]", "synthetic-emt"),
+    }
     assert not_run[("toy-broken [smoke]", "acac")][3:] == ["failed", "RuntimeError: build exploded on purpose"]
     assert not_run[("toy-molecular [smoke]", "synthetic-emt")][3] == "skipped"
 

@@ -9,6 +9,7 @@ with g_ref from the same frames (to keep the test short: ≈ 15 s here; benchmar
 checks every frame against the metric's own g_ref for the table of docs/metrics.md). No temperature
 check: reference frames carry no velocities.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,9 +20,15 @@ from egbench_core.plugins import load_catalog
 
 pytestmark = pytest.mark.slow
 
-MOLECULES = [("acac", "test", None), ("acac", "test-600k", None), ("md17-aspirin", "test", 0.5),
-             ("md17-ethanol", "test", 0.5), ("md17-naphthalene", "test", 0.5), ("md17-salicylic-acid", "test", 0.5),
-             ("3bpa", "test", None)]
+MOLECULES = [
+    ("acac", "test", None),
+    ("acac", "test-600k", None),
+    ("md17-aspirin", "test", 0.5),
+    ("md17-ethanol", "test", 0.5),
+    ("md17-naphthalene", "test", 0.5),
+    ("md17-salicylic-acid", "test", 0.5),
+    ("3bpa", "test", None),
+]
 BULK_SAVE_EVERY = 10
 
 
@@ -45,7 +52,9 @@ def test_every_reference_trajectory_is_stable(catalog):
         rows[f"{name}/{split}"] = replay(frames, spacing_fs=spacing or 1.0)
     lips = catalog.datasets["lips20"]
     systems = lips.system_names()
-    bulk = [(f"lips20/{s}", lips.load_system(s)) for s in systems] + [("gete/test", catalog.datasets["gete"].load("test"))]
+    bulk = [(f"lips20/{s}", lips.load_system(s)) for s in systems] + [
+        ("gete/test", catalog.datasets["gete"].load("test"))
+    ]
     for label, frames in bulk:
         rows[label] = replay(frames, g_ref=_g_ref(frames), save_every=BULK_SAVE_EVERY)
 

@@ -1,4 +1,5 @@
 """Normalisation statistics: per-element reference energies, force scale, neighbour counts."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,9 +27,16 @@ def _synthetic(n_frames=40, seed=0, energy_noise=0.0, force_sigma=0.3, fixed=Non
         ns.append(len(z))
         energies.append(sum(E0[int(x)] for x in z) + energy_noise * rng.normal())
     n = int(sum(ns))
-    return Frames(positions=rng.uniform(0, 10, (n, 3)), numbers=np.concatenate(zs), n_atoms=ns,
-                  cell=np.zeros((n_frames, 3, 3)), pbc=np.zeros((n_frames, 3), bool), energy=energies,
-                  forces=rng.normal(0, force_sigma, (n, 3)), source="synthetic")
+    return Frames(
+        positions=rng.uniform(0, 10, (n, 3)),
+        numbers=np.concatenate(zs),
+        n_atoms=ns,
+        cell=np.zeros((n_frames, 3, 3)),
+        pbc=np.zeros((n_frames, 3), bool),
+        energy=energies,
+        forces=rng.normal(0, force_sigma, (n, 3)),
+        source="synthetic",
+    )
 
 
 def test_fit_e0_recovers_per_element_energies():
@@ -66,7 +74,7 @@ def test_compute_stats_scale_is_force_rms():
     edges = [3 * int(n) for n in f.n_atoms]
     st = compute_stats(f, cutoff=5.0, edges_per_frame=edges)
     assert st.species == tuple(sorted(E0))
-    assert st.scale == pytest.approx(float(np.sqrt(np.mean(f.forces ** 2))), rel=1e-12)
+    assert st.scale == pytest.approx(float(np.sqrt(np.mean(f.forces**2))), rel=1e-12)
     assert st.scale == pytest.approx(0.37, rel=0.1)
     np.testing.assert_allclose(st.e0, [E0[z] for z in st.species], atol=1e-8)
     assert st.residual_rms_per_atom == pytest.approx(0.0, abs=1e-9)

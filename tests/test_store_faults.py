@@ -1,6 +1,7 @@
 """The results store under concurrency and faults, with real processes: two `egbench run` into one
 folder, SIGINT / SIGTERM / kill -9 mid-cell, altered artifacts, and `egbench report` on foreign,
 empty and read-only stores."""
+
 from __future__ import annotations
 
 import hashlib
@@ -57,8 +58,10 @@ def _status(out: Path) -> dict[str, str]:
 def test_two_concurrent_runs_compute_each_cell_exactly_once(toy_site, emt_env, tmp_path):
     out = tmp_path / "shared-out"
     cmd = toy_site.egbench + ["run", *SMOKE, "--datasets", "acac,synthetic-emt", "--seeds", "0,1", "--out", str(out)]
-    procs = [subprocess.Popen(cmd, env=toy_site.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(cmd, env=toy_site.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     results = [p.communicate(timeout=600) for p in procs]
     for p, (o, e) in zip(procs, results):
         assert p.returncode == 0, e[-3000:]
@@ -167,13 +170,17 @@ def test_altered_or_missing_artifact_is_flagged_and_recomputed(emt_env, tmp_path
 
 # -- report is read-only ----------------------------------------------------------------------
 def _report(toy_site, *args):
-    return subprocess.run(toy_site.egbench + ["report", *args], env=toy_site.env(), capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        toy_site.egbench + ["report", *args], env=toy_site.env(), capture_output=True, text=True, timeout=300
+    )
 
 
 def _digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_report_refuses_foreign_and_empty_files_and_changes_no_byte(toy_site, tmp_path):
@@ -190,8 +197,11 @@ def test_report_refuses_foreign_and_empty_files_and_changes_no_byte(toy_site, tm
     text = tmp_path / "text"
     text.mkdir()
     (text / "egbench.sqlite").write_text("not a database\n")
-    for folder, expected in ((foreign, "not an egbench results store"), (empty, "empty (0 bytes)"),
-                             (text, "not an SQLite file")):
+    for folder, expected in (
+        (foreign, "not an egbench results store"),
+        (empty, "empty (0 bytes)"),
+        (text, "not an SQLite file"),
+    ):
         before = _digest(folder)
         res = _report(toy_site, "--out", str(folder))
         assert res.returncode == 2, res.stderr
@@ -205,8 +215,13 @@ def test_report_refuses_foreign_and_empty_files_and_changes_no_byte(toy_site, tm
 def test_report_on_a_read_only_store_works_and_changes_no_byte(toy_site, emt_env, tmp_path):
     out = Path(tempfile.mkdtemp(prefix="egbench-ro-"))  # outside pytest's private (0700) folders
     try:
-        run = subprocess.run(toy_site.egbench + ["run", *SMOKE, "--datasets", "synthetic-emt", "--out", str(out)],
-                             env=toy_site.env(), capture_output=True, text=True, timeout=600)
+        run = subprocess.run(
+            toy_site.egbench + ["run", *SMOKE, "--datasets", "synthetic-emt", "--out", str(out)],
+            env=toy_site.env(),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert run.returncode == 0, run.stderr[-3000:]
         for p in [out, *out.rglob("*")]:
             p.chmod(0o755 if p.is_dir() else 0o644)
@@ -233,8 +248,9 @@ def test_report_on_a_read_only_store_works_and_changes_no_byte(toy_site, emt_env
             sys.argv = ["egbench", "report", "--out", {str(out)!r}, "--format", "csv"]
             cli.main()
         """)
-        res = subprocess.run([sys.executable, "-c", script], env=toy_site.env(), capture_output=True, text=True,
-                             timeout=300)
+        res = subprocess.run(
+            [sys.executable, "-c", script], env=toy_site.env(), capture_output=True, text=True, timeout=300
+        )
         assert res.returncode == 0, res.stderr[-3000:]
         assert "toy-pair [smoke],synthetic-emt,standard,test" in res.stdout
         os.chmod(out, 0o755)

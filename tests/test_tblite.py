@@ -1,6 +1,7 @@
 """GFN2-xTB (tblite's ASE calculator, PyPI wheel ``tblite``) as a model without a plugin, through
 the calculator-backed seam: ``--models 'ase:tblite.ase:TBLite?method=GFN2-xTB'`` on acac (the
 embedded dataset, DFT labels). Skipped where tblite is not installed."""
+
 from __future__ import annotations
 
 import numpy as np

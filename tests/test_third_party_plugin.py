@@ -1,4 +1,5 @@
 """A model plugin written against the documented hooks (plugins/_template) installs with pip and runs."""
+
 from __future__ import annotations
 
 from pathlib import Path

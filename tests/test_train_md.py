@@ -1,5 +1,6 @@
 """The trainer (loss goes down, seeds, early stopping, time budget, EMA, best checkpoint) and
 forward MD (replicas, trajectories, seeds, failures) with the toy pair model on synthetic-emt."""
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """egbench: benchmark machine-learned interatomic potentials on static errors and forward MD."""
+
 from __future__ import annotations
 
 __version__ = "0.1.0"

@@ -9,6 +9,7 @@ module, class, keys and values in lowercase kebab-case (``ase:tblite.ase:TBLite?
 calculator-backed (:mod:`egbench_core.calculator_model`): evaluated and simulated through the
 calculator, never trained.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -38,7 +39,7 @@ def parse_spec(text: str) -> tuple[str, str, dict[str, Any]]:
     text = text.strip()
     if not text.startswith(PREFIX):
         raise AseSpecError(f"model spec {text!r} does not start with 'ase:' ({_EXAMPLE})")
-    body, _, query = text[len(PREFIX):].partition("?")
+    body, _, query = text[len(PREFIX) :].partition("?")
     module, sep, cls = body.partition(":")
     if not sep or not module or not cls:
         raise AseSpecError(f"model spec {text!r}: expected 'ase:package.module:ClassName' ({_EXAMPLE})")
@@ -103,9 +104,14 @@ def ase_model(text: str, check_import: bool = True):
     def make():
         return _load_class(text, module, cls)(**kwargs)
 
-    return calculator_model(model_id(text), make, version=version,
-                            description=f"ASE calculator {module}.{cls}({_kwargs_text(kwargs)})",
-                            url="", requires=[dist or module.split(".")[0]])
+    return calculator_model(
+        model_id(text),
+        make,
+        version=version,
+        description=f"ASE calculator {module}.{cls}({_kwargs_text(kwargs)})",
+        url="",
+        requires=[dist or module.split(".")[0]],
+    )
 
 
 def _kwargs_text(kwargs: dict[str, Any]) -> str:
@@ -131,8 +137,11 @@ def provenance(spec_text: str) -> dict[str, Any]:
     """What an ``ase:`` model adds to a cell's provenance (and so to its key)."""
     module, cls, kwargs = parse_spec(spec_text)
     dist = distribution_of(module)
-    return {"ase_spec": spec_text.strip(), "calculator": {"module": module, "class": cls, "kwargs": kwargs},
-            "code": {"dist": dist or "", "version": md.version(dist) if dist else ""}}
+    return {
+        "ase_spec": spec_text.strip(),
+        "calculator": {"module": module, "class": cls, "kwargs": kwargs},
+        "code": {"dist": dist or "", "version": md.version(dist) if dist else ""},
+    }
 
 
 def model_for_cell(catalog, cell):

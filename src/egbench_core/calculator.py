@@ -1,4 +1,5 @@
 """An ASE ``Calculator`` over any trained egbench potential."""
+
 from __future__ import annotations
 
 import numpy as np

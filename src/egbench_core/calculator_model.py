@@ -10,11 +10,13 @@ never built or trained.
   least squares ("zero-shot (E0 refit)"; the calculator's own energies are kept as ``raw``).
   The offsets are a sum over atoms, so forces and MD are those of the calculator itself.
 """
+
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
@@ -96,11 +98,21 @@ class CalculatorPotential:
         if not np.isfinite(raw).all():
             raise NonFiniteOutputError(f"{self.spec.name}: non-finite energies on the training split")
         self.offsets = refit_offsets(train, raw)
-        resid = train.energy - raw - composition_matrix(train, sorted(self.offsets)) @ np.array(
-            [self.offsets[z] for z in sorted(self.offsets)])
-        info = {"energy": ENERGY_MODE, "offsets_eV": {str(z): d for z, d in self.offsets.items()},
-                "fit_frames": len(train), "fit_residual_rms_per_atom_eV": float(np.sqrt(np.mean((resid / train.n_atoms) ** 2)))}
-        log.info("%s: energy offsets refitted on %d training frames: %s", self.spec.name, len(train), info["offsets_eV"])
+        resid = (
+            train.energy
+            - raw
+            - composition_matrix(train, sorted(self.offsets))
+            @ np.array([self.offsets[z] for z in sorted(self.offsets)])
+        )
+        info = {
+            "energy": ENERGY_MODE,
+            "offsets_eV": {str(z): d for z, d in self.offsets.items()},
+            "fit_frames": len(train),
+            "fit_residual_rms_per_atom_eV": float(np.sqrt(np.mean((resid / train.n_atoms) ** 2))),
+        }
+        log.info(
+            "%s: energy offsets refitted on %d training frames: %s", self.spec.name, len(train), info["offsets_eV"]
+        )
         return info
 
     def predict(self, frames: Frames) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -119,12 +131,15 @@ class CalculatorPotential:
         return self._static
 
 
-def fit_calculator_model(spec: ModelSpec, train: Frames, seed: int) -> tuple[CalculatorPotential, TrainRecord, dict[str, Any]]:
+def fit_calculator_model(
+    spec: ModelSpec, train: Frames, seed: int
+) -> tuple[CalculatorPotential, TrainRecord, dict[str, Any]]:
     """A cell's calculator-backed model, its energy offsets refitted on ``train``; the record says
     it was not trained (its time is the fit's: the calculator on every training frame)."""
     t0 = time.perf_counter()
     pot = CalculatorPotential(spec)
     info = pot.fit(train)
-    rec = TrainRecord(stop_reason=NOT_TRAINED, total_time_s=time.perf_counter() - t0, seed=seed,
-                      time_per_epoch_s=float("nan"))
+    rec = TrainRecord(
+        stop_reason=NOT_TRAINED, total_time_s=time.perf_counter() - t0, seed=seed, time_per_epoch_s=float("nan")
+    )
     return pot, rec, info

@@ -4,6 +4,7 @@
 processes (a Dask worker, an environment's worker). It imports nothing that runs cells; everything
 that runs cells imports it.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,16 +38,36 @@ class Cell:
 
     @property
     def ident(self) -> dict[str, Any]:
-        return {"model": self.model, "preset": self.preset, "dataset": self.dataset, "task": self.task, "seed": self.seed}
+        return {
+            "model": self.model,
+            "preset": self.preset,
+            "dataset": self.dataset,
+            "task": self.task,
+            "seed": self.seed,
+        }
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.ident, "plan": asdict(self.plan) if self.plan else None, "skip_reason": self.skip_reason,
-                "key": self.key, "provenance": self.provenance}
+        return {
+            **self.ident,
+            "plan": asdict(self.plan) if self.plan else None,
+            "skip_reason": self.skip_reason,
+            "key": self.key,
+            "provenance": self.provenance,
+        }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Cell":
-        return cls(d["model"], d["preset"], d["dataset"], d["task"], int(d["seed"]), plan_from_dict(d.get("plan")),
-                   d.get("skip_reason", ""), d.get("key", ""), d.get("provenance") or {})
+    def from_dict(cls, d: dict[str, Any]) -> Cell:
+        return cls(
+            d["model"],
+            d["preset"],
+            d["dataset"],
+            d["task"],
+            int(d["seed"]),
+            plan_from_dict(d.get("plan")),
+            d.get("skip_reason", ""),
+            d.get("key", ""),
+            d.get("provenance") or {},
+        )
 
 
 def plan_from_dict(d: dict[str, Any] | None) -> TaskPlan | None:
@@ -81,19 +102,26 @@ class CellInputs:
         """``inputs.npz`` (the frames) and ``inputs.json`` (the rest) in ``folder``."""
         save_frames(Path(folder) / "inputs.npz", self.named())
         e0 = self.isolated_atom_energies
-        (Path(folder) / "inputs.json").write_text(json.dumps(
-            {"isolated_atom_energies": {str(z): e for z, e in e0.items()} if e0 else None, "subsets": self.subsets}))
+        (Path(folder) / "inputs.json").write_text(
+            json.dumps(
+                {"isolated_atom_energies": {str(z): e for z, e in e0.items()} if e0 else None, "subsets": self.subsets}
+            )
+        )
 
     @classmethod
-    def load(cls, folder: Path) -> "CellInputs":
+    def load(cls, folder: Path) -> CellInputs:
         named = load_frames(Path(folder) / "inputs.npz")
         meta = json.loads((Path(folder) / "inputs.json").read_text())
         e0 = meta.get("isolated_atom_energies")
-        return cls(train=named["train"], val=named["val"],
-                   evals={k[5:]: v for k, v in named.items() if k.startswith("eval:")},
-                   md_start=named.get("md:start"), md_reference=named.get("md:reference"),
-                   isolated_atom_energies={int(z): float(e) for z, e in e0.items()} if e0 else None,
-                   subsets=meta.get("subsets") or {})
+        return cls(
+            train=named["train"],
+            val=named["val"],
+            evals={k[5:]: v for k, v in named.items() if k.startswith("eval:")},
+            md_start=named.get("md:start"),
+            md_reference=named.get("md:reference"),
+            isolated_atom_energies={int(z): float(e) for z, e in e0.items()} if e0 else None,
+            subsets=meta.get("subsets") or {},
+        )
 
     @staticmethod
     def discard(folder: Path) -> None:
@@ -135,16 +163,33 @@ class CellOutputs:
 
     def to_json(self) -> dict[str, Any]:
         """What a worker hands back (arrays live in the artifact files next to it)."""
-        return {"stats": self.stats.to_dict(), "train": self.train.to_dict(), "hardware": self.hardware,
-                "predictions": sorted(self.predictions), "md": [r.to_dict() for r in self.md],
-                "md_total_time_fs": self.md_total_time_fs, "model_info": self.model_info}
+        return {
+            "stats": self.stats.to_dict(),
+            "train": self.train.to_dict(),
+            "hardware": self.hardware,
+            "predictions": sorted(self.predictions),
+            "md": [r.to_dict() for r in self.md],
+            "md_total_time_fs": self.md_total_time_fs,
+            "model_info": self.model_info,
+        }
 
     @classmethod
-    def from_json(cls, d: dict[str, Any], cell: Cell, inputs: CellInputs, dataset, art_dir: Path) -> "CellOutputs":
-        out = cls(model=cell.model, preset=cell.preset, dataset=dataset, task=cell.task, plan=cell.plan,
-                  seed=cell.seed, stats=DatasetStats.from_dict(d["stats"]), train=TrainRecord(**d["train"]),
-                  hardware=d["hardware"], artifacts_dir=str(art_dir), md_reference=inputs.md_reference,
-                  md_total_time_fs=d["md_total_time_fs"], model_info=d.get("model_info") or {})
+    def from_json(cls, d: dict[str, Any], cell: Cell, inputs: CellInputs, dataset, art_dir: Path) -> CellOutputs:
+        out = cls(
+            model=cell.model,
+            preset=cell.preset,
+            dataset=dataset,
+            task=cell.task,
+            plan=cell.plan,
+            seed=cell.seed,
+            stats=DatasetStats.from_dict(d["stats"]),
+            train=TrainRecord(**d["train"]),
+            hardware=d["hardware"],
+            artifacts_dir=str(art_dir),
+            md_reference=inputs.md_reference,
+            md_total_time_fs=d["md_total_time_fs"],
+            model_info=d.get("model_info") or {},
+        )
         for split in d["predictions"]:
             with np.load(Path(art_dir) / f"predictions-{split}.npz") as z:
                 out.predictions[split] = SplitPrediction(split, inputs.evals[split], z["energy"], z["forces"])

@@ -1,18 +1,21 @@
 """``egbench`` command line (typer). Output goes through console.py only."""
+
 from __future__ import annotations
 
 import sys
 import traceback
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.text import Text
 
 from . import console as ui
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Benchmark machine-learned interatomic potentials: static errors and forward MD.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Benchmark machine-learned interatomic potentials: static errors and forward MD.",
+)
 list_app = typer.Typer(no_args_is_help=True, help="List installed models, datasets, tasks or metrics.")
 app.add_typer(list_app, name="list")
 env_app = typer.Typer(no_args_is_help=True, help="Separate environments for model plugins whose dependencies conflict.")
@@ -25,8 +28,11 @@ _VERBOSE = {"level": 0}
 
 
 @app.callback()
-def _main(verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="-v info (and tracebacks of user "
-                                                                             "errors), -vv debug logging")) -> None:
+def _main(
+    verbose: int = typer.Option(
+        0, "--verbose", "-v", count=True, help="-v info (and tracebacks of user errors), -vv debug logging"
+    ),
+) -> None:
     _VERBOSE["level"] = verbose
     ui.setup_logging(verbose)
 
@@ -41,8 +47,9 @@ def _error(message: str) -> None:
     """One line on stderr, whitespace folded; with -v the traceback of the error being handled first."""
     if _VERBOSE["level"] > 0 and sys.exc_info()[0] is not None:
         ui.err_console.print(traceback.format_exc(), markup=False, highlight=False, soft_wrap=True, end="")
-    ui.err_console.print(Text.assemble(("error:", "red"), " ", " ".join(str(message).split())), highlight=False,
-                         soft_wrap=True)
+    ui.err_console.print(
+        Text.assemble(("error:", "red"), " ", " ".join(str(message).split())), highlight=False, soft_wrap=True
+    )
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
@@ -71,34 +78,61 @@ def _on_signal(signum, frame) -> None:
 
 @app.command()
 def run(
-    models: str = typer.Option("all", help="'all' or comma-separated model ids; an ASE calculator as "
-                                           "'ase:module:Class?key=value' (not trained; docs/guide.md)"),
-    datasets: Optional[str] = typer.Option(None, help="'all' or comma-separated dataset ids (default: the embedded "
-                                                      "'acac' for the standard task, all datasets otherwise)"),
+    models: str = typer.Option(
+        "all",
+        help="'all' or comma-separated model ids; an ASE calculator as "
+        "'ase:module:Class?key=value' (not trained; docs/guide.md)",
+    ),
+    datasets: str | None = typer.Option(
+        None,
+        help="'all' or comma-separated dataset ids (default: the embedded "
+        "'acac' for the standard task, all datasets otherwise)",
+    ),
     tasks: str = typer.Option("standard", help="comma-separated task ids or families (e.g. 'ood'), or 'all'"),
     preset: str = typer.Option("quick", help="smoke | quick | paper"),
-    seed: int = typer.Option(0, help="training seed: weight initialisation, batch order, MD velocities and "
-                                            "thermostat noise (stored with the results; splits are fixed per dataset)"),
-    seeds: Optional[str] = typer.Option(None, help="several training seeds, e.g. 0,1,2: every cell once per seed; the "
-                                                   "report shows mean ± std over seeds and how stable the ranking is"),
+    seed: int = typer.Option(
+        0,
+        help="training seed: weight initialisation, batch order, MD velocities and "
+        "thermostat noise (stored with the results; splits are fixed per dataset)",
+    ),
+    seeds: str | None = typer.Option(
+        None,
+        help="several training seeds, e.g. 0,1,2: every cell once per seed; the "
+        "report shows mean ± std over seeds and how stable the ranking is",
+    ),
     out: Path = typer.Option(Path("egbench-results"), help="results folder (SQLite store + artifacts)"),
     retry_failed: bool = typer.Option(True, help="re-run cells that failed before"),
-    threads: int = typer.Option(1, envvar="EGBENCH_THREADS",
-                                help="torch threads (recorded with every timing). 1 by default: the benchmark's graphs "
-                                     "are small, and on a shared machine extra threads cost far more than they give"),
-    device: str = typer.Option("auto", help="auto (CUDA when available) | cpu | cuda | cuda:N: training, prediction "
-                                            "and MD run there; the device is part of every cell key"),
-    dtype: Optional[str] = typer.Option(None, help="float32 | float64 (default: each model preset's)"),
-    md_engine: str = typer.Option("batched", help="batched (all replicas of a cell as one batch) | ase (one replica "
-                                                  "at a time through ASE's Langevin: the reference path)"),
-    oracle: str = typer.Option("auto", help="dft: label each replica's frames with the dataset's (expensive, "
-                                            "calibrated) oracle | none | auto: the preset's choice (on for paper); "
-                                            "exact oracles of synthetic sets always run"),
-    executor: str = typer.Option("local", help="local (this process) | dask (--workers N or --scheduler ADDRESS) | "
-                                               "slurm ([executor.slurm] in egbench.toml or --config)"),
-    workers: Optional[int] = typer.Option(None, help="--executor dask: worker processes of a cluster on this machine"),
-    scheduler: Optional[str] = typer.Option(None, help="--executor dask: address of an existing Dask scheduler"),
-    config: Optional[Path] = typer.Option(None, help="config file with [executor.slurm] (default: ./egbench.toml)"),
+    threads: int = typer.Option(
+        1,
+        envvar="EGBENCH_THREADS",
+        help="torch threads (recorded with every timing). 1 by default: the benchmark's graphs "
+        "are small, and on a shared machine extra threads cost far more than they give",
+    ),
+    device: str = typer.Option(
+        "auto",
+        help="auto (CUDA when available) | cpu | cuda | cuda:N: training, prediction "
+        "and MD run there; the device is part of every cell key",
+    ),
+    dtype: str | None = typer.Option(None, help="float32 | float64 (default: each model preset's)"),
+    md_engine: str = typer.Option(
+        "batched",
+        help="batched (all replicas of a cell as one batch) | ase (one replica "
+        "at a time through ASE's Langevin: the reference path)",
+    ),
+    oracle: str = typer.Option(
+        "auto",
+        help="dft: label each replica's frames with the dataset's (expensive, "
+        "calibrated) oracle | none | auto: the preset's choice (on for paper); "
+        "exact oracles of synthetic sets always run",
+    ),
+    executor: str = typer.Option(
+        "local",
+        help="local (this process) | dask (--workers N or --scheduler ADDRESS) | "
+        "slurm ([executor.slurm] in egbench.toml or --config)",
+    ),
+    workers: int | None = typer.Option(None, help="--executor dask: worker processes of a cluster on this machine"),
+    scheduler: str | None = typer.Option(None, help="--executor dask: address of an existing Dask scheduler"),
+    config: Path | None = typer.Option(None, help="config file with [executor.slurm] (default: ./egbench.toml)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="--executor slurm: print the job script and exit"),
 ) -> None:
     """Train, evaluate and simulate every selected model × dataset × task; resume what is done."""
@@ -126,8 +160,13 @@ def run(
         oracle_setting = {"auto": "auto", "dft": "on", "on": "on", "none": "off", "off": "off"}.get(oracle)
         if oracle_setting is None:
             raise ValueError(f"--oracle {oracle!r}: expected dft, none or auto")
-        execution = Execution(threads=threads, device=resolve_device(device), dtype=check_dtype(dtype),
-                              md_engine=md_engine, oracle=oracle_setting)
+        execution = Execution(
+            threads=threads,
+            device=resolve_device(device),
+            dtype=check_dtype(dtype),
+            md_engine=md_engine,
+            oracle=oracle_setting,
+        )
         cluster_config = load_config(config) if executor == "slurm" or config is not None else {}
         if dry_run:
             if executor != "slurm":
@@ -142,15 +181,28 @@ def run(
     if datasets is None:
         datasets = DEFAULT_DATASETS if tasks == "standard" else "all"
     try:
-        cells = plan_cells(cat, models, datasets, tasks, preset, seeds=seed_list, device=execution.device,
-                           dtype=execution.dtype, md_engine=md_engine, oracle=oracle_setting)
+        cells = plan_cells(
+            cat,
+            models,
+            datasets,
+            tasks,
+            preset,
+            seeds=seed_list,
+            device=execution.device,
+            dtype=execution.dtype,
+            md_engine=md_engine,
+            oracle=oracle_setting,
+        )
     except (KeyError, ValueError) as exc:
         raise _fail(str(exc.args[0]) if exc.args else str(exc))
     if not cells:
         raise _fail("nothing to run: no installed model matches (see `egbench plugins`)")
     for what, why in sorted(cat.problems.items()):  # what `all` would have included
-        ui.err_console.print(Text.assemble(("warning: ", "yellow"), f"{what.replace(':', ' ')} is broken and not run: "
-                                           f"{why}"), highlight=False, soft_wrap=True)
+        ui.err_console.print(
+            Text.assemble(("warning: ", "yellow"), f"{what.replace(':', ' ')} is broken and not run: {why}"),
+            highlight=False,
+            soft_wrap=True,
+        )
     try:
         store = Store(out)
     except _user_error_types() as exc:
@@ -165,12 +217,15 @@ def run(
         raise _fail(str(exc))
     try:
         with ui.RunProgress(len(cells), _VERBOSE["level"]) as progress:
-            summary = run_cells(cells, cat, store, sys.argv, progress, retry_failed=retry_failed, executor=runner,
-                                execution=execution)
+            summary = run_cells(
+                cells, cat, store, sys.argv, progress, retry_failed=retry_failed, executor=runner, execution=execution
+            )
     except KeyboardInterrupt as exc:
         what = getattr(exc, "signal", "SIGINT")
-        ui.err_console.print(f"[yellow]interrupted by {what}[/yellow]: the cells in progress are recorded as "
-                             f"interrupted and will be recomputed; finished cells are kept in {store.root}")
+        ui.err_console.print(
+            f"[yellow]interrupted by {what}[/yellow]: the cells in progress are recorded as "
+            f"interrupted and will be recomputed; finished cells are kept in {store.root}"
+        )
         raise typer.Exit(EXIT_INTERRUPTED)
     finally:
         for sig, handler in previous.items():
@@ -200,9 +255,13 @@ def _show_run(store, summary, tasks_run: set[str]) -> None:
         parts.append(f"{summary.busy} running in another process")
     parts.append(f"{summary.skipped} skipped")
     ui.console.print(f"run {summary.run_id}: {', '.join(parts)} — results in {store.root}")
-    ui.console.print(f"HTML report (leaderboards, OOD, plots per dataset, provenance): egbench report --out "
-                     f"{store.root} --format html  → {store.root / 'report' / 'index.html'}", markup=False,
-                     highlight=False, soft_wrap=True)
+    ui.console.print(
+        f"HTML report (leaderboards, OOD, plots per dataset, provenance): egbench report --out "
+        f"{store.root} --format html  → {store.root / 'report' / 'index.html'}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _show_not_run(lb) -> None:
@@ -229,8 +288,13 @@ def _show_leaderboard(lb, title: str, not_run: bool = True, notes: bool = True) 
         sections = grouped_rows(lb)
         if len(sections) > 1:  # from-scratch / zero-shot / fine-tuned, each under its title
             caption += "".join(f"\n{mode}: {MODE_TITLES[mode]}" for mode, _ in sections)
-        ui.table(f"egbench leaderboard: {title}", lb.headers, lb.rows, caption=caption,
-                 sections=sections if len(sections) > 1 else None)
+        ui.table(
+            f"egbench leaderboard: {title}",
+            lb.headers,
+            lb.rows,
+            caption=caption,
+            sections=sections if len(sections) > 1 else None,
+        )
         if lb.errors:
             ui.table("metric errors", ["model", "dataset", "task", "column", "reason"], lb.errors)
     if notes:
@@ -243,25 +307,46 @@ def _show_leaderboard(lb, title: str, not_run: bool = True, notes: bool = True) 
 @app.command()
 def report(
     out: Path = typer.Option(Path("egbench-results"), help="results folder (opened read-only)"),
-    format: str = typer.Option("table", "--format", help="table | markdown | csv | json (one record per cell and "
-                                                         "metric, with units: docs/guide.md) | html (a folder of "
-                                                         "pages with sortable leaderboards and plots; --out-dir)"),
-    out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="--format html: the folder to write (default: "
-                                                                   "OUT/report)"),
-    skipped: bool = typer.Option(False, "--skipped", help="list every cell not run (failed, skipped, ...) with its "
-                                                         "reason"),
-    table: str = typer.Option("static", help="static (paper Table 1) | structure (Table 2) | dynamics (Table 3) | "
-                                             "stability"),
-    task: Optional[str] = typer.Option(None, help="only this task"),
+    format: str = typer.Option(
+        "table",
+        "--format",
+        help="table | markdown | csv | json (one record per cell and "
+        "metric, with units: docs/guide.md) | html (a folder of "
+        "pages with sortable leaderboards and plots; --out-dir)",
+    ),
+    out_dir: Path | None = typer.Option(
+        None, "--out-dir", help="--format html: the folder to write (default: OUT/report)"
+    ),
+    skipped: bool = typer.Option(
+        False, "--skipped", help="list every cell not run (failed, skipped, ...) with its reason"
+    ),
+    table: str = typer.Option(
+        "static", help="static (paper Table 1) | structure (Table 2) | dynamics (Table 3) | stability"
+    ),
+    task: str | None = typer.Option(None, help="only this task"),
     plots: bool = typer.Option(False, help="also write PNG plots (RDF, EV/FV over time, survival) under OUT/plots"),
-    provenance: bool = typer.Option(False, "--provenance", help="show, per run, the code (core and plugins: version, "
-                                                               "source hash), the libraries and the machine"),
-    compare: Optional[str] = typer.Option(None, "--compare", help="paper: the EGraFFBench article's published value "
-                                                                  "beside egbench's, same model × dataset × metric"),
+    provenance: bool = typer.Option(
+        False,
+        "--provenance",
+        help="show, per run, the code (core and plugins: version, source hash), the libraries and the machine",
+    ),
+    compare: str | None = typer.Option(
+        None,
+        "--compare",
+        help="paper: the EGraFFBench article's published value beside egbench's, same model × dataset × metric",
+    ),
 ) -> None:
     """Leaderboard (models × datasets) from the results store, laid out like the paper's tables."""
-    from .report import (TABLES, leaderboard, provenance_tables, rank_markdown, rank_stability, tasks_in, to_csv,
-                         to_markdown)
+    from .report import (
+        TABLES,
+        leaderboard,
+        provenance_tables,
+        rank_markdown,
+        rank_stability,
+        tasks_in,
+        to_csv,
+        to_markdown,
+    )
     from .report_compare import SOURCES
     from .store import Store, StoreError
 
@@ -272,8 +357,10 @@ def report(
     if compare is not None and compare not in SOURCES:
         raise _fail(f"--compare {compare!r}: expected {', '.join(SOURCES)}")
     if compare is not None and format in ("json", "html"):
-        raise _fail(f"--compare with --format {format}: --compare is for table, markdown and csv (the HTML report "
-                    "always shows the paper's values where they pair)")
+        raise _fail(
+            f"--compare with --format {format}: --compare is for table, markdown and csv (the HTML report "
+            "always shows the paper's values where they pair)"
+        )
     if out_dir is not None and format != "html":
         raise _fail(f"--out-dir {out_dir}: --out-dir is for --format html")
     try:
@@ -281,8 +368,10 @@ def report(
     except StoreError as exc:
         raise _fail(str(exc))
     if task is not None and task not in tasks_in(store):
-        raise _fail(f"--task {task!r}: the store in {out} has no cells of that task; it has "
-                    f"{', '.join(tasks_in(store)) or 'none'}")
+        raise _fail(
+            f"--task {task!r}: the store in {out} has no cells of that task; it has "
+            f"{', '.join(tasks_in(store)) or 'none'}"
+        )
     if provenance:
         for title, headers, rows in provenance_tables(store):
             ui.table(title, headers, rows)
@@ -311,7 +400,10 @@ def report(
         except OSError as exc:
             raise _fail(f"cannot write plots under {out / 'plots'}: {exc.strerror or exc}")
     if compare is not None:  # egbench's columns, each followed by the source's value (report_compare.py)
-        from .report_compare import compare as compare_with, table_view, to_csv as cmp_csv, to_markdown as cmp_markdown
+        from .report_compare import compare as compare_with
+        from .report_compare import table_view
+        from .report_compare import to_csv as cmp_csv
+        from .report_compare import to_markdown as cmp_markdown
 
         cmp = compare_with(store, compare, table, task)
         if format == "csv":  # stdout stays one csv table; the legend and warnings go to stderr
@@ -325,8 +417,11 @@ def report(
         if cmp.rows:
             ui.table(cmp.title, *table_view(cmp), caption="\n".join(cmp.legend))
         if cmp.errors:
-            ui.table("metric errors", ["model", "dataset", "task", "column", "reason"],
-                     [[*k, v] for k, v in cmp.errors.items()])
+            ui.table(
+                "metric errors",
+                ["model", "dataset", "task", "column", "reason"],
+                [[*k, v] for k, v in cmp.errors.items()],
+            )
         for note in cmp.notes:
             ui.err_console.print(f"[yellow]warning:[/yellow] {note}", markup=True, highlight=False)
         return
@@ -344,7 +439,7 @@ def report(
         ui.raw(to_csv(lb))
 
 
-def _write_html(store, out_dir: Path, task: Optional[str]) -> None:
+def _write_html(store, out_dir: Path, task: str | None) -> None:
     try:
         from .html.write import ReportFolderError, write_report
     except ImportError as exc:  # plotly is a core dependency; an environment may still lack it
@@ -354,17 +449,33 @@ def _write_html(store, out_dir: Path, task: Optional[str]) -> None:
     except ReportFolderError as exc:
         raise _fail(str(exc))
     except OSError as exc:
-        raise _fail(f"--out-dir {out_dir}: cannot write the HTML report there ({exc.strerror or exc}); name another "
-                    "folder with --out-dir")
-    ui.console.print(f"HTML report: {index} (open {index.resolve().as_uri()} in a browser; the folder works offline)",
-                     markup=False, highlight=False, soft_wrap=True)
+        raise _fail(
+            f"--out-dir {out_dir}: cannot write the HTML report there ({exc.strerror or exc}); name another "
+            "folder with --out-dir"
+        )
+    ui.console.print(
+        f"HTML report: {index} (open {index.resolve().as_uri()} in a browser; the folder works offline)",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @list_app.command("models")
 def list_models() -> None:
     cat = _catalog()
-    rows = [[s.name, s.mode, ", ".join(sorted(s.presets)), "yes" if s.capabilities.periodic else "no", s.licence,
-             s.plugin, s.description] for s in cat.models.values()]
+    rows = [
+        [
+            s.name,
+            s.mode,
+            ", ".join(sorted(s.presets)),
+            "yes" if s.capabilities.periodic else "no",
+            s.licence,
+            s.plugin,
+            s.description,
+        ]
+        for s in cat.models.values()
+    ]
     ui.table("models", ["id", "training", "presets", "periodic", "licence", "plugin", "description"], rows)
 
 
@@ -378,8 +489,16 @@ def list_datasets() -> None:
             why = d.unavailable_reason()
         except Exception as exc:  # noqa: BLE001
             why = str(exc)
-        rows.append([d.name, splits, " ".join(d.elements), "yes" if d.periodic else "no", d.licence,
-                     "yes" if not why else f"no ({why})"])
+        rows.append(
+            [
+                d.name,
+                splits,
+                " ".join(d.elements),
+                "yes" if d.periodic else "no",
+                d.licence,
+                "yes" if not why else f"no ({why})",
+            ]
+        )
     for what, why in sorted(cat.problems.items()):
         if what.startswith("dataset:"):
             rows.append([what.split(":", 1)[1], "", "", "", "", f"broken: {why}"])
@@ -389,16 +508,24 @@ def list_datasets() -> None:
 @list_app.command("tasks")
 def list_tasks() -> None:
     cat = _catalog()
-    ui.table("tasks", ["id", "family", "version", "plugin", "description"],
-             [[t.name, t.family, t.version, t.plugin, t.description] for t in cat.tasks.values()])
+    ui.table(
+        "tasks",
+        ["id", "family", "version", "plugin", "description"],
+        [[t.name, t.family, t.version, t.plugin, t.description] for t in cat.tasks.values()],
+    )
 
 
 @list_app.command("metrics")
 def list_metrics() -> None:
     cat = _catalog()
-    ui.table("metrics", ["id", "unit", "version", "better", "plugin", "description"],
-             [[m.name, m.unit, m.version, "higher" if m.higher_is_better else "lower", m.plugin, m.description]
-              for m in cat.metrics.values()])
+    ui.table(
+        "metrics",
+        ["id", "unit", "version", "better", "plugin", "description"],
+        [
+            [m.name, m.unit, m.version, "higher" if m.higher_is_better else "lower", m.plugin, m.description]
+            for m in cat.metrics.values()
+        ],
+    )
 
 
 @app.command()
@@ -445,8 +572,12 @@ def fetch(dataset: str = typer.Argument(..., help="dataset id, or 'all'")) -> No
             e0 = ds.isolated_atom_energies()
             if e0:
                 shown = ", ".join(f"{chemical_symbols[z]} {e:.6f}" for z, e in sorted(e0.items()))
-                ui.console.print(f"{name}: isolated-atom energies verified (eV): {shown}", markup=False,
-                                 highlight=False, soft_wrap=True)
+                ui.console.print(
+                    f"{name}: isolated-atom energies verified (eV): {shown}",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
         except _user_error_types() as exc:
             error(str(exc))
             failed = True
@@ -460,8 +591,9 @@ def fetch(dataset: str = typer.Argument(..., help="dataset id, or 'all'")) -> No
 @env_app.command("create")
 def env_create(
     name: str = typer.Argument(..., help="environment id, e.g. 'nequip'"),
-    packages: list[str] = typer.Argument(None, help="plugin folders, bundled plugin names or PyPI requirements "
-                                                    "(default: egbench-model-NAME)"),
+    packages: list[str] = typer.Argument(
+        None, help="plugin folders, bundled plugin names or PyPI requirements (default: egbench-model-NAME)"
+    ),
 ) -> None:
     """Create (or re-create) an environment and install the packages into it."""
     from .envs import EnvironmentError_, create_env
@@ -474,8 +606,9 @@ def env_create(
     packages = packages or [f"egbench-model-{name}"]
     ui.console.print(f"creating environment {name} with {', '.join(packages)} …")
     try:
-        env = create_env(name, packages,
-                         on_output=lambda line: ui.err_console.print(line, markup=False, highlight=False))
+        env = create_env(
+            name, packages, on_output=lambda line: ui.err_console.print(line, markup=False, highlight=False)
+        )
     except EnvironmentError_ as exc:  # pip's own output (above) says why; this is the summary line
         raise _fail(str(exc).splitlines()[0], EXIT_FAILED)
     ui.console.print(f"environment {name} at {env.path}: models {', '.join(m['name'] for m in env.models) or 'none'}")
@@ -486,8 +619,16 @@ def env_list() -> None:
     """Environments and the models each provides."""
     from .envs import envs_dir, list_envs
 
-    rows = [[e.name, ", ".join(m["name"] for m in e.models), "yes" if e.python.exists() else "no (recreate it)",
-             " ".join(e.packages), e.created] for e in list_envs()]
+    rows = [
+        [
+            e.name,
+            ", ".join(m["name"] for m in e.models),
+            "yes" if e.python.exists() else "no (recreate it)",
+            " ".join(e.packages),
+            e.created,
+        ]
+        for e in list_envs()
+    ]
     ui.table(f"environments in {envs_dir()}", ["id", "models", "usable", "packages", "created"], rows)
 
 

@@ -6,12 +6,13 @@ sets it for the whole process). The variable is set only around the first import
 afterwards, so torch's safe loading stays on for everything else. Later e3nn versions do not
 need it; setting it briefly is harmless there.
 """
+
 from __future__ import annotations
 
 import contextlib
 import os
 import sys
-from typing import Iterator
+from collections.abc import Iterator
 
 _KEY = "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"
 

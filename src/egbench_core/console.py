@@ -1,4 +1,5 @@
 """The only module that prints: rich tables and progress bars for the CLI."""
+
 from __future__ import annotations
 
 import logging
@@ -26,8 +27,9 @@ err_console = _console(stderr=True)
 
 def setup_logging(verbose: int) -> None:
     level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=err_console, show_path=False)],
-                        force=True)
+    logging.basicConfig(
+        level=level, format="%(message)s", handlers=[RichHandler(console=err_console, show_path=False)], force=True
+    )
     logging.captureWarnings(True)  # warnings become log records: shown with -v, quiet otherwise
     if verbose <= 0:
         logging.getLogger("py.warnings").setLevel(logging.ERROR)
@@ -39,8 +41,13 @@ def raw(text: str) -> None:
     console.file.flush()
 
 
-def table(title: str, headers: list[str], rows: list[list[str]], caption: str | None = None,
-          sections: list[tuple[str, list[list[str]]]] | None = None) -> None:
+def table(
+    title: str,
+    headers: list[str],
+    rows: list[list[str]],
+    caption: str | None = None,
+    sections: list[tuple[str, list[list[str]]]] | None = None,
+) -> None:
     """``sections``: ``[(title, rows)]`` shown one after the other under a bold title row each
     (instead of ``rows``)."""
     t = Table(title=title, caption=caption, show_lines=False)
@@ -64,8 +71,14 @@ class RunProgress:
     events into the ``cell_*`` calls here."""
 
     def __init__(self, n_cells: int, verbose: int = 0):
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), console=console, transient=False)
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
         self.cells = self.progress.add_task("cells", total=n_cells)
         self.verbose = verbose
         self.subs: dict[str, TaskID] = {}  # cell key -> its bar
@@ -114,8 +127,12 @@ class RunProgress:
         self._sub(cell, f"  {cell.model} × {cell.dataset}: {name}")
 
     def cell_epoch(self, cell: Cell, epoch: int, total: int, row: dict[str, float]) -> None:
-        self._sub(cell, f"  {cell.model} × {cell.dataset}: training  loss {row['train_loss']:.3g} "
-                        f"val {row['val_loss']:.3g}", total, epoch)
+        self._sub(
+            cell,
+            f"  {cell.model} × {cell.dataset}: training  loss {row['train_loss']:.3g} val {row['val_loss']:.3g}",
+            total,
+            epoch,
+        )
 
     def cell_md_step(self, cell: Cell, replica: int, step: int, total: int) -> None:
         self._sub(cell, f"  {cell.model} × {cell.dataset}: MD replica {replica}", total, step)
@@ -129,12 +146,20 @@ def not_run_summary(groups, verbose: int = 0) -> None:
     counts: dict[str, int] = {}
     for g in groups:
         counts[g.status] = counts.get(g.status, 0) + g.count
-    console.print(Text.assemble(("cells not run: ", "bold"), ", ".join(f"{n} {s}" for s, n in counts.items()),
-                                " (`egbench report --skipped` lists them)"), highlight=False, soft_wrap=True)
+    console.print(
+        Text.assemble(
+            ("cells not run: ", "bold"),
+            ", ".join(f"{n} {s}" for s, n in counts.items()),
+            " (`egbench report --skipped` lists them)",
+        ),
+        highlight=False,
+        soft_wrap=True,
+    )
     for g in groups:
         style = "red" if g.status in ("failed", "interrupted") else "yellow"
         console.print(Text.assemble((f"– {g.count} {g.status}: ", style), g.kind), highlight=False, soft_wrap=True)
         if verbose:
             for model, dataset, task, _, reason in g.cells:
-                console.print(Text(f"    {model} × {dataset} × {task}: {reason}", style="dim"), highlight=False,
-                              soft_wrap=True)
+                console.print(
+                    Text(f"    {model} × {dataset} × {task}: {reason}", style="dim"), highlight=False, soft_wrap=True
+                )

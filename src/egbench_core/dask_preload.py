@@ -2,6 +2,7 @@
 torch, the cell code, the plugin catalog and the frameworks of the run's models
 (``ModelSpec.warm_up``, for the ids in ``EGBENCH_WARM_MODELS``) are imported once, while the client
 is still planning, instead of inside the first cell each worker runs."""
+
 from __future__ import annotations
 
 import importlib

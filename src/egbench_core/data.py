@@ -9,14 +9,15 @@ and, once frames of several files are concatenated, ``info["file"]`` (the file o
 Both travel through :meth:`Frames.subset` and :meth:`Frames.concatenate`, so an error about frame
 5 of a split names frame 10 of the file it came from (:meth:`Frames.frame_label`).
 """
+
 from __future__ import annotations
 
 import gzip
 import io
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -60,9 +61,12 @@ class Frames:
         self.forces = np.asarray(self.forces, dtype=np.float64).reshape(-1, 3)
         f, n = len(self.n_atoms), int(self.n_atoms.sum())
         shapes = {
-            "positions": (self.positions.shape[0], n), "numbers": (self.numbers.shape[0], n),
-            "forces": (self.forces.shape[0], n), "cell": (self.cell.shape[0], f),
-            "pbc": (self.pbc.shape[0], f), "energy": (self.energy.shape[0], f),
+            "positions": (self.positions.shape[0], n),
+            "numbers": (self.numbers.shape[0], n),
+            "forces": (self.forces.shape[0], n),
+            "cell": (self.cell.shape[0], f),
+            "pbc": (self.pbc.shape[0], f),
+            "energy": (self.energy.shape[0], f),
         }
         for name, (got, want) in shapes.items():
             if got != want:
@@ -88,15 +92,23 @@ class Frames:
     def has_labels(self) -> bool:
         return bool(np.isfinite(self.energy).all() and np.isfinite(self.forces).all())
 
-    def subset(self, index: Sequence[int] | np.ndarray) -> "Frames":
+    def subset(self, index: Sequence[int] | np.ndarray) -> Frames:
         index = np.asarray(index, dtype=np.int64)
-        atom_idx = (np.concatenate([np.arange(self._offsets[i], self._offsets[i + 1]) for i in index])
-                    if len(index) else np.zeros(0, np.int64))
+        atom_idx = (
+            np.concatenate([np.arange(self._offsets[i], self._offsets[i + 1]) for i in index])
+            if len(index)
+            else np.zeros(0, np.int64)
+        )
         return Frames(
-            positions=self.positions[atom_idx], numbers=self.numbers[atom_idx],
-            n_atoms=self.n_atoms[index], cell=self.cell[index], pbc=self.pbc[index],
-            energy=self.energy[index], forces=self.forces[atom_idx],
-            info={k: np.asarray(v)[index] for k, v in self.info.items()}, source=self.source,
+            positions=self.positions[atom_idx],
+            numbers=self.numbers[atom_idx],
+            n_atoms=self.n_atoms[index],
+            cell=self.cell[index],
+            pbc=self.pbc[index],
+            energy=self.energy[index],
+            forces=self.forces[atom_idx],
+            info={k: np.asarray(v)[index] for k, v in self.info.items()},
+            source=self.source,
         )
 
     def to_atoms(self, i: int):
@@ -107,24 +119,32 @@ class Frames:
         return Atoms(numbers=self.numbers[s], positions=self.positions[s], cell=self.cell[i], pbc=self.pbc[i])
 
     @classmethod
-    def concatenate(cls, parts: Sequence["Frames"], source: str = "") -> "Frames":
+    def concatenate(cls, parts: Sequence[Frames], source: str = "") -> Frames:
         if not parts:
             raise ValueError("cannot concatenate zero Frames")
         keys = set.intersection(*(set(p.info) for p in parts)) - {"file"}
         info = {k: np.concatenate([np.asarray(p.info[k]) for p in parts]) for k in keys}
         if any("file" in p.info for p in parts) or len({p.source for p in parts}) > 1:
-            info["file"] = np.concatenate([np.asarray(p.info["file"], dtype=str) if "file" in p.info
-                                           else np.full(len(p), p.source) for p in parts]).astype(str)
+            info["file"] = np.concatenate(
+                [
+                    np.asarray(p.info["file"], dtype=str) if "file" in p.info else np.full(len(p), p.source)
+                    for p in parts
+                ]
+            ).astype(str)
         return cls(
-            positions=np.concatenate([p.positions for p in parts]), numbers=np.concatenate([p.numbers for p in parts]),
-            n_atoms=np.concatenate([p.n_atoms for p in parts]), cell=np.concatenate([p.cell for p in parts]),
-            pbc=np.concatenate([p.pbc for p in parts]), energy=np.concatenate([p.energy for p in parts]),
-            forces=np.concatenate([p.forces for p in parts]), info=info,
+            positions=np.concatenate([p.positions for p in parts]),
+            numbers=np.concatenate([p.numbers for p in parts]),
+            n_atoms=np.concatenate([p.n_atoms for p in parts]),
+            cell=np.concatenate([p.cell for p in parts]),
+            pbc=np.concatenate([p.pbc for p in parts]),
+            energy=np.concatenate([p.energy for p in parts]),
+            forces=np.concatenate([p.forces for p in parts]),
+            info=info,
             source=source or "+".join(dict.fromkeys(p.source for p in parts)),
         )
 
     @classmethod
-    def from_atoms(cls, atoms_list: Iterable, energies=None, forces=None, source: str = "") -> "Frames":
+    def from_atoms(cls, atoms_list: Iterable, energies=None, forces=None, source: str = "") -> Frames:
         atoms_list = list(atoms_list)
         nf = len(atoms_list)
         n = [len(a) for a in atoms_list]
@@ -132,9 +152,13 @@ class Frames:
         f = np.full((sum(n), 3), np.nan) if forces is None else np.concatenate([np.asarray(x) for x in forces])
         return cls(
             positions=np.concatenate([a.get_positions() for a in atoms_list]),
-            numbers=np.concatenate([a.numbers for a in atoms_list]), n_atoms=n,
-            cell=np.stack([a.cell.array for a in atoms_list]), pbc=np.stack([a.pbc for a in atoms_list]),
-            energy=e, forces=f, source=source,
+            numbers=np.concatenate([a.numbers for a in atoms_list]),
+            n_atoms=n,
+            cell=np.stack([a.cell.array for a in atoms_list]),
+            pbc=np.stack([a.pbc for a in atoms_list]),
+            energy=e,
+            forces=f,
+            source=source,
         )
 
     def frame_label(self, i: int, where: str = "") -> str:
@@ -155,24 +179,33 @@ class Frames:
         bad_f = np.flatnonzero(~np.isfinite(self.forces).all(axis=1))
         if len(bad_f):
             frame = int(np.searchsorted(self._offsets, bad_f[0], side="right") - 1)
-            raise MalformedDataError(f"{self.frame_label(frame, where)} has non-finite forces "
-                                     f"(atom {int(bad_f[0] - self._offsets[frame])})")
+            raise MalformedDataError(
+                f"{self.frame_label(frame, where)} has non-finite forces (atom {int(bad_f[0] - self._offsets[frame])})"
+            )
         bad_x = np.flatnonzero(~np.isfinite(self.positions).all(axis=1))
         if len(bad_x):
             frame = int(np.searchsorted(self._offsets, bad_x[0], side="right") - 1)
-            raise MalformedDataError(f"{self.frame_label(frame, where)} has non-finite positions "
-                                     f"(atom {int(bad_x[0] - self._offsets[frame])})")
+            raise MalformedDataError(
+                f"{self.frame_label(frame, where)} has non-finite positions "
+                f"(atom {int(bad_x[0] - self._offsets[frame])})"
+            )
 
 
 # --------------------------------------------------------------------------------------
 # Readers. Each takes a path and unit names, returns Frames in eV / Å / eV/Å.
 # --------------------------------------------------------------------------------------
 def _open_text(path: Path):
-    return gzip.open(path, "rt") if path.suffix == ".gz" else open(path, "rt")
+    return gzip.open(path, "rt") if path.suffix == ".gz" else open(path)
 
 
-def read_extxyz(path: Path, energy_unit: str = "eV", force_unit: str = "eV/Å", length_unit: str = "Å",
-                energy_key: str = "energy", forces_key: str = "forces") -> Frames:
+def read_extxyz(
+    path: Path,
+    energy_unit: str = "eV",
+    force_unit: str = "eV/Å",
+    length_unit: str = "Å",
+    energy_key: str = "energy",
+    forces_key: str = "forces",
+) -> Frames:
     """Extended XYZ (plain or .gz). The comment line is parsed with ASE's extxyz key=value parser;
     the atom lines are read here so that an error names the exact frame and line."""
     from ase.data import atomic_numbers as z_of
@@ -207,7 +240,7 @@ def read_extxyz(path: Path, energy_unit: str = "eV", force_unit: str = "eV/Å", 
             col += int(count)
         if "species" not in cols or "pos" not in cols:
             raise MalformedDataError(f"{where}: Properties lacks species or pos: {kv.get('Properties')}")
-        rows = [ln.split() for ln in lines[i + 2:i + 2 + n]]
+        rows = [ln.split() for ln in lines[i + 2 : i + 2 + n]]
         bad = [k for k, r in enumerate(rows) if len(r) != col]
         if bad:
             raise MalformedDataError(f"{where}: atom line {bad[0] + 1} has {len(rows[bad[0]])} columns, expected {col}")
@@ -215,10 +248,10 @@ def read_extxyz(path: Path, energy_unit: str = "eV", force_unit: str = "eV/Å", 
             s0 = cols["species"][0]
             num.append([z_of[r[s0]] for r in rows])
             p0 = cols["pos"][0]
-            pos.append(np.array([[float(x) for x in r[p0:p0 + 3]] for r in rows]) * lf)
+            pos.append(np.array([[float(x) for x in r[p0 : p0 + 3]] for r in rows]) * lf)
             if forces_key in cols:
                 f0 = cols[forces_key][0]
-                frc.append(np.array([[float(x) for x in r[f0:f0 + 3]] for r in rows]) * ff)
+                frc.append(np.array([[float(x) for x in r[f0 : f0 + 3]] for r in rows]) * ff)
             else:
                 frc.append(np.full((n, 3), np.nan))
         except (KeyError, ValueError) as exc:
@@ -239,8 +272,17 @@ def read_extxyz(path: Path, energy_unit: str = "eV", force_unit: str = "eV/Å", 
         raise MalformedDataError(f"{path}: no frames found")
     infos = {k: np.asarray(v) for k, v in info.items() if len(v) == len(nat)}
     infos["file_frame"] = np.arange(len(nat))
-    return Frames(np.concatenate(pos), np.concatenate(num), nat, np.stack(cells), np.stack(pbcs),
-                  np.asarray(ens), np.concatenate(frc), info=infos, source=str(path))
+    return Frames(
+        np.concatenate(pos),
+        np.concatenate(num),
+        nat,
+        np.stack(cells),
+        np.stack(pbcs),
+        np.asarray(ens),
+        np.concatenate(frc),
+        info=infos,
+        source=str(path),
+    )
 
 
 def read_nequip_npz(path: Path, energy_unit: str = "eV", force_unit: str = "eV/Å", length_unit: str = "Å") -> Frames:
@@ -262,8 +304,9 @@ def read_nequip_npz(path: Path, energy_unit: str = "eV", force_unit: str = "eV/�
     numbers = np.asarray(d["atomic_numbers"])
     z = numbers.reshape(-1, n) if numbers.size != n else np.tile(numbers.reshape(1, n), (nf, 1))
     if z.shape != (nf, n):
-        raise MalformedDataError(f"{path}: 'atomic_numbers' has shape {np.shape(d['atomic_numbers'])}, "
-                                 f"expected [{n}] or [{nf},{n}]")
+        raise MalformedDataError(
+            f"{path}: 'atomic_numbers' has shape {np.shape(d['atomic_numbers'])}, expected [{n}] or [{nf},{n}]"
+        )
     cell = np.asarray(d.get("cell", np.zeros((3, 3))), dtype=np.float64)
     cell = np.broadcast_to(cell.reshape(-1, 3, 3), (nf, 3, 3)) if cell.size in (9, nf * 9) else None
     if cell is None:
@@ -272,16 +315,26 @@ def read_nequip_npz(path: Path, energy_unit: str = "eV", force_unit: str = "eV/�
     energy = np.asarray(d["energy"], dtype=np.float64).reshape(-1) if "energy" in d else np.full(nf, np.nan)
     forces = np.asarray(d["forces"], dtype=np.float64) if "forces" in d else np.full((nf, n, 3), np.nan)
     if energy.shape != (nf,) or forces.shape != (nf, n, 3):
-        raise MalformedDataError(f"{path}: energy {energy.shape} / forces {forces.shape} do not match {nf} frames "
-                                 f"of {n} atoms")
+        raise MalformedDataError(
+            f"{path}: energy {energy.shape} / forces {forces.shape} do not match {nf} frames of {n} atoms"
+        )
     lf = length_factor(length_unit)
-    return Frames(pos.reshape(-1, 3) * lf, z.reshape(-1), np.full(nf, n), cell * lf, pbc,
-                  energy * energy_factor(energy_unit), forces.reshape(-1, 3) * force_factor(force_unit),
-                  info={"file_frame": np.arange(nf)}, source=str(path))
+    return Frames(
+        pos.reshape(-1, 3) * lf,
+        z.reshape(-1),
+        np.full(nf, n),
+        cell * lf,
+        pbc,
+        energy * energy_factor(energy_unit),
+        forces.reshape(-1, 3) * force_factor(force_unit),
+        info={"file_frame": np.arange(nf)},
+        source=str(path),
+    )
 
 
-def read_deepmd(folder: Path, energy_unit: str = "eV", force_unit: str = "eV/Å", length_unit: str = "Å",
-                require_forces: bool = True) -> Frames:
+def read_deepmd(
+    folder: Path, energy_unit: str = "eV", force_unit: str = "eV/Å", length_unit: str = "Å", require_forces: bool = True
+) -> Frames:
     """DeePMD raw/npy layout: ``type.raw``, ``type_map.raw``, ``set.*/{box,coord,energy,force}.npy``."""
     from ase.data import atomic_numbers as z_of
 
@@ -292,12 +345,14 @@ def read_deepmd(folder: Path, energy_unit: str = "eV", force_unit: str = "eV/Å"
     except (OSError, ValueError) as exc:
         raise MalformedDataError(f"{folder}: cannot read type.raw / type_map.raw: {exc}") from None
     if types.size and types.max() >= len(type_map):
-        raise MalformedDataError(f"{folder}/type.raw: species index {types.max()} but type_map.raw has "
-                                 f"{len(type_map)} names")
+        raise MalformedDataError(
+            f"{folder}/type.raw: species index {types.max()} but type_map.raw has {len(type_map)} names"
+        )
     z = np.array([z_of[type_map[t]] for t in types], dtype=np.int64)
     n = len(z)
     parts = []
     for set_dir in sorted(folder.glob("set.*")):
+
         def load(name, required=True):
             f = set_dir / f"{name}.npy"
             if not f.exists():
@@ -305,19 +360,32 @@ def read_deepmd(folder: Path, energy_unit: str = "eV", force_unit: str = "eV/Å"
                     raise MalformedDataError(f"{f}: missing (needed for labelled frames)")
                 return None
             return np.load(f)
+
         box, coord, energy = load("box"), load("coord"), load("energy")
         force = load("force", required=require_forces)
         nf = len(energy)
         where = f"{set_dir}"
         if box.reshape(-1).size != nf * 9 or coord.reshape(-1).size != nf * n * 3:
-            raise MalformedDataError(f"{where}: box {box.shape} / coord {coord.shape} do not match {nf} frames "
-                                     f"of {n} atoms")
+            raise MalformedDataError(
+                f"{where}: box {box.shape} / coord {coord.shape} do not match {nf} frames of {n} atoms"
+            )
         lf = length_factor(length_unit)
-        forces = (force.reshape(nf * n, 3) * force_factor(force_unit) if force is not None
-                  else np.full((nf * n, 3), np.nan))
-        parts.append(Frames(coord.reshape(nf * n, 3) * lf, np.tile(z, nf), np.full(nf, n), box.reshape(nf, 3, 3) * lf,
-                            np.ones((nf, 3), bool), energy.reshape(-1) * energy_factor(energy_unit), forces,
-                            info={"file_frame": np.arange(nf)}, source=where))
+        forces = (
+            force.reshape(nf * n, 3) * force_factor(force_unit) if force is not None else np.full((nf * n, 3), np.nan)
+        )
+        parts.append(
+            Frames(
+                coord.reshape(nf * n, 3) * lf,
+                np.tile(z, nf),
+                np.full(nf, n),
+                box.reshape(nf, 3, 3) * lf,
+                np.ones((nf, 3), bool),
+                energy.reshape(-1) * energy_factor(energy_unit),
+                forces,
+                info={"file_frame": np.arange(nf)},
+                source=where,
+            )
+        )
     if not parts:
         raise MalformedDataError(f"{folder}: no set.* folders")
     frames = Frames.concatenate(parts, source=str(folder))
@@ -358,15 +426,16 @@ def read_frames(path: Path, fmt: str, **units) -> Frames:
     return frames
 
 
-def write_extxyz(fh: io.TextIOBase, atoms, energy: float | None, forces: np.ndarray | None,
-                 info: dict | None = None) -> None:
+def write_extxyz(
+    fh: io.TextIOBase, atoms, energy: float | None, forces: np.ndarray | None, info: dict | None = None
+) -> None:
     """One frame of extended XYZ with energy and forces written as plain keys (no calculator)."""
     lat = " ".join(f"{x:.8f}" for x in atoms.cell.array.reshape(-1))
     props = "species:S:1:pos:R:3" + (":forces:R:3" if forces is not None else "")
     extra = "".join(f" {k}={v}" for k, v in (info or {}).items())
     e = f" energy={energy:.10f}" if energy is not None else ""
     pbc = " ".join("T" if p else "F" for p in atoms.pbc)
-    fh.write(f"{len(atoms)}\nLattice=\"{lat}\" Properties={props}{e}{extra} pbc=\"{pbc}\"\n")
+    fh.write(f'{len(atoms)}\nLattice="{lat}" Properties={props}{e}{extra} pbc="{pbc}"\n')
     pos = atoms.positions
     sym = atoms.get_chemical_symbols()
     for k in range(len(atoms)):

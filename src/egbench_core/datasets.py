@@ -11,12 +11,14 @@ Registry values are range-checked when a dataset is made (``registry_checks``): 
 raises :class:`RegistryError` naming the registry file, the table, the key and the value, and
 :func:`register_tables` registers it as broken while the plugin's other datasets work.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -79,7 +81,8 @@ class DatasetSpec:
         info = self.splits[split]
         if info.frames is not None and len(frames) != info.frames:
             raise MalformedDataError(
-                f"dataset {self.name!r} split {split!r}: {len(frames)} frames from {frames.source}, expected {info.frames}")
+                f"dataset {self.name!r} split {split!r}: {len(frames)} frames from {frames.source}, expected {info.frames}"
+            )
         frames.check_finite(f"split {split} of dataset {self.name}")
         return frames
 
@@ -123,14 +126,21 @@ class RegistryDataset(DatasetSpec):
                 check_read_file(registry, n, f"dataset {name}", None if "format" in table["splits"][s] else READERS)
         where = f"datasets.{name}"
         if "isolated_atoms" in table and "isolated_atom_energies" in table:
-            raise checks.bad(origin, where, "isolated_atoms", table["isolated_atoms"],
-                             "either isolated_atoms (a file id) or isolated_atom_energies (a table), not both")
+            raise checks.bad(
+                origin,
+                where,
+                "isolated_atoms",
+                table["isolated_atoms"],
+                "either isolated_atoms (a file id) or isolated_atom_energies (a table), not both",
+            )
         if "isolated_atom_energies" in table:
             self._e0 = inline_energies(table["isolated_atom_energies"], self.elements, origin, where)
         if "isolated_atoms" in table:
             iso = table["isolated_atoms"]
             if not isinstance(iso, str) or iso not in registry.files:
-                raise checks.bad(origin, where, "isolated_atoms", iso, "the id of a [files.\"...\"] entry of the registry")
+                raise checks.bad(
+                    origin, where, "isolated_atoms", iso, 'the id of a [files."..."] entry of the registry'
+                )
             check_read_file(registry, iso, f"dataset {name}", READERS)
 
     def _split_table(self, split: str) -> dict[str, Any]:
@@ -143,14 +153,21 @@ class RegistryDataset(DatasetSpec):
             try:
                 return [e.name for e in self._registry.under(t["folder"])]
             except RegistryError:
-                raise checks.bad(self._origin, where, "folder", t["folder"], "a folder with registry files under it") from None
+                raise checks.bad(
+                    self._origin, where, "folder", t["folder"], "a folder with registry files under it"
+                ) from None
         names = list(t.get("files", [])) + ([t["file"]] if "file" in t else [])
         if not names:
             raise RegistryError(f"{self._origin}: [{where}] names no file, files or folder")
         for n in names:
             if n not in self._registry.files:
-                raise checks.bad(self._origin, where, "file" if n == t.get("file") else "files", n,
-                                 "the id of a [files.\"...\"] entry of the registry")
+                raise checks.bad(
+                    self._origin,
+                    where,
+                    "file" if n == t.get("file") else "files",
+                    n,
+                    'the id of a [files."..."] entry of the registry',
+                )
         return names
 
     def _format_of(self, split: str, e: FileEntry) -> str:
@@ -199,17 +216,31 @@ class RegistryDataset(DatasetSpec):
             for n in names:
                 self._registry.local_path(n)
             first = self._registry.entry(names[0])
-            parts.append(read_frames(data_dir() / t["folder"], self._format_of(split, first), **units_kwargs(first.units)))
+            parts.append(
+                read_frames(data_dir() / t["folder"], self._format_of(split, first), **units_kwargs(first.units))
+            )
         else:
             for n in self._files_of(split):
                 e = self._registry.entry(n)
-                parts.append(read_frames(self._registry.local_path(n), self._format_of(split, e), **units_kwargs(e.units)))
+                parts.append(
+                    read_frames(self._registry.local_path(n), self._format_of(split, e), **units_kwargs(e.units))
+                )
         frames = parts[0] if len(parts) == 1 else Frames.concatenate(parts)
         return enforce_periodicity(select_frames(frames, t.get("select"), where), self.periodic, where)
 
 
-SPEC_KEYS = {"splits", "elements", "periodic", "temperature_K", "timestep_fs", "friction_per_ps", "description",
-             "citation", "licence", "tags"}
+SPEC_KEYS = {
+    "splits",
+    "elements",
+    "periodic",
+    "temperature_K",
+    "timestep_fs",
+    "friction_per_ps",
+    "description",
+    "citation",
+    "licence",
+    "tags",
+}
 DESCRIPTIVE_KEYS = {"description", "citation", "licence", "tags", "plugin"}  # change no number
 
 
@@ -218,7 +249,9 @@ def dataset_origin(registry: Registry, name: str) -> str:
     return registry.origins.get(f"dataset:{name}", "datasets_registry.toml")
 
 
-def spec_kwargs(name: str, table: dict[str, Any], plugin: str, origin: str = "datasets_registry.toml") -> dict[str, Any]:
+def spec_kwargs(
+    name: str, table: dict[str, Any], plugin: str, origin: str = "datasets_registry.toml"
+) -> dict[str, Any]:
     """``DatasetSpec`` keyword arguments from a ``[datasets.<id>]`` registry table, range-checked
     (RegistryError naming ``origin``, the table, the key and the value); keys that DatasetSpec
     does not take land in ``extra`` (e.g. ``train_dataset``, ``estimates``)."""
@@ -227,11 +260,19 @@ def spec_kwargs(name: str, table: dict[str, Any], plugin: str, origin: str = "da
         checks.check_split(name, s, t, origin, READERS)
     splits = {s: split_info(s, t) for s, t in table["splits"].items()}
     return dict(
-        name=name, splits=splits, elements=list(table["elements"]), periodic=bool(table["periodic"]),
-        temperature_K=float(table["temperature_K"]), timestep_fs=float(table["timestep_fs"]),
-        friction_per_ps=float(table.get("friction_per_ps", 0.5)), description=table.get("description", ""),
-        citation=table.get("citation", ""), licence=table.get("licence", ""), tags=tuple(table.get("tags", ())),
-        plugin=plugin, extra={k: v for k, v in table.items() if k not in SPEC_KEYS},
+        name=name,
+        splits=splits,
+        elements=list(table["elements"]),
+        periodic=bool(table["periodic"]),
+        temperature_K=float(table["temperature_K"]),
+        timestep_fs=float(table["timestep_fs"]),
+        friction_per_ps=float(table.get("friction_per_ps", 0.5)),
+        description=table.get("description", ""),
+        citation=table.get("citation", ""),
+        licence=table.get("licence", ""),
+        tags=tuple(table.get("tags", ())),
+        plugin=plugin,
+        extra={k: v for k, v in table.items() if k not in SPEC_KEYS},
     )
 
 
@@ -251,7 +292,9 @@ def table_fingerprint(table: dict[str, Any]) -> str:
     return stable_hash({k: v for k, v in table.items() if k not in DESCRIPTIVE_KEYS})
 
 
-def register_tables(register, registry: Registry, owner: str, make: Callable[[str, dict[str, Any]], DatasetSpec]) -> None:
+def register_tables(
+    register, registry: Registry, owner: str, make: Callable[[str, dict[str, Any]], DatasetSpec]
+) -> None:
     """Register ``make(name, table)`` for every ``[datasets.*]`` table whose ``plugin`` key is
     ``owner`` (``""``: tables without one, core's). A table that ``make`` refuses (RegistryError;
     or a value of the wrong type that slipped past the checks) is registered as a
@@ -280,9 +323,15 @@ def units_kwargs(units: dict[str, str]) -> dict[str, str]:
 
 
 def split_info(name: str, t: dict[str, Any]) -> SplitInfo:
-    return SplitInfo(name=name, frames=t.get("frames"), temperature_K=t.get("temperature_K"),
-                     contiguous=bool(t.get("contiguous", False)), frame_spacing_fs=t.get("frame_spacing_fs"),
-                     tags=tuple(t.get("tags", ())), train_dataset=t.get("train_dataset"))
+    return SplitInfo(
+        name=name,
+        frames=t.get("frames"),
+        temperature_K=t.get("temperature_K"),
+        contiguous=bool(t.get("contiguous", False)),
+        frame_spacing_fs=t.get("frame_spacing_fs"),
+        tags=tuple(t.get("tags", ())),
+        train_dataset=t.get("train_dataset"),
+    )
 
 
 def missing_files_reason(registry: Registry, names: Iterable[str]) -> str | None:
@@ -304,11 +353,15 @@ def enforce_periodicity(frames: Frames, periodic: bool, where: str) -> Frames:
             frames.pbc = np.zeros(frames.pbc.shape, dtype=bool)
         return frames
     if not frames.pbc.all():
-        raise MalformedDataError(f"{where}: the dataset is declared periodic but the file has pbc={frames.pbc[0].tolist()}")
+        raise MalformedDataError(
+            f"{where}: the dataset is declared periodic but the file has pbc={frames.pbc[0].tolist()}"
+        )
     vol = np.abs(np.linalg.det(frames.cell))
     if (vol < 1e-6).any():
-        raise MalformedDataError(f"{frames.frame_label(int(np.argmax(vol < 1e-6)), where)}: a frame of a periodic "
-                                 "dataset has no cell; expected a cell of non-zero volume")
+        raise MalformedDataError(
+            f"{frames.frame_label(int(np.argmax(vol < 1e-6)), where)}: a frame of a periodic "
+            "dataset has no cell; expected a cell of non-zero volume"
+        )
     return frames
 
 
@@ -326,7 +379,7 @@ def select_frames(frames: Frames, select: dict[str, Any] | None, where: str) -> 
         perm = np.random.default_rng(int(select["seed"])).permutation(n)
         part = int(select["part"])
         start = sum(sizes[:part])
-        return frames.subset(np.sort(perm[start:start + sizes[part]]))
+        return frames.subset(np.sort(perm[start : start + sizes[part]]))
     raise RegistryError(f"{where}: unknown select {select}; use range or random")
 
 
@@ -336,8 +389,14 @@ class GeneratedDataset(DatasetSpec):
     The sidecar is checked every time the npz is read; a mismatch (or no sidecar) is logged as a
     warning and the dataset is generated again."""
 
-    def __init__(self, *, generate: Callable[[], dict[str, Frames]], params: dict[str, Any],
-                 oracle: Callable[[], Any] | None = None, **kw):
+    def __init__(
+        self,
+        *,
+        generate: Callable[[], dict[str, Frames]],
+        params: dict[str, Any],
+        oracle: Callable[[], Any] | None = None,
+        **kw,
+    ):
         super().__init__(**kw)
         self._generate = generate
         self._params = params

@@ -1,4 +1,5 @@
 """``--device auto|cpu|cuda|cuda:N`` and ``--dtype``: resolved once, before any cell runs."""
+
 from __future__ import annotations
 
 DTYPES = ("float32", "float64")
@@ -20,12 +21,16 @@ def resolve_device(text: str) -> str:
     if text == "cuda" or text.startswith("cuda:"):
         if not torch.cuda.is_available():
             build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "no CUDA (a CPU build)"
-            raise DeviceError(f"--device {text}: CUDA is not available here (torch {torch.__version__}, {build}); "
-                              "use --device cpu or auto")
+            raise DeviceError(
+                f"--device {text}: CUDA is not available here (torch {torch.__version__}, {build}); "
+                "use --device cpu or auto"
+            )
         index = text.partition(":")[2]
         if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
-            raise DeviceError(f"--device {text}: expected cuda:0 … cuda:{torch.cuda.device_count() - 1} "
-                              f"({torch.cuda.device_count()} GPU(s) here)")
+            raise DeviceError(
+                f"--device {text}: expected cuda:0 … cuda:{torch.cuda.device_count() - 1} "
+                f"({torch.cuda.device_count()} GPU(s) here)"
+            )
         return text
     raise DeviceError(f"--device {text!r}: expected auto, cpu, cuda or cuda:N")
 

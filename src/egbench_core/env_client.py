@@ -13,6 +13,7 @@ Protocol (version 2), all files in the cell's attempt folder:
   whose message carries the end of the worker's stderr;
 * ``<env python> -m egbench_core.worker describe`` prints the environment's model specs as JSON.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,20 +40,27 @@ class WorkerError(RuntimeError):
     pass
 
 
-def run_in_environment(python: Path, env_name: str, job: ModelJob, *, dataset: DatasetSpec | None,
-                       progress: Progress) -> CellOutputs:
+def run_in_environment(
+    python: Path, env_name: str, job: ModelJob, *, dataset: DatasetSpec | None, progress: Progress
+) -> CellOutputs:
     """``run_model`` of ``job`` in the environment whose interpreter is ``python``; its progress
     events are relayed to ``progress``."""
     cell, inputs, art_dir = job.cell, job.inputs, job.art_dir
     inputs.save(art_dir)
-    request = {"protocol": PROTOCOL, "cell": cell.to_dict(), "proto": job.proto.to_dict(),
-               "execution": job.execution.to_dict()}
+    request = {
+        "protocol": PROTOCOL,
+        "cell": cell.to_dict(),
+        "proto": job.proto.to_dict(),
+        "execution": job.execution.to_dict(),
+    }
     (art_dir / "request.json").write_text(json.dumps(request))
     cmd = [str(python), "-m", "egbench_core.worker", "run", str(art_dir / "request.json")]
     log.info("running %s in environment %s: %s", cell.label, env_name, " ".join(cmd))
     err_tail: deque[str] = deque(maxlen=40)
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
-                          env=dict(os.environ)) as proc:
+    with subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1, env=dict(os.environ)
+    ) as proc:
+
         def drain() -> None:
             for line in proc.stderr:
                 err_tail.append(line.rstrip())

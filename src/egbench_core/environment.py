@@ -1,4 +1,5 @@
 """What machine a figure was measured on: recorded next to every timing."""
+
 from __future__ import annotations
 
 import os
@@ -25,14 +26,21 @@ def hardware(precision: str = "", device=None) -> dict:
 
     device = torch.device(device or "cpu")
     out = {
-        "cpu": cpu_name(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-        "precision": precision, "torch": torch.__version__, "python": sys.version.split()[0],
-        "platform": platform.platform(), "device": str(device), "device_class": device.type,
+        "cpu": cpu_name(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "precision": precision,
+        "torch": torch.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "device": str(device),
+        "device_class": device.type,
     }
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
-        out.update(device_name=props.name, cuda=torch.version.cuda,
-                   device_memory_gib=round(props.total_memory / 2**30, 1))
+        out.update(
+            device_name=props.name, cuda=torch.version.cuda, device_memory_gib=round(props.total_memory / 2**30, 1)
+        )
     else:
         out["device_name"] = out["cpu"]
     return out

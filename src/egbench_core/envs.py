@@ -12,6 +12,7 @@ nothing is installed with ``--no-deps``.
 Environments live in ``EGBENCH_ENVS_DIR`` (default: ``<prefix of this Python>/egbench-envs``, so
 they belong to the installation that made them).
 """
+
 from __future__ import annotations
 
 import json
@@ -22,9 +23,10 @@ import subprocess
 import sys
 import time
 import venv
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .cell import CellOutputs
@@ -59,8 +61,11 @@ class Environment:
         return self.path / "venv" / "bin" / "python"
 
     def save(self) -> None:
-        (self.path / "env.json").write_text(json.dumps({"name": self.name, "packages": self.packages,
-                                                         "created": self.created, "models": self.models}, indent=1))
+        (self.path / "env.json").write_text(
+            json.dumps(
+                {"name": self.name, "packages": self.packages, "created": self.created, "models": self.models}, indent=1
+            )
+        )
 
 
 def list_envs() -> list[Environment]:
@@ -69,8 +74,9 @@ def list_envs() -> list[Environment]:
     for meta in sorted(root.glob("*/env.json")) if root.exists() else []:
         try:
             d = json.loads(meta.read_text())
-            out.append(Environment(d["name"], meta.parent, d.get("packages", []), d.get("created", ""),
-                                   d.get("models", [])))
+            out.append(
+                Environment(d["name"], meta.parent, d.get("packages", []), d.get("created", ""), d.get("models", []))
+            )
         except (OSError, ValueError, KeyError) as exc:
             log.warning("ignoring environment %s: unreadable env.json (%s)", meta.parent, exc)
     return out
@@ -80,11 +86,13 @@ def get_env(name: str) -> Environment:
     for e in list_envs():
         if e.name == name:
             if not e.python.exists():
-                raise EnvironmentError_(f"environment {name!r} at {e.path} has no Python; recreate it with "
-                                        f"`egbench env create {name}`")
+                raise EnvironmentError_(
+                    f"environment {name!r} at {e.path} has no Python; recreate it with `egbench env create {name}`"
+                )
             return e
-    raise EnvironmentError_(f"no environment named {name!r} in {envs_dir()}; "
-                            f"create it with `egbench env create {name}`")
+    raise EnvironmentError_(
+        f"no environment named {name!r} in {envs_dir()}; create it with `egbench env create {name}`"
+    )
 
 
 def _checkout() -> Path | None:
@@ -167,18 +175,27 @@ def remote_model_specs() -> list[Any]:
     specs = []
     for env in list_envs():
         for m in env.models:
-            specs.append(ModelSpec(
-                name=m["name"], build=_remote_build, presets=m["presets"], version=m.get("version", "0"),
-                description=m.get("description", ""), citation=m.get("citation", ""), licence=m.get("licence", ""),
-                url=m.get("url", ""), requires=list(m.get("requires", [])),
-                capabilities=_capabilities(m.get("capabilities", {})), environment=env.name,
-                calculator=_remote_calculator if m.get("calculator_backed") else None,
-                mode=m.get("mode", "from-scratch")))
+            specs.append(
+                ModelSpec(
+                    name=m["name"],
+                    build=_remote_build,
+                    presets=m["presets"],
+                    version=m.get("version", "0"),
+                    description=m.get("description", ""),
+                    citation=m.get("citation", ""),
+                    licence=m.get("licence", ""),
+                    url=m.get("url", ""),
+                    requires=list(m.get("requires", [])),
+                    capabilities=_capabilities(m.get("capabilities", {})),
+                    environment=env.name,
+                    calculator=_remote_calculator if m.get("calculator_backed") else None,
+                    mode=m.get("mode", "from-scratch"),
+                )
+            )
     return specs
 
 
-def run_in_environment(env_name: str, job: ModelJob, *, dataset: DatasetSpec | None,
-                       progress: Progress) -> CellOutputs:
+def run_in_environment(env_name: str, job: ModelJob, *, dataset: DatasetSpec | None, progress: Progress) -> CellOutputs:
     """Run the model part of a cell (``job``) through the worker of environment ``env_name``."""
     from .env_client import run_in_environment as run
 
@@ -198,8 +215,12 @@ def remote_model_code(env_name: str, model: str) -> dict[str, str]:
             if m["name"] == model:
                 code = m.get("code") or {}
                 path = code.get("path")
-                return {"environment": env_name, "dist": code.get("dist", ""), "version": code.get("version", ""),
-                        "source": source_hash(path) if path else f"unrecorded (environment created {env.created})"}
+                return {
+                    "environment": env_name,
+                    "dist": code.get("dist", ""),
+                    "version": code.get("version", ""),
+                    "source": source_hash(path) if path else f"unrecorded (environment created {env.created})",
+                }
     return {"environment": env_name, "source": "unknown"}
 
 
@@ -213,8 +234,9 @@ def _capabilities(d: dict[str, Any]):
 
 
 def _remote_calculator(*args, **kwargs):
-    raise EnvironmentError_("a calculator-backed model living in another environment runs in its worker, not in "
-                            "this process")
+    raise EnvironmentError_(
+        "a calculator-backed model living in another environment runs in its worker, not in this process"
+    )
 
 
 def _remote_build(*args, **kwargs):

@@ -8,6 +8,7 @@
 ``execute_cell`` chains them and returns everything the store keeps; it raises on failure (the
 runner records the traceback).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,8 +17,9 @@ import json
 import logging
 import random
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -33,10 +35,10 @@ from .md import MDSettings, run_md
 from .model_job import ModelJob
 from .potential import NormalisedPotential
 from .predict import predict
+from .pretrained import refit_potential
 from .progress import NullProgress, Progress
 from .protocol import ProtocolPreset
 from .provenance import libraries, requirement_names
-from .pretrained import refit_potential
 from .records import TrainRecord
 from .stats import composition_matrix, compute_stats
 from .train import TrainConfig, train
@@ -48,10 +50,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NOT_TRAINED_PRETRAINED = ("not trained: pretrained network, zero-shot (per-element energy offsets refitted on the "
-                          "training split)")
-FINE_TUNED = ("fine-tuned from the pretrained checkpoint (per-element energy offsets refitted on the training split "
-              "first)")
+NOT_TRAINED_PRETRAINED = (
+    "not trained: pretrained network, zero-shot (per-element energy offsets refitted on the training split)"
+)
+FINE_TUNED = (
+    "fine-tuned from the pretrained checkpoint (per-element energy offsets refitted on the training split first)"
+)
 
 
 def seed_everything(seed: int) -> None:
@@ -84,8 +88,12 @@ def _limit(frames: Frames, proto: ProtocolPreset, role: str, name: str, subsets:
     idx = subset_indices(frames, proto, role)
     if idx is None:
         return frames
-    subsets[name] = {"frames": int(len(idx)), "of": int(len(frames)), "rule": proto.subset,
-                     "indices_sha256": hashlib.sha256(np.asarray(idx, dtype=np.int64).tobytes()).hexdigest()}
+    subsets[name] = {
+        "frames": int(len(idx)),
+        "of": int(len(frames)),
+        "rule": proto.subset,
+        "indices_sha256": hashlib.sha256(np.asarray(idx, dtype=np.int64).tobytes()).hexdigest(),
+    }
     return frames.subset(idx)
 
 
@@ -93,18 +101,23 @@ def load_inputs(cell, catalog, proto: ProtocolPreset) -> CellInputs:
     ds = catalog.datasets[cell.dataset]
     train_ds = catalog.datasets[cell.plan.train_dataset] if cell.plan.train_dataset else ds
     subsets: dict[str, dict[str, Any]] = {}
-    inputs = CellInputs(train=_limit(train_ds.load(cell.plan.train_split), proto, "train", "train", subsets),
-                        val=_limit(train_ds.load(cell.plan.val_split), proto, "val", "val", subsets),
-                        evals={s: _limit(ds.load(s), proto, "eval", s, subsets) for s in cell.plan.eval_splits},
-                        isolated_atom_energies=_isolated(train_ds), subsets=subsets)
+    inputs = CellInputs(
+        train=_limit(train_ds.load(cell.plan.train_split), proto, "train", "train", subsets),
+        val=_limit(train_ds.load(cell.plan.val_split), proto, "val", "val", subsets),
+        evals={s: _limit(ds.load(s), proto, "eval", s, subsets) for s in cell.plan.eval_splits},
+        isolated_atom_energies=_isolated(train_ds),
+        subsets=subsets,
+    )
     md = cell.plan.md
     if md is not None and proto.md_replicas > 0:
         inputs.md_start = ds.load(md.start_split)
         inputs.md_reference = ds.load(md.reference_split)
     unseen = sorted(set(int(z) for f in [*inputs.evals.values()] for z in f.elements) - set(inputs.train.elements))
     if unseen:
-        raise ValueError(f"the evaluation frames contain atomic numbers {unseen} that the (limited) training split "
-                         f"({len(inputs.train)} frames) does not: the model cannot represent them")
+        raise ValueError(
+            f"the evaluation frames contain atomic numbers {unseen} that the (limited) training split "
+            f"({len(inputs.train)} frames) does not: the model cannot represent them"
+        )
     return inputs
 
 
@@ -113,8 +126,14 @@ def _isolated(dataset) -> dict[int, float] | None:
     return fn() if fn is not None else None
 
 
-def run_model(job: ModelJob, spec: ModelSpec, *, dataset: DatasetSpec | None,
-              observer_metrics: Iterable[MetricSpec] = (), progress: Progress | None = None) -> CellOutputs:
+def run_model(
+    job: ModelJob,
+    spec: ModelSpec,
+    *,
+    dataset: DatasetSpec | None,
+    observer_metrics: Iterable[MetricSpec] = (),
+    progress: Progress | None = None,
+) -> CellOutputs:
     """Train, predict and simulate on ``job.execution.device``; writes the checkpoint, predictions
     and trajectories into ``job.art_dir`` and returns the outputs (metrics not yet computed).
     ``dataset`` is the evaluated dataset's spec (None where this environment lacks it: a worker);
@@ -133,8 +152,12 @@ def run_model(job: ModelJob, spec: ModelSpec, *, dataset: DatasetSpec | None,
     backed = spec.calculator_backed
     # a pretrained model's energies (calculator-backed or not) rest on offsets fitted by least
     # squares (never on the dataset's isolated-atom energies): its stats say where those are determined
-    stats = compute_stats(inputs.train, cutoff, neighbours=neighbours,
-                          isolated_atom_energies=None if spec.mode != "from-scratch" else inputs.isolated_atom_energies)
+    stats = compute_stats(
+        inputs.train,
+        cutoff,
+        neighbours=neighbours,
+        isolated_atom_energies=None if spec.mode != "from-scratch" else inputs.isolated_atom_energies,
+    )
     md_engine = "ase" if backed else execution.md_engine  # a calculator has no batched path
 
     pretrained = spec.mode != "from-scratch" and not backed
@@ -151,19 +174,39 @@ def run_model(job: ModelJob, spec: ModelSpec, *, dataset: DatasetSpec | None,
             progress.stage("fit offsets")
             t0 = time.perf_counter()
             pot, stats, model_info = refit_potential(model, stats, cutoff, inputs.train, cfg.torch_dtype)
-            rec = TrainRecord(stop_reason=NOT_TRAINED_PRETRAINED, total_time_s=time.perf_counter() - t0,
-                              seed=cell.seed, time_per_epoch_s=float("nan"),
-                              n_parameters=sum(p.numel() for p in model.parameters()))
+            rec = TrainRecord(
+                stop_reason=NOT_TRAINED_PRETRAINED,
+                total_time_s=time.perf_counter() - t0,
+                seed=cell.seed,
+                time_per_epoch_s=float("nan"),
+                n_parameters=sum(p.numel() for p in model.parameters()),
+            )
         else:
             pot, model_info = NormalisedPotential(model, stats, cutoff), {"energy": "trained"}
         if spec.mode != "zero-shot":
             progress.stage("train")
-            rec = train(pot, inputs.train, inputs.val, cfg, seed=cell.seed, on_epoch=progress.train_epoch,
-                        device=device, neighbours=neighbours)
+            rec = train(
+                pot,
+                inputs.train,
+                inputs.val,
+                cfg,
+                seed=cell.seed,
+                on_epoch=progress.train_epoch,
+                device=device,
+                neighbours=neighbours,
+            )
             if pretrained:
                 model_info = dict(model_info, energy=FINE_TUNED)
-        torch.save({"model": cell.model, "preset": cell.preset, "params": preset, "stats": stats.to_dict(),
-                    "state_dict": pot.state_dict()}, art_dir / "model.pt")
+        torch.save(
+            {
+                "model": cell.model,
+                "preset": cell.preset,
+                "params": preset,
+                "stats": stats.to_dict(),
+                "state_dict": pot.state_dict(),
+            },
+            art_dir / "model.pt",
+        )
         precision = cfg.dtype
         pot.to(device)  # a zero-shot network is never handed to the trainer, which moves it there
     model_info = dict(model_info, mode=spec.mode)
@@ -172,9 +215,19 @@ def run_model(job: ModelJob, spec: ModelSpec, *, dataset: DatasetSpec | None,
 
     progress.stage("evaluate")
     where = dict(hardware(precision, device), libraries=libraries(requirement_names(spec.requires)))  # where it ran
-    outputs = CellOutputs(model=cell.model, preset=cell.preset, dataset=dataset, task=cell.task, plan=cell.plan,
-                          seed=cell.seed, stats=stats, train=rec, hardware=where, artifacts_dir=str(art_dir),
-                          model_info=model_info)
+    outputs = CellOutputs(
+        model=cell.model,
+        preset=cell.preset,
+        dataset=dataset,
+        task=cell.task,
+        plan=cell.plan,
+        seed=cell.seed,
+        stats=stats,
+        train=rec,
+        hardware=where,
+        artifacts_dir=str(art_dir),
+        model_info=model_info,
+    )
     for split, ref in inputs.evals.items():
         extra = {}
         if backed:
@@ -184,8 +237,15 @@ def run_model(job: ModelJob, spec: ModelSpec, *, dataset: DatasetSpec | None,
             if pretrained:  # the network's own energies, without the refitted offsets
                 extra["raw_energy"] = e - composition_matrix(ref, pot.species) @ pot.e0.numpy()
         outputs.predictions[split] = SplitPrediction(split, ref, e, f)
-        np.savez_compressed(art_dir / f"predictions-{split}.npz", energy=e, forces=f, ref_energy=ref.energy,
-                            ref_forces=ref.forces, n_atoms=ref.n_atoms, **extra)
+        np.savez_compressed(
+            art_dir / f"predictions-{split}.npz",
+            energy=e,
+            forces=f,
+            ref_energy=ref.energy,
+            ref_forces=ref.forces,
+            n_atoms=ref.n_atoms,
+            **extra,
+        )
 
     md_plan = cell.plan.md
     if inputs.md_start is not None:
@@ -200,8 +260,16 @@ def run_model(job: ModelJob, spec: ModelSpec, *, dataset: DatasetSpec | None,
             made = {o.name: o.make(outputs) for o in observing}
             return {k: v for k, v in made.items() if v is not None}
 
-        outputs.md = run_md(pot, inputs.md_start, md_plan, settings, art_dir / "md", make_observers,
-                            on_step=progress.md_step, engine=md_engine)
+        outputs.md = run_md(
+            pot,
+            inputs.md_start,
+            md_plan,
+            settings,
+            art_dir / "md",
+            make_observers,
+            on_step=progress.md_step,
+            engine=md_engine,
+        )
         outputs.hardware["md_engine"] = md_engine
         replicas = [dict(r.to_dict(), trajectory=_relative(r.trajectory, art_dir)) for r in outputs.md]
         (art_dir / "md" / "replicas.json").write_text(json.dumps(replicas, default=_jsonable))
@@ -212,8 +280,9 @@ def run_model(job: ModelJob, spec: ModelSpec, *, dataset: DatasetSpec | None,
 CORE_FILES = frozenset({"model.json", "oracle.json", "request.json", "outputs.json", "inputs.json"})
 
 
-def score(outputs: CellOutputs, metrics: Iterable[MetricSpec]
-          ) -> tuple[list[tuple[MetricValue, str]], dict[str, str], list[Artifact]]:
+def score(
+    outputs: CellOutputs, metrics: Iterable[MetricSpec]
+) -> tuple[list[tuple[MetricValue, str]], dict[str, str], list[Artifact]]:
     """Every metric over ``outputs``: the (value, metric version) pairs, the reason per value id of
     each metric that failed, and the artifacts the metrics returned (written by
     :func:`write_artifacts`). A metric that raises, or returns a value or artifact its spec does not
@@ -228,8 +297,10 @@ def score(outputs: CellOutputs, metrics: Iterable[MetricSpec]
             taken = CORE_FILES | {a.name for a in artifacts}
             for a in result.artifacts:
                 if a.name in taken or "/" in a.name or not a.name.endswith(".json"):
-                    raise ValueError(f"metric {m.name!r} returned artifact {a.name!r}: expected a new file name "
-                                     f"ending in .json, not one of {sorted(taken)}")
+                    raise ValueError(
+                        f"metric {m.name!r} returned artifact {a.name!r}: expected a new file name "
+                        f"ending in .json, not one of {sorted(taken)}"
+                    )
         except Exception as exc:  # noqa: BLE001 - one metric's bug must not lose the cell
             log.exception("metric %s failed", m.name)
             for name in {m.name, *m.value_ids}:
@@ -253,8 +324,15 @@ def _relative(path: str, art_dir: Path) -> str:
     return str(Path(path).relative_to(art_dir)) if path else ""
 
 
-def collect(outputs: CellOutputs, art_dir: Path, metrics, errors, inputs: CellInputs,
-            proto: ProtocolPreset, metric_artifacts: Iterable[tuple[str, str]] = ()) -> CellResult:
+def collect(
+    outputs: CellOutputs,
+    art_dir: Path,
+    metrics,
+    errors,
+    inputs: CellInputs,
+    proto: ProtocolPreset,
+    metric_artifacts: Iterable[tuple[str, str]] = (),
+) -> CellResult:
     """What the store keeps; artifact paths are relative to the cell's folder ``art_dir``.
     ``metric_artifacts``: (kind, file name) of the files the metrics returned (:func:`write_artifacts`)."""
     res = CellResult(metrics=metrics)
@@ -273,20 +351,36 @@ def collect(outputs: CellOutputs, art_dir: Path, metrics, errors, inputs: CellIn
     if (art_dir / "model.json").exists():  # a calculator-backed model's fitted offsets (run_model)
         files.append(("model", "model.json"))
     res.artifacts.extend(sorted(files, key=lambda kind_name: kind_name[1]))
-    res.info = {"model": outputs.model_info, "train": outputs.train.to_dict(), "stats": outputs.stats.to_dict(), "hardware": outputs.hardware,
-                "protocol": proto.to_dict(), "peak_rss_mb": peak_rss_mb(), "metric_errors": errors,
-                "truncated": bool(outputs.train.truncated),
-                "oracle": {k: v for k, v in (outputs.oracle or {}).items() if k != "samples"} or None,
-                "md_failures": [r.failure for r in outputs.md if r.failure],
-                "seeds": {"cell": outputs.seed, "replicas": [r.seed for r in outputs.md]},
-                "subsets": inputs.subsets,
-                "n_frames": {"train": len(inputs.train), "val": len(inputs.val),
-                             **{s: len(p.reference) for s, p in outputs.predictions.items()}}}
+    res.info = {
+        "model": outputs.model_info,
+        "train": outputs.train.to_dict(),
+        "stats": outputs.stats.to_dict(),
+        "hardware": outputs.hardware,
+        "protocol": proto.to_dict(),
+        "peak_rss_mb": peak_rss_mb(),
+        "metric_errors": errors,
+        "truncated": bool(outputs.train.truncated),
+        "oracle": {k: v for k, v in (outputs.oracle or {}).items() if k != "samples"} or None,
+        "md_failures": [r.failure for r in outputs.md if r.failure],
+        "seeds": {"cell": outputs.seed, "replicas": [r.seed for r in outputs.md]},
+        "subsets": inputs.subsets,
+        "n_frames": {
+            "train": len(inputs.train),
+            "val": len(inputs.val),
+            **{s: len(p.reference) for s, p in outputs.predictions.items()},
+        },
+    }
     return res
 
 
-def execute_cell(cell: Cell, catalog: Catalog, art_dir: Path, proto: ProtocolPreset, progress: Progress | None = None,
-                 execution: Execution | None = None) -> CellResult:
+def execute_cell(
+    cell: Cell,
+    catalog: Catalog,
+    art_dir: Path,
+    proto: ProtocolPreset,
+    progress: Progress | None = None,
+    execution: Execution | None = None,
+) -> CellResult:
     progress = progress or NullProgress()
     execution = execution or Execution(threads=torch.get_num_threads())
     spec = model_for_cell(catalog, cell)
@@ -326,14 +420,20 @@ def run_oracle(catalog, dataset, outputs: CellOutputs, art_dir: Path, enabled: b
     if oracle is None:
         return {"reason": why}
     if not oracle.exact and not enabled:
-        return {"oracle": oracle.describe(), "reason": f"the {oracle.level} oracle of {dataset.name} is opt-in for "
-                                                       "this preset: egbench run --oracle dft"}
+        return {
+            "oracle": oracle.describe(),
+            "reason": f"the {oracle.level} oracle of {dataset.name} is opt-in for "
+            "this preset: egbench run --oracle dft",
+        }
     calibration = None if oracle.exact else calibrate(oracle, dataset)
     if calibration is not None and not calibration.accepted:
         return {"oracle": oracle.describe(), "calibration": calibration.to_dict(), "reason": calibration.refusal}
     samples = evaluate_replicas(oracle, outputs.md, art_dir, outputs.plan.md.timestep_fs)
-    return {"oracle": oracle.describe(), "calibration": calibration.to_dict() if calibration else None,
-            "samples": samples}
+    return {
+        "oracle": oracle.describe(),
+        "calibration": calibration.to_dict() if calibration else None,
+        "samples": samples,
+    }
 
 
 def _jsonable(x):

@@ -14,12 +14,14 @@ executes the cell. A worker that dies while running a cell is retried once on an
 (``distributed.scheduler.allowed-failures = 1``); a second loss is an *infrastructure* failure
 (:class:`InfrastructureError`), never confused with a model failure.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .cell import Cell, CellResult, Execution
 from .progress import EventForwarder, Progress, relay
@@ -78,8 +80,14 @@ class LocalExecutor:
         from .protocol import ProtocolPreset
 
         try:
-            result = execute_cell(Cell.from_dict(job.cell), self.catalog, Path(job.scratch),
-                                  ProtocolPreset(**job.proto), progress, Execution(**job.execution))
+            result = execute_cell(
+                Cell.from_dict(job.cell),
+                self.catalog,
+                Path(job.scratch),
+                ProtocolPreset(**job.proto),
+                progress,
+                Execution(**job.execution),
+            )
         except Exception as exc:  # noqa: BLE001 - the runner records it; KeyboardInterrupt propagates
             return Done(error=exc)
         return Done(result)
@@ -105,8 +113,9 @@ def run_job(job: Job) -> CellResult:
     execution = Execution(**job.execution)
     torch.set_num_threads(execution.threads)
     cell = Cell.from_dict(job.cell)
-    return execute_cell(cell, catalog(), Path(job.scratch), ProtocolPreset(**job.proto), _WorkerProgress(cell.key),
-                        execution)
+    return execute_cell(
+        cell, catalog(), Path(job.scratch), ProtocolPreset(**job.proto), _WorkerProgress(cell.key), execution
+    )
 
 
 class _WorkerProgress(EventForwarder):
@@ -136,7 +145,7 @@ class DaskExecutor:
         client.subscribe_topic(PROGRESS_TOPIC, self._on_progress)
 
     @classmethod
-    def local(cls, workers: int, threads: int, warm_models: str = "") -> "DaskExecutor":
+    def local(cls, workers: int, threads: int, warm_models: str = "") -> DaskExecutor:
         """A LocalCluster of ``workers`` processes; each imports the frameworks of ``warm_models``
         (comma-separated ids, or ``all``) as it starts (:mod:`egbench_core.dask_preload`)."""
         import dask
@@ -145,14 +154,18 @@ class DaskExecutor:
         from .dask_preload import WARM_MODELS_ENV
 
         dask.config.set({"distributed.scheduler.allowed-failures": 1})
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                               env={"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
-                                    WARM_MODELS_ENV: warm_models},
-                               preload=["egbench_core.dask_preload"])
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            env={"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), WARM_MODELS_ENV: warm_models},
+            preload=["egbench_core.dask_preload"],
+        )
         return cls(Client(cluster), cluster)
 
     @classmethod
-    def connect(cls, address: str) -> "DaskExecutor":
+    def connect(cls, address: str) -> DaskExecutor:
         from distributed import Client
 
         try:
@@ -168,8 +181,14 @@ class DaskExecutor:
     def submit(self, job: Job, progress: Progress):
         self._progress[job.cell["key"]] = progress
         resources = {"GPU": 1} if self.uses_gpu_resources and job.execution["device"].startswith("cuda") else None
-        return self.client.submit(run_job, job, key=f"egbench-cell-{job.cell['key'][:16]}-{id(job):x}", pure=False,
-                                  priority=job.priority, resources=resources)
+        return self.client.submit(
+            run_job,
+            job,
+            key=f"egbench-cell-{job.cell['key'][:16]}-{id(job):x}",
+            pure=False,
+            priority=job.priority,
+            resources=resources,
+        )
 
     def _on_progress(self, event) -> None:
         _, msg = event
@@ -201,8 +220,21 @@ class DaskExecutor:
 
 
 # -- SLURM ---------------------------------------------------------------------------------------
-SLURM_KEYS = {"queue", "account", "walltime", "cores", "memory", "gpus", "processes", "env", "python", "job_extra",
-              "jobs", "local_directory", "interface"}
+SLURM_KEYS = {
+    "queue",
+    "account",
+    "walltime",
+    "cores",
+    "memory",
+    "gpus",
+    "processes",
+    "env",
+    "python",
+    "job_extra",
+    "jobs",
+    "local_directory",
+    "interface",
+}
 
 
 def load_config(path: Path | None) -> dict[str, Any]:
@@ -229,27 +261,38 @@ def slurm_cluster(config: dict[str, Any], threads: int):
     ``job_extra`` (more ``#SBATCH`` lines), ``jobs`` (how many to submit)."""
     table = config.get("slurm")
     if not table:
-        raise ExecutorConfigError("--executor slurm needs an [executor.slurm] table in egbench.toml or --config "
-                                  "(queue, account, walltime, cores, memory, gpus, env)")
+        raise ExecutorConfigError(
+            "--executor slurm needs an [executor.slurm] table in egbench.toml or --config "
+            "(queue, account, walltime, cores, memory, gpus, env)"
+        )
     unknown = sorted(set(table) - SLURM_KEYS)
     if unknown:
         raise ExecutorConfigError(f"[executor.slurm] has unknown keys {unknown}; expected some of {sorted(SLURM_KEYS)}")
     for key in ("cores", "memory", "walltime"):
         if key not in table:
-            raise ExecutorConfigError(f"[executor.slurm] lacks {key!r} (e.g. cores = 8, memory = \"32GB\", "
-                                      f"walltime = \"12:00:00\")")
+            raise ExecutorConfigError(
+                f'[executor.slurm] lacks {key!r} (e.g. cores = 8, memory = "32GB", walltime = "12:00:00")'
+            )
     from dask_jobqueue import SLURMCluster
 
     quiet_dask()
     gpus = int(table.get("gpus", 0))
     prologue = ([table["env"]] if table.get("env") else []) + [f"export EGBENCH_THREADS={threads}"]
     cluster = SLURMCluster(
-        queue=table.get("queue"), account=table.get("account"), walltime=table["walltime"], cores=int(table["cores"]),
-        memory=str(table["memory"]), processes=int(table.get("processes", 1)), job_name="egbench",
+        queue=table.get("queue"),
+        account=table.get("account"),
+        walltime=table["walltime"],
+        cores=int(table["cores"]),
+        memory=str(table["memory"]),
+        processes=int(table.get("processes", 1)),
+        job_name="egbench",
         job_extra_directives=([f"--gres=gpu:{gpus}"] if gpus else []) + list(table.get("job_extra", [])),
-        job_script_prologue=prologue, worker_extra_args=[f"--resources GPU={gpus}"] if gpus else [],
-        local_directory=table.get("local_directory"), interface=table.get("interface"),
-        **({"python": table["python"]} if table.get("python") else {}))
+        job_script_prologue=prologue,
+        worker_extra_args=[f"--resources GPU={gpus}"] if gpus else [],
+        local_directory=table.get("local_directory"),
+        interface=table.get("interface"),
+        **({"python": table["python"]} if table.get("python") else {}),
+    )
     return cluster, int(table.get("jobs", 1)), bool(gpus)
 
 
@@ -271,14 +314,23 @@ def check_options(kind: str, workers: int | None, scheduler: str | None) -> None
         raise ExecutorConfigError("--workers and --scheduler need --executor dask")
     if kind == "dask":
         if scheduler and workers is not None:
-            raise ExecutorConfigError("--executor dask: give --workers N (a cluster on this machine) or --scheduler "
-                                      "ADDRESS (an existing one), not both")
+            raise ExecutorConfigError(
+                "--executor dask: give --workers N (a cluster on this machine) or --scheduler "
+                "ADDRESS (an existing one), not both"
+            )
         if not scheduler and (workers is None or workers < 1):
             raise ExecutorConfigError("--executor dask needs --workers N (N >= 1) or --scheduler ADDRESS")
 
 
-def make_executor(kind: str, catalog, workers: int | None, scheduler: str | None, config: dict[str, Any],
-                  threads: int, warm_models: str = ""):
+def make_executor(
+    kind: str,
+    catalog,
+    workers: int | None,
+    scheduler: str | None,
+    config: dict[str, Any],
+    threads: int,
+    warm_models: str = "",
+):
     check_options(kind, workers, scheduler)
     if kind == "local":
         return LocalExecutor(catalog)

@@ -6,16 +6,16 @@ neighbour ``j``; its vector is ``r_ij = pos[j] - pos[i] + unit_shifts[e] @ cell[
 Lists are full (both ``(i, j)`` and ``(j, i)``). Edge vectors are recomputed in torch from the
 positions and the cell so that forces (-dE/dpos) and stress (dE/dstrain) flow through autograd.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Sequence
 
 import numpy as np
 import torch
 
 from .data import Frames
-
 
 MAX_EXTENT_A = 1e4  # a non-periodic structure wider than this has exploded
 
@@ -38,8 +38,10 @@ def neighbour_list(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cut
         raise ExplodedStructureError("non-finite positions: no neighbour list can be built")
     if not pbc.any() and len(positions) and float(np.ptp(positions, axis=0).max()) > MAX_EXTENT_A:
         # vesin's cell list dies with SIGFPE (the whole process) on a box ~1e6 Å wide
-        raise ExplodedStructureError(f"the structure spans {float(np.ptp(positions, axis=0).max()):.3g} Å "
-                                     f"(> {MAX_EXTENT_A:g} Å): it has blown apart")
+        raise ExplodedStructureError(
+            f"the structure spans {float(np.ptp(positions, axis=0).max()):.3g} Å "
+            f"(> {MAX_EXTENT_A:g} Å): it has blown apart"
+        )
     if pbc.any():
         box = np.asarray(cell, dtype=np.float64).reshape(3, 3)
         if abs(np.linalg.det(box)) < 1e-12:
@@ -90,7 +92,7 @@ class AtomicGraph:
         i, j = self.edge_index
         return self.positions[j] - self.positions[i] + self.shifts
 
-    def to(self, device=None, dtype: torch.dtype | None = None) -> "AtomicGraph":
+    def to(self, device=None, dtype: torch.dtype | None = None) -> AtomicGraph:
         out = {}
         for f in fields(self):
             v = getattr(self, f.name)
@@ -101,7 +103,7 @@ class AtomicGraph:
             out[f.name] = v
         return AtomicGraph(**out)
 
-    def with_species(self, species: Sequence[int]) -> "AtomicGraph":
+    def with_species(self, species: Sequence[int]) -> AtomicGraph:
         """Map atomic numbers onto indices in ``species`` (sorted atomic numbers)."""
         table = torch.full((119,), -1, dtype=torch.long)
         table[torch.as_tensor(list(species), dtype=torch.long)] = torch.arange(len(species))
@@ -126,8 +128,14 @@ class GraphParts:
 
 def graph_parts(positions, numbers, cell, pbc, cutoff: float) -> GraphParts:
     i, j, s = neighbour_list(positions, cell, pbc, cutoff)
-    return GraphParts(np.asarray(positions, np.float64), np.asarray(numbers, np.int64),
-                      np.asarray(cell, np.float64).reshape(3, 3), np.asarray(pbc, bool).reshape(3), np.stack([i, j]), s)
+    return GraphParts(
+        np.asarray(positions, np.float64),
+        np.asarray(numbers, np.int64),
+        np.asarray(cell, np.float64).reshape(3, 3),
+        np.asarray(pbc, bool).reshape(3),
+        np.stack([i, j]),
+        s,
+    )
 
 
 def _frame_parts(frames: Frames, k: int, cutoff: float) -> GraphParts:
@@ -169,8 +177,9 @@ class NeighbourLists:
         return sum(p is not None for _, parts in self._sets.values() for p in parts)
 
 
-def frames_to_parts(frames: Frames, cutoff: float, neighbours: NeighbourLists | None = None,
-                    count: int | None = None) -> list[GraphParts]:
+def frames_to_parts(
+    frames: Frames, cutoff: float, neighbours: NeighbourLists | None = None, count: int | None = None
+) -> list[GraphParts]:
     """The parts of the first ``count`` frames (all: None), from ``neighbours`` when given (built
     there once), else built now."""
     if neighbours is not None:
@@ -179,8 +188,9 @@ def frames_to_parts(frames: Frames, cutoff: float, neighbours: NeighbourLists | 
     return [_frame_parts(frames, k, cutoff) for k in range(n)]
 
 
-def collate(parts: Sequence[GraphParts], dtype: torch.dtype = torch.float32,
-            species: Sequence[int] | None = None) -> AtomicGraph:
+def collate(
+    parts: Sequence[GraphParts], dtype: torch.dtype = torch.float32, species: Sequence[int] | None = None
+) -> AtomicGraph:
     """Batch structures into one :class:`AtomicGraph` (edge indices offset per structure)."""
     n = np.array([len(p.numbers) for p in parts], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(n)[:-1]])
@@ -197,6 +207,7 @@ def collate(parts: Sequence[GraphParts], dtype: torch.dtype = torch.float32,
     return g.with_species(species) if species is not None else g
 
 
-def atoms_to_graph(atoms, cutoff: float, dtype: torch.dtype = torch.float32,
-                   species: Sequence[int] | None = None) -> AtomicGraph:
+def atoms_to_graph(
+    atoms, cutoff: float, dtype: torch.dtype = torch.float32, species: Sequence[int] | None = None
+) -> AtomicGraph:
     return collate([graph_parts(atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc, cutoff)], dtype, species)

@@ -18,10 +18,12 @@ The annotations name their types for readers and type checkers only (``TYPE_CHEC
 importing this module imports pluggy and nothing heavier, so registration stays cheap.
 ``docs/plugins.md`` shows each signature exactly as written here (``tests/test_docs.py``).
 """
+
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pluggy
 

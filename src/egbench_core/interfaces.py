@@ -4,18 +4,19 @@ Nothing here imports a model framework or touches the network: a plugin builds t
 registration time, core calls their ``build`` / ``load`` / ``plan`` methods later, when a cell
 actually runs. Units are those of :mod:`egbench_core.units` (eV, Å, eV/Å, fs, K).
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # imported lazily: registration must stay cheap
     import torch
 
-    from .data import Frames
     from .graph import AtomicGraph
     from .stats import DatasetStats
 
@@ -61,7 +62,7 @@ class Potential(Protocol):
     vectors from ``graph.edge_vectors()`` (or positions + ``graph.shifts``) so gradients flow.
     """
 
-    def __call__(self, graph: "AtomicGraph") -> "torch.Tensor": ...
+    def __call__(self, graph: AtomicGraph) -> torch.Tensor: ...
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ class ModelSpec:
     """
 
     name: str
-    build: Callable[[Sequence[int], float, Mapping[str, Any], "DatasetStats"], Any]
+    build: Callable[[Sequence[int], float, Mapping[str, Any], DatasetStats], Any]
     presets: dict[str, dict[str, Any]]
     version: str = "0"
     description: str = ""
@@ -126,9 +127,7 @@ class ModelSpec:
         try:
             return self.presets[name]
         except KeyError:
-            raise KeyError(
-                f"model {self.name!r} has no preset {name!r}; it has {sorted(self.presets)}"
-            ) from None
+            raise KeyError(f"model {self.name!r} has no preset {name!r}; it has {sorted(self.presets)}") from None
 
     def preset_hash(self, name: str) -> str:
         return stable_hash({"model": self.name, "version": self.version, "preset": self.preset(name)})
@@ -145,22 +144,42 @@ def _not_buildable(*_args, **_kw):
     raise TypeError("a calculator-backed model is evaluated through its ASE calculator; it has no network to build")
 
 
-def calculator_model(name: str, make: Callable[[], Any], *, version: str = "0", description: str = "",
-                     citation: str = "", licence: str = "", url: str = "", requires: list[str] | None = None,
-                     periodic: bool = True, max_elements: int | None = None,
-                     elements: Sequence[int] | None = None) -> ModelSpec:
+def calculator_model(
+    name: str,
+    make: Callable[[], Any],
+    *,
+    version: str = "0",
+    description: str = "",
+    citation: str = "",
+    licence: str = "",
+    url: str = "",
+    requires: list[str] | None = None,
+    periodic: bool = True,
+    max_elements: int | None = None,
+    elements: Sequence[int] | None = None,
+) -> ModelSpec:
     """The spec of a calculator-backed model (:mod:`egbench_core.calculator_model`): evaluated and
     simulated through the ASE calculator ``make()`` returns (a fresh one per call: one for the
     static evaluation, one per MD replica; ``make`` is the first place to import the framework),
     never built or trained. It runs at every protocol preset; ``elements``: the atomic numbers it
     covers (datasets with others are skipped; None: any)."""
     covered = tuple(sorted(int(z) for z in elements)) if elements is not None else None
-    return ModelSpec(name=name, build=_not_buildable,
-                     presets={p: {"cutoff": CALCULATOR_STATS_CUTOFF} for p in ("smoke", "quick", "paper")},
-                     version=version, description=description, citation=citation, licence=licence, url=url,
-                     requires=list(requires or []), calculator=make, mode="zero-shot",
-                     capabilities=Capabilities(periodic=periodic, stress=False, max_elements=max_elements,
-                                               trainable=False, elements=covered))
+    return ModelSpec(
+        name=name,
+        build=_not_buildable,
+        presets={p: {"cutoff": CALCULATOR_STATS_CUTOFF} for p in ("smoke", "quick", "paper")},
+        version=version,
+        description=description,
+        citation=citation,
+        licence=licence,
+        url=url,
+        requires=list(requires or []),
+        calculator=make,
+        mode="zero-shot",
+        capabilities=Capabilities(
+            periodic=periodic, stress=False, max_elements=max_elements, trainable=False, elements=covered
+        ),
+    )
 
 
 FINETUNE_SUFFIX = "-ft"
@@ -170,18 +189,41 @@ FINETUNE_SUFFIX = "-ft"
 # offsets are refitted first and stay fixed). ``quick``: 4 epochs of at most 150 atoms per batch.
 FINETUNE_PRESETS: dict[str, dict[str, Any]] = {
     "smoke": {"epochs": 1, "batch_size": 4, "lr": 1e-4},
-    "quick": {"epochs": 4, "batch_size": 10, "max_batch_atoms": 150, "lr": 3e-4, "scheduler_patience": 2,
-              "early_stop_patience": 4},
-    "paper": {"epochs": 200, "batch_size": 10, "lr": 1e-4, "scheduler_patience": 10, "early_stop_patience": 30,
-              "ema_decay": 0.99},
+    "quick": {
+        "epochs": 4,
+        "batch_size": 10,
+        "max_batch_atoms": 150,
+        "lr": 3e-4,
+        "scheduler_patience": 2,
+        "early_stop_patience": 4,
+    },
+    "paper": {
+        "epochs": 200,
+        "batch_size": 10,
+        "lr": 1e-4,
+        "scheduler_patience": 10,
+        "early_stop_patience": 30,
+        "ema_decay": 0.99,
+    },
 }
 
 
-def pretrained_models(name: str, load: Callable[[], Any], *, cutoff: float,
-                      finetune: Mapping[str, Mapping[str, Any]] | None = None, version: str = "0",
-                      description: str = "", citation: str = "", licence: str = "", url: str = "",
-                      requires: list[str] | None = None, periodic: bool = True, stress: bool = True,
-                      elements: Sequence[int] | None = None) -> list[ModelSpec]:
+def pretrained_models(
+    name: str,
+    load: Callable[[], Any],
+    *,
+    cutoff: float,
+    finetune: Mapping[str, Mapping[str, Any]] | None = None,
+    version: str = "0",
+    description: str = "",
+    citation: str = "",
+    licence: str = "",
+    url: str = "",
+    requires: list[str] | None = None,
+    periodic: bool = True,
+    stress: bool = True,
+    elements: Sequence[int] | None = None,
+) -> list[ModelSpec]:
     """The specs of a pretrained network that goes through the model seam: ``name`` (zero-shot)
     and, when ``finetune`` gives training settings per protocol preset, ``name + "-ft"``
     (fine-tuned with egbench's one trainer, from the checkpoint, on each cell's training split).
@@ -195,18 +237,30 @@ def pretrained_models(name: str, load: Callable[[], Any], *, cutoff: float,
 
     covered = tuple(sorted(int(z) for z in elements)) if elements is not None else None
     build = partial(_build_pretrained, load)
-    common = dict(build=build, version=version, citation=citation, licence=licence, url=url,
-                  requires=list(requires or []))
-    specs = [ModelSpec(name=name, presets={p: {"cutoff": float(cutoff)} for p in ("smoke", "quick", "paper")},
-                       description=f"{description}; zero-shot (E0 refit)", mode="zero-shot",
-                       capabilities=Capabilities(periodic=periodic, stress=stress, trainable=False,
-                                                 elements=covered), **common)]
+    common = dict(
+        build=build, version=version, citation=citation, licence=licence, url=url, requires=list(requires or [])
+    )
+    specs = [
+        ModelSpec(
+            name=name,
+            presets={p: {"cutoff": float(cutoff)} for p in ("smoke", "quick", "paper")},
+            description=f"{description}; zero-shot (E0 refit)",
+            mode="zero-shot",
+            capabilities=Capabilities(periodic=periodic, stress=stress, trainable=False, elements=covered),
+            **common,
+        )
+    ]
     if finetune is not None:
-        specs.append(ModelSpec(name=name + FINETUNE_SUFFIX, mode="fine-tuned",
-                               presets={p: {"cutoff": float(cutoff), "train": dict(t)} for p, t in finetune.items()},
-                               description=f"{description}; fine-tuned from the checkpoint on each training split",
-                               capabilities=Capabilities(periodic=periodic, stress=stress, trainable=True,
-                                                         elements=covered), **common))
+        specs.append(
+            ModelSpec(
+                name=name + FINETUNE_SUFFIX,
+                mode="fine-tuned",
+                presets={p: {"cutoff": float(cutoff), "train": dict(t)} for p, t in finetune.items()},
+                description=f"{description}; fine-tuned from the checkpoint on each training split",
+                capabilities=Capabilities(periodic=periodic, stress=stress, trainable=True, elements=covered),
+                **common,
+            )
+        )
     return specs
 
 
@@ -318,8 +372,12 @@ WHEN: dict[str, str] = {
 }
 REPORT_TABLES = ("static", "structure", "dynamics", "stability")  # the leaderboards of ``egbench report``
 # the scale from a stored unit to the unit a report column prints
-UNIT_SCALES: dict[tuple[str, str], float] = {("eV", "meV"): 1e3, ("eV/Å", "meV/Å"): 1e3,
-                                             ("eV/atom", "meV/atom"): 1e3, ("s", "min"): 1 / 60}
+UNIT_SCALES: dict[tuple[str, str], float] = {
+    ("eV", "meV"): 1e3,
+    ("eV/Å", "meV/Å"): 1e3,
+    ("eV/atom", "meV/atom"): 1e3,
+    ("s", "min"): 1 / 60,
+}
 
 
 def unit_scale(stored: str, shown: str) -> float:
@@ -513,25 +571,34 @@ class MetricSpec:
         """Raise :class:`UndeclaredOutput` naming the metric and the value (or artifact) that its
         declarations do not cover: an id, unit, mode or artifact kind it did not declare."""
         if not isinstance(result, MetricResult):
-            raise UndeclaredOutput(f"metric {self.name!r} returned a {type(result).__name__}; compute must return a "
-                                   "MetricResult(values, artifacts)")
+            raise UndeclaredOutput(
+                f"metric {self.name!r} returned a {type(result).__name__}; compute must return a "
+                "MetricResult(values, artifacts)"
+            )
         declared = {v.id: v for v in self.values}
         for mv in result.values:
             spec = declared.get(mv.name)
             if spec is None:
-                raise UndeclaredOutput(f"metric {self.name!r} emitted value {mv.name!r}, which it does not declare "
-                                       f"(it declares {list(declared)})")
+                raise UndeclaredOutput(
+                    f"metric {self.name!r} emitted value {mv.name!r}, which it does not declare "
+                    f"(it declares {list(declared)})"
+                )
             if mv.unit != spec.unit:
-                raise UndeclaredOutput(f"metric {self.name!r} emitted value {mv.name!r} in {mv.unit!r}; "
-                                       f"it declares {spec.unit!r}")
+                raise UndeclaredOutput(
+                    f"metric {self.name!r} emitted value {mv.name!r} in {mv.unit!r}; it declares {spec.unit!r}"
+                )
             if mv.mode not in spec.modes:
-                raise UndeclaredOutput(f"metric {self.name!r} emitted value {mv.name!r} with mode {mv.mode!r}; "
-                                       f"it declares {list(spec.modes)}")
+                raise UndeclaredOutput(
+                    f"metric {self.name!r} emitted value {mv.name!r} with mode {mv.mode!r}; "
+                    f"it declares {list(spec.modes)}"
+                )
         kinds = {a.kind for a in self.artifacts}
         for a in result.artifacts:
             if a.kind not in kinds:
-                raise UndeclaredOutput(f"metric {self.name!r} returned artifact {a.name!r} of kind {a.kind!r}, "
-                                       f"which it does not declare (it declares {sorted(kinds)})")
+                raise UndeclaredOutput(
+                    f"metric {self.name!r} returned artifact {a.name!r} of kind {a.kind!r}, "
+                    f"which it does not declare (it declares {sorted(kinds)})"
+                )
 
 
 def declared_values(metrics: Sequence[MetricSpec]) -> dict[str, ValueSpec]:
@@ -542,8 +609,10 @@ def declared_values(metrics: Sequence[MetricSpec]) -> dict[str, ValueSpec]:
         for v in m.values:
             seen = out.get(v.id)
             if seen is not None and (seen.unit, seen.better) != (v.unit, v.better):
-                raise ValueError(f"value {v.id!r} is declared as {seen.unit!r}/{seen.better} and, by metric "
-                                 f"{m.name!r}, as {v.unit!r}/{v.better}")
+                raise ValueError(
+                    f"value {v.id!r} is declared as {seen.unit!r}/{seen.better} and, by metric "
+                    f"{m.name!r}, as {v.unit!r}/{v.better}"
+                )
             if seen is None or (v.shown and not seen.shown):
                 out[v.id] = v
     return out

@@ -9,6 +9,7 @@ A registry dataset declares them in one of two ways:
 
 Either way every element of the dataset must have one finite energy.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,8 +35,13 @@ def inline_energies(value: Any, elements: list[str], origin: str, table: str) ->
             raise bad(origin, table, f"{key}.{sym}", e, "a finite energy in eV")
     missing = [el for el in elements if el not in value]
     if missing:
-        raise bad(origin, table, key, value, f"an energy for every element of the dataset ({', '.join(elements)}); "
-                                             f"missing {', '.join(missing)}")
+        raise bad(
+            origin,
+            table,
+            key,
+            value,
+            f"an energy for every element of the dataset ({', '.join(elements)}); missing {', '.join(missing)}",
+        )
     return {atomic_numbers[sym]: float(e) for sym, e in value.items()}
 
 
@@ -46,17 +52,23 @@ def energies_from_frames(frames: Frames, elements: list[str], dataset: str) -> d
     out: dict[int, float] = {}
     for i in range(len(frames)):
         if frames.n_atoms[i] != 1:
-            raise MalformedDataError(f"{frames.frame_label(i)} holds {int(frames.n_atoms[i])} atoms; "
-                                     "expected one atom per frame (isolated-atom energies)")
+            raise MalformedDataError(
+                f"{frames.frame_label(i)} holds {int(frames.n_atoms[i])} atoms; "
+                "expected one atom per frame (isolated-atom energies)"
+            )
         z, e = int(frames.numbers[frames.offsets[i]]), float(frames.energy[i])
         if not np.isfinite(e):
             raise MalformedDataError(f"{frames.frame_label(i)} has energy {e}; expected a finite isolated-atom energy")
         if z in out and out[z] != e:
-            raise MalformedDataError(f"{frames.frame_label(i)}: a second energy for {chemical_symbols[z]} ({e}, "
-                                     f"first {out[z]}); expected one frame per element")
+            raise MalformedDataError(
+                f"{frames.frame_label(i)}: a second energy for {chemical_symbols[z]} ({e}, "
+                f"first {out[z]}); expected one frame per element"
+            )
         out[z] = e
     missing = [el for el in elements if atomic_numbers[el] not in out]
     if missing:
-        raise MalformedDataError(f"{frames.source}: no isolated-atom energy for {', '.join(missing)}; expected one "
-                                 f"frame per element of dataset {dataset} ({', '.join(elements)})")
+        raise MalformedDataError(
+            f"{frames.source}: no isolated-atom energy for {', '.join(missing)}; expected one "
+            f"frame per element of dataset {dataset} ({', '.join(elements)})"
+        )
     return out

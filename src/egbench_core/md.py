@@ -17,28 +17,49 @@ Observers (both engines, in the order given; the first failure ends the stable p
   apart) or by another observer (its name), with the atoms at that step;
 * ``finish() -> dict``, stored in ``ReplicaResult.observed[name]``.
 """
+
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from .calculator import EgbenchCalculator, NonFiniteOutputError
 from .data import Frames
 from .interfaces import MDPlan
-from .md_replicas import (MDSettings, Observer, StepCallback, _check_atoms, _finish, _save, reference_velocities,
-                          start_indices, start_state)
+from .md_replicas import (
+    MDSettings,
+    Observer,
+    StepCallback,
+    _check_atoms,
+    _finish,
+    _save,
+    reference_velocities,
+    start_indices,
+    start_state,
+)
 from .records import ReplicaResult
 
 log = logging.getLogger(__name__)
 
 
-def run_replica(potential, atoms, plan: MDPlan, steps: int, save_every: int, seed: int, index: int, start_frame: int,
-                trajectory: Path | None, observers: dict[str, Observer] | None = None,
-                on_step: StepCallback | None = None, velocities: np.ndarray | None = None) -> ReplicaResult:
+def run_replica(
+    potential,
+    atoms,
+    plan: MDPlan,
+    steps: int,
+    save_every: int,
+    seed: int,
+    index: int,
+    start_frame: int,
+    trajectory: Path | None,
+    observers: dict[str, Observer] | None = None,
+    on_step: StepCallback | None = None,
+    velocities: np.ndarray | None = None,
+) -> ReplicaResult:
     """One replica. ``velocities`` (Å/fs) replace the Maxwell–Boltzmann draw when given."""
     from ase import units
     from ase.md.langevin import Langevin
@@ -49,10 +70,22 @@ def run_replica(potential, atoms, plan: MDPlan, steps: int, save_every: int, see
     # a calculator-backed model (calculator_model.py) makes its own, guarded calculator
     make = getattr(potential, "make_calculator", None)
     atoms.calc = make() if make is not None else EgbenchCalculator(potential)
-    dyn = Langevin(atoms, plan.timestep_fs * units.fs, temperature_K=plan.temperature_K,
-                   friction=plan.friction_per_ps * 1e-3 / units.fs, rng=rng, fixcm=False)
-    res = ReplicaResult(index=index, seed=seed, start_frame=start_frame, n_atoms=len(atoms), steps_requested=steps,
-                        trajectory=str(trajectory) if trajectory else "")
+    dyn = Langevin(
+        atoms,
+        plan.timestep_fs * units.fs,
+        temperature_K=plan.temperature_K,
+        friction=plan.friction_per_ps * 1e-3 / units.fs,
+        rng=rng,
+        fixcm=False,
+    )
+    res = ReplicaResult(
+        index=index,
+        seed=seed,
+        start_frame=start_frame,
+        n_atoms=len(atoms),
+        steps_requested=steps,
+        trajectory=str(trajectory) if trajectory else "",
+    )
     fh = open(trajectory, "w") if trajectory else None
     step_time = 0.0
     try:
@@ -96,9 +129,16 @@ def run_replica(potential, atoms, plan: MDPlan, steps: int, save_every: int, see
 MD_ENGINES = ("batched", "ase")
 
 
-def run_md(potential, start_frames: Frames, plan: MDPlan, settings: MDSettings, out_dir: Path | None,
-           make_observers: Callable[[int], dict[str, Observer]] | None = None,
-           on_step: StepCallback | None = None, engine: str = "ase") -> list[ReplicaResult]:
+def run_md(
+    potential,
+    start_frames: Frames,
+    plan: MDPlan,
+    settings: MDSettings,
+    out_dir: Path | None,
+    make_observers: Callable[[int], dict[str, Observer]] | None = None,
+    on_step: StepCallback | None = None,
+    engine: str = "ase",
+) -> list[ReplicaResult]:
     """All replicas of one cell; replica ``r`` uses seed ``settings.seed * 1000 + r``. ``engine``:
     ``ase`` (one replica at a time through ASE's Langevin, the reference path) or ``batched`` (all
     replicas as one batched graph, :mod:`egbench_core.md_batched`)."""
@@ -114,12 +154,31 @@ def run_md(potential, start_frames: Frames, plan: MDPlan, settings: MDSettings, 
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     if plan.start_velocities not in ("maxwell-boltzmann", "reference"):
-        raise ValueError(f"MDPlan.start_velocities {plan.start_velocities!r}: "
-                         "expected 'maxwell-boltzmann' or 'reference'")
+        raise ValueError(
+            f"MDPlan.start_velocities {plan.start_velocities!r}: expected 'maxwell-boltzmann' or 'reference'"
+        )
     for r, idx in enumerate(start_indices(len(start_frames), settings.replicas)):
         traj = Path(out_dir) / f"replica-{r}.extxyz" if out_dir is not None else None
         observers = make_observers(r) if make_observers else {}
-        v = reference_velocities(start_frames, idx, plan.reference_spacing_fs) if plan.start_velocities == "reference" else None
-        results.append(run_replica(potential, start_frames.to_atoms(idx), plan, settings.steps, settings.save_every,
-                                   settings.seed * 1000 + r, r, idx, traj, observers, on_step, velocities=v))
+        v = (
+            reference_velocities(start_frames, idx, plan.reference_spacing_fs)
+            if plan.start_velocities == "reference"
+            else None
+        )
+        results.append(
+            run_replica(
+                potential,
+                start_frames.to_atoms(idx),
+                plan,
+                settings.steps,
+                settings.save_every,
+                settings.seed * 1000 + r,
+                r,
+                idx,
+                traj,
+                observers,
+                on_step,
+                velocities=v,
+            )
+        )
     return results

@@ -27,12 +27,13 @@ order of the ASE path (the step's checks, then its saved frame). ``time_per_step
 is its share of the batch's wall time (batch step time / replicas in the batch), so summing over
 replicas gives the wall time, and MD ms/step stays "per replica-step" for both engines.
 """
+
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -40,8 +41,18 @@ import torch
 from .data import Frames
 from .graph import MAX_EXTENT_A, neighbour_list
 from .interfaces import MDPlan
-from .md_replicas import (MDSettings, Observer, StepCallback, _check, _finish, _save, has_check, reference_velocities,
-                 start_indices, start_state)
+from .md_replicas import (
+    MDSettings,
+    Observer,
+    StepCallback,
+    _check,
+    _finish,
+    _save,
+    has_check,
+    reference_velocities,
+    start_indices,
+    start_state,
+)
 from .potential import evaluate
 from .records import ReplicaResult
 
@@ -53,11 +64,26 @@ SKIN_A = 1.0  # Verlet buffer (Å)
 class _Replica:
     """One replica's host-side state: atoms (for observers and the trajectory), generator, result."""
 
-    def __init__(self, index: int, seed: int, start_frame: int, atoms, rng: np.random.Generator, steps: int,
-                 trajectory: Path | None, observers: dict[str, Observer]):
+    def __init__(
+        self,
+        index: int,
+        seed: int,
+        start_frame: int,
+        atoms,
+        rng: np.random.Generator,
+        steps: int,
+        trajectory: Path | None,
+        observers: dict[str, Observer],
+    ):
         self.index, self.seed, self.atoms, self.rng, self.observers = index, seed, atoms, rng, observers
-        self.result = ReplicaResult(index=index, seed=seed, start_frame=start_frame, n_atoms=len(atoms),
-                                    steps_requested=steps, trajectory=str(trajectory) if trajectory else "")
+        self.result = ReplicaResult(
+            index=index,
+            seed=seed,
+            start_frame=start_frame,
+            n_atoms=len(atoms),
+            steps_requested=steps,
+            trajectory=str(trajectory) if trajectory else "",
+        )
         self.fh = open(trajectory, "w") if trajectory else None
         self.checks = has_check(observers)  # per-step checks wanted
         self.dof = atoms.get_number_of_degrees_of_freedom()
@@ -73,9 +99,16 @@ class _Replica:
             self.fh = None
 
 
-def run_md_batched(potential, start_frames: Frames, plan: MDPlan, settings: MDSettings, out_dir: Path | None,
-                   make_observers: Callable[[int], dict[str, Observer]] | None = None,
-                   on_step: StepCallback | None = None, skin: float = SKIN_A) -> list[ReplicaResult]:
+def run_md_batched(
+    potential,
+    start_frames: Frames,
+    plan: MDPlan,
+    settings: MDSettings,
+    out_dir: Path | None,
+    make_observers: Callable[[int], dict[str, Observer]] | None = None,
+    on_step: StepCallback | None = None,
+    skin: float = SKIN_A,
+) -> list[ReplicaResult]:
     """The replicas of :func:`egbench_core.md.run_md`, integrated as one batch (same seeds, same
     start frames and velocities, same observers and trajectory files)."""
     if out_dir is not None:
@@ -83,13 +116,25 @@ def run_md_batched(potential, start_frames: Frames, plan: MDPlan, settings: MDSe
     replicas = []
     for r, idx in enumerate(start_indices(len(start_frames), settings.replicas)):
         seed = settings.seed * 1000 + r
-        v = reference_velocities(start_frames, idx, plan.reference_spacing_fs) \
-            if plan.start_velocities == "reference" else None
+        v = (
+            reference_velocities(start_frames, idx, plan.reference_spacing_fs)
+            if plan.start_velocities == "reference"
+            else None
+        )
         rng = np.random.default_rng(seed)
         atoms = start_state(start_frames.to_atoms(idx), plan, rng, v)  # the draw of the ASE path, same generator
-        replicas.append(_Replica(r, seed, idx, atoms, rng, settings.steps,
-                                 Path(out_dir) / f"replica-{r}.extxyz" if out_dir is not None else None,
-                                 make_observers(r) if make_observers else {}))
+        replicas.append(
+            _Replica(
+                r,
+                seed,
+                idx,
+                atoms,
+                rng,
+                settings.steps,
+                Path(out_dir) / f"replica-{r}.extxyz" if out_dir is not None else None,
+                make_observers(r) if make_observers else {},
+            )
+        )
     try:
         _Batch(potential, replicas, plan, skin).run(settings.steps, settings.save_every, on_step)
     finally:
@@ -143,17 +188,21 @@ class _Batch:
         sigma = torch.sqrt(2 * self.kT * fr / self.m)
         self.c1 = dt / 2.0 - dt * dt * fr / 8.0
         self.c2 = dt * fr / 2 - dt * dt * fr * fr / 8.0
-        self.c3 = np.sqrt(dt) * sigma / 2.0 - dt ** 1.5 * fr * sigma / 8.0
-        self.c5 = dt ** 1.5 * sigma / (2 * np.sqrt(3))
+        self.c3 = np.sqrt(dt) * sigma / 2.0 - dt**1.5 * fr * sigma / 8.0
+        self.c5 = dt**1.5 * sigma / (2 * np.sqrt(3))
         self.c4 = fr / 2.0 * self.c5
         numbers = np.concatenate([rep.atoms.numbers for rep in active])
         table = torch.full((119,), -1, dtype=torch.long)
-        table[torch.as_tensor(list(self.potential.species), dtype=torch.long)] = torch.arange(len(self.potential.species))
+        table[torch.as_tensor(list(self.potential.species), dtype=torch.long)] = torch.arange(
+            len(self.potential.species)
+        )
         self.numbers = torch.as_tensor(numbers, device=dev)
         self.species = table[torch.as_tensor(numbers)].to(dev)
         if (self.species < 0).any():
-            raise ValueError(f"atomic numbers {sorted(set(numbers[(table[torch.as_tensor(numbers)] < 0).numpy()]))} "
-                             f"are not among the model's species {list(self.potential.species)}")
+            raise ValueError(
+                f"atomic numbers {sorted(set(numbers[(table[torch.as_tensor(numbers)] < 0).numpy()]))} "
+                f"are not among the model's species {list(self.potential.species)}"
+            )
         self.batch = torch.repeat_interleave(torch.arange(len(active), device=dev), torch.as_tensor(self.n, device=dev))
         self.cell = torch.as_tensor(np.stack([rep.atoms.cell.array for rep in active]), dtype=f64, device=dev)
         self.pbc = torch.as_tensor(np.stack([rep.atoms.pbc for rep in active]), device=dev)
@@ -172,8 +221,13 @@ class _Batch:
         """Rebuild the candidate list of each replica that moved more than skin/2; replicas whose
         positions cannot have a list (non-finite, a molecule blown apart) are returned as failed."""
         finite = torch.isfinite(self.x).all(dim=1)
-        moved = torch.where(finite, (self.x - self.built_x).norm(dim=1), torch.full_like(finite, np.inf, dtype=self.x.dtype)) \
-            if self.built_x is not None else torch.full((len(self.x),), np.inf, dtype=self.x.dtype, device=self.device)
+        moved = (
+            torch.where(
+                finite, (self.x - self.built_x).norm(dim=1), torch.full_like(finite, np.inf, dtype=self.x.dtype)
+            )
+            if self.built_x is not None
+            else torch.full((len(self.x),), np.inf, dtype=self.x.dtype, device=self.device)
+        )
         moved = self._per_replica_max(moved)
         failed = []
         for k, rep in enumerate(self.active):
@@ -185,7 +239,9 @@ class _Batch:
                 failed.append((rep, "non-finite positions"))
                 continue
             if not rep.atoms.pbc.any() and float(np.ptp(pos, axis=0).max()) > MAX_EXTENT_A:
-                failed.append((rep, f"the structure spans {float(np.ptp(pos, axis=0).max()):.3g} Å: it has blown apart"))
+                failed.append(
+                    (rep, f"the structure spans {float(np.ptp(pos, axis=0).max()):.3g} Å: it has blown apart")
+                )
                 continue
             i, j, s = neighbour_list(pos, rep.atoms.cell.array, rep.atoms.pbc, self.cutoff + self.skin)
             rep.edges, rep.shifts, rep.built_at = np.stack([i, j]), s, self.x[a:b].clone()
@@ -200,17 +256,26 @@ class _Batch:
 
         if self._edges_stale:
             dev = self.device
-            self.cand = torch.as_tensor(np.concatenate([rep.edges + o for rep, o in zip(self.active, self.offsets)],
-                                                       axis=1), device=dev)
+            self.cand = torch.as_tensor(
+                np.concatenate([rep.edges + o for rep, o in zip(self.active, self.offsets)], axis=1), device=dev
+            )
             self.cand_shifts = torch.as_tensor(np.concatenate([rep.shifts for rep in self.active]), device=dev)
             self._edges_stale = False
         i, j = self.cand
         cell_of_edge = self.cell[self.batch[i]]
         vec = self.x[j] - self.x[i] + torch.einsum("ek,ekl->el", self.cand_shifts.to(torch.float64), cell_of_edge)
         keep = (vec * vec).sum(dim=1) < self.cutoff * self.cutoff
-        return AtomicGraph(positions=self.x.to(self.model_dtype), atomic_numbers=self.numbers, batch=self.batch,
-                           cell=self.cell.to(self.model_dtype), pbc=self.pbc, edge_index=self.cand[:, keep],
-                           unit_shifts=self.cand_shifts[keep], n_atoms=self.n_atoms, species=self.species)
+        return AtomicGraph(
+            positions=self.x.to(self.model_dtype),
+            atomic_numbers=self.numbers,
+            batch=self.batch,
+            cell=self.cell.to(self.model_dtype),
+            pbc=self.pbc,
+            edge_index=self.cand[:, keep],
+            unit_shifts=self.cand_shifts[keep],
+            n_atoms=self.n_atoms,
+            species=self.species,
+        )
 
     def _forces(self) -> tuple[np.ndarray, torch.Tensor, list[tuple[_Replica, str]]]:
         """Energies [B] (numpy, eV) and forces [N,3] (float64 tensor, eV/Å) of the active
@@ -268,8 +333,9 @@ class _Batch:
                 rep.result.failed_step, rep.result.failure = step, f"{what}: {why}"
             gone = {id(rep) for rep, _ in failed}
             if rnd_vel is not None:
-                keep = torch.cat([torch.full((n,), id(rep) not in gone, dtype=torch.bool)
-                                  for rep, n in zip(self.active, self.n)]).to(self.device)
+                keep = torch.cat(
+                    [torch.full((n,), id(rep) not in gone, dtype=torch.bool) for rep, n in zip(self.active, self.n)]
+                ).to(self.device)
                 rnd_vel = rnd_vel[keep]
             self._drop([rep for rep, _ in failed])
             if not self.active:
@@ -308,7 +374,8 @@ class _Batch:
             return energy, forces
         b = len(self.active)
         ke = torch.zeros(b, dtype=torch.float64, device=self.device).index_add(
-            0, self.batch, 0.5 * (self.m * self.v * self.v).sum(dim=1))
+            0, self.batch, 0.5 * (self.m * self.v * self.v).sum(dim=1)
+        )
         host = torch.cat([self.x.detach().reshape(-1), ke]).cpu().numpy()
         x, ke = host[:-b].reshape(-1, 3), host[-b:]
         failed = []
@@ -316,8 +383,16 @@ class _Batch:
             rep = self.active[k]
             a, e = self.offsets[k], self.offsets[k + 1]
             temperature = 2.0 * float(ke[k]) / (rep.dof * units.kB)
-            reason = _check(rep.observers, step, step * self.plan.timestep_fs, x[a:e], rep.atoms.numbers,
-                            rep.atoms.cell.array, rep.atoms.pbc, temperature)
+            reason = _check(
+                rep.observers,
+                step,
+                step * self.plan.timestep_fs,
+                x[a:e],
+                rep.atoms.numbers,
+                rep.atoms.cell.array,
+                rep.atoms.pbc,
+                temperature,
+            )
             if reason:
                 rep.result.failed_step, rep.result.failure = step, reason
                 failed.append(rep)

@@ -1,11 +1,13 @@
 """What both MD engines share: the settings, the start frames and velocities of the replicas, and
 the observer protocol (``check`` every step, ``update`` at saved frames, ``stopped``, ``finish``),
 so the ASE engine (``md.py``) and the batched one (``md_batched.py``) behave the same."""
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -73,12 +75,21 @@ def _check(observers, step: int, t_fs: float, positions, numbers, cell, pbc, tem
 def _check_atoms(observers, step: int, t_fs: float, atoms) -> str | None:
     if not has_check(observers):
         return None
-    return _check(observers, step, t_fs, atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc,
-                  float(atoms.get_temperature()))
+    return _check(
+        observers,
+        step,
+        t_fs,
+        atoms.positions,
+        atoms.numbers,
+        atoms.cell.array,
+        atoms.pbc,
+        float(atoms.get_temperature()),
+    )
 
 
-def _finish(res: ReplicaResult, observers, step_time: float, atoms=None,
-            timestep_fs: float | None = None) -> ReplicaResult:
+def _finish(
+    res: ReplicaResult, observers, step_time: float, atoms=None, timestep_fs: float | None = None
+) -> ReplicaResult:
     res.time_per_step_ms = 1e3 * step_time / res.steps_done if res.steps_done else float("nan")
     if res.failed_step is not None:  # observers that did not stop the replica learn why it stopped
         source = next((name for name in observers if res.failure.startswith(f"{name}: ")), "engine")

@@ -6,6 +6,7 @@ tagged 'ood-temperature'"); :func:`reason_kind` replaces those ids by ``<model>`
 and ``<task>`` (and the file lists of "not available offline" by ``…``), so the same cause on
 many datasets and tasks is one group.
 """
+
 from __future__ import annotations
 
 import re
@@ -38,8 +39,9 @@ def reason_kind(reason: str, model: str, dataset: str, task: str) -> str:
     """``reason`` with the cell's own ids replaced by placeholders (longest id first, so an id
     that contains another is replaced whole)."""
     text = " ".join((reason or "no reason recorded").split())
-    for word, placeholder in sorted(((model, "<model>"), (dataset, "<dataset>"), (task, "<task>")),
-                                    key=lambda wp: -len(wp[0])):
+    for word, placeholder in sorted(
+        ((model, "<model>"), (dataset, "<dataset>"), (task, "<task>")), key=lambda wp: -len(wp[0])
+    ):
         text = _swap(text, word, placeholder)
     return _OFFLINE.sub(lambda m: f"{re.sub(r'^[0-9]+', 'N', m[1])} (…){m[2]}", text)
 

@@ -16,6 +16,7 @@ frames). An expensive oracle is:
 The cache lives under ``<data dir>/oracle-cache/<oracle id>/``; the id hashes the oracle plugin's
 name, version and settings.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -60,15 +61,28 @@ class Oracle:
         return f"{self.name}-{stable_hash({'name': self.name, 'version': self.version, 'params': self.params})[:16]}"
 
     def describe(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "version": self.version, "level": self.level,
-                "params": self.params, "exact": self.exact}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "version": self.version,
+            "level": self.level,
+            "params": self.params,
+            "exact": self.exact,
+        }
 
     def calculator(self):
         return self.spec.make(dict(self.params))
 
 
-DECLARATION_KEYS = {"plugin", "level", "exact", "calibration_frames", "frames_per_replica", "max_force_mae_eV_A",
-                    "params"}
+DECLARATION_KEYS = {
+    "plugin",
+    "level",
+    "exact",
+    "calibration_frames",
+    "frames_per_replica",
+    "max_force_mae_eV_A",
+    "params",
+}
 
 
 def resolve(catalog, dataset) -> tuple[Oracle | None, str]:
@@ -79,17 +93,26 @@ def resolve(catalog, dataset) -> tuple[Oracle | None, str]:
         return None, why or f"dataset {dataset.name} declares no oracle"
     unknown = sorted(set(decl) - DECLARATION_KEYS)
     if unknown:
-        raise OracleError(f"dataset {dataset.name}: [oracle] has unknown keys {unknown}; expected some of "
-                          f"{sorted(DECLARATION_KEYS)}")
+        raise OracleError(
+            f"dataset {dataset.name}: [oracle] has unknown keys {unknown}; expected some of {sorted(DECLARATION_KEYS)}"
+        )
     spec = catalog.oracles.get(decl.get("plugin", ""))
     if spec is None:
-        return None, (f"dataset {dataset.name}'s oracle needs the oracle plugin {decl.get('plugin')!r}, which is not "
-                      f"installed (installed: {', '.join(sorted(catalog.oracles)) or 'none'})")
-    return Oracle(name=spec.name, version=spec.version, level=str(decl.get("level", "")),
-                  params=dict(decl.get("params", {})), exact=bool(decl.get("exact", False)),
-                  calibration_frames=int(decl.get("calibration_frames", CALIBRATION_FRAMES)),
-                  frames_per_replica=int(decl.get("frames_per_replica", FRAMES_PER_REPLICA)),
-                  max_force_mae=float(decl.get("max_force_mae_eV_A", MAX_CALIBRATION_FORCE_MAE)), spec=spec), ""
+        return None, (
+            f"dataset {dataset.name}'s oracle needs the oracle plugin {decl.get('plugin')!r}, which is not "
+            f"installed (installed: {', '.join(sorted(catalog.oracles)) or 'none'})"
+        )
+    return Oracle(
+        name=spec.name,
+        version=spec.version,
+        level=str(decl.get("level", "")),
+        params=dict(decl.get("params", {})),
+        exact=bool(decl.get("exact", False)),
+        calibration_frames=int(decl.get("calibration_frames", CALIBRATION_FRAMES)),
+        frames_per_replica=int(decl.get("frames_per_replica", FRAMES_PER_REPLICA)),
+        max_force_mae=float(decl.get("max_force_mae_eV_A", MAX_CALIBRATION_FORCE_MAE)),
+        spec=spec,
+    ), ""
 
 
 # -- evaluation with a cache -------------------------------------------------------------------
@@ -154,9 +177,11 @@ class Calibration:
 
     @property
     def refusal(self) -> str:
-        return (f"oracle {self.oracle} refused for {self.dataset}: calibration force MAE "
-                f"{self.force_mae * 1e3:.2f} meV/Å on {len(self.frames)} {self.split} frames exceeds "
-                f"{self.max_force_mae * 1e3:g} meV/Å")
+        return (
+            f"oracle {self.oracle} refused for {self.dataset}: calibration force MAE "
+            f"{self.force_mae * 1e3:.2f} meV/Å on {len(self.frames)} {self.split} frames exceeds "
+            f"{self.max_force_mae * 1e3:g} meV/Å"
+        )
 
 
 def calibration_split(dataset) -> str:
@@ -169,8 +194,15 @@ def calibration_split(dataset) -> str:
 def calibrate(oracle: Oracle, dataset) -> Calibration:
     """Evaluate the oracle on K evenly spaced frames of the dataset's test split (cached)."""
     split = calibration_split(dataset)
-    key = stable_hash({"oracle": oracle.id, "data": dataset.fingerprint(), "split": split,
-                       "k": oracle.calibration_frames, "threshold": oracle.max_force_mae})[:16]
+    key = stable_hash(
+        {
+            "oracle": oracle.id,
+            "data": dataset.fingerprint(),
+            "split": split,
+            "k": oracle.calibration_frames,
+            "threshold": oracle.max_force_mae,
+        }
+    )[:16]
     path = data_dir() / "oracle-cache" / oracle.id / f"calibration-{dataset.name}-{key}.json"
     if path.exists():
         return Calibration(**json.loads(path.read_text()))
@@ -187,9 +219,18 @@ def calibrate(oracle: Oracle, dataset) -> Calibration:
         worst = max(worst, float(d.max()))
         offsets.append(e - float(frames.energy[i]))
     mae = float(np.mean(np.concatenate(errs)))
-    cal = Calibration(oracle.id, dataset.name, split, idx, mae, worst, float(np.mean(offsets)),
-                      float(np.std(offsets, ddof=1)) if len(offsets) > 1 else 0.0, oracle.max_force_mae,
-                      mae <= oracle.max_force_mae)
+    cal = Calibration(
+        oracle.id,
+        dataset.name,
+        split,
+        idx,
+        mae,
+        worst,
+        float(np.mean(offsets)),
+        float(np.std(offsets, ddof=1)) if len(offsets) > 1 else 0.0,
+        oracle.max_force_mae,
+        mae <= oracle.max_force_mae,
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(cal.to_dict()))
     return cal
@@ -223,9 +264,18 @@ def evaluate_replicas(oracle: Oracle, replicas, art_dir: Path, timestep_fs: floa
         # the stable part: frames saved before the step at which the replica failed
         stable = len(traj) if r.failed_step is None else int(np.sum(times < r.failed_step * timestep_fs - 1e-9))
         picks = sample_indices(stable, None if oracle.exact else oracle.frames_per_replica)
-        rec = {"replica": r.index, "frames": len(picks), "time_fs": [], "n_atoms": int(traj.n_atoms[0]),
-               "energy_model": [], "energy_oracle": [], "force_mae": [], "force_abs_err_sum": [], "n_force": [],
-               "fv": []}
+        rec = {
+            "replica": r.index,
+            "frames": len(picks),
+            "time_fs": [],
+            "n_atoms": int(traj.n_atoms[0]),
+            "energy_model": [],
+            "energy_oracle": [],
+            "force_mae": [],
+            "force_abs_err_sum": [],
+            "n_force": [],
+            "fv": [],
+        }
         for i in picks:
             e, f = cache.evaluate(traj.to_atoms(i))
             fm = traj.forces[traj.atoms_slice(i)]

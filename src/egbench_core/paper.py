@@ -6,6 +6,7 @@ Cells are kept as the printed strings (``"2.0"``, ``"0.700"``), so the printed p
 survives; an empty cell is a value the article printed as "—" (or, for three LiPS20 standard
 deviations, one that could not be read).
 """
+
 from __future__ import annotations
 
 import csv
@@ -14,8 +15,10 @@ import io
 from dataclasses import dataclass
 from functools import lru_cache
 
-ARTICLE = ("V. Bihani et al., \"EGraFFBench: evaluation of equivariant graph neural network force fields for "
-           "atomistic simulations\", Digital Discovery, 2024, 3, 759 (DOI 10.1039/d4dd00027g)")
+ARTICLE = (
+    'V. Bihani et al., "EGraFFBench: evaluation of equivariant graph neural network force fields for '
+    'atomistic simulations", Digital Discovery, 2024, 3, 759 (DOI 10.1039/d4dd00027g)'
+)
 FOLDER = "paper_tables"
 
 # table number -> (file, join-key columns, kind: which egbench layout its values pair with)

@@ -8,12 +8,13 @@ can change its numbers (``cell.provenance``): the code of core and of every plug
 the protocol preset, the metric versions, the seed, device class and precision. A cell already
 ``done`` under the same key, with intact artifacts, is not recomputed (``runner.py``).
 """
+
 from __future__ import annotations
 
 import dataclasses
-
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from . import ase_models
 from .cell import Cell
@@ -24,8 +25,13 @@ from .provenance import core_code, plugin_code
 PROTOCOL_VERSION = "2"  # bump when execute.py changes what a cell computes
 
 
-def select(kind: str, names: str | Sequence[str] | None, available: dict[str, Any], families: bool = False,
-           problems: dict[str, str] | None = None) -> list[str]:
+def select(
+    kind: str,
+    names: str | Sequence[str] | None,
+    available: dict[str, Any],
+    families: bool = False,
+    problems: dict[str, str] | None = None,
+) -> list[str]:
     """``all`` / None → everything; ``a,b`` → those (unknown names are an error naming what exists;
     a broken one is an error with its reason). For tasks a family name (``ood``) selects every
     task of that family."""
@@ -81,9 +87,19 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def plan_cells(catalog, models=None, datasets=None, tasks=None, preset: str = "quick", seed: int = 0,
-               seeds: Sequence[int] | None = None, device: str = "cpu", dtype: str | None = None,
-               md_engine: str = "batched", oracle: str = "auto") -> list[Cell]:
+def plan_cells(
+    catalog,
+    models=None,
+    datasets=None,
+    tasks=None,
+    preset: str = "quick",
+    seed: int = 0,
+    seeds: Sequence[int] | None = None,
+    device: str = "cpu",
+    dtype: str | None = None,
+    md_engine: str = "batched",
+    oracle: str = "auto",
+) -> list[Cell]:
     """Cells of models × datasets × tasks × seeds. ``device`` (its class, e.g. "cuda" for
     "cuda:1"), ``dtype`` (None: each preset's), the MD engine and the oracle that will label the
     MD frames (``oracle``: "auto" = the preset's choice, "on", "off") enter every key."""
@@ -94,12 +110,20 @@ def plan_cells(catalog, models=None, datasets=None, tasks=None, preset: str = "q
             raise ValueError(f"seed {s!r}: expected a non-negative integer")
     m_names, specs, ase_specs = _select_models(catalog, models)
     d_names = select("dataset", datasets, catalog.datasets, problems=catalog.problems)
-    t_names = select("task", tasks if tasks is not None else "standard", catalog.tasks, families=True,
-                     problems=catalog.problems)
-    shared = {"protocol": PROTOCOL_VERSION, "core": core_code(), "protocol_preset": proto.to_dict(),
-              "metrics": {m.name: {"version": m.version, "code": _code_ref(catalog, m.plugin)}
-                          for m in sorted(catalog.metrics.values(), key=lambda m: m.name)},
-              "device": device.split(":")[0], "md_engine": md_engine}
+    t_names = select(
+        "task", tasks if tasks is not None else "standard", catalog.tasks, families=True, problems=catalog.problems
+    )
+    shared = {
+        "protocol": PROTOCOL_VERSION,
+        "core": core_code(),
+        "protocol_preset": proto.to_dict(),
+        "metrics": {
+            m.name: {"version": m.version, "code": _code_ref(catalog, m.plugin)}
+            for m in sorted(catalog.metrics.values(), key=lambda m: m.name)
+        },
+        "device": device.split(":")[0],
+        "md_engine": md_engine,
+    }
     data_cache: dict[str, Any] = {}
     cells = []
     for m in m_names:
@@ -118,18 +142,28 @@ def plan_cells(catalog, models=None, datasets=None, tasks=None, preset: str = "q
                 template.skip_reason = _skip_reason(catalog, spec, ds, task, template)
                 plan = template.plan
                 train_name = (plan.train_dataset if plan is not None else None) or d
-                data = {name: _data_ref(catalog, name, data_cache) for name in dict.fromkeys([d, train_name])
-                        if name in catalog.datasets}
+                data = {
+                    name: _data_ref(catalog, name, data_cache)
+                    for name in dict.fromkeys([d, train_name])
+                    if name in catalog.datasets
+                }
                 oracle_ref = _oracle_ref(catalog, ds, oracle, proto) if plan is not None and plan.md else None
                 preset_cfg = spec.presets.get(preset)
                 for s in seeds:
                     cell = Cell(m, preset, d, t, s, plan, template.skip_reason)
                     cell.provenance = {
-                        **model_shared, "model": model_prov, "preset": {"name": preset, "resolved": preset_cfg},
-                        "data": data, "task": {"id": t, "version": task.version,
-                                               "code": _code_ref(catalog, task.plugin),
-                                               "plan": asdict(plan) if plan else None},
-                        "seed": s, "oracle": oracle_ref,
+                        **model_shared,
+                        "model": model_prov,
+                        "preset": {"name": preset, "resolved": preset_cfg},
+                        "data": data,
+                        "task": {
+                            "id": t,
+                            "version": task.version,
+                            "code": _code_ref(catalog, task.plugin),
+                            "plan": asdict(plan) if plan else None,
+                        },
+                        "seed": s,
+                        "oracle": oracle_ref,
                         "precision": "calculator" if spec.calculator_backed else dtype or _precision(preset_cfg),
                     }
                     cell.key = stable_hash(cell.provenance)
@@ -234,14 +268,18 @@ def _skip_reason(catalog, spec, ds, task, cell: Cell) -> str:
     except SkipCell as exc:
         return str(exc)
     if spec.capabilities.max_elements is not None and len(ds.elements) > spec.capabilities.max_elements:
-        return (f"{ds.name} has {len(ds.elements)} elements; model {spec.name} supports at most "
-                f"{spec.capabilities.max_elements}")
+        return (
+            f"{ds.name} has {len(ds.elements)} elements; model {spec.name} supports at most "
+            f"{spec.capabilities.max_elements}"
+        )
     covered = spec.capabilities.elements
     if covered is not None:
         outside = [e for e in ds.elements if _atomic_number(e) not in set(covered)]
         if outside:
-            return (f"model {spec.name} does not cover element{'s' if len(outside) > 1 else ''} "
-                    f"{', '.join(outside)} of {ds.name}")
+            return (
+                f"model {spec.name} does not cover element{'s' if len(outside) > 1 else ''} "
+                f"{', '.join(outside)} of {ds.name}"
+            )
     train_ds = catalog.datasets.get(cell.plan.train_dataset or ds.name)
     if train_ds is None:
         return f"task {task.name} trains on dataset {cell.plan.train_dataset!r}, which is not installed"
@@ -254,10 +292,13 @@ def _skip_reason(catalog, spec, ds, task, cell: Cell) -> str:
         # is not obtainable, the validation split (same system, same DFT) serves, and the plan says so
         missing_train = train_ds.unavailable_reason([plan.train_split])
         if missing_train and not train_ds.unavailable_reason([plan.val_split]):
-            note = (f"zero-shot energy offsets refitted on the {plan.val_split!r} split: "
-                    f"{train_ds.name}'s {plan.train_split!r} split is not available ({missing_train})")
-            plan = cell.plan = dataclasses.replace(plan, train_split=plan.val_split,
-                                                   note="; ".join(x for x in (plan.note, note) if x))
+            note = (
+                f"zero-shot energy offsets refitted on the {plan.val_split!r} split: "
+                f"{train_ds.name}'s {plan.train_split!r} split is not available ({missing_train})"
+            )
+            plan = cell.plan = dataclasses.replace(
+                plan, train_split=plan.val_split, note="; ".join(x for x in (plan.note, note) if x)
+            )
     needed = {train_ds.name: {plan.train_split, plan.val_split}}
     needed.setdefault(ds.name, set()).update(plan.eval_splits)
     if plan.md is not None:
@@ -267,8 +308,6 @@ def _skip_reason(catalog, spec, ds, task, cell: Cell) -> str:
         if why:
             return f"dataset {d}: {why}; run `egbench fetch {d}` or set EGBENCH_DATA_MIRROR"
     return ""
-
-
 
 
 def _atomic_number(element) -> int:

@@ -5,6 +5,7 @@
   aligned dashed);
 * ``<dataset>-survival.png``: fraction of replicas still stable against time, per model.
 """
+
 from __future__ import annotations
 
 import json
@@ -70,7 +71,9 @@ def make_plots(store: Store, out_dir: Path | None = None) -> list[Path]:
                     lab = f"{label} ({d['mode']})" if key not in seen else None
                     seen.add(key)
                     t = np.asarray(s["time_fs"])
-                    ax_e.semilogy(t, np.maximum(np.asarray(s["ev"]), 1e-12), style, color=colours[label], lw=0.8, label=lab)
+                    ax_e.semilogy(
+                        t, np.maximum(np.asarray(s["ev"]), 1e-12), style, color=colours[label], lw=0.8, label=lab
+                    )
                     ax_f.plot(t, s["fv"], style, color=colours[label], lw=0.8)
             ax_e.set_ylabel("EV(t)")
             ax_f.set_ylabel("FV(t)")
@@ -85,8 +88,9 @@ def make_plots(store: Store, out_dir: Path | None = None) -> list[Path]:
             fig, ax = plt.subplots(figsize=(6, 4))
             for label, d in stab:
                 total = float(d["total_time_fs"])
-                grid, surv = survival_curve(d["time_to_failure_fs"], total, grid=200,
-                                            failed=[not s for s in d["stable"]])
+                grid, surv = survival_curve(
+                    d["time_to_failure_fs"], total, grid=200, failed=[not s for s in d["stable"]]
+                )
                 ax.step(grid, surv, where="post", color=colours[label], label=label)
             ax.set_ylim(-0.02, 1.02)
             ax.set_xlabel("time (fs)")

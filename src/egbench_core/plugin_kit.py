@@ -19,13 +19,15 @@ Registration stays cheap: ``build``, ``warm_up``, a checkpoint loader and a data
 ``"package.module:name"`` are imported when they are first called, not when the plugin registers.
 Everything here is light (no torch, no numpy).
 """
+
 from __future__ import annotations
 
 import copy
 import importlib
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from .hookspecs import hookimpl
 from .interfaces import FINETUNE_PRESETS, ModelSpec, pretrained_models
@@ -89,9 +91,17 @@ class CheckedBuild(Lazy):
         return resolve(self.target)(species, cutoff, params, stats)
 
 
-def model_plugin(name: str, *, build: Target, presets: Mapping[str, Mapping[str, Any]],
-                 settings: Iterable[str] | None = None, what: str | None = None, warm_up: Target | None = None,
-                 requires: Iterable[str] = (), **fields: Any) -> tuple[Callable[[], ModelSpec], Callable]:
+def model_plugin(
+    name: str,
+    *,
+    build: Target,
+    presets: Mapping[str, Mapping[str, Any]],
+    settings: Iterable[str] | None = None,
+    what: str | None = None,
+    warm_up: Target | None = None,
+    requires: Iterable[str] = (),
+    **fields: Any,
+) -> tuple[Callable[[], ModelSpec], Callable]:
     """``(spec, register_models)`` of a plugin with one trainable architecture.
 
     ``spec()`` returns a fresh :class:`ModelSpec` (its own copy of ``presets`` and ``requires``);
@@ -106,8 +116,14 @@ def model_plugin(name: str, *, build: Target, presets: Mapping[str, Mapping[str,
     warm = _WarmUp(warm_up) if warm_up is not None else None
 
     def spec() -> ModelSpec:
-        return ModelSpec(name=name, build=checked, presets=copy.deepcopy(dict(presets)), requires=list(requires),
-                         warm_up=warm, **fields)
+        return ModelSpec(
+            name=name,
+            build=checked,
+            presets=copy.deepcopy(dict(presets)),
+            requires=list(requires),
+            warm_up=warm,
+            **fields,
+        )
 
     @hookimpl
     def register_models(register):
@@ -117,9 +133,14 @@ def model_plugin(name: str, *, build: Target, presets: Mapping[str, Mapping[str,
     return spec, register_models
 
 
-def pretrained_plugin(checkpoints: Mapping[str, Any], *, load: Target, version: str,
-                      finetune: Mapping[str, Mapping[str, Any]] | None = FINETUNE_PRESETS,
-                      **fields: Any) -> tuple[Callable[..., list[ModelSpec]], Callable]:
+def pretrained_plugin(
+    checkpoints: Mapping[str, Any],
+    *,
+    load: Target,
+    version: str,
+    finetune: Mapping[str, Mapping[str, Any]] | None = FINETUNE_PRESETS,
+    **fields: Any,
+) -> tuple[Callable[..., list[ModelSpec]], Callable]:
     """``(specs, register_models)`` of a plugin of pretrained checkpoints (the shape of
     :func:`model_plugin`): ``specs(model_id)`` is
     :func:`~egbench_core.interfaces.pretrained_models` of one checkpoint, zero-shot and (with
@@ -135,9 +156,14 @@ def pretrained_plugin(checkpoints: Mapping[str, Any], *, load: Target, version: 
 
     def specs(model_id: str = next(iter(checkpoints))) -> list[ModelSpec]:
         ckpt = checkpoints[model_id]
-        return pretrained_models(model_id, partial(loader, model_id), finetune=finetune,
-                                 version=f"{version}+ckpt.{ckpt.sha256[:12]}", description=ckpt.description,
-                                 **{k: (list(v) if k == "requires" else v) for k, v in fields.items()})
+        return pretrained_models(
+            model_id,
+            partial(loader, model_id),
+            finetune=finetune,
+            version=f"{version}+ckpt.{ckpt.sha256[:12]}",
+            description=ckpt.description,
+            **{k: (list(v) if k == "requires" else v) for k, v in fields.items()},
+        )
 
     @hookimpl
     def register_models(register):
@@ -148,8 +174,9 @@ def pretrained_plugin(checkpoints: Mapping[str, Any], *, load: Target, version: 
     return specs, register_models
 
 
-def registry_plugin(owner: str, package_file: str, *,
-                    kinds: Mapping[str, Target] | None = None) -> tuple[Callable, Callable]:
+def registry_plugin(
+    owner: str, package_file: str, *, kinds: Mapping[str, Target] | None = None
+) -> tuple[Callable, Callable]:
     """``(register_registry_files, register_datasets)`` of a data plugin: the ``registry.toml``
     beside ``package_file`` (the package's ``__file__``) is merged into the registry, and every
     ``[datasets.*]`` table with ``plugin = owner`` (the entry-point name) becomes a

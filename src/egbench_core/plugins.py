@@ -11,6 +11,7 @@ entry-point name), every claimant is reported broken, naming the others, until
 broken). One entry a plugin cannot make (a :class:`~egbench_core.interfaces.BrokenSpec`) is listed
 as ``kind:id`` with its reason while the plugin's other entries work.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -18,9 +19,10 @@ import importlib.metadata as md
 import logging
 import os
 import traceback
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 
@@ -95,8 +97,13 @@ class Catalog:
 
     def tables(self) -> dict[str, dict[str, Any]]:
         """Every kind's table (``"models"`` -> ``self.models`` ...), in registration order."""
-        return {"models": self.models, "datasets": self.datasets, "oracles": self.oracles, "tasks": self.tasks,
-                "metrics": self.metrics}
+        return {
+            "models": self.models,
+            "datasets": self.datasets,
+            "oracles": self.oracles,
+            "tasks": self.tasks,
+            "metrics": self.metrics,
+        }
 
     def get(self, kind: str, name: str) -> Any:
         """One spec by its table's name (``"models"``, ...); the typed getters above say which type."""
@@ -160,10 +167,16 @@ def _load_entry_points(pm: pluggy.PluginManager, infos: dict[str, PluginInfo]) -
             for ep in eps:
                 key = f"{name} ({_origin(ep)})"
                 others = ", ".join(o for o in origins if o != _origin(ep))
-                infos[key] = PluginInfo(key, _origin(ep), "broken",
-                                        f"plugin id {name!r} is claimed by {' and '.join(origins)}; neither is loaded "
-                                        f"(also claimed by {others}): uninstall one", [], *_dist_of(ep),
-                                        module=ep.value)
+                infos[key] = PluginInfo(
+                    key,
+                    _origin(ep),
+                    "broken",
+                    f"plugin id {name!r} is claimed by {' and '.join(origins)}; neither is loaded "
+                    f"(also claimed by {others}): uninstall one",
+                    [],
+                    *_dist_of(ep),
+                    module=ep.value,
+                )
             log.warning("plugin id %s claimed by %s; none loaded", name, " and ".join(origins))
             continue
         ep = eps[0]
@@ -181,8 +194,9 @@ def _load_entry_points(pm: pluggy.PluginManager, infos: dict[str, PluginInfo]) -
             log.warning("plugin %s failed to import and is skipped: %s", ep.name, info.error)
     if selected:
         for missing in sorted(n for n in selected - set(claims) if not n.startswith("env:")):
-            infos[missing] = PluginInfo(missing, "not installed", "broken",
-                                        f"{ENV_LOAD} names {missing!r}, which is not installed")
+            infos[missing] = PluginInfo(
+                missing, "not installed", "broken", f"{ENV_LOAD} names {missing!r}, which is not installed"
+            )
 
 
 def _origin(ep) -> str:
@@ -247,8 +261,9 @@ def _collect(pm: pluggy.PluginManager, infos: dict[str, PluginInfo]) -> Catalog:
     return cat
 
 
-def _settle_claims(kind: str, claims: dict[str, list[tuple[str, Any]]], cat: Catalog,
-                   infos: dict[str, PluginInfo]) -> None:
+def _settle_claims(
+    kind: str, claims: dict[str, list[tuple[str, Any]]], cat: Catalog, infos: dict[str, PluginInfo]
+) -> None:
     """Put each id with one claimant into the catalog. An id claimed twice breaks every claimant,
     except a built-in, which keeps its id (only the plugins that claim it again break)."""
     table = cat.tables()[kind]
@@ -289,8 +304,14 @@ def _break(plugin: str, why: str, infos: dict[str, PluginInfo], cat: Catalog) ->
     info.provides.clear()
 
 
-def _call_each_one(impl, hook_name: str, infos: dict[str, PluginInfo], kwargs: dict, cat: Catalog,
-                   claims: dict[str, list[tuple[str, Any]]]) -> None:
+def _call_each_one(
+    impl,
+    hook_name: str,
+    infos: dict[str, PluginInfo],
+    kwargs: dict,
+    cat: Catalog,
+    claims: dict[str, list[tuple[str, Any]]],
+) -> None:
     """Call one implementation; if it raises, the plugin is broken and its registrations are withdrawn."""
     info = infos.setdefault(impl.plugin_name, PluginInfo(impl.plugin_name, "unknown"))
     if info.status == "broken":

@@ -5,9 +5,11 @@
 when the model runs in float32). :func:`evaluate` differentiates it: forces = -dE/dr, stress =
 (1/V) dE/dε via a symmetric strain applied to positions and cell.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
+
 import torch
 
 from .graph import AtomicGraph
@@ -41,8 +43,13 @@ class NormalisedPotential(torch.nn.Module):
         return ref + self.scale.to(out.device) * out.to(torch.float64)
 
 
-def evaluate(potential: torch.nn.Module, graph: AtomicGraph, forces: bool = True, stress: bool = False,
-             create_graph: bool = False) -> dict[str, torch.Tensor]:
+def evaluate(
+    potential: torch.nn.Module,
+    graph: AtomicGraph,
+    forces: bool = True,
+    stress: bool = False,
+    create_graph: bool = False,
+) -> dict[str, torch.Tensor]:
     """Energy [B] (eV, float64), forces [N,3] (eV/Å) and, if asked, stress [B,3,3] (eV/Å³)."""
     pos = graph.positions
     if not (forces or stress):

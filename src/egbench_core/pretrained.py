@@ -15,13 +15,15 @@ A zero-shot cell evaluates and simulates that potential ("zero-shot (E0 refit)")
 first trains it with egbench's one trainer (the offsets stay fixed). Forces are egbench's autograd
 of that energy, MD runs on egbench's engines (batched included).
 """
+
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -80,21 +82,27 @@ def raw_energies(pot: NormalisedPotential, frames: Frames) -> np.ndarray:
     return energy - composition_matrix(frames, pot.species) @ np.array([offsets[z] for z in pot.species])
 
 
-def refit_potential(model: torch.nn.Module, stats: DatasetStats, cutoff: float, train: Frames,
-                    dtype: torch.dtype) -> tuple[NormalisedPotential, DatasetStats, dict[str, Any]]:
+def refit_potential(
+    model: torch.nn.Module, stats: DatasetStats, cutoff: float, train: Frames, dtype: torch.dtype
+) -> tuple[NormalisedPotential, DatasetStats, dict[str, Any]]:
     """The cell's potential over a pretrained ``model`` (:class:`PerScale`), its energy offsets
     refitted on ``train``; returns it, its stats and what the store records about the fit."""
     zero = dataclasses.replace(stats, e0=tuple(0.0 for _ in stats.species), shift=0.0)
     probe = NormalisedPotential(model, zero, cutoff).to(dtype)
     raw = raw_energies(probe, train)
     if not np.isfinite(raw).all():
-        raise ValueError(f"the pretrained network gave non-finite energies on {int((~np.isfinite(raw)).sum())} "
-                         f"training frames")
+        raise ValueError(
+            f"the pretrained network gave non-finite energies on {int((~np.isfinite(raw)).sum())} training frames"
+        )
     offsets = refit_offsets(train, raw)
     fitted = dataclasses.replace(stats, e0=tuple(offsets[z] for z in stats.species), shift=0.0, e0_source=E0_REFIT)
     pot = NormalisedPotential(model, fitted, cutoff).to(dtype)
     resid = train.energy - raw - composition_matrix(train, stats.species) @ np.array(fitted.e0)
-    info = {"energy": ENERGY_MODE, "offsets_eV": {str(z): d for z, d in offsets.items()}, "fit_frames": len(train),
-            "fit_residual_rms_per_atom_eV": float(np.sqrt(np.mean((resid / train.n_atoms) ** 2)))}
+    info = {
+        "energy": ENERGY_MODE,
+        "offsets_eV": {str(z): d for z, d in offsets.items()},
+        "fit_frames": len(train),
+        "fit_residual_rms_per_atom_eV": float(np.sqrt(np.mean((resid / train.n_atoms) ** 2))),
+    }
     log.info("energy offsets refitted on %d training frames: %s", len(train), info["offsets_eV"])
     return pot, fitted, info

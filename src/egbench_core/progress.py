@@ -13,10 +13,12 @@
   ``egbench run``); the runner calls only the methods a listener has, so a listener may implement
   a subset.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Protocol, Sequence, runtime_checkable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from .cell import Cell

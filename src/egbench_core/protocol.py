@@ -17,6 +17,7 @@ the rest, the same for every model:
   same command gives the same numbers on any load; a cell whose training hits the guard is
   stored as *truncated* and marked so in every report.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -42,13 +43,31 @@ class ProtocolPreset:
 
 
 PROTOCOL_PRESETS = {
-    "smoke": ProtocolPreset("smoke", md_replicas=2, md_steps=20, md_save_every=1, max_train_frames=40,
-                            max_val_frames=10, max_eval_frames=50, subset="first", train_guard_s=600.0),
+    "smoke": ProtocolPreset(
+        "smoke",
+        md_replicas=2,
+        md_steps=20,
+        md_save_every=1,
+        max_train_frames=40,
+        max_val_frames=10,
+        max_eval_frames=50,
+        subset="first",
+        train_guard_s=600.0,
+    ),
     # sized so that every cell of MACE and PaiNN on every offline dataset trains >= 20 epochs and
     # finishes within 10 minutes on a 2-core CPU (docs/performance.md, "quick on every dataset")
-    "quick": ProtocolPreset("quick", md_replicas=3, md_steps=200, md_save_every=2, max_train_frames=450,
-                            max_train_atoms=6000, max_val_frames=50, max_eval_frames=500, subset="seeded",
-                            train_guard_s=1800.0),
+    "quick": ProtocolPreset(
+        "quick",
+        md_replicas=3,
+        md_steps=200,
+        md_save_every=2,
+        max_train_frames=450,
+        max_train_atoms=6000,
+        max_val_frames=50,
+        max_eval_frames=500,
+        subset="seeded",
+        train_guard_s=1800.0,
+    ),
     "paper": ProtocolPreset("paper", md_replicas=5, md_steps=1000, md_save_every=1, oracle=True),
 }
 

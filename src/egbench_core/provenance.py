@@ -6,6 +6,7 @@ without bumping its version, recomputes its cells; the store keeps all of it per
 so that every stored number can be traced to the code that made it (``egbench report
 --provenance``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,8 +31,9 @@ LIBRARIES = ("torch", "numpy", "scipy", "ase", "vesin", "e3nn", "pluggy", "egben
 def _source_files(root: Path) -> list[Path]:
     if root.is_file():
         return [root]
-    return sorted(f for f in root.rglob("*") if f.suffix in SOURCE_SUFFIXES and f.is_file()
-                  and "__pycache__" not in f.parts)
+    return sorted(
+        f for f in root.rglob("*") if f.suffix in SOURCE_SUFFIXES and f.is_file() and "__pycache__" not in f.parts
+    )
 
 
 def source_hash(path: str | Path) -> str:
@@ -97,11 +99,17 @@ def plugin_code(info) -> dict[str, str]:
     if info.origin == "built-in":
         return core_code()
     if info.name.startswith("env:"):  # a model living in another environment: hashed where it lives
-        return {"dist": info.dist, "version": info.version,
-                "source": source_hash(info.module) if info.module else "unknown"}
+        return {
+            "dist": info.dist,
+            "version": info.version,
+            "source": source_hash(info.module) if info.module else "unknown",
+        }
     # the whole top-level package, not only the module the entry point names (``pkg.hooks``)
-    return {"dist": info.dist or info.origin, "version": info.version,
-            "source": code_of_module(info.module.split(".")[0])}
+    return {
+        "dist": info.dist or info.origin,
+        "version": info.version,
+        "source": code_of_module(info.module.split(".")[0]),
+    }
 
 
 def version_of(dist: str) -> str | None:
@@ -146,8 +154,14 @@ def machine() -> dict[str, Any]:
                     break
     except OSError:
         pass
-    return {"cpu": cpu_name(), "cores": os.cpu_count(), "memory_gib": mem, "platform": platform.platform(),
-            "python": sys.version.split()[0], "hostname": platform.node()}
+    return {
+        "cpu": cpu_name(),
+        "cores": os.cpu_count(),
+        "memory_gib": mem,
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "hostname": platform.node(),
+    }
 
 
 def run_provenance(catalog) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Plain records of what training and MD did (no torch, no live objects): stored with every cell
 and sent back by workers."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field

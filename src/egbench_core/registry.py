@@ -15,6 +15,7 @@ temporary file in the cache, verified, then renamed into place. Nothing is used 
   URL and the mirror variable;
 * a cache folder that cannot be written raises :class:`DataCacheError`.
 """
+
 from __future__ import annotations
 
 import bz2
@@ -26,12 +27,12 @@ import os
 import shutil
 import tempfile
 import time
+import tomllib
 import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
-
-import tomllib
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +52,27 @@ class ChecksumError(RuntimeError):
     def __init__(self, name: str, path: Path, expected: str, actual: str, aside: Path | None, message: str = ""):
         self.name, self.path, self.expected, self.actual, self.aside = name, path, expected, actual, aside
         where = f"; the file was moved aside to {aside}" if aside else ""
-        super().__init__(message or f"checksum mismatch for {name} ({path}): expected {expected}, got {actual}{where}. "
-                                    "Delete it or fetch it again (`egbench fetch`) to replace it.")
+        super().__init__(
+            message
+            or f"checksum mismatch for {name} ({path}): expected {expected}, got {actual}{where}. "
+            "Delete it or fetch it again (`egbench fetch`) to replace it."
+        )
 
 
 class MirrorChecksumError(ChecksumError):
     """The copy in a mirror is corrupt; the mirror (maybe read-only, maybe shared) is left as it is."""
 
     def __init__(self, name: str, path: Path, expected: str, actual: str, url: str):
-        super().__init__(name, path, expected, actual, None,
-                         f"the mirror copy of {name} at {path} is corrupt: expected {expected}, got {actual}. "
-                         f"It must be replaced in the mirror from the upstream URL {url} "
-                         "(egbench never changes files in a mirror).")
+        super().__init__(
+            name,
+            path,
+            expected,
+            actual,
+            None,
+            f"the mirror copy of {name} at {path} is corrupt: expected {expected}, got {actual}. "
+            f"It must be replaced in the mirror from the upstream URL {url} "
+            "(egbench never changes files in a mirror).",
+        )
 
 
 class DataUnavailableError(RuntimeError):
@@ -88,8 +98,10 @@ def writable_folder(folder: Path) -> Path:
 
 
 def cache_error(exc: OSError) -> DataCacheError:
-    return DataCacheError(f"the data cache {data_dir()} cannot be written ({exc.strerror or exc}: {exc.filename}); "
-                          f"expected a writable folder: set {ENV_DATA_DIR} to one")
+    return DataCacheError(
+        f"the data cache {data_dir()} cannot be written ({exc.strerror or exc}: {exc.filename}); "
+        f"expected a writable folder: set {ENV_DATA_DIR} to one"
+    )
 
 
 def data_dir() -> Path:
@@ -150,7 +162,7 @@ class Registry:
             self.origins[f"dataset:{name}"] = origin
 
     @classmethod
-    def load(cls, extra_files: Iterable[Path] = ()) -> "Registry":
+    def load(cls, extra_files: Iterable[Path] = ()) -> Registry:
         paths = list(extra_files) + [core_registry_path()]
         env = os.environ.get(ENV_REGISTRY)
         if env:
@@ -208,9 +220,15 @@ class Registry:
             src = _embedded_path(e.embedded)
             corrupt = _copy_verified(e, src, target, gunzip=src.suffix == ".gz")
             if corrupt:
-                raise ChecksumError(name, src, e.checksum, corrupt, None,
-                                    f"the copy of {name} embedded in {src} is corrupt: expected {e.checksum}, got "
-                                    f"{corrupt}. Reinstall the package that ships it.")
+                raise ChecksumError(
+                    name,
+                    src,
+                    e.checksum,
+                    corrupt,
+                    None,
+                    f"the copy of {name} embedded in {src} is corrupt: expected {e.checksum}, got "
+                    f"{corrupt}. Reinstall the package that ships it.",
+                )
             log.info("unpacked embedded copy of %s", name)
             return target
         for mirror in mirrors():
@@ -282,8 +300,9 @@ class Registry:
 
         known = f"sha256:{e.hash}" if e.hash_algo == "sha256" else None
         try:
-            path = Path(pooch.retrieve(e.url, known_hash=known, fname=target.name, path=target.parent,
-                                       progressbar=False))
+            path = Path(
+                pooch.retrieve(e.url, known_hash=known, fname=target.name, path=target.parent, progressbar=False)
+            )
         except ValueError as exc:  # pooch's hash mismatch: the download was discarded
             if "hash" in str(exc).lower():
                 raise ChecksumError(e.name, Path(e.url), e.checksum, _pooch_actual(str(exc)), None) from None
@@ -345,8 +364,16 @@ def _file_entry(name: str, entry: dict[str, Any], origin: str) -> FileEntry:
         algo, h = "git-sha1", entry["git_sha1"]
     else:
         raise RegistryError(f"{where} has neither sha256 nor git_sha1")
-    return FileEntry(name=name, url=entry["url"], hash_algo=algo, hash=str(h).lower(), format=entry.get("format", ""),
-                     units=dict(entry.get("units", {})), licence=entry.get("licence", ""), embedded=entry.get("embedded", ""))
+    return FileEntry(
+        name=name,
+        url=entry["url"],
+        hash_algo=algo,
+        hash=str(h).lower(),
+        format=entry.get("format", ""),
+        units=dict(entry.get("units", {})),
+        licence=entry.get("licence", ""),
+        embedded=entry.get("embedded", ""),
+    )
 
 
 def core_registry_path() -> Path:

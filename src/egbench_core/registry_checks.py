@@ -7,10 +7,12 @@ file, the table, the key, the value and what was expected, e.g.::
 
 so that it is caught where it is declared, not later in a neighbour list or a thermostat.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .registry import FileEntry, RegistryError
 
@@ -39,8 +41,16 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def check_number(origin: str, table: str, t: dict, key: str, low: float, high: float | None = None,
-                 low_inclusive: bool = False, unit: str = "") -> None:
+def check_number(
+    origin: str,
+    table: str,
+    t: dict,
+    key: str,
+    low: float,
+    high: float | None = None,
+    low_inclusive: bool = False,
+    unit: str = "",
+) -> None:
     """``t[key]`` (if present) is a finite number above ``low`` (and at most ``high``)."""
     if key not in t:
         return
@@ -58,12 +68,17 @@ def check_dataset(name: str, t: dict, origin: str) -> None:
 
     table = f"datasets.{name}"
     if not ID_RE.match(name):
-        raise RegistryError(f"{origin}: [{table}]: the dataset id {name!r} is not lowercase kebab-case; "
-                            "expected e.g. 'md17-aspirin'")
+        raise RegistryError(
+            f"{origin}: [{table}]: the dataset id {name!r} is not lowercase kebab-case; expected e.g. 'md17-aspirin'"
+        )
     for key in ("splits", "elements", "periodic", "temperature_K", "timestep_fs"):
         if key not in t:
             raise RegistryError(f"{origin}: [{table}] lacks {key!r}")
-    if not isinstance(t["splits"], dict) or not t["splits"] or not all(isinstance(v, dict) for v in t["splits"].values()):
+    if (
+        not isinstance(t["splits"], dict)
+        or not t["splits"]
+        or not all(isinstance(v, dict) for v in t["splits"].values())
+    ):
         raise bad(origin, table, "splits", t["splits"], "one table per split ([datasets.<id>.splits.<split>])")
     check_elements(origin, table, "elements", t["elements"])
     if not isinstance(t["periodic"], bool):
@@ -78,10 +93,10 @@ def check_elements(origin: str, table: str, key: str, value: Any) -> None:
 
     known = set(chemical_symbols[1:])
     if not isinstance(value, list) or not value:
-        raise bad(origin, table, key, value, "a non-empty list of chemical symbols, e.g. [\"H\", \"C\", \"O\"]")
+        raise bad(origin, table, key, value, 'a non-empty list of chemical symbols, e.g. ["H", "C", "O"]')
     for el in value:
         if el not in known:
-            raise bad(origin, table, key, value, f"chemical symbols such as \"H\", \"Cu\"; {_show(el)} is none")
+            raise bad(origin, table, key, value, f'chemical symbols such as "H", "Cu"; {_show(el)} is none')
     if len(set(value)) != len(value):
         raise bad(origin, table, key, value, "each element once")
 
@@ -95,8 +110,13 @@ def check_split(name: str, split: str, t: dict, origin: str, formats: Iterable[s
     if "contiguous" in t and not isinstance(t["contiguous"], bool):
         raise bad(origin, table, "contiguous", t["contiguous"], "true or false")
     if "train_dataset" in t and not (isinstance(t["train_dataset"], str) and t["train_dataset"]):
-        raise bad(origin, table, "train_dataset", t["train_dataset"], "a dataset id (an OOD task evaluating this "
-                                                                      "split trains there)")
+        raise bad(
+            origin,
+            table,
+            "train_dataset",
+            t["train_dataset"],
+            "a dataset id (an OOD task evaluating this split trains there)",
+        )
     if "format" in t and t["format"] not in formats:
         raise bad(origin, table, "format", t["format"], f"one of {', '.join(sorted(formats))}")
     if "select" in t:
@@ -121,7 +141,9 @@ def check_select(origin: str, table: str, sel: Any) -> None:
     if not isinstance(sizes, list) or not sizes or not all(_is_int(n) and n > 0 for n in sizes):
         raise bad(origin, table, "select.random", sizes, "a list of positive integers (the sizes of the parts)")
     if not (_is_int(sel["part"]) and 0 <= sel["part"] < len(sizes)):
-        raise bad(origin, table, "select.part", sel["part"], f"an integer from 0 to {len(sizes) - 1} (a part of random)")
+        raise bad(
+            origin, table, "select.part", sel["part"], f"an integer from 0 to {len(sizes) - 1} (a part of random)"
+        )
     if not _is_int(sel["seed"]):
         raise bad(origin, table, "select.seed", sel["seed"], "an integer")
 

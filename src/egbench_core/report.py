@@ -20,6 +20,7 @@ Only the most recent result of each (model, preset, dataset, task, seed) is show
 the same cell computed by other code are counted in a note. ``notes`` also warn when the rows
 shown come from different code (core or a model plugin).
 """
+
 from __future__ import annotations
 
 import csv
@@ -58,8 +59,9 @@ def report_tables(values: Iterable[ValueSpec]) -> dict[str, tuple[Column, ...]]:
     for v in values:
         for s in v.shown:
             shown = s.unit or v.unit
-            col = Column(s.header, v.id, s.split, unit_scale(v.unit, shown), s.digits, s.mode, v.better,
-                         v.description, shown)
+            col = Column(
+                s.header, v.id, s.split, unit_scale(v.unit, shown), s.digits, s.mode, v.better, v.description, shown
+            )
             if any(o == s.order for o, _ in placed[s.table]):
                 raise ValueError(f"table {s.table!r}: two columns at order {s.order} ({s.header!r})")
             placed[s.table].append((s.order, col))
@@ -71,8 +73,10 @@ TABLES = report_tables(BUILTIN_VALUES)
 COLUMNS = TABLES["static"]
 RANK_METRIC = (FORCE_MAE.id, "F MAE")  # what "ranking" means in the seed-stability table
 SPLIT_VALUES = frozenset(v.id for v in BUILTIN_VALUES if v.per_split)  # stored once per evaluation split
-MARKS = {"*": "truncated: the training hit the wall-clock guard, not the preset's result",
-         "!": "an artifact of the cell is missing or was altered since it was stored (re-run to recompute)"}
+MARKS = {
+    "*": "truncated: the training hit the wall-clock guard, not the preset's result",
+    "!": "an artifact of the cell is missing or was altered since it was stored (re-run to recompute)",
+}
 
 
 @dataclass
@@ -98,8 +102,16 @@ class Value:
 
 
 def cell_value(ms: list[dict], info: dict[str, Any], col: Column, split: str) -> Value:
-    hit = next((m for m in ms if m["name"] == col.metric and m["split"] == split
-                and (m["mode"] == col.mode or (not col.mode and m["mode"] == ""))), None)
+    hit = next(
+        (
+            m
+            for m in ms
+            if m["name"] == col.metric
+            and m["split"] == split
+            and (m["mode"] == col.mode or (not col.mode and m["mode"] == ""))
+        ),
+        None,
+    )
     if hit is None and col.mode:  # "not applicable" rows carry no mode
         hit = next((m for m in ms if m["name"] == col.metric and m["split"] == split and m["mode"] == ""), None)
     if hit is None:
@@ -120,15 +132,17 @@ def cell_value(ms: list[dict], info: dict[str, Any], col: Column, split: str) ->
 def _number(x: float, digits: int) -> str:
     """``digits`` decimals; a non-zero value that would print as 0 gets three significant digits
     (EV on a molecule of ~10⁴ eV total energy is ~10⁻⁶ × 10⁻⁵, not zero)."""
-    if x != 0.0 and abs(x) < 0.5 * 10.0 ** -digits:
+    if x != 0.0 and abs(x) < 0.5 * 10.0**-digits:
         return f"{x:.2e}"
     return f"{x:.{digits}f}"
 
 
 MODE_ORDER = {"from-scratch": 0, "zero-shot": 1, "fine-tuned": 2}
-MODE_TITLES = {"from-scratch": "trained from scratch on each dataset",
-               "zero-shot": "pretrained, zero-shot (per-element energy offsets refitted on the training split)",
-               "fine-tuned": "pretrained, fine-tuned on each training split"}
+MODE_TITLES = {
+    "from-scratch": "trained from scratch on each dataset",
+    "zero-shot": "pretrained, zero-shot (per-element energy offsets refitted on the training split)",
+    "fine-tuned": "pretrained, fine-tuned on each training split",
+}
 
 
 def cell_mode(info: dict[str, Any] | None) -> str:
@@ -138,8 +152,13 @@ def cell_mode(info: dict[str, Any] | None) -> str:
     if model.get("mode") in MODE_ORDER:
         return model["mode"]
     energy = str(model.get("energy", ""))
-    return "zero-shot" if energy.startswith("zero-shot") else "fine-tuned" if energy.startswith("fine-tuned") \
+    return (
+        "zero-shot"
+        if energy.startswith("zero-shot")
+        else "fine-tuned"
+        if energy.startswith("fine-tuned")
         else "from-scratch"
+    )
 
 
 def latest_cells(store: Store, task: str | None = None) -> tuple[list[CellRow], int]:
@@ -160,8 +179,12 @@ def latest_cells(store: Store, task: str | None = None) -> tuple[list[CellRow], 
 
 def leaderboard(store: Store, task: str | None = None, columns=COLUMNS, verify: bool = True) -> Leaderboard:
     cells, hidden = latest_cells(store, task)
-    lb = Leaderboard(headers=["model", "dataset", "task", "test split", "seeds"]
-                     + (["train frames"] if columns is TABLES["static"] else []) + [c.header for c in columns], rows=[])
+    lb = Leaderboard(
+        headers=["model", "dataset", "task", "test split", "seeds"]
+        + (["train frames"] if columns is TABLES["static"] else [])
+        + [c.header for c in columns],
+        rows=[],
+    )
     done: dict[tuple, list[CellRow]] = defaultdict(list)
     for c in cells:
         if c.status == "done":
@@ -281,15 +304,31 @@ def rank_stability(store: Store, task: str | None = None) -> tuple[list[str], li
         for m in sorted(models, key=lambda m: (np.mean(ranks[m]), m)):
             common = max(set(ranks[m]), key=lambda r: (ranks[m].count(r), -r))
             kept = ranks[m].count(common)
-            rows.append([dataset, task_, preset, m, " / ".join(f"{r} (seed {s})" for r, s in zip(ranks[m], seeds)),
-                         f"{kept} of {len(seeds)} seeds at rank {common}"])
+            rows.append(
+                [
+                    dataset,
+                    task_,
+                    preset,
+                    m,
+                    " / ".join(f"{r} (seed {s})" for r, s in zip(ranks[m], seeds)),
+                    f"{kept} of {len(seeds)} seeds at rank {common}",
+                ]
+            )
     return headers, rows
 
 
 def oracle_calibrations(store: Store) -> tuple[list[str], list[list[str]]]:
     """The calibration of every oracle the stored cells used (PROTOCOL.md, "Oracles")."""
-    headers = ["dataset", "oracle", "level of theory", "frames", "force MAE vs labels (meV/Å)", "max (meV/Å)",
-               "energy offset (meV)", "used"]
+    headers = [
+        "dataset",
+        "oracle",
+        "level of theory",
+        "frames",
+        "force MAE vs labels (meV/Å)",
+        "max (meV/Å)",
+        "energy offset (meV)",
+        "used",
+    ]
     seen: dict[tuple, list[str]] = {}
     for c in store.cells("done"):
         o = c.info.get("oracle") or {}
@@ -297,10 +336,15 @@ def oracle_calibrations(store: Store) -> tuple[list[str], list[list[str]]]:
         if not cal:
             continue
         seen[(cal["dataset"], cal["oracle"])] = [
-            cal["dataset"], cal["oracle"], (o.get("oracle") or {}).get("level", ""), str(len(cal["frames"])),
-            f"{cal['force_mae'] * 1e3:.2f}", f"{cal['force_max'] * 1e3:.2f}",
+            cal["dataset"],
+            cal["oracle"],
+            (o.get("oracle") or {}).get("level", ""),
+            str(len(cal["frames"])),
+            f"{cal['force_mae'] * 1e3:.2f}",
+            f"{cal['force_max'] * 1e3:.2f}",
             f"{cal['energy_offset_mean'] * 1e3:+.2f} ± {cal['energy_offset_std'] * 1e3:.2f}",
-            "yes" if cal["accepted"] else f"refused (> {cal['max_force_mae'] * 1e3:g} meV/Å)"]
+            "yes" if cal["accepted"] else f"refused (> {cal['max_force_mae'] * 1e3:g} meV/Å)",
+        ]
     return headers, [seen[k] for k in sorted(seen)]
 
 
@@ -311,28 +355,58 @@ def provenance_tables(store: Store) -> list[tuple[str, list[str], list[list[str]
         prov = r.get("provenance") or {}
         env = r.get("environment") or {}
         machine = prov.get("machine") or env
-        runs_rows.append([str(r["id"]), r["started"] or "", r.get("status") or ("finished" if r["finished"] else "?"),
-                          " ".join(r["argv"] or [])[:120], f"{machine.get('cpu', '?')} × {machine.get('cores', '?')}",
-                          str(machine.get("hostname", ""))])
+        runs_rows.append(
+            [
+                str(r["id"]),
+                r["started"] or "",
+                r.get("status") or ("finished" if r["finished"] else "?"),
+                " ".join(r["argv"] or [])[:120],
+                f"{machine.get('cpu', '?')} × {machine.get('cores', '?')}",
+                str(machine.get("hostname", "")),
+            ]
+        )
         core = prov.get("core")
         if core:
-            code_rows.append([str(r["id"]), "egbench-core", core.get("version", ""), core.get("source", "")[:16], "core"])
+            code_rows.append(
+                [str(r["id"]), "egbench-core", core.get("version", ""), core.get("source", "")[:16], "core"]
+            )
         for name, p in sorted((prov.get("plugins") or {}).items()):
-            code_rows.append([str(r["id"]), p.get("dist") or name, p.get("version", ""), str(p.get("source", ""))[:16],
-                              ", ".join(p.get("provides", []))])
+            code_rows.append(
+                [
+                    str(r["id"]),
+                    p.get("dist") or name,
+                    p.get("version", ""),
+                    str(p.get("source", ""))[:16],
+                    ", ".join(p.get("provides", [])),
+                ]
+            )
         for lib, v in sorted((prov.get("libraries") or {}).items()):
             lib_rows.append([str(r["id"]), lib, v])
     cell_rows = []
     for c in store.cells("done"):
         code = (c.provenance or {}).get("model", {}).get("code")
         libs = (c.info.get("hardware") or {}).get("libraries") or {}
-        cell_rows.append([f"{c.model} [{c.preset}]", c.dataset, c.task, str(c.seed), str(c.run_id), _code_id(code),
-                          ", ".join(f"{k} {v}" for k, v in sorted(libs.items()))])
-    return [("runs", ["run", "started", "status", "command", "machine", "host"], runs_rows),
-            ("model code and libraries per cell (where the model ran)",
-             ["model", "dataset", "task", "seed", "run", "model code", "libraries"], cell_rows),
-            ("code per run", ["run", "distribution", "version", "source sha256", "provides"], code_rows),
-            ("libraries per run", ["run", "library", "version"], lib_rows)]
+        cell_rows.append(
+            [
+                f"{c.model} [{c.preset}]",
+                c.dataset,
+                c.task,
+                str(c.seed),
+                str(c.run_id),
+                _code_id(code),
+                ", ".join(f"{k} {v}" for k, v in sorted(libs.items())),
+            ]
+        )
+    return [
+        ("runs", ["run", "started", "status", "command", "machine", "host"], runs_rows),
+        (
+            "model code and libraries per cell (where the model ran)",
+            ["model", "dataset", "task", "seed", "run", "model code", "libraries"],
+            cell_rows,
+        ),
+        ("code per run", ["run", "distribution", "version", "source sha256", "provides"], code_rows),
+        ("libraries per run", ["run", "library", "version"], lib_rows),
+    ]
 
 
 def tasks_in(store: Store) -> list[str]:
@@ -348,8 +422,7 @@ def rank_markdown(headers: list[str], rows: list[list[str]]) -> str:
 
 def grouped_rows(lb: Leaderboard) -> list[tuple[str, list[list[str]]]]:
     """``[(mode, rows)]`` in MODE_ORDER, for the modes present."""
-    return [(mode, [r for r, g in zip(lb.rows, lb.groups) if g == mode])
-            for mode in MODE_ORDER if mode in lb.groups]
+    return [(mode, [r for r, g in zip(lb.rows, lb.groups) if g == mode]) for mode in MODE_ORDER if mode in lb.groups]
 
 
 def to_markdown(lb: Leaderboard) -> str:
@@ -385,8 +458,14 @@ def _error_with_reason(lb: Leaderboard, row: list[str], i: int) -> str:
         return _md_escape(row[i])
     label = row[0].split(" [")[0]
     header = lb.headers[i]
-    why = next((e[4] for e in lb.errors
-                if e[0].split(" [")[0] == label and e[1] == row[1] and e[2] == row[2] and e[3] == header), "")
+    why = next(
+        (
+            e[4]
+            for e in lb.errors
+            if e[0].split(" [")[0] == label and e[1] == row[1] and e[2] == row[2] and e[3] == header
+        ),
+        "",
+    )
     return _md_escape(f"error ({why})" if why else "error")
 
 
@@ -396,8 +475,10 @@ def to_csv(lb: Leaderboard) -> str:
     w.writerow(lb.headers + ["training", "status", "reason"])
     for r, mode in zip(lb.rows, lb.groups):
         reason = "; ".join(lb.marks[m] for m in lb.marks if r[0].endswith(m) or f" {m}" in r[0])
-        w.writerow([_error_with_reason(lb, r, i).replace("\\|", "|") for i in range(len(r))]
-                   + [mode, "truncated" if "*" in r[0].split("]")[-1] else "done", reason])
+        w.writerow(
+            [_error_with_reason(lb, r, i).replace("\\|", "|") for i in range(len(r))]
+            + [mode, "truncated" if "*" in r[0].split("]")[-1] else "done", reason]
+        )
     for m, d, t, status, reason in lb.not_run:
         w.writerow([m, d, t] + [""] * (len(lb.headers) - 3) + ["", status, reason])
     return out.getvalue()

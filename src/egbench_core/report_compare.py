@@ -10,6 +10,7 @@ same simulations (the article's copies differ slightly; each is shown with its t
 tasks pair with the 600 K, crystal and test rows of Tables 5–8. egbench rows the article has no
 row for (other models, datasets or tasks) are left out and counted in a note.
 """
+
 from __future__ import annotations
 
 import csv
@@ -26,16 +27,16 @@ SOURCES = ("paper",)
 
 MARKS = {
     "†": "WF: the paper's WF has no square root (Σ(g − g_ref)² / Σ g_ref², printed ×100 as %); it is paired with "
-         "egbench's `wf_nosqrt`, the same un-rooted ratio ×100 (egbench's WF, with the root, is in the report "
-         "without --compare)",
+    "egbench's `wf_nosqrt`, the same un-rooted ratio ×100 (egbench's WF, with the root, is in the report "
+    "without --compare)",
     "‡": "JSD: the paper's JSD is not a bounded JSD (values up to 66, where the JSD of two normalised distributions "
-         "is at most ln 2 ≈ 0.693 nat): its values compare only within the paper, not with egbench's",
+    "is at most ln 2 ≈ 0.693 nat): its values compare only within the paper, not with egbench's",
     "§": "EV/FV: the paper's are aligned-mode (each frame compared with the reference trajectory at the same time) "
-         "over 1,000 steps, geometric mean over the trajectory, mean (± std) over 5 simulations; paired with "
-         "egbench's aligned columns (over the first τ fs, see docs/metrics.md); EV printed ×1e-5 on both sides",
+    "over 1,000 steps, geometric mean over the trajectory, mean (± std) over 5 simulations; paired with "
+    "egbench's aligned columns (over the first τ fs, see docs/metrics.md); EV printed ×1e-5 on both sides",
     "¶": "cost: the hardware of the paper's Table 4 is unknown (training hardware not named; inference on an "
-         "unnamed CPU, mean of 5 runs of 1,000 steps); egbench's s/epoch and ms/step, measured on the machine that "
-         "ran the cell, are converted to min/epoch and min/1000 steps",
+    "unnamed CPU, mean of 5 runs of 1,000 steps); egbench's s/epoch and ms/step, measured on the machine that "
+    "ran the cell, are converted to min/epoch and min/1000 steps",
 }
 
 
@@ -59,10 +60,18 @@ LAYOUTS = {
     "static": (
         Pair(_col("static", "energy_mae"), "static", "energy_mae_meV"),
         Pair(_col("static", "force_mae"), "static", "force_mae_meV_per_A"),
-        Pair(replace(_col("static", "train_time_per_epoch"), header="train min/epoch", scale=1 / 60, digits=3),
-             "cost", "train_min_per_epoch", mark="¶"),
-        Pair(replace(_col("static", "md_time_per_step"), header="MD min/1000 steps", scale=1 / 60, digits=3),
-             "cost", "inference_min_per_1000_steps", mark="¶"),
+        Pair(
+            replace(_col("static", "train_time_per_epoch"), header="train min/epoch", scale=1 / 60, digits=3),
+            "cost",
+            "train_min_per_epoch",
+            mark="¶",
+        ),
+        Pair(
+            replace(_col("static", "md_time_per_step"), header="MD min/1000 steps", scale=1 / 60, digits=3),
+            "cost",
+            "inference_min_per_1000_steps",
+            mark="¶",
+        ),
     ),
     "structure": (
         Pair(_col("structure", "jsd"), "structure", "jsd", mark="‡"),
@@ -75,20 +84,30 @@ LAYOUTS = {
     "stability": tuple(Pair(c) for c in TABLES["stability"]),  # the article has no stability table
 }
 # The paper tables whose rows select the egbench rows shown (stability: those with the paper's MD).
-ROW_KINDS = {"static": ("static", "cost"), "structure": ("structure",), "dynamics": ("dynamics",),
-             "stability": ("structure", "dynamics")}
+ROW_KINDS = {
+    "static": ("static", "cost"),
+    "structure": ("structure",),
+    "dynamics": ("dynamics",),
+    "stability": ("structure", "dynamics"),
+}
 
 _LIPS20 = ("lips20", "lips20-glass")  # Tables 7 and 8 have no dataset column: they are LiPS20's
 # (egbench task, paper table, fixed key columns, datasets: None = the table's own dataset column)
 ROUTES = (
-    ("standard", 1, {}, None), ("standard", 4, {}, None),
-    ("standard", 2, {}, None), ("standard", 3, {}, None),
-    ("standard", 6, {"temperature_K": "300"}, None), ("standard", 5, {"temperature_K": "300"}, None),
-    ("standard", 8, {"structures": "train"}, ("lips20",)), ("standard", 7, {"structures": "train"}, ("lips20",)),
-    ("ood-temperature", 6, {"temperature_K": "600"}, None), ("ood-temperature", 5, {"temperature_K": "600"}, None),
+    ("standard", 1, {}, None),
+    ("standard", 4, {}, None),
+    ("standard", 2, {}, None),
+    ("standard", 3, {}, None),
+    ("standard", 6, {"temperature_K": "300"}, None),
+    ("standard", 5, {"temperature_K": "300"}, None),
+    ("standard", 8, {"structures": "train"}, ("lips20",)),
+    ("standard", 7, {"structures": "train"}, ("lips20",)),
+    ("ood-temperature", 6, {"temperature_K": "600"}, None),
+    ("ood-temperature", 5, {"temperature_K": "600"}, None),
     ("ood-crystal", 8, {"structures": "crystal"}, ("lips20",)),
     ("ood-crystal", 7, {"structures": "crystal"}, ("lips20",)),
-    ("ood-composition", 8, {"structures": "test"}, _LIPS20), ("ood-composition", 7, {"structures": "test"}, _LIPS20),
+    ("ood-composition", 8, {"structures": "test"}, _LIPS20),
+    ("ood-composition", 7, {"structures": "test"}, _LIPS20),
 )
 # Tables 2 and 3 on acac and 3BPA are the 300 K simulations that Tables 5 and 6 repeat.
 _PAPER_MD_K = {(2, "acac"): 300.0, (3, "acac"): 300.0, (2, "3bpa"): 300.0, (3, "3bpa"): 300.0}
@@ -101,7 +120,9 @@ class Comparison:
     headers: list[str]  # table and markdown
     csv_headers: list[str]
     rows: list[list[str]]
-    errors: dict[tuple[str, str, str, str], str] = field(default_factory=dict)  # (model [preset], dataset, task, header)
+    errors: dict[tuple[str, str, str, str], str] = field(
+        default_factory=dict
+    )  # (model [preset], dataset, task, header)
     legend: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -127,7 +148,9 @@ def compare(store: Store, source: str, layout: str, task: str | None = None) -> 
         title=f"egbench beside the paper: {layout}",
         headers=fixed + [h for p in pairs for h in _headers(p, for_csv=False)] + ["note"],
         csv_headers=fixed + [h for p in pairs for h in _headers(p, for_csv=True)] + ["note"],
-        rows=[], errors={(e[0], e[1], e[2], e[3]): e[4] for e in lb.errors})
+        rows=[],
+        errors={(e[0], e[1], e[2], e[3]): e[4] for e in lb.errors},
+    )
     unpaired = 0
     for row in lb.rows:
         cells = dict(zip(lb.headers, row))
@@ -139,8 +162,14 @@ def compare(store: Store, source: str, layout: str, task: str | None = None) -> 
             continue
         ours_k = md_k.get((model, preset, cells["dataset"], cells["task"]))
         for group in _groups(by_kind, paired=any(p.kind for p in pairs)):
-            out = [f"{model} {marks}".strip(), preset, cells["dataset"], cells["task"], _source_label(group),
-                   cells["seeds"]]
+            out = [
+                f"{model} {marks}".strip(),
+                preset,
+                cells["dataset"],
+                cells["task"],
+                _source_label(group),
+                cells["seeds"],
+            ]
             for p in pairs:
                 out.append(cells[p.column.header])
                 if p.kind:
@@ -153,8 +182,10 @@ def compare(store: Store, source: str, layout: str, task: str | None = None) -> 
             cmp.rows.append(out + [note])
     cmp.legend = _legend(pairs, layout, lb)
     if unpaired:
-        cmp.notes.append(f"{unpaired} egbench row(s) have no counterpart in the paper's tables (model, dataset or task "
-                         f"not in them) and are not shown: see the report without --compare")
+        cmp.notes.append(
+            f"{unpaired} egbench row(s) have no counterpart in the paper's tables (model, dataset or task "
+            f"not in them) and are not shown: see the report without --compare"
+        )
     cmp.notes.extend(lb.notes)
     return cmp
 
@@ -219,20 +250,26 @@ def _md_temperatures(store: Store, task: str | None) -> dict[tuple[str, str, str
 
 
 def _legend(pairs: tuple[Pair, ...], layout: str, lb: Leaderboard) -> list[str]:
-    lines = [f"paper: the value printed in the article ({ARTICLE}), transcribed into egbench_core/paper_tables "
-             "(see its README.md), not computed by egbench; \"—\": the article printed no value, or egbench stored "
-             "none; a paper value without ± has no readable std in the article; n/a: the metric does not apply to "
-             "the egbench cell (docs/metrics.md); error: it failed",
-             "preset: only egbench's `paper` preset is like-for-like with the article; `quick` and `smoke` rows "
-             "(smaller models, fewer epochs, shorter MD) are not expected to match"]
+    lines = [
+        f"paper: the value printed in the article ({ARTICLE}), transcribed into egbench_core/paper_tables "
+        '(see its README.md), not computed by egbench; "—": the article printed no value, or egbench stored '
+        "none; a paper value without ± has no readable std in the article; n/a: the metric does not apply to "
+        "the egbench cell (docs/metrics.md); error: it failed",
+        "preset: only egbench's `paper` preset is like-for-like with the article; `quick` and `smoke` rows "
+        "(smaller models, fewer epochs, shorter MD) are not expected to match",
+    ]
     for mark in dict.fromkeys(p.mark for p in pairs if p.mark):
         lines.append(f"{mark} {MARKS[mark]}")
     if not any(p.kind for p in pairs):
-        lines.append("the article's tables give no stability figures: egbench's columns stand alone; \"paper table\" "
-                     "names the article's simulations of the same model × dataset")
+        lines.append(
+            "the article's tables give no stability figures: egbench's columns stand alone; \"paper table\" "
+            "names the article's simulations of the same model × dataset"
+        )
     else:
-        lines.append(f"egbench's columns without a counterpart in the article are in `egbench report --table {layout}` "
-                     "without --compare")
+        lines.append(
+            f"egbench's columns without a counterpart in the article are in `egbench report --table {layout}` "
+            "without --compare"
+        )
     lines.extend(f"{m} {meaning}" for m, meaning in lb.marks.items())
     return lines
 

@@ -10,6 +10,7 @@ ones the report shows: the most recent result of each (model, preset, dataset, t
 * a cell that did not finish (failed, interrupted, skipped, running) gives one record whose
   metric fields are null and whose ``reason`` says why.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,20 @@ from .store import Store
 
 FORMAT = "egbench-results"
 VERSION = 1
-CELL_FIELDS = ("cell_key", "run_id", "model", "preset", "dataset", "task", "seed", "status", "reason", "truncated",
-               "finished", "training")
+CELL_FIELDS = (
+    "cell_key",
+    "run_id",
+    "model",
+    "preset",
+    "dataset",
+    "task",
+    "seed",
+    "status",
+    "reason",
+    "truncated",
+    "finished",
+    "training",
+)
 METRIC_FIELDS = ("metric", "split", "mode", "value", "std", "unit", "n", "state", "note", "metric_version")
 
 
@@ -40,9 +53,20 @@ def records(store: Store, task: str | None = None) -> list[dict[str, Any]]:
     cells, _ = latest_cells(store, task)
     out = []
     for c in cells:
-        base = {"cell_key": c.key, "run_id": c.run_id, "model": c.model, "preset": c.preset, "dataset": c.dataset,
-                "task": c.task, "seed": c.seed, "status": c.status, "reason": c.reason, "truncated": c.truncated,
-                "finished": c.finished, "training": cell_mode(c.info) if c.status == "done" else None}
+        base = {
+            "cell_key": c.key,
+            "run_id": c.run_id,
+            "model": c.model,
+            "preset": c.preset,
+            "dataset": c.dataset,
+            "task": c.task,
+            "seed": c.seed,
+            "status": c.status,
+            "reason": c.reason,
+            "truncated": c.truncated,
+            "finished": c.finished,
+            "training": cell_mode(c.info) if c.status == "done" else None,
+        }
         if c.status != "done":
             out.append({**base, **dict.fromkeys(METRIC_FIELDS)})
             continue
@@ -51,9 +75,21 @@ def records(store: Store, task: str | None = None) -> list[dict[str, Any]]:
             value, note = _finite(m["value"]), m.get("note") or ""
             if value is None and m["value"] is not None and not note:
                 note = f"the metric gave a non-finite value ({m['value']})"
-            out.append({**base, "metric": m["name"], "split": m["split"], "mode": m["mode"], "value": value,
-                        "std": _finite(m["std"]), "unit": m["unit"], "n": m["n"], "state": _state(value, note),
-                        "note": note, "metric_version": m["version"]})
+            out.append(
+                {
+                    **base,
+                    "metric": m["name"],
+                    "split": m["split"],
+                    "mode": m["mode"],
+                    "value": value,
+                    "std": _finite(m["std"]),
+                    "unit": m["unit"],
+                    "n": m["n"],
+                    "state": _state(value, note),
+                    "note": note,
+                    "metric_version": m["version"],
+                }
+            )
         names = {m["name"] for m in stored}
         for name, why in sorted((c.info.get("metric_errors") or {}).items()):
             if name not in names:
@@ -62,6 +98,10 @@ def records(store: Store, task: str | None = None) -> list[dict[str, Any]]:
 
 
 def to_json(store: Store, task: str | None = None) -> str:
-    doc = {"format": FORMAT, "version": VERSION, "fields": list(CELL_FIELDS + METRIC_FIELDS),
-           "records": records(store, task)}
+    doc = {
+        "format": FORMAT,
+        "version": VERSION,
+        "fields": list(CELL_FIELDS + METRIC_FIELDS),
+        "records": records(store, task),
+    }
     return json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False)

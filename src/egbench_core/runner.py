@@ -8,6 +8,7 @@ is recorded with its traceback and the run goes on; a lost worker is an *infrast
 counted apart; SIGINT/SIGTERM record every cell in flight as *interrupted* (recomputed next time)
 and stop. Only this process writes the store.
 """
+
 from __future__ import annotations
 
 import logging
@@ -17,15 +18,16 @@ import threading
 import time
 import traceback
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .cell import Cell, Execution
 from .executors import InfrastructureError, Job, LocalExecutor
 from .planning import parse_seeds, plan_cells, select  # noqa: F401 - re-exported: the runner's public API
-from .protocol import protocol
 from .progress import RunListener
+from .protocol import protocol
 from .provenance import run_provenance
 from .store import HEARTBEAT_S, Store, new_owner, renew_claim
 
@@ -116,9 +118,16 @@ class CellProgress:
         _notify(self.progress, "cell_md_step", self.cell, replica, step, total)
 
 
-def run_cells(cells: Sequence[Cell], catalog: Catalog, store: Store, argv: list[str] | None = None,
-              progress: RunListener | None = None, retry_failed: bool = True, executor=None,
-              execution: Execution | None = None) -> RunSummary:
+def run_cells(
+    cells: Sequence[Cell],
+    catalog: Catalog,
+    store: Store,
+    argv: list[str] | None = None,
+    progress: RunListener | None = None,
+    retry_failed: bool = True,
+    executor=None,
+    execution: Execution | None = None,
+) -> RunSummary:
     import torch
 
     executor = executor or LocalExecutor(catalog)
@@ -143,8 +152,13 @@ def run_cells(cells: Sequence[Cell], catalog: Catalog, store: Store, argv: list[
                     claims.add(cell.key)
                     _notify(progress, "cell_started", cell)
                     submitting = (cell, scratch, time.perf_counter())
-                    job = Job(cell.to_dict(), str(scratch), protocol(cell.preset).to_dict(), execution.to_dict(),
-                              priority=_cost(cell, catalog))
+                    job = Job(
+                        cell.to_dict(),
+                        str(scratch),
+                        protocol(cell.preset).to_dict(),
+                        execution.to_dict(),
+                        priority=_cost(cell, catalog),
+                    )
                     handle = executor.submit(job, CellProgress(progress, cell))
                     inflight[handle] = submitting
                     submitting = None
@@ -161,9 +175,15 @@ def run_cells(cells: Sequence[Cell], catalog: Catalog, store: Store, argv: list[
             if inflight and hasattr(executor, "cancel"):
                 executor.cancel(inflight)
             for cell, _, t0 in stopped:
-                store.mark(cell.key, run_id, cell.ident, "interrupted",
-                           reason=f"interrupted by {sig}; recomputed next run",
-                           duration_s=time.perf_counter() - t0, owner=owner)
+                store.mark(
+                    cell.key,
+                    run_id,
+                    cell.ident,
+                    "interrupted",
+                    reason=f"interrupted by {sig}; recomputed next run",
+                    duration_s=time.perf_counter() - t0,
+                    owner=owner,
+                )
                 store.discard_scratch(cell.key)
                 _notify(progress, "cell_finished", cell, "interrupted")
             raise
@@ -185,8 +205,15 @@ def _cost(cell: Cell, catalog: Catalog) -> float:
     return epochs * (min(frames, cap) if cap else frames)
 
 
-def _claim(cell: Cell, store: Store, run_id: int, owner: str, summary: RunSummary, progress: RunListener | None,
-           retry_failed: bool) -> Path | None:
+def _claim(
+    cell: Cell,
+    store: Store,
+    run_id: int,
+    owner: str,
+    summary: RunSummary,
+    progress: RunListener | None,
+    retry_failed: bool,
+) -> Path | None:
     """Skip, reuse or claim ``cell``; the attempt folder when this process is to compute it."""
     if cell.skip_reason:
         store.mark(cell.key, run_id, cell.ident, "skipped", reason=cell.skip_reason, provenance=cell.provenance)
@@ -223,14 +250,32 @@ def _claim(cell: Cell, store: Store, run_id: int, owner: str, summary: RunSummar
     return store.scratch_dir(cell.key, owner)
 
 
-def _record(executor, handle, cell: Cell, scratch: Path, t0: float, store: Store, run_id: int, owner: str,
-            summary: RunSummary, progress: RunListener | None) -> None:
+def _record(
+    executor,
+    handle,
+    cell: Cell,
+    scratch: Path,
+    t0: float,
+    store: Store,
+    run_id: int,
+    owner: str,
+    summary: RunSummary,
+    progress: RunListener | None,
+) -> None:
     try:
         res = executor.result(handle)
     except InfrastructureError as exc:
         log.error("cell %s: %s", cell.label, exc)
-        store.mark(cell.key, run_id, cell.ident, "failed", reason=f"infrastructure: worker lost ({exc})",
-                   error=str(exc), duration_s=time.perf_counter() - t0, owner=owner)
+        store.mark(
+            cell.key,
+            run_id,
+            cell.ident,
+            "failed",
+            reason=f"infrastructure: worker lost ({exc})",
+            error=str(exc),
+            duration_s=time.perf_counter() - t0,
+            owner=owner,
+        )
         store.discard_scratch(cell.key)
         summary.infra_failed += 1
         _notify(progress, "cell_finished", cell, "failed")
@@ -238,14 +283,31 @@ def _record(executor, handle, cell: Cell, scratch: Path, t0: float, store: Store
     except Exception as exc:  # noqa: BLE001 - one failing cell never kills the run
         tb = "".join(traceback.format_exception(exc))
         log.error("cell %s failed: %s", cell.label, exc)
-        store.mark(cell.key, run_id, cell.ident, "failed", reason=f"{type(exc).__name__}: {exc}", error=tb,
-                   duration_s=time.perf_counter() - t0, owner=owner)
+        store.mark(
+            cell.key,
+            run_id,
+            cell.ident,
+            "failed",
+            reason=f"{type(exc).__name__}: {exc}",
+            error=tb,
+            duration_s=time.perf_counter() - t0,
+            owner=owner,
+        )
         store.discard_scratch(cell.key)
         summary.failed += 1
         _notify(progress, "cell_finished", cell, "failed")
         return
-    ok = store.finish_cell(cell.key, run_id, owner, scratch, res.metrics, res.artifacts, res.info,
-                           time.perf_counter() - t0, truncated=bool(res.info.get("truncated")))
+    ok = store.finish_cell(
+        cell.key,
+        run_id,
+        owner,
+        scratch,
+        res.metrics,
+        res.artifacts,
+        res.info,
+        time.perf_counter() - t0,
+        truncated=bool(res.info.get("truncated")),
+    )
     if not ok:  # the claim was taken over (this process stalled past the lease): the other attempt counts
         summary.busy += 1
         _notify(progress, "cell_busy", cell, "its claim was taken over by another process")

@@ -3,6 +3,7 @@
 The sidecar is written (atomically) right after the file and checked before every read, so a
 cache file changed after it was written, or one whose writing was interrupted, is never used.
 """
+
 from __future__ import annotations
 
 import os

@@ -11,6 +11,7 @@
 * ``scale``: RMS of the force components (eV/Å) — the model's output unit is ``scale`` eV;
 * ``avg_num_neighbors`` within the model's cutoff (for message normalisation).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -46,11 +47,18 @@ class DatasetStats:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "DatasetStats":
-        return cls(tuple(d["species"]), tuple(d["e0"]), float(d["scale"]), float(d["avg_num_neighbors"]),
-                   float(d["residual_rms_per_atom"]), float(d.get("shift", 0.0)), d.get("e0_source", E0_LSTSQ),
-                   tuple(tuple(float(x) for x in row) for row in d.get("composition_basis", ())),
-                   tuple(d.get("training_formulas", ())))
+    def from_dict(cls, d: dict) -> DatasetStats:
+        return cls(
+            tuple(d["species"]),
+            tuple(d["e0"]),
+            float(d["scale"]),
+            float(d["avg_num_neighbors"]),
+            float(d["residual_rms_per_atom"]),
+            float(d.get("shift", 0.0)),
+            d.get("e0_source", E0_LSTSQ),
+            tuple(tuple(float(x) for x in row) for row in d.get("composition_basis", ())),
+            tuple(d.get("training_formulas", ())),
+        )
 
 
 def composition_matrix(frames: Frames, species: list[int] | tuple[int, ...]) -> np.ndarray:
@@ -99,9 +107,13 @@ def refit_offsets(frames: Frames, raw_energy: np.ndarray) -> dict[int, float]:
 STATS_NEIGHBOUR_FRAMES = 100  # avg_num_neighbors counts the edges of the first 100 training frames
 
 
-def compute_stats(frames: Frames, cutoff: float, edges_per_frame: list[int] | None = None,
-                  isolated_atom_energies: dict[int, float] | None = None,
-                  neighbours: NeighbourLists | None = None) -> DatasetStats:
+def compute_stats(
+    frames: Frames,
+    cutoff: float,
+    edges_per_frame: list[int] | None = None,
+    isolated_atom_energies: dict[int, float] | None = None,
+    neighbours: NeighbourLists | None = None,
+) -> DatasetStats:
     """The statistics of a training split (module docstring). ``avg_num_neighbors`` counts the
     edges of the first 100 frames, from ``neighbours`` (shared with the trainer: built once) or
     built here; ``edges_per_frame`` gives every frame's count instead."""
@@ -130,20 +142,31 @@ def compute_stats(frames: Frames, cutoff: float, edges_per_frame: list[int] | No
     per_atom = (frames.energy - counts @ e0) / frames.n_atoms
     shift = float(np.mean(per_atom))
     residual = per_atom - shift
-    scale = float(np.sqrt(np.mean(frames.forces ** 2)))
+    scale = float(np.sqrt(np.mean(frames.forces**2)))
     if not np.isfinite(scale) or scale <= 0:
         scale = 1.0
     if edges_per_frame is None:
         from .graph import frames_to_parts
 
-        edges_per_frame = [int(p.edge_index.shape[1]) for p in
-                           frames_to_parts(frames, cutoff, neighbours, count=STATS_NEIGHBOUR_FRAMES)]
+        edges_per_frame = [
+            int(p.edge_index.shape[1])
+            for p in frames_to_parts(frames, cutoff, neighbours, count=STATS_NEIGHBOUR_FRAMES)
+        ]
         n_atoms = frames.n_atoms[: len(edges_per_frame)]
     else:
         n_atoms = frames.n_atoms
     avg = float(np.sum(edges_per_frame) / np.sum(n_atoms))
-    return DatasetStats(tuple(species), tuple(float(x) for x in e0), scale, avg,
-                        float(np.sqrt(np.mean(residual ** 2))), shift, source, basis, formulas)
+    return DatasetStats(
+        tuple(species),
+        tuple(float(x) for x in e0),
+        scale,
+        avg,
+        float(np.sqrt(np.mean(residual**2))),
+        shift,
+        source,
+        basis,
+        formulas,
+    )
 
 
 def energy_transfer_reason(stats: DatasetStats, frames: Frames) -> str | None:
@@ -160,6 +183,8 @@ def energy_transfer_reason(stats: DatasetStats, frames: Frames) -> str | None:
     if not outside:
         return None
     trained = ", ".join(stats.training_formulas)
-    return (f"not applicable: the training compositions ({trained}) leave the per-element reference energies "
-            f"undetermined and the dataset declares no isolated-atom energies, so the energy of "
-            f"{_formula(outside[0], stats.species)} is not defined (forces still count)")
+    return (
+        f"not applicable: the training compositions ({trained}) leave the per-element reference energies "
+        f"undetermined and the dataset declares no isolated-atom energies, so the energy of "
+        f"{_formula(outside[0], stats.species)} is not defined (forces still count)"
+    )

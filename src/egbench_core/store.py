@@ -17,6 +17,7 @@ Concurrency and faults (ARCHITECTURE.md, "The store"):
 * :meth:`Store.open_readonly` (``egbench report``) opens with ``mode=ro`` and refuses files that
   are not egbench stores; nothing it reads is modified.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -28,10 +29,11 @@ import socket
 import sqlite3
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from .interfaces import MetricValue
 
@@ -56,10 +58,14 @@ CREATE TABLE IF NOT EXISTS artifacts(
 """
 # Columns added since schema 1 (a schema-1 store is migrated when opened for writing).
 MIGRATIONS_1_TO_2 = (
-    "ALTER TABLE runs ADD COLUMN provenance TEXT", "ALTER TABLE runs ADD COLUMN status TEXT",
-    "ALTER TABLE cells ADD COLUMN owner TEXT", "ALTER TABLE cells ADD COLUMN heartbeat REAL",
-    "ALTER TABLE cells ADD COLUMN provenance TEXT", "ALTER TABLE cells ADD COLUMN truncated INTEGER DEFAULT 0",
-    "ALTER TABLE artifacts ADD COLUMN sha256 TEXT", "ALTER TABLE artifacts ADD COLUMN size INTEGER",
+    "ALTER TABLE runs ADD COLUMN provenance TEXT",
+    "ALTER TABLE runs ADD COLUMN status TEXT",
+    "ALTER TABLE cells ADD COLUMN owner TEXT",
+    "ALTER TABLE cells ADD COLUMN heartbeat REAL",
+    "ALTER TABLE cells ADD COLUMN provenance TEXT",
+    "ALTER TABLE cells ADD COLUMN truncated INTEGER DEFAULT 0",
+    "ALTER TABLE artifacts ADD COLUMN sha256 TEXT",
+    "ALTER TABLE artifacts ADD COLUMN size INTEGER",
 )
 
 
@@ -175,11 +181,13 @@ class Store:
                     db.execute(stmt)
                 db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
             elif int(row[0]) != SCHEMA_VERSION:
-                raise StoreError(f"{self.path}: results store schema {row[0]}, this egbench reads and writes "
-                                 f"{SCHEMA_VERSION}; use a matching egbench or another --out")
+                raise StoreError(
+                    f"{self.path}: results store schema {row[0]}, this egbench reads and writes "
+                    f"{SCHEMA_VERSION}; use a matching egbench or another --out"
+                )
 
     @classmethod
-    def open_readonly(cls, root: Path) -> "Store":
+    def open_readonly(cls, root: Path) -> Store:
         """Open for reading only (``egbench report``): works on a read-only folder and never
         writes to the file (no tables, no WAL switch); refuses files that are not egbench stores."""
         self = cls.__new__(cls)
@@ -200,8 +208,9 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path} cannot be read as an egbench results store: {exc}") from None
         if row is None or int(row[0]) not in (1, SCHEMA_VERSION):
-            raise StoreError(f"{self.path}: results store schema {row[0] if row else '?'}, this egbench reads "
-                             f"1 and {SCHEMA_VERSION}")
+            raise StoreError(
+                f"{self.path}: results store schema {row[0] if row else '?'}, this egbench reads 1 and {SCHEMA_VERSION}"
+            )
         return self
 
     def close(self) -> None:
@@ -237,9 +246,16 @@ class Store:
 
     # -- runs -----------------------------------------------------------------------------
     def start_run(self, argv: list[str], environment: dict[str, Any], provenance: dict[str, Any] | None = None) -> int:
-        cur = self.db.execute("INSERT INTO runs(started, argv, environment, provenance, status) VALUES(?,?,?,?,?)",
-                              (_now(), json.dumps(argv), json.dumps(environment, default=str),
-                               json.dumps(provenance or {}, default=str), "running"))
+        cur = self.db.execute(
+            "INSERT INTO runs(started, argv, environment, provenance, status) VALUES(?,?,?,?,?)",
+            (
+                _now(),
+                json.dumps(argv),
+                json.dumps(environment, default=str),
+                json.dumps(provenance or {}, default=str),
+                "running",
+            ),
+        )
         return int(cur.lastrowid)
 
     def finish_run(self, run_id: int, status: str = "finished") -> None:
@@ -259,8 +275,15 @@ class Store:
         r = self.db.execute("SELECT * FROM cells WHERE key=?", (key,)).fetchone()
         return _row(r) if r else None
 
-    def claim(self, key: str, run_id: int, ident: dict[str, Any], owner: str, provenance: dict[str, Any],
-              replace_done: bool = False) -> Claim:
+    def claim(
+        self,
+        key: str,
+        run_id: int,
+        ident: dict[str, Any],
+        owner: str,
+        provenance: dict[str, Any],
+        replace_done: bool = False,
+    ) -> Claim:
         """Take the cell for ``owner`` unless another live process holds it (or, unless
         ``replace_done``, it is already done). Old results of the cell are dropped."""
         with self.transaction() as db:
@@ -268,8 +291,11 @@ class Store:
             if prev is not None:
                 if prev["status"] == "done" and not replace_done:
                     return Claim("done")
-                if (prev["status"] == "running" and prev["owner"] != owner
-                        and owner_alive(prev["owner"], prev["heartbeat"])):
+                if (
+                    prev["status"] == "running"
+                    and prev["owner"] != owner
+                    and owner_alive(prev["owner"], prev["heartbeat"])
+                ):
                     age = time.time() - (prev["heartbeat"] or 0)
                     return Claim("busy", f"running in another process ({prev['owner']}, heartbeat {age:.0f} s ago)")
             db.execute("DELETE FROM metrics WHERE cell_key=?", (key,))
@@ -278,12 +304,23 @@ class Store:
                 "INSERT OR REPLACE INTO cells(key, run_id, model, preset, dataset, task, seed, status, reason, error,"
                 " started, finished, duration_s, info, owner, heartbeat, provenance, truncated)"
                 " VALUES(?,?,?,?,?,?,?,'running','','',?,NULL,NULL,'{}',?,?,?,0)",
-                (key, run_id, *_ident(ident), _now(), owner, time.time(), json.dumps(provenance, default=str)))
+                (key, run_id, *_ident(ident), _now(), owner, time.time(), json.dumps(provenance, default=str)),
+            )
         return Claim("claimed")
 
-    def mark(self, key: str, run_id: int, ident: dict[str, Any], status: str, reason: str = "", error: str = "",
-             info: dict[str, Any] | None = None, duration_s: float | None = None, owner: str | None = None,
-             provenance: dict[str, Any] | None = None) -> bool:
+    def mark(
+        self,
+        key: str,
+        run_id: int,
+        ident: dict[str, Any],
+        status: str,
+        reason: str = "",
+        error: str = "",
+        info: dict[str, Any] | None = None,
+        duration_s: float | None = None,
+        owner: str | None = None,
+        provenance: dict[str, Any] | None = None,
+    ) -> bool:
         """Record a final status other than ``done`` (``failed``, ``interrupted``, ``skipped``).
         With ``owner``, only while that owner still holds the claim; returns whether it wrote."""
         with self.transaction() as db:
@@ -299,13 +336,34 @@ class Store:
                 "INSERT OR REPLACE INTO cells(key, run_id, model, preset, dataset, task, seed, status, reason, error,"
                 " started, finished, duration_s, info, owner, heartbeat, provenance, truncated)"
                 " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,?,0)",
-                (key, run_id, *_ident(ident), status, reason, error, prev["started"] if prev else None, _now(),
-                 duration_s, json.dumps(info or {}, default=str), json.dumps(prov, default=str)))
+                (
+                    key,
+                    run_id,
+                    *_ident(ident),
+                    status,
+                    reason,
+                    error,
+                    prev["started"] if prev else None,
+                    _now(),
+                    duration_s,
+                    json.dumps(info or {}, default=str),
+                    json.dumps(prov, default=str),
+                ),
+            )
         return True
 
-    def finish_cell(self, key: str, run_id: int, owner: str, scratch: Path,
-                    metrics: Iterable[tuple[MetricValue, str]], artifacts: Iterable[tuple[str, str]],
-                    info: dict[str, Any], duration_s: float, truncated: bool = False) -> bool:
+    def finish_cell(
+        self,
+        key: str,
+        run_id: int,
+        owner: str,
+        scratch: Path,
+        metrics: Iterable[tuple[MetricValue, str]],
+        artifacts: Iterable[tuple[str, str]],
+        info: dict[str, Any],
+        duration_s: float,
+        truncated: bool = False,
+    ) -> bool:
         """Move the attempt's folder into place, then write metrics, artifacts (relative to the
         cell folder, with checksums) and ``done`` in one transaction — while ``owner`` holds the
         claim. Returns False (and discards the attempt) if the claim was lost."""
@@ -326,13 +384,17 @@ class Store:
             final.parent.mkdir(parents=True, exist_ok=True)
             scratch.rename(final)
             for m, version in metrics:
-                db.execute("INSERT OR REPLACE INTO metrics VALUES(?,?,?,?,?,?,?,?,?,?)",
-                           (key, m.name, m.split, m.mode, m.value, m.std, m.unit, m.n, version, m.note))
+                db.execute(
+                    "INSERT OR REPLACE INTO metrics VALUES(?,?,?,?,?,?,?,?,?,?)",
+                    (key, m.name, m.split, m.mode, m.value, m.std, m.unit, m.n, version, m.note),
+                )
             for kind, path, sha, size in rows:
                 db.execute("INSERT OR REPLACE INTO artifacts VALUES(?,?,?,?,?)", (key, kind, path, sha, size))
-            db.execute("UPDATE cells SET status='done', reason='', error='', finished=?, duration_s=?, info=?,"
-                       " run_id=?, owner=NULL, heartbeat=NULL, truncated=? WHERE key=?",
-                       (_now(), duration_s, json.dumps(info, default=str), run_id, int(truncated), key))
+            db.execute(
+                "UPDATE cells SET status='done', reason='', error='', finished=?, duration_s=?, info=?,"
+                " run_id=?, owner=NULL, heartbeat=NULL, truncated=? WHERE key=?",
+                (_now(), duration_s, json.dumps(info, default=str), run_id, int(truncated), key),
+            )
         return True
 
     def cells(self, status: str | None = None) -> list[CellRow]:
@@ -343,8 +405,10 @@ class Store:
         return [dict(r) for r in self.db.execute("SELECT * FROM metrics WHERE cell_key=? ORDER BY name, split", (key,))]
 
     def artifacts(self, key: str) -> list[tuple[str, Path]]:
-        return [(r["kind"], self.root / r["path"]) for r in
-                self.db.execute("SELECT kind, path FROM artifacts WHERE cell_key=? ORDER BY kind, path", (key,))]
+        return [
+            (r["kind"], self.root / r["path"])
+            for r in self.db.execute("SELECT kind, path FROM artifacts WHERE cell_key=? ORDER BY kind, path", (key,))
+        ]
 
     def verify(self, key: str) -> list[str]:
         """Problems with a done cell's artifacts: missing files, or a size/checksum that is not the
@@ -388,15 +452,19 @@ def _refuse_foreign(path: Path, allow_missing: bool) -> None:
         con = sqlite3.connect(uri, uri=True, timeout=60)
         try:
             tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            version = con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() \
-                if "meta" in tables else None
+            version = (
+                con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                if "meta" in tables
+                else None
+            )
         finally:
             con.close()
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path} cannot be read as an SQLite database: {exc}") from None
     if not {"meta", "cells", "metrics", "runs"} <= tables or version is None:
-        raise StoreError(f"{path} is an SQLite file but not an egbench results store "
-                         f"(tables: {', '.join(sorted(tables)) or 'none'})")
+        raise StoreError(
+            f"{path} is an SQLite file but not an egbench results store (tables: {', '.join(sorted(tables)) or 'none'})"
+        )
 
 
 def _row(r: sqlite3.Row) -> CellRow:

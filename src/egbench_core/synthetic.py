@@ -5,6 +5,7 @@ ASE's EMT potential, sampled from seeded NVT Langevin dynamics run with EMT itse
 dataset's oracle: it can label any frame a model visits, which makes oracle-mode dynamics
 metrics exact in tests. Everything is seeded; the same parameters give the same frames.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,9 +13,20 @@ import numpy as np
 from .data import Frames
 
 EMT_PARAMS = {
-    "lattice": "fcc", "a": 3.75, "repeat": 2, "au_fraction": 0.25, "temperature_K": 600.0, "timestep_fs": 1.0,
-    "friction_per_ps": 2.0, "equilibrate_steps": 300, "train": 200, "val": 40, "test": 100, "train_every": 10,
-    "test_every": 5, "seed": 20240101,
+    "lattice": "fcc",
+    "a": 3.75,
+    "repeat": 2,
+    "au_fraction": 0.25,
+    "temperature_K": 600.0,
+    "timestep_fs": 1.0,
+    "friction_per_ps": 2.0,
+    "equilibrate_steps": 300,
+    "train": 200,
+    "val": 40,
+    "test": 100,
+    "train_every": 10,
+    "test_every": 5,
+    "seed": 20240101,
 }
 
 
@@ -40,8 +52,14 @@ def generate_emt(params: dict | None = None) -> dict[str, Frames]:
     atoms.calc = emt_oracle()
     thermalize_momenta(atoms, temperature_K=p["temperature_K"], rng=rng)
     Stationary(atoms)
-    dyn = Langevin(atoms, p["timestep_fs"] * units.fs, temperature_K=p["temperature_K"],
-                   friction=p["friction_per_ps"] * 1e-3 / units.fs, rng=rng, fixcm=False)
+    dyn = Langevin(
+        atoms,
+        p["timestep_fs"] * units.fs,
+        temperature_K=p["temperature_K"],
+        friction=p["friction_per_ps"] * 1e-3 / units.fs,
+        rng=rng,
+        fixcm=False,
+    )
     dyn.run(p["equilibrate_steps"])
 
     def sample(n: int, every: int) -> Frames:
@@ -53,5 +71,8 @@ def generate_emt(params: dict | None = None) -> dict[str, Frames]:
             forces.append(atoms.get_forces())
         return Frames.from_atoms(snaps, energies, forces, source="synthetic-emt")
 
-    return {"train": sample(p["train"], p["train_every"]), "val": sample(p["val"], p["train_every"]),
-            "test": sample(p["test"], p["test_every"])}
+    return {
+        "train": sample(p["train"], p["train_every"]),
+        "val": sample(p["val"], p["train_every"]),
+        "test": sample(p["test"], p["test_every"]),
+    }

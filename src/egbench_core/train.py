@@ -11,13 +11,15 @@ Training length is a number of epochs, so results do not depend on the machine's
 marked so wherever its numbers are shown. A non-finite training or validation loss fails the cell
 (:class:`NonFiniteLossError`) instead of returning the untrained weights.
 """
+
 from __future__ import annotations
 
 import copy
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -53,7 +55,7 @@ class TrainConfig:
     dtype: str = "float32"
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
@@ -77,10 +79,11 @@ class NonFiniteLossError(RuntimeError):
     pass
 
 
-def _batches(parts: Sequence[GraphParts], frames: Frames, order: np.ndarray, batch_size: int, dtype, species,
-             device=None):
+def _batches(
+    parts: Sequence[GraphParts], frames: Frames, order: np.ndarray, batch_size: int, dtype, species, device=None
+):
     for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
+        idx = order[start : start + batch_size]
         g = collate([parts[i] for i in idx], dtype=dtype, species=species)
         e = torch.from_numpy(frames.energy[idx])
         f = torch.from_numpy(np.concatenate([frames.forces[frames.atoms_slice(int(i))] for i in idx]))
@@ -98,9 +101,16 @@ def _loss(potential, g, e_ref, f_ref, cfg: TrainConfig, create_graph: bool) -> t
     return cfg.energy_weight * le + cfg.force_weight * lf
 
 
-def train(potential: NormalisedPotential, train_frames: Frames, val_frames: Frames, cfg: TrainConfig, seed: int,
-          on_epoch: EpochCallback | None = None, device: torch.device | str | None = None,
-          neighbours: NeighbourLists | None = None) -> TrainRecord:
+def train(
+    potential: NormalisedPotential,
+    train_frames: Frames,
+    val_frames: Frames,
+    cfg: TrainConfig,
+    seed: int,
+    on_epoch: EpochCallback | None = None,
+    device: torch.device | str | None = None,
+    neighbours: NeighbourLists | None = None,
+) -> TrainRecord:
     """Train ``potential`` in place (on ``device``, default: where its parameters are); on return it
     holds the best-validation weights. ``neighbours`` shares the neighbour lists of both splits
     (built once per cell: the statistics and the predictions use them too)."""
@@ -115,12 +125,14 @@ def train(potential: NormalisedPotential, train_frames: Frames, val_frames: Fram
     params = [p for p in potential.parameters() if p.requires_grad]
     opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
     opt = opt_cls(params, lr=cfg.lr, amsgrad=cfg.amsgrad, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=cfg.scheduler_factor,
-                                                       patience=cfg.scheduler_patience)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, factor=cfg.scheduler_factor, patience=cfg.scheduler_patience
+    )
     ema = None
     if cfg.ema_decay:
         ema = torch.optim.swa_utils.AveragedModel(
-            potential, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema_decay))
+            potential, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema_decay)
+        )
     rng = np.random.default_rng(seed)
     batch = frames_per_batch(cfg, train_frames)
     rec = TrainRecord(n_parameters=sum(p.numel() for p in params), seed=seed, frames_per_batch=batch)
@@ -131,8 +143,9 @@ def train(potential: NormalisedPotential, train_frames: Frames, val_frames: Fram
         t0 = time.perf_counter()
         potential.train()
         total, count = 0.0, 0
-        for g, e, f in _batches(tr_parts, train_frames, rng.permutation(len(tr_parts)), batch, dtype, potential.species,
-                                device):
+        for g, e, f in _batches(
+            tr_parts, train_frames, rng.permutation(len(tr_parts)), batch, dtype, potential.species, device
+        ):
             opt.zero_grad(set_to_none=True)
             loss = _loss(potential, g, e, f, cfg, create_graph=True)
             if not torch.isfinite(loss):
@@ -148,13 +161,20 @@ def train(potential: NormalisedPotential, train_frames: Frames, val_frames: Fram
         evaluated = ema.module if ema is not None else potential
         val = _validate(evaluated, va_parts, val_frames, cfg, dtype, device)
         if not np.isfinite(val):
-            raise NonFiniteLossError(f"validation loss became {val} at epoch {epoch} (training loss "
-                                     f"{total / max(count, 1):.4g}); the model diverged")
+            raise NonFiniteLossError(
+                f"validation loss became {val} at epoch {epoch} (training loss "
+                f"{total / max(count, 1):.4g}); the model diverged"
+            )
         sched.step(val)
         epoch_times.append(time.perf_counter() - t0)
         lr = opt.param_groups[0]["lr"]
-        row = {"epoch": epoch, "train_loss": total / max(count, 1), "val_loss": val, "lr": lr,
-               "time_s": epoch_times[-1]}
+        row = {
+            "epoch": epoch,
+            "train_loss": total / max(count, 1),
+            "val_loss": val,
+            "lr": lr,
+            "time_s": epoch_times[-1],
+        }
         rec.history.append(row)
         if val < rec.best_val_loss:
             rec.best_val_loss, rec.best_epoch, since_best = val, epoch, 0
@@ -173,8 +193,9 @@ def train(potential: NormalisedPotential, train_frames: Frames, val_frames: Fram
             break
         if cfg.max_time_s is not None and elapsed >= cfg.max_time_s and epoch < cfg.epochs:
             rec.truncated = True
-            rec.stop_reason = (f"truncated: the wall-clock guard of {cfg.max_time_s:g} s fired after {epoch} of "
-                               f"{cfg.epochs} epochs")
+            rec.stop_reason = (
+                f"truncated: the wall-clock guard of {cfg.max_time_s:g} s fired after {epoch} of {cfg.epochs} epochs"
+            )
             break
     else:
         rec.stop_reason = f"epoch limit {cfg.epochs} reached"
@@ -182,8 +203,14 @@ def train(potential: NormalisedPotential, train_frames: Frames, val_frames: Fram
     potential.eval()
     rec.time_per_epoch_s = float(np.mean(epoch_times)) if epoch_times else 0.0
     rec.total_time_s = time.perf_counter() - t_start
-    log.info("trained %d epochs (best %d, val loss %.4g) in %.1f s: %s", rec.epochs_run, rec.best_epoch,
-             rec.best_val_loss, rec.total_time_s, rec.stop_reason)
+    log.info(
+        "trained %d epochs (best %d, val loss %.4g) in %.1f s: %s",
+        rec.epochs_run,
+        rec.best_epoch,
+        rec.best_val_loss,
+        rec.total_time_s,
+        rec.stop_reason,
+    )
     return rec
 
 
@@ -199,8 +226,9 @@ def frames_per_batch(cfg: TrainConfig, frames: Frames) -> int:
 def _validate(potential, parts, frames: Frames, cfg: TrainConfig, dtype, device=None) -> float:
     potential.eval()
     total, count = 0.0, 0
-    for g, e, f in _batches(parts, frames, np.arange(len(parts)), max(cfg.batch_size, 16), dtype, potential.species,
-                           device):
+    for g, e, f in _batches(
+        parts, frames, np.arange(len(parts)), max(cfg.batch_size, 16), dtype, potential.species, device
+    ):
         loss = _loss(potential, g, e, f, cfg, create_graph=False)
         total += loss.item() * g.num_graphs
         count += g.num_graphs

@@ -16,6 +16,7 @@ temperature        K
 
 Tables may print meV and meV/Å; everything stored is in the units above.
 """
+
 from __future__ import annotations
 
 ENERGY = "energy"
@@ -61,6 +62,6 @@ def length_factor(unit: str) -> float:
 def force_factor(unit: str) -> float:
     """Factor to eV/Å for a force unit written ``<energy>/<length>``."""
     if "/" not in unit:
-        raise ValueError(f"force unit {unit!r} must read <energy>/<length>, e.g. 'eV/Å'") 
+        raise ValueError(f"force unit {unit!r} must read <energy>/<length>, e.g. 'eV/Å'")
     e, l = unit.rsplit("/", 1)
     return energy_factor(e) / length_factor(l)

@@ -3,6 +3,7 @@ subprocess started with an environment's Python that trains, predicts and simula
 model installed there, or describes that environment's models. Nothing imports this module; it
 runs as ``python -m egbench_core.worker describe | run REQUEST.json``.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,12 +39,28 @@ def _describe() -> None:
             continue
         info = cat.plugins.get(s.plugin)
         path = module_path(info.module) if info is not None else None
-        code = {"dist": info.dist if info else "", "version": info.version if info else "",
-                "path": str(path) if path else ""}
-        models.append({"name": s.name, "version": s.version, "description": s.description, "citation": s.citation,
-                       "licence": s.licence, "url": s.url, "requires": s.requires, "presets": s.presets,
-                       "capabilities": asdict(s.capabilities), "plugin": s.plugin, "code": code,
-                       "calculator_backed": s.calculator_backed, "mode": s.mode})
+        code = {
+            "dist": info.dist if info else "",
+            "version": info.version if info else "",
+            "path": str(path) if path else "",
+        }
+        models.append(
+            {
+                "name": s.name,
+                "version": s.version,
+                "description": s.description,
+                "citation": s.citation,
+                "licence": s.licence,
+                "url": s.url,
+                "requires": s.requires,
+                "presets": s.presets,
+                "capabilities": asdict(s.capabilities),
+                "plugin": s.plugin,
+                "code": code,
+                "calculator_backed": s.calculator_backed,
+                "mode": s.mode,
+            }
+        )
     print(json.dumps(models))
 
 
@@ -71,8 +88,9 @@ def _run(request_path: Path) -> None:
     stdout = sys.stdout
     sys.stdout = sys.stderr  # anything a library prints must not corrupt the protocol stream
     job = ModelJob(cell, inputs, ProtocolPreset(**req["proto"]), art_dir, execution)
-    outputs = run_model(job, spec, dataset=dataset, observer_metrics=cat.metrics.values(),
-                        progress=_StdoutProgress(stdout))
+    outputs = run_model(
+        job, spec, dataset=dataset, observer_metrics=cat.metrics.values(), progress=_StdoutProgress(stdout)
+    )
     (art_dir / "outputs.json").write_text(json.dumps(outputs.to_json(), default=str))
 
 

@@ -1,4 +1,5 @@
 """The template's tests: the conformance kit, plus one check of the architecture itself."""
+
 from __future__ import annotations
 
 import sys

@@ -1,5 +1,6 @@
 """The template data plugin's tests: its registry entries match the files it ships, and the dataset
 registers through egbench's plugin manager and loads offline with the values EMT gave."""
+
 from __future__ import annotations
 
 import sys

@@ -1,17 +1,18 @@
 """egbench-data-botnet: 3BPA splits, temperatures, units; BOTNet files; checksums."""
+
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import egbench_data_botnet
 import numpy as np
 import pytest
 
-import egbench_data_botnet
 from egbench_core.data import read_extxyz
 from egbench_core.interfaces import ID_RE
-from egbench_core.testing.plugin_tests import DataPluginChecks, check_git_sha1_on_mirror, registry_toml
 from egbench_core.registry import DataUnavailableError
+from egbench_core.testing.plugin_tests import DataPluginChecks, check_git_sha1_on_mirror, registry_toml
 
 FORMATS = {"extxyz", "nequip-npz", "deepmd"}
 Z_3BPA = [1, 6, 7, 8]
@@ -20,7 +21,9 @@ Z_3BPA = [1, 6, 7, 8]
 def _readme_git_sha1(mirror: Path) -> dict[str, str]:
     """The git blob SHA-1 table of the mirror's README: upstream path -> sha1."""
     out = {}
-    for m in re.finditer(r"^\| (MDBENCHGNN|BOTNet-datasets) (\S+) \| ([0-9a-f]{40}) \|$", (mirror / "README.md").read_text(), re.M):
+    for m in re.finditer(
+        r"^\| (MDBENCHGNN|BOTNet-datasets) (\S+) \| ([0-9a-f]{40}) \|$", (mirror / "README.md").read_text(), re.M
+    ):
         out[("mdbenchgnn/" if m.group(1) == "MDBENCHGNN" else "botnet-datasets/") + m.group(2)] = m.group(3)
     return out
 
@@ -30,8 +33,15 @@ def test_every_file_entry_is_complete_and_checked_against_the_mirror(sha256sums,
     files = registry_toml(egbench_data_botnet)["files"]
     for name, e in files.items():
         src, _, path = name.partition("/")
-        commit = "e4ee1e9022186e27568df690913cfab2b12295b0" if src == "mdbenchgnn" else "29e6d467317e4b5967b7ea5cbee54de953fa0d45"
-        assert e["url"] == f"https://raw.githubusercontent.com/{'M3RG-IITD/MDBENCHGNN' if src == 'mdbenchgnn' else 'davkovacs/BOTNet-datasets'}/{commit}/{path}"
+        commit = (
+            "e4ee1e9022186e27568df690913cfab2b12295b0"
+            if src == "mdbenchgnn"
+            else "29e6d467317e4b5967b7ea5cbee54de953fa0d45"
+        )
+        assert (
+            e["url"]
+            == f"https://raw.githubusercontent.com/{'M3RG-IITD/MDBENCHGNN' if src == 'mdbenchgnn' else 'davkovacs/BOTNet-datasets'}/{commit}/{path}"
+        )
         assert e["format"] in FORMATS and e["licence"] and e["units"]["energy"] == "eV"
         if "sha256" in e:
             assert e["sha256"] == sha256sums[name], name
@@ -45,7 +55,16 @@ def test_every_file_entry_is_complete_and_checked_against_the_mirror(sha256sums,
 def test_every_dataset_declares_conditions_and_split_temperatures():
     for name, t in registry_toml(egbench_data_botnet)["datasets"].items():
         assert ID_RE.match(name) and t["plugin"] == "botnet"
-        for key in ("description", "citation", "licence", "elements", "periodic", "temperature_K", "timestep_fs", "tags"):
+        for key in (
+            "description",
+            "citation",
+            "licence",
+            "elements",
+            "periodic",
+            "temperature_K",
+            "timestep_fs",
+            "tags",
+        ):
             assert key in t, (name, key)
         assert t["friction_per_ps"] == 0.5 and t["periodic"] is False
         assert t["splits"]["train"]["temperature_K"] == t["temperature_K"] == 300.0
@@ -76,7 +95,7 @@ def test_release_train_is_botnet_train_300k_and_val_test_temperatures(datasets, 
     np.testing.assert_array_equal(train.positions, xyz.positions)
     np.testing.assert_array_equal(train.energy, xyz.energy)
     np.testing.assert_array_equal(train.forces, xyz.forces)
-    f2 = (train.forces ** 2).mean()
+    f2 = (train.forces**2).mean()
     t_val = 300.0 * (ds.load("val").forces ** 2).mean() / f2
     t_test = 300.0 * (ds.load("test").forces ** 2).mean() / f2
     assert t_val == pytest.approx(300, rel=0.1) and t_test == pytest.approx(600, rel=0.1)
@@ -129,7 +148,9 @@ class TestPlugin(DataPluginChecks):
     entry_point = "botnet"
     root = Path(__file__).resolve().parents[1]
     datasets = ("3bpa", "3bpa-botnet")
-    bad_registry = ('[datasets.bad-botnet]\nplugin = "botnet"\nelements = ["H", "C", "N", "O"]\nperiodic = false\n'
-                   'temperature_K = 300.0\ntimestep_fs = 0\n[datasets.bad-botnet.splits.train]\n'
-                   'file = "botnet-datasets/dataset_3BPA/train_300K.xyz"\n')
+    bad_registry = (
+        '[datasets.bad-botnet]\nplugin = "botnet"\nelements = ["H", "C", "N", "O"]\nperiodic = false\n'
+        "temperature_K = 300.0\ntimestep_fs = 0\n[datasets.bad-botnet.splits.train]\n"
+        'file = "botnet-datasets/dataset_3BPA/train_300K.xyz"\n'
+    )
     bad_error = "[datasets.bad-botnet] timestep_fs = 0: expected"

@@ -1,19 +1,20 @@
 """egbench-data-gete: splits, units, the unavailable training file, and the estimated
 temperature / frame spacing recorded in the registry."""
+
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import egbench_data_gete
 import numpy as np
 import pytest
+from egbench_data_gete.estimate import estimate, segments
 
-import egbench_data_gete
 from egbench_core.data import Frames
 from egbench_core.interfaces import ID_RE
-from egbench_core.testing.plugin_tests import DataPluginChecks, check_git_sha1_on_mirror, registry_toml
 from egbench_core.registry import DataUnavailableError
-from egbench_data_gete.estimate import estimate, segments
+from egbench_core.testing.plugin_tests import DataPluginChecks, check_git_sha1_on_mirror, registry_toml
 
 TRAIN = "mdbenchgnn/Datasets/GeTe/data/train/nequip_npz.npz"
 VAL = "mdbenchgnn/Datasets/GeTe/data/val/nequip_npz.npz"
@@ -29,7 +30,11 @@ def test_every_file_entry_is_complete_and_checked(sha256sums, data_env):
     readme = (data_env / "README.md").read_text()
     assert set(files) == {TRAIN, VAL, VAL.replace("/val/", "/test/")}
     for name, e in files.items():
-        assert e["url"] == "https://raw.githubusercontent.com/M3RG-IITD/MDBENCHGNN/e4ee1e9022186e27568df690913cfab2b12295b0/" + name.split("/", 1)[1]
+        assert (
+            e["url"]
+            == "https://raw.githubusercontent.com/M3RG-IITD/MDBENCHGNN/e4ee1e9022186e27568df690913cfab2b12295b0/"
+            + name.split("/", 1)[1]
+        )
         assert e["format"] == "nequip-npz" and e["licence"] and e["units"]["forces"] == "eV/Å"
         if "sha256" in e:
             assert e["sha256"] == sha256sums[name]
@@ -68,7 +73,11 @@ def test_trajectory_structure_test_then_val(gete):
     into val's first (the two files are one run)."""
     test, val = gete.load("test"), gete.load("val")
     assert segments(test) == [(0, 300)]
-    assert segments(val) == [(0, 10), (10, 300)] == [tuple(s) for s in registry_toml(egbench_data_gete)["datasets"]["gete"]["splits"]["val"]["segments"]]
+    assert (
+        segments(val)
+        == [(0, 10), (10, 300)]
+        == [tuple(s) for s in registry_toml(egbench_data_gete)["datasets"]["gete"]["splits"]["val"]["segments"]]
+    )
     assert segments(Frames.concatenate([test, val])) == [(0, 310), (310, 600)]
 
 
@@ -88,16 +97,24 @@ def test_registry_estimates_reproduce_from_the_data(gete):
     phase = rng.uniform(0, 2 * np.pi, size=(n, 3))
     t = np.arange(400)[:, None, None] * dt
     x = amp * np.cos(omega * t + phase) + 5.0
-    frames = Frames(x.reshape(-1, 3), np.full(400 * n, 32), np.full(400, n), np.repeat(np.eye(3)[None] * 40, 400, 0),
-                    np.ones((400, 3), bool), np.zeros(400), (-k * (x - 5.0)).reshape(-1, 3))
+    frames = Frames(
+        x.reshape(-1, 3),
+        np.full(400 * n, 32),
+        np.full(400, n),
+        np.repeat(np.eye(3)[None] * 40, 400, 0),
+        np.ones((400, 3), bool),
+        np.zeros(400),
+        (-k * (x - 5.0)).reshape(-1, 3),
+    )
     e = estimate(frames)
     assert e.frame_spacing_fs == pytest.approx(dt, rel=0.01)
     assert e.temperature_K == pytest.approx(800 * 3 * n / (3 * n - 3), rel=0.05)
 
 
 def test_git_sha1_verification_on_a_mirror_file(tmp_path, monkeypatch, data_env):
-    check_git_sha1_on_mirror(data_env, VAL, "https://example.invalid/x", "nequip-npz", tmp_path, monkeypatch,
-                             wrong="1" * 40)
+    check_git_sha1_on_mirror(
+        data_env, VAL, "https://example.invalid/x", "nequip-npz", tmp_path, monkeypatch, wrong="1" * 40
+    )
 
 
 class TestPlugin(DataPluginChecks):
@@ -105,6 +122,8 @@ class TestPlugin(DataPluginChecks):
     entry_point = "gete"
     root = Path(__file__).resolve().parents[1]
     datasets = ("gete",)
-    bad_registry = (f'[datasets.bad-gete]\nplugin = "gete"\nelements = ["Ge", "Te"]\nperiodic = true\n'
-                    f'temperature_K = 300.0\ntimestep_fs = 1.0\n[datasets.bad-gete.splits.val]\nfile = "{VAL}"\nframes = 0\n')
+    bad_registry = (
+        f'[datasets.bad-gete]\nplugin = "gete"\nelements = ["Ge", "Te"]\nperiodic = true\n'
+        f'temperature_K = 300.0\ntimestep_fs = 1.0\n[datasets.bad-gete.splits.val]\nfile = "{VAL}"\nframes = 0\n'
+    )
     bad_error = "[datasets.bad-gete.splits.val] frames = 0: expected"

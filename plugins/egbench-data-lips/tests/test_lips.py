@@ -1,5 +1,6 @@
 """egbench-data-lips: LiPS (bz2 train, unavailable files) and LiPS20 (systems, crystalline /
 disordered frames, OOD splits)."""
+
 from __future__ import annotations
 
 import bz2
@@ -7,16 +8,21 @@ import hashlib
 import re
 from pathlib import Path
 
+import egbench_data_lips
 import numpy as np
 import pytest
+from egbench_data_lips.lips20 import crystalline_prefix, unwrapped_displacement
 
-import egbench_data_lips
 from egbench_core.data import MalformedDataError
 from egbench_core.interfaces import ID_RE
-from egbench_core.testing.plugin_tests import (DataPluginChecks, check_git_sha1_on_mirror, plugin_datasets,
-                                               plugin_registry_file, registry_toml)
 from egbench_core.registry import ChecksumError, DataUnavailableError, Registry
-from egbench_data_lips.lips20 import crystalline_prefix, unwrapped_displacement
+from egbench_core.testing.plugin_tests import (
+    DataPluginChecks,
+    check_git_sha1_on_mirror,
+    plugin_datasets,
+    plugin_registry_file,
+    registry_toml,
+)
 
 LIPS_VAL = "mdbenchgnn/Datasets/Data_lips/data/val/nequip_npz.npz"
 LIPS_TRAIN = "mdbenchgnn/Datasets/Data_lips/data/train/nequip_npz.npz.bz2"
@@ -26,8 +32,10 @@ Z_LIPS = [3, 15, 16]
 
 def _readme_git_sha1(mirror: Path) -> dict[str, str]:
     text = (mirror / "README.md").read_text()
-    return {"mdbenchgnn/" + m.group(1): m.group(2)
-            for m in re.finditer(r"^\| MDBENCHGNN (\S+) \| ([0-9a-f]{40}) \|$", text, re.M)}
+    return {
+        "mdbenchgnn/" + m.group(1): m.group(2)
+        for m in re.finditer(r"^\| MDBENCHGNN (\S+) \| ([0-9a-f]{40}) \|$", text, re.M)
+    }
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +51,11 @@ def test_every_file_has_an_entry_checked_against_the_mirror(sha256sums, data_env
     ours |= {n for n in git if "/LiPS20/" in n or "/Data_lips/" in n}
     assert ours == set(files)
     for name, e in files.items():
-        assert e["url"] == "https://raw.githubusercontent.com/M3RG-IITD/MDBENCHGNN/e4ee1e9022186e27568df690913cfab2b12295b0/" + name.split("/", 1)[1]
+        assert (
+            e["url"]
+            == "https://raw.githubusercontent.com/M3RG-IITD/MDBENCHGNN/e4ee1e9022186e27568df690913cfab2b12295b0/"
+            + name.split("/", 1)[1]
+        )
         assert e["format"] in {"deepmd", "nequip-npz", "text"} and e["licence"]
         if e["format"] != "text":
             assert e["units"] == {"energy": "eV", "forces": "eV/Å", "length": "Å"}
@@ -54,7 +66,16 @@ def test_every_file_has_an_entry_checked_against_the_mirror(sha256sums, data_env
 def test_every_dataset_declares_conditions_and_split_temperatures():
     for name, t in registry_toml(egbench_data_lips)["datasets"].items():
         assert ID_RE.match(name) and t["plugin"] == "lips"
-        for key in ("description", "citation", "licence", "elements", "periodic", "temperature_K", "timestep_fs", "tags"):
+        for key in (
+            "description",
+            "citation",
+            "licence",
+            "elements",
+            "periodic",
+            "temperature_K",
+            "timestep_fs",
+            "tags",
+        ):
             assert key in t, (name, key)
         assert t["friction_per_ps"] == 0.5 and t["periodic"] is True and t["timestep_fs"] == 1.0
         for s, st in t["splits"].items():
@@ -114,7 +135,10 @@ frames = 100
     fr = ds.load("train")
     assert len(fr) == 100 and fr.energy[0] == pytest.approx(-357.76645385)
     out = cache / "decompressed/fake/lips/small.npz"
-    assert out.read_bytes() == raw and (cache / "decompressed/fake/lips/small.npz.source").read_text().strip() == f"git-sha1:{git}"
+    assert (
+        out.read_bytes() == raw
+        and (cache / "decompressed/fake/lips/small.npz.source").read_text().strip() == f"git-sha1:{git}"
+    )
     # a corrupted compressed file is caught by the checksum, before decompression
     target.write_bytes(bz2.compress(raw[:-10]))
     with pytest.raises(ChecksumError):
@@ -180,7 +204,10 @@ def test_lips20_splits_sizes_and_disjointness(lips20):
     # seeded order: the first frames of a split mix systems; loading twice gives the same frames
     assert len(set(lips20.load("train").info["system"][:40])) > 5
     np.testing.assert_array_equal(lips20.load("val").positions, lips20.load("val").positions)
-    assert "ood-crystal" in lips20.splits["crystal-test"].tags and "ood-composition" in lips20.splits["composition-test"].tags
+    assert (
+        "ood-crystal" in lips20.splits["crystal-test"].tags
+        and "ood-composition" in lips20.splits["composition-test"].tags
+    )
 
 
 def test_lips20_glasses_are_listed_and_unavailable_offline(datasets):
@@ -246,7 +273,9 @@ class TestPlugin(DataPluginChecks):
     entry_point = "lips"
     root = Path(__file__).resolve().parents[1]
     datasets = ("lips", "lips20", "lips20-glass")
-    bad_registry = ('[datasets.bad-lips]\nplugin = "lips"\nkind = "lips20"\nelements = ["Li", "P", "S"]\n'
-                   'periodic = true\ntemperature_K = 3000.0\ntimestep_fs = 1.0\nfriction_per_ps = -1.0\n'
-                   '[datasets.bad-lips.splits.train]\nkind = "all"\n')
+    bad_registry = (
+        '[datasets.bad-lips]\nplugin = "lips"\nkind = "lips20"\nelements = ["Li", "P", "S"]\n'
+        "periodic = true\ntemperature_K = 3000.0\ntimestep_fs = 1.0\nfriction_per_ps = -1.0\n"
+        '[datasets.bad-lips.splits.train]\nkind = "all"\n'
+    )
     bad_error = "[datasets.bad-lips] friction_per_ps = -1.0: expected"

@@ -1,4 +1,5 @@
 """egbench-data-md17: registry entries, split sizes, units, the benzene checksum rule."""
+
 from __future__ import annotations
 
 import hashlib
@@ -8,15 +9,20 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+import egbench_data_md17
 import numpy as np
 import pytest
 
-import egbench_data_md17
 from egbench_core.data import MalformedDataError
 from egbench_core.interfaces import ID_RE
-from egbench_core.testing.plugin_tests import (DataPluginChecks, check_git_sha1_on_mirror, plugin_datasets,
-                                               plugin_registry_file, registry_toml)
 from egbench_core.registry import DataUnavailableError, Registry, file_hash
+from egbench_core.testing.plugin_tests import (
+    DataPluginChecks,
+    check_git_sha1_on_mirror,
+    plugin_datasets,
+    plugin_registry_file,
+    registry_toml,
+)
 from egbench_core.units import energy_factor
 
 MOLECULES = {  # id: (atoms, elements)
@@ -45,7 +51,16 @@ def test_every_file_entry_is_complete_and_matches_the_mirror(sha256sums):
 def test_every_dataset_declares_conditions_and_splits():
     for name, t in registry_toml(egbench_data_md17)["datasets"].items():
         assert ID_RE.match(name) and t["plugin"] == "md17"
-        for key in ("description", "citation", "licence", "elements", "periodic", "temperature_K", "timestep_fs", "tags"):
+        for key in (
+            "description",
+            "citation",
+            "licence",
+            "elements",
+            "periodic",
+            "temperature_K",
+            "timestep_fs",
+            "tags",
+        ):
             assert key in t, (name, key)
         assert t["friction_per_ps"] == 0.5 and t["periodic"] is False
         for s, st in t["splits"].items():
@@ -93,7 +108,7 @@ def test_test_split_is_contiguous_with_half_femtosecond_spacing(datasets):
     fr = datasets["md17-aspirin"].load("test")
     n = int(fr.n_atoms[0])
     R = fr.positions.reshape(-1, n, 3)
-    acc = (R[2:] - 2 * R[1:-1] + R[:-2])  # = a dt²
+    acc = R[2:] - 2 * R[1:-1] + R[:-2]  # = a dt²
     a = fr.forces.reshape(-1, n, 3)[1:-1] / atomic_masses[fr.numbers[:n]][None, :, None] / AMU_TO_EV_FS2
     dt = np.sqrt((acc * a).sum() / (a * a).sum())
     assert dt == pytest.approx(0.5, abs=0.01)
@@ -119,7 +134,7 @@ def _fake_md17(path: Path, frames: int, jump: bool = False) -> None:
     t = np.arange(frames)[:, None, None] * 0.5
     R = base[None] + 0.05 * np.sin(0.1 * t + rng.uniform(0, 6, size=(1, 12, 3)))
     if jump:
-        R[frames // 2:] += 1.0
+        R[frames // 2 :] += 1.0
     E = -145000.0 + rng.normal(size=frames)  # kcal/mol
     F = rng.normal(size=(frames, 12, 3)) * 30.0  # kcal/mol/Å
     np.savez(path, R=R, z=z, E=E[:, None], F=F, name=np.array("benzene"), theory=np.array("PBE+TS"))
@@ -186,8 +201,9 @@ def test_benzene_reader_streams_a_row_range(tmp_path):
 def test_git_sha1_verification_on_a_mirror_file(tmp_path, monkeypatch, data_env):
     name = "mdbenchgnn/Datasets/md17/aspirin/val/nequip_npz.npz"
     try:  # egbench's hash is git's own
-        out = subprocess.run(["git", "hash-object", str(data_env / name)], capture_output=True, text=True,
-                             check=True).stdout.strip()
+        out = subprocess.run(
+            ["git", "hash-object", str(data_env / name)], capture_output=True, text=True, check=True
+        ).stdout.strip()
         assert out == file_hash(data_env / name, "git-sha1")
     except (OSError, subprocess.CalledProcessError):
         pass
@@ -201,9 +217,11 @@ class TestPlugin(DataPluginChecks):
     entry_point = "md17"
     root = Path(__file__).resolve().parents[1]
     datasets = (*MOLECULES, "md17-benzene")
-    bad_registry = ('[datasets.bad-md17]\nplugin = "md17"\nkind = "md17-original"\nelements = ["H", "C"]\n'
-                    'periodic = false\ntemperature_K = 500.0\ntimestep_fs = 0.5\n[datasets.bad-md17.splits.test]\n'
-                    'select = { range = [0, 10] }\n')
+    bad_registry = (
+        '[datasets.bad-md17]\nplugin = "md17"\nkind = "md17-original"\nelements = ["H", "C"]\n'
+        "periodic = false\ntemperature_K = 500.0\ntimestep_fs = 0.5\n[datasets.bad-md17.splits.test]\n"
+        "select = { range = [0, 10] }\n"
+    )
     bad_error = "[datasets.bad-md17] lacks 'source_file'"
 
 

@@ -1,5 +1,6 @@
 """The Allegro plugin: core's conformance kit on the smoke preset, nequip's global state left as it
 was, and the paper preset's architecture (the Allegro 0.2 config mapped onto 0.8's arguments)."""
+
 from __future__ import annotations
 
 import random
@@ -7,10 +8,10 @@ import random
 import numpy as np
 import pytest
 import torch
+from egbench_model_allegro import PRESETS, allegro_spec
 
 from egbench_core.testing import ModelConformance, fake_stats
 from egbench_core.testing.plugin_tests import ModelPluginChecks, one_torch_thread  # noqa: F401 (autouse fixture)
-from egbench_model_allegro import PRESETS, allegro_spec
 
 SPECIES = (1, 6, 8, 14)
 

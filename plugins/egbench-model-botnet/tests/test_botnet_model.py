@@ -1,15 +1,16 @@
 """The BOTNet plugin: core's conformance kit on the smoke preset, the body order of the
 architecture, smoothness at the cutoff, and the paper preset."""
+
 from __future__ import annotations
 
 import itertools
 
 import numpy as np
 import pytest
+from egbench_model_botnet import PRESETS, botnet_spec
 
 from egbench_core.testing import ModelConformance, fake_stats
 from egbench_core.testing.plugin_tests import ModelPluginChecks, fast_e3nn_builds  # noqa: F401 (autouse fixture)
-from egbench_model_botnet import PRESETS, botnet_spec
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:.*torch.jit.*:DeprecationWarning"),  # e3nn scripts its codegen
@@ -40,8 +41,13 @@ def _cluster():
 def _model(num_interactions: int, nonlinear_readout: bool):
     import torch
 
-    params = {**PRESETS["smoke"]["model"], "hidden_irreps": "4x0e+4x1o", "radial_mlp": [4],
-              "num_interactions": num_interactions, "nonlinear_readout": nonlinear_readout}
+    params = {
+        **PRESETS["smoke"]["model"],
+        "hidden_irreps": "4x0e+4x1o",
+        "radial_mlp": [4],
+        "num_interactions": num_interactions,
+        "nonlinear_readout": nonlinear_readout,
+    }
     torch.manual_seed(1)
     model = botnet_spec().build(SPECIES, 4.0, params, fake_stats(SPECIES, 4.0))
     return model.to(torch.float64).eval()
@@ -65,8 +71,11 @@ def _subset_energies(model, atoms) -> dict[tuple[int, ...], float]:
 
 def _cluster_term(energies, subset) -> float:
     """The |S|-body term of S by inclusion–exclusion: V(S) = Σ_{T ⊆ S} (-1)^{|S|-|T|} E(T)."""
-    return sum((-1) ** (len(subset) - len(t)) * energies[t]
-               for k in range(1, len(subset) + 1) for t in itertools.combinations(subset, k))
+    return sum(
+        (-1) ** (len(subset) - len(t)) * energies[t]
+        for k in range(1, len(subset) + 1)
+        for t in itertools.combinations(subset, k)
+    )
 
 
 def test_one_layer_is_two_body():
@@ -129,8 +138,13 @@ def test_paper_preset_builds_the_papers_architecture():
     cfg = PRESETS["paper"]
     assert cfg["cutoff"] == 5.0
     t = cfg["train"]
-    assert (t["lr"], t["amsgrad"], t["weight_decay"], t["force_weight"], t["ema_decay"]) == \
-        (0.01, True, 5e-7, 10.0, 0.99)
+    assert (t["lr"], t["amsgrad"], t["weight_decay"], t["force_weight"], t["ema_decay"]) == (
+        0.01,
+        True,
+        5e-7,
+        10.0,
+        0.99,
+    )
     model = botnet_spec().build(SPECIES, cfg["cutoff"], cfg["model"], fake_stats(SPECIES, cfg["cutoff"]))
     hidden = o3.Irreps("32x0e+32x1o+32x2e+32x3o")
     assert len(model.interactions) == len(model.readouts) == 5
@@ -145,8 +159,9 @@ def test_paper_preset_builds_the_papers_architecture():
 
 def test_unknown_model_setting_is_rejected():
     with pytest.raises(ValueError, match="unknown BOTNet settings"):
-        botnet_spec().build(SPECIES, 4.0, {**PRESETS["smoke"]["model"], "hiden_irreps": "8x0e"},
-                            fake_stats(SPECIES, 4.0))
+        botnet_spec().build(
+            SPECIES, 4.0, {**PRESETS["smoke"]["model"], "hiden_irreps": "8x0e"}, fake_stats(SPECIES, 4.0)
+        )
 
 
 class TestRegistration(ModelPluginChecks):

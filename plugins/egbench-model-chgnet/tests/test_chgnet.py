@@ -1,6 +1,7 @@
 """The CHGNet plugin: the model conformance kit (through egbench's graph and autograd, at float32
 tolerances: CHGNet computes in float32), agreement with chgnet's own calculator, molecules
 independent of their box, the checkpoint hash check, and acac cells zero-shot and fine-tuned."""
+
 from __future__ import annotations
 
 import contextlib
@@ -11,19 +12,23 @@ import numpy as np
 import pytest
 import torch
 from ase.build import bulk
-
-from egbench_core.plugins import load_catalog
-from egbench_core.testing import ModelConformance, molecule
-from egbench_core.testing.plugin_tests import one_torch_thread  # noqa: F401 (autouse fixture)
-from egbench_core.testing.plugin_tests import run_zero_shot_and_fine_tuned
 from egbench_model_chgnet import adapter, chgnet_specs
 from egbench_model_chgnet.checkpoints import CHECKPOINTS
 
+from egbench_core.plugins import load_catalog
+from egbench_core.testing import ModelConformance, molecule
+from egbench_core.testing.plugin_tests import (
+    one_torch_thread,  # noqa: F401 (autouse fixture)
+    run_zero_shot_and_fine_tuned,
+)
 
 # CHGNet computes in float32 whatever dtype it is handed: energies of tens of eV keep ~1e-5 eV,
 # forces ~1e-5 eV/Å; finite differences need a wider step
-FLOAT32_INSIDE = {"float64": {"atol": 2e-4, "rtol": 1e-4}, "float32": {"atol": 2e-4, "rtol": 1e-4},
-                  "finite_difference": {"atol": 5e-3, "rtol": 1e-2, "step": 1e-2}}
+FLOAT32_INSIDE = {
+    "float64": {"atol": 2e-4, "rtol": 1e-4},
+    "float32": {"atol": 2e-4, "rtol": 1e-4},
+    "finite_difference": {"atol": 5e-3, "rtol": 1e-2, "step": 1e-2},
+}
 
 
 class TestCHGNetZeroShotConformance(ModelConformance):
@@ -58,8 +63,9 @@ def test_same_numbers_as_chgnets_own_calculator(model_id):
     ours = si.copy()
     ours.calc = adapter.make_calculator(model_id)
     with contextlib.redirect_stdout(io.StringIO()):
-        own = CHGNetCalculator(CHGNet.load(model_name=CHECKPOINTS[model_id].chgnet_name, verbose=False),
-                               use_device="cpu")
+        own = CHGNetCalculator(
+            CHGNet.load(model_name=CHECKPOINTS[model_id].chgnet_name, verbose=False), use_device="cpu"
+        )
     theirs = si.copy()
     theirs.calc = own
     assert ours.get_potential_energy() == pytest.approx(theirs.get_potential_energy(), abs=1e-5)
@@ -87,7 +93,7 @@ def test_egbench_autograd_through_chgnet_gives_chgnets_forces():
         assert float(one["energy"][0]) == pytest.approx(ref.get_potential_energy(), abs=1e-5)
         np.testing.assert_allclose(one["forces"].numpy(), ref.get_forces(), atol=2e-5)
         assert float(batched["energy"][k]) == pytest.approx(float(one["energy"][0]), abs=1e-5)
-        np.testing.assert_allclose(batched["forces"][start:start + len(a)].numpy(), one["forces"].numpy(), atol=2e-5)
+        np.testing.assert_allclose(batched["forces"][start : start + len(a)].numpy(), one["forces"].numpy(), atol=2e-5)
         start += len(a)
 
 

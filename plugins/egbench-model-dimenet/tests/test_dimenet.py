@@ -1,18 +1,18 @@
 """The DimeNet++ plugin: core's conformance kit on the smoke preset, the periodic triplet builder
 against a brute-force enumeration, and the angular part of the architecture."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 from ase import Atoms
+from egbench_model_dimenet import PRESETS, dimenet_spec
+from egbench_model_dimenet.triplets import triplets
 
 from egbench_core.graph import atoms_to_graph, neighbour_list
 from egbench_core.testing import ModelConformance, fake_stats, molecule, periodic_box, toy_pair_spec
 from egbench_core.testing.plugin_tests import ModelPluginChecks, one_torch_thread  # noqa: F401 (autouse fixture)
-from egbench_model_dimenet import PRESETS, dimenet_spec
-from egbench_model_dimenet.triplets import triplets
 
 SPECIES = (1, 6, 8, 14)
 
@@ -45,8 +45,11 @@ def _brute_force_triplets(atoms, cutoff):
     return out, (i, j, s)
 
 
-@pytest.mark.parametrize("make,cutoff", [(periodic_box, 4.0), (periodic_box, 3.4), (molecule, 2.5)],
-                         ids=["box 4.0 A", "box 3.4 A", "molecule"])
+@pytest.mark.parametrize(
+    "make,cutoff",
+    [(periodic_box, 4.0), (periodic_box, 3.4), (molecule, 2.5)],
+    ids=["box 4.0 A", "box 3.4 A", "molecule"],
+)
 def test_triplets_match_brute_force_enumeration(make, cutoff):
     atoms = make(SPECIES)
     expected, (i, j, s) = _brute_force_triplets(atoms, cutoff)
@@ -129,7 +132,7 @@ def test_collinear_triplets_keep_gradients_finite():
     (f,) = torch.autograd.grad(e, pos, create_graph=True)
     assert torch.isfinite(f).all()
     params = [p for p in model.parameters() if p.requires_grad]
-    grads = torch.autograd.grad((f ** 2).sum(), params, allow_unused=True)
+    grads = torch.autograd.grad((f**2).sum(), params, allow_unused=True)
     assert all(torch.isfinite(x).all() for x in grads if x is not None)
 
 
@@ -138,15 +141,30 @@ def test_paper_preset_matches_the_authors_dimenetpp_configs():
     cfg = dimenet_spec().preset("paper")
     m = cfg["model"]
     assert cfg["cutoff"] == 5.0
-    assert (m["hidden_channels"], m["out_emb_channels"], m["int_emb_size"], m["basis_emb_size"], m["num_blocks"]) == \
-        (128, 256, 64, 8, 4)
+    assert (m["hidden_channels"], m["out_emb_channels"], m["int_emb_size"], m["basis_emb_size"], m["num_blocks"]) == (
+        128,
+        256,
+        64,
+        8,
+        4,
+    )
     assert (m["num_spherical"], m["num_radial"], m["envelope_exponent"]) == (7, 6, 5)
     assert (m["num_before_skip"], m["num_after_skip"], m["num_output_layers"]) == (1, 2, 3)
     t = cfg["train"]
-    assert (t["batch_size"], t["lr"], t["amsgrad"], t["scheduler_factor"], t["scheduler_patience"]) == \
-        (1, 1e-3, True, 0.8, 5)
-    assert (t["energy_weight"], t["force_weight"], t["ema_decay"], t["grad_clip"], t["epochs"]) == \
-        (1.0, 1000.0, 0.999, 10.0, 2000)
+    assert (t["batch_size"], t["lr"], t["amsgrad"], t["scheduler_factor"], t["scheduler_patience"]) == (
+        1,
+        1e-3,
+        True,
+        0.8,
+        5,
+    )
+    assert (t["energy_weight"], t["force_weight"], t["ema_decay"], t["grad_clip"], t["epochs"]) == (
+        1.0,
+        1000.0,
+        0.999,
+        10.0,
+        2000,
+    )
 
 
 def test_blocks_are_torch_geometrics():

@@ -1,15 +1,15 @@
 """The Equiformer plugin: core's conformance kit on the smoke preset, the attention (weights sum
 to one over each atom's neighbours and follow the neighbours when they are permuted), smoothness
 at the cutoff, and the paper preset."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import numpy as np
 import pytest
+from egbench_model_equiformer import PRESETS, equiformer_spec
 
 from egbench_core.testing import ModelConformance, fake_stats
 from egbench_core.testing.plugin_tests import ModelPluginChecks, fast_e3nn_builds  # noqa: F401 (autouse fixture)
-from egbench_model_equiformer import PRESETS, equiformer_spec
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:.*torch.jit.*:DeprecationWarning"),  # e3nn scripts its codegen
@@ -33,8 +33,9 @@ def _model(smooth_cutoff: bool = True):
 
     cfg = PRESETS["smoke"]
     torch.manual_seed(3)
-    model = equiformer_spec().build(SPECIES, cfg["cutoff"], {**cfg["model"], "smooth_cutoff": smooth_cutoff},
-                                    fake_stats(SPECIES, cfg["cutoff"]))
+    model = equiformer_spec().build(
+        SPECIES, cfg["cutoff"], {**cfg["model"], "smooth_cutoff": smooth_cutoff}, fake_stats(SPECIES, cfg["cutoff"])
+    )
     return model.to(torch.float64).eval()
 
 
@@ -134,12 +135,28 @@ def test_paper_preset_is_the_md17_variant():
     cfg = PRESETS["paper"]
     m, t = cfg["model"], cfg["train"]
     assert cfg["cutoff"] == 5.0
-    assert (m["num_layers"], m["irreps_node_embedding"], m["irreps_sh"], m["num_basis"], m["basis_type"]) == \
-        (6, "128x0e+64x1e+32x2e", "1x0e+1x1e+1x2e", 32, "exp")
-    assert (m["num_heads"], m["irreps_head"], m["irreps_mlp_mid"], m["irreps_feature"], m["fc_neurons"]) == \
-        (4, "32x0e+16x1e+8x2e", "384x0e+192x1e+96x2e", "512x0e", [64, 64])
-    assert (t["batch_size"], t["lr"], t["epochs"], t["weight_decay"], t["energy_weight"], t["force_weight"]) == \
-        (8, 5e-4, 5000, 1e-6, 1.0, 80.0)
+    assert (m["num_layers"], m["irreps_node_embedding"], m["irreps_sh"], m["num_basis"], m["basis_type"]) == (
+        6,
+        "128x0e+64x1e+32x2e",
+        "1x0e+1x1e+1x2e",
+        32,
+        "exp",
+    )
+    assert (m["num_heads"], m["irreps_head"], m["irreps_mlp_mid"], m["irreps_feature"], m["fc_neurons"]) == (
+        4,
+        "32x0e+16x1e+8x2e",
+        "384x0e+192x1e+96x2e",
+        "512x0e",
+        [64, 64],
+    )
+    assert (t["batch_size"], t["lr"], t["epochs"], t["weight_decay"], t["energy_weight"], t["force_weight"]) == (
+        8,
+        5e-4,
+        5000,
+        1e-6,
+        1.0,
+        80.0,
+    )
     model = equiformer_spec().build((1, 6, 8), cfg["cutoff"], m, fake_stats((1, 6, 8), cfg["cutoff"]))
     assert len(model.blocks) == 6
     assert [b.shortcut is not None for b in model.blocks] == [False] * 5 + [True]  # last block -> 512x0e

@@ -1,12 +1,12 @@
 """The MACE plugin: core's conformance kit on the smoke preset, and the paper preset's architecture."""
+
 from __future__ import annotations
 
-
 import pytest
+from egbench_model_mace import PRESETS, mace_spec
 
 from egbench_core.testing import ModelConformance, fake_stats
 from egbench_core.testing.plugin_tests import ModelPluginChecks
-from egbench_model_mace import PRESETS, mace_spec
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:.*torch.jit.*:DeprecationWarning"),  # e3nn 0.4.4 scripts its codegen
@@ -52,10 +52,19 @@ def test_paper_preset_builds_the_papers_architecture():
     assert m.atomic_energies_fn.atomic_energies.abs().sum() == 0  # core adds the E0s
     assert (float(m.scale_shift.scale), float(m.scale_shift.shift)) == (1.0, 0.0)
     train = cfg["train"]
-    assert (train["batch_size"], train["lr"], train["weight_decay"], train["ema_decay"], train["epochs"]) == \
-        (20, 0.01, 5e-7, 0.99, 1500)
-    assert (train["energy_weight"], train["force_weight"], train["scheduler_factor"], train["scheduler_patience"]) == \
-        (1.0, 10.0, 0.8, 50)
+    assert (train["batch_size"], train["lr"], train["weight_decay"], train["ema_decay"], train["epochs"]) == (
+        20,
+        0.01,
+        5e-7,
+        0.99,
+        1500,
+    )
+    assert (train["energy_weight"], train["force_weight"], train["scheduler_factor"], train["scheduler_patience"]) == (
+        1.0,
+        10.0,
+        0.8,
+        50,
+    )
     assert train["amsgrad"] is True
 
 

@@ -1,5 +1,6 @@
 """The NequIP plugin: core's conformance kit on the smoke preset, nequip's global state left as it
 was, the edge convention, the dtype bookkeeping, and the paper preset's architecture."""
+
 from __future__ import annotations
 
 import os
@@ -8,11 +9,11 @@ import random
 import numpy as np
 import pytest
 import torch
+from egbench_model_nequip import PRESETS, nequip_spec
 
 from egbench_core.graph import atoms_to_graph, collate, graph_parts
 from egbench_core.testing import ModelConformance, fake_stats, molecule, periodic_box
 from egbench_core.testing.plugin_tests import ModelPluginChecks, one_torch_thread  # noqa: F401 (autouse fixture)
-from egbench_model_nequip import PRESETS, nequip_spec
 
 SPECIES = (1, 6, 8, 14)
 
@@ -89,14 +90,16 @@ def test_egbench_seed_decides_the_weights():
 def test_edge_convention_matches_nequip():
     """nequip computes edge vectors from (pos, edge_index, cell, edge_cell_shift, batch) exactly
     as egbench's graph.edge_vectors() does, on a batch of a molecule and periodic boxes."""
-    from nequip.nn import with_edge_vectors_
-
     from egbench_model_nequip.adapter import atomic_data_dict
+    from nequip.nn import with_edge_vectors_
 
     box = periodic_box(SPECIES)
     structs = [molecule(SPECIES), box, box.repeat((2, 1, 1))]
-    g = collate([graph_parts(a.positions, a.numbers, a.cell.array, a.pbc, 4.0) for a in structs],
-                dtype=torch.float64, species=SPECIES)
+    g = collate(
+        [graph_parts(a.positions, a.numbers, a.cell.array, a.pbc, 4.0) for a in structs],
+        dtype=torch.float64,
+        species=SPECIES,
+    )
     assert (g.unit_shifts != 0).any()  # periodic images are in the batch
     data = with_edge_vectors_(atomic_data_dict(g, edge_vectors=False))
     torch.testing.assert_close(data["edge_vectors"], g.edge_vectors(), rtol=0, atol=1e-12)
@@ -150,15 +153,19 @@ def test_paper_preset_builds_the_papers_architecture():
     for c in convs:
         dims = c.conv.edge_mlp.dims
         assert dims[:-1] == [8, 64, 64, 64]  # radial MLP: 3 layers of 64 (invariant_layers/neurons)
-        assert float(c.conv.avg_num_neighbors_norm.norm_const) == pytest.approx(stats.avg_num_neighbors ** -0.5)
+        assert float(c.conv.avg_num_neighbors_norm.norm_const) == pytest.approx(stats.avg_num_neighbors**-0.5)
     shift = net.per_type_energy_scale_shift
     assert float(shift.scales) == 1.0 and float(shift.shifts) == 0.0  # core adds E0s and the scale
     assert not shift.scales_trainable and not shift.shifts_trainable
     train = cfg["train"]
     assert (train["batch_size"], train["lr"], train["epochs"], train["ema_decay"]) == (1, 0.005, 10000, 0.99)
     assert (train["energy_weight"], train["force_weight"]) == (1.0, 1.0)
-    assert (train["scheduler_factor"], train["scheduler_patience"], train["early_stop_patience"], train["min_lr"]) == \
-        (0.8, 5, 50, 1e-6)
+    assert (train["scheduler_factor"], train["scheduler_patience"], train["early_stop_patience"], train["min_lr"]) == (
+        0.8,
+        5,
+        50,
+        1e-6,
+    )
     assert train["amsgrad"] is True and train["dtype"] == "float32"
 
 

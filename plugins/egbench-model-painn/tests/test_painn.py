@@ -1,16 +1,16 @@
 """The PaiNN plugin: core's conformance kit on the smoke preset, and checks of the architecture
 itself (equivariant vector features, the first message, filters, the paper preset)."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+from egbench_model_painn import PRESETS, painn_spec
 
 from egbench_core.graph import atoms_to_graph
 from egbench_core.testing import ModelConformance, fake_stats, molecule, periodic_box, random_rotation
 from egbench_core.testing.plugin_tests import ModelPluginChecks, one_torch_thread  # noqa: F401 (autouse fixture)
-from egbench_model_painn import PRESETS, painn_spec
 
 SPECIES = (1, 6, 8, 14)
 
@@ -72,12 +72,12 @@ def test_first_message_creates_vectors_only_through_the_direction_term():
     with torch.no_grad():
         last = message.phi[-1]
         # scrambling the v_j-gating part (phi_vv) changes nothing while v = 0 ...
-        last.weight[f:2 * f] += 10 * torch.randn_like(last.weight[f:2 * f])
+        last.weight[f : 2 * f] += 10 * torch.randn_like(last.weight[f : 2 * f])
         _, dv_scrambled = message(s, v0, filters[0], unit, g.edge_index)
         torch.testing.assert_close(dv_scrambled, dv, rtol=1e-12, atol=1e-12)
         # ... while removing the direction part (phi_vs) leaves no vector message at all
-        last.weight[2 * f:].zero_()
-        last.bias[2 * f:].zero_()
+        last.weight[2 * f :].zero_()
+        last.bias[2 * f :].zero_()
         _, dv_none = message(s, v0, filters[0], unit, g.edge_index)
     assert dv_none.abs().max() == 0
 

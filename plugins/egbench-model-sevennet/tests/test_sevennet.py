@@ -1,6 +1,7 @@
 """The SevenNet plugin: the model conformance kit (float64, through egbench's graph and autograd),
 the same numbers as sevenn's own calculator, the checkpoint hash check, registration, and an acac
 cell zero-shot and fine-tuned end to end."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -10,15 +11,17 @@ import numpy as np
 import pytest
 import torch
 from ase.build import bulk
+from egbench_model_sevennet import adapter, sevennet_specs
+from egbench_model_sevennet.checkpoints import CHECKPOINTS, ELEMENTS
 
 from egbench_core.graph import collate, graph_parts
 from egbench_core.plugins import load_catalog
 from egbench_core.potential import evaluate
 from egbench_core.testing import ModelConformance, molecule
-from egbench_core.testing.plugin_tests import one_torch_thread  # noqa: F401 (autouse fixture)
-from egbench_core.testing.plugin_tests import run_zero_shot_and_fine_tuned
-from egbench_model_sevennet import adapter, sevennet_specs
-from egbench_model_sevennet.checkpoints import CHECKPOINTS, ELEMENTS
+from egbench_core.testing.plugin_tests import (
+    one_torch_thread,  # noqa: F401 (autouse fixture)
+    run_zero_shot_and_fine_tuned,
+)
 
 
 class TestSevenNetZeroShotConformance(ModelConformance):
@@ -48,8 +51,11 @@ def _own_calculator(model_id):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        calc = SevenNetCalculator(adapter.verify(model_id), device="cpu",
-                                  **({"modal": CHECKPOINTS[model_id].modal} if CHECKPOINTS[model_id].modal else {}))
+        calc = SevenNetCalculator(
+            adapter.verify(model_id),
+            device="cpu",
+            **({"modal": CHECKPOINTS[model_id].modal} if CHECKPOINTS[model_id].modal else {}),
+        )
     return calc
 
 
@@ -68,8 +74,9 @@ def test_same_numbers_as_sevenns_own_calculator(model_id):
         theirs = a.copy()
         theirs.calc = _own_calculator(model_id)
         assert float(batched["energy"][k]) == pytest.approx(theirs.get_potential_energy(), abs=1e-4)
-        np.testing.assert_allclose(batched["forces"][start:start + len(a)].detach().numpy(), theirs.get_forces(),
-                                   atol=1e-4)
+        np.testing.assert_allclose(
+            batched["forces"][start : start + len(a)].detach().numpy(), theirs.get_forces(), atol=1e-4
+        )
         assert np.abs(theirs.get_forces()).max() > 0.1
         start += len(a)
 

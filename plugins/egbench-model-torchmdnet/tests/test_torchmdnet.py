@@ -1,14 +1,14 @@
 """The TorchMD-Net plugin: core's conformance kit on the smoke preset; the adapter against
 torchmd-net's own forward; periodic images; the paper preset's architecture."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import numpy as np
 import pytest
+from egbench_model_torchmdnet import PRESETS, torchmdnet_spec
 
 from egbench_core.testing import TOLERANCES, ModelConformance, assert_close, fake_stats, molecule, periodic_box
 from egbench_core.testing.plugin_tests import ModelPluginChecks, one_torch_thread  # noqa: F401 (autouse fixture)
-from egbench_model_torchmdnet import PRESETS, torchmdnet_spec
 
 SPECIES = (1, 6, 8, 14)
 
@@ -58,7 +58,6 @@ def test_import_keeps_stdout_clean(capfd):
     import os
 
     import warp
-
     from egbench_model_torchmdnet import adapter
 
     assert adapter.torchmdnet_version().startswith("3.1.")
@@ -117,8 +116,9 @@ def test_periodic_images_are_used(smoke_model):
     e_isolated, _ = _energy_forces(model, isolated, cutoff)
     assert abs(e_lone[0] - e_isolated[0]) > 1e-3
     assert_close(f_lone, np.zeros((1, 3)), TOLERANCES["float64"], "lone atom in a cubic cell: no force")
-    e_strained, _ = _energy_forces(model, Atoms("Si", positions=[[0.3, 0.2, 0.1]], cell=np.eye(3) * 3.1, pbc=True),
-                                   cutoff)
+    e_strained, _ = _energy_forces(
+        model, Atoms("Si", positions=[[0.3, 0.2, 0.1]], cell=np.eye(3) * 3.1, pbc=True), cutoff
+    )
     assert abs(e_strained[0] - e_lone[0]) > 1e-6  # the energy follows the cell
 
 
@@ -144,8 +144,13 @@ def test_paper_preset_builds_the_papers_architecture():
     assert rep.embedding.num_embeddings == len(species)
     assert next(pot.parameters()).dtype == torch.float32
     train = cfg["train"]
-    assert (train["batch_size"], train["lr"], train["optimizer"], train["amsgrad"], train["weight_decay"]) == \
-        (8, 1e-3, "adamw", False, 0.0)
+    assert (train["batch_size"], train["lr"], train["optimizer"], train["amsgrad"], train["weight_decay"]) == (
+        8,
+        1e-3,
+        "adamw",
+        False,
+        0.0,
+    )
     assert (train["energy_weight"], train["force_weight"]) == (0.2, 0.8)
     assert (train["scheduler_factor"], train["scheduler_patience"], train["min_lr"]) == (0.8, 30, 1e-7)
     assert (train["epochs"], train["early_stop_patience"], train["dtype"]) == (5000, 300, "float32")

@@ -1,11 +1,12 @@
 """The PySCF oracle on a real acetylacetone test frame reproduces the dataset's DFT labels (ORCA
 PBE-D3(BJ)/def2-SVP), and is refused on a periodic structure. One DFT calculation (~1 min)."""
+
 from __future__ import annotations
 
+import egbench_oracle_pyscf
 import numpy as np
 import pytest
 
-import egbench_oracle_pyscf
 from egbench_core.plugins import load_catalog
 
 ACAC = {"xc": "PBE", "basis": "def2-SVP", "density_fit": True, "grid_level": 3, "dispersion": "d3bj"}
@@ -31,7 +32,6 @@ def test_reproduces_acac_labels():
 
 def test_refuses_a_periodic_structure_and_unknown_settings():
     from ase.build import bulk
-
     from egbench_oracle_pyscf.calculator import make_calculator
 
     with pytest.raises(ValueError, match="unknown settings"):

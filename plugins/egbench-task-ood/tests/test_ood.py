@@ -1,4 +1,5 @@
 """Each OOD task on the smoke preset with a fast model (core's toy-pair), data from the mirror."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,8 +30,9 @@ def catalog(tmp_path, monkeypatch):
             data_plugins.append(__import__(module))
         except ImportError:  # sibling dataset plugins are optional; tests that need one say so
             pass
-    return load_catalog(extra_plugins=[FakeModelPlugin(toy_pair_spec()), egbench_task_ood, *data_plugins],
-                        entry_points=False)
+    return load_catalog(
+        extra_plugins=[FakeModelPlugin(toy_pair_spec()), egbench_task_ood, *data_plugins], entry_points=False
+    )
 
 
 def _cells(cat, datasets, tasks="ood"):
@@ -94,7 +96,7 @@ def test_ood_crystal_and_composition_on_lips20(catalog, tmp_path):
 def test_zero_shot_declared_target_trains_on_its_source(catalog, tmp_path, monkeypatch):
     """A dataset declared only in a user registry file joins zero-shot without touching the task."""
     reg = tmp_path / "user.toml"
-    reg.write_text('''
+    reg.write_text("""
 [datasets.acac-hot-target]
 elements = ["H", "C", "O"]
 periodic = false
@@ -107,7 +109,7 @@ select = { range = [0, 100] }
 frames = 100
 temperature_K = 600.0
 tags = ["test", "zero-shot"]
-''')
+""")
     monkeypatch.setenv("EGBENCH_REGISTRY", str(reg))
     import egbench_task_ood
 

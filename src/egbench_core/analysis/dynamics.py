@@ -19,11 +19,13 @@ Two sources for the reference, and results carry which one was used (``mode``):
   decorrelates the trajectories within a few hundred fs, after which FV tends to √2/2 ≈ 0.707
   for uncorrelated forces of similar size: this mostly measures decorrelation, not accuracy.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -42,7 +44,7 @@ def energy_violation(e_model, e_ref):
     Energies in eV (scalars or arrays [T]); a float for scalars.
     """
     em, er = np.asarray(e_model, dtype=np.float64), np.asarray(e_ref, dtype=np.float64)
-    out = _ratio((em - er) ** 2, em ** 2 + er ** 2)
+    out = _ratio((em - er) ** 2, em**2 + er**2)
     out = np.where(np.isfinite(em) & np.isfinite(er), out, np.nan)
     return float(out) if out.ndim == 0 else out
 
@@ -74,17 +76,22 @@ def geometric_mean(x, floor: float = GEOMETRIC_FLOOR) -> float:
     return float(np.exp(np.mean(np.log(np.maximum(x, floor)))))
 
 
-def aggregate_replicas(per_replica: Iterable[Sequence[float] | np.ndarray], floor: float = GEOMETRIC_FLOOR,
-                       ddof: int = 0) -> dict[str, Any]:
+def aggregate_replicas(
+    per_replica: Iterable[Sequence[float] | np.ndarray], floor: float = GEOMETRIC_FLOOR, ddof: int = 0
+) -> dict[str, Any]:
     """Mean ± std (``ddof``) over replicas of each replica's geometric mean of its series.
 
     Replicas with no (or NaN) values are left out and counted in ``n_skipped``.
     """
     gms = np.array([geometric_mean(s, floor) for s in per_replica], dtype=np.float64)
     ok = gms[np.isfinite(gms)]
-    return {"mean": float(ok.mean()) if len(ok) else float("nan"),
-            "std": float(ok.std(ddof=ddof)) if len(ok) > ddof else float("nan"),
-            "n": int(len(ok)), "n_skipped": int(len(gms) - len(ok)), "per_replica": gms.tolist()}
+    return {
+        "mean": float(ok.mean()) if len(ok) else float("nan"),
+        "std": float(ok.std(ddof=ddof)) if len(ok) > ddof else float("nan"),
+        "n": int(len(ok)),
+        "n_skipped": int(len(gms) - len(ok)),
+        "per_replica": gms.tolist(),
+    }
 
 
 @dataclass
@@ -99,35 +106,63 @@ class ViolationSeries:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def summary(self, floor: float = GEOMETRIC_FLOOR) -> dict[str, Any]:
-        return {"mode": self.mode, "n_frames": int(len(self.ev)),
-                "ev_gmean": geometric_mean(self.ev, floor), "fv_gmean": geometric_mean(self.fv, floor)}
+        return {
+            "mode": self.mode,
+            "n_frames": int(len(self.ev)),
+            "ev_gmean": geometric_mean(self.ev, floor),
+            "fv_gmean": geometric_mean(self.fv, floor),
+        }
 
     def to_dict(self) -> dict[str, Any]:
-        d = {"mode": self.mode, "time_fs": np.asarray(self.time_fs).tolist(), "ev": np.asarray(self.ev).tolist(),
-             "fv": np.asarray(self.fv).tolist(), **self.summary(), **self.extra}
+        d = {
+            "mode": self.mode,
+            "time_fs": np.asarray(self.time_fs).tolist(),
+            "ev": np.asarray(self.ev).tolist(),
+            "fv": np.asarray(self.fv).tolist(),
+            **self.summary(),
+            **self.extra,
+        }
         if self.ref_index is not None:
             d["ref_index"] = np.asarray(self.ref_index).tolist()
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "ViolationSeries":
-        return cls(mode=str(d["mode"]), time_fs=np.asarray(d["time_fs"], float), ev=np.asarray(d["ev"], float),
-                   fv=np.asarray(d["fv"], float), ref_index=np.asarray(d["ref_index"]) if "ref_index" in d else None)
+    def from_dict(cls, d: Mapping[str, Any]) -> ViolationSeries:
+        return cls(
+            mode=str(d["mode"]),
+            time_fs=np.asarray(d["time_fs"], float),
+            ev=np.asarray(d["ev"], float),
+            fv=np.asarray(d["fv"], float),
+            ref_index=np.asarray(d["ref_index"]) if "ref_index" in d else None,
+        )
 
 
-def summarise_violations(series: Iterable[ViolationSeries | Mapping[str, Any]], floor: float = GEOMETRIC_FLOOR) -> dict[str, Any]:
+def summarise_violations(
+    series: Iterable[ViolationSeries | Mapping[str, Any]], floor: float = GEOMETRIC_FLOOR
+) -> dict[str, Any]:
     """Replica summary: ``{"mode", "ev": aggregate, "fv": aggregate}`` (see :func:`aggregate_replicas`),
     the std over replicas a sample std (ddof = 1, METRICS.md)."""
     items = [s if isinstance(s, ViolationSeries) else ViolationSeries.from_dict(s) for s in series]
     modes = sorted({s.mode for s in items})
     if len(modes) > 1:
         raise ValueError(f"cannot pool violation series of different modes: {modes}")
-    return {"mode": modes[0] if modes else "", "ev": aggregate_replicas([s.ev for s in items], floor, ddof=1),
-            "fv": aggregate_replicas([s.fv for s in items], floor, ddof=1)}
+    return {
+        "mode": modes[0] if modes else "",
+        "ev": aggregate_replicas([s.ev for s in items], floor, ddof=1),
+        "fv": aggregate_replicas([s.fv for s in items], floor, ddof=1),
+    }
 
 
-def aligned_series(model_times_fs, model_E, model_F, ref_frames_E, ref_frames_F, ref_spacing_fs: float,
-                   ref_start_index: int = 0, rtol: float = 1e-6) -> ViolationSeries:
+def aligned_series(
+    model_times_fs,
+    model_E,
+    model_F,
+    ref_frames_E,
+    ref_frames_F,
+    ref_spacing_fs: float,
+    ref_start_index: int = 0,
+    rtol: float = 1e-6,
+) -> ViolationSeries:
     """EV/FV of model frames against the reference frame at the same physical time.
 
     The model trajectory starts (t = 0) from reference frame ``ref_start_index`` of a contiguous
@@ -149,9 +184,13 @@ def aligned_series(model_times_fs, model_E, model_F, ref_frames_E, ref_frames_F,
     if len(sel) == 0:
         log.warning("no model frame falls on a reference frame time (spacing %.4g fs)", ref_spacing_fs)
         return ViolationSeries("aligned", np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0, np.int64))
-    return ViolationSeries("aligned", t[sel], np.atleast_1d(energy_violation(em[sel], er[idx[sel]])),
-                           np.atleast_1d(force_violation(fm.reshape(len(sel), -1, 3), fr.reshape(len(sel), -1, 3))),
-                           idx[sel])
+    return ViolationSeries(
+        "aligned",
+        t[sel],
+        np.atleast_1d(energy_violation(em[sel], er[idx[sel]])),
+        np.atleast_1d(force_violation(fm.reshape(len(sel), -1, 3), fr.reshape(len(sel), -1, 3))),
+        idx[sel],
+    )
 
 
 class OracleObserver:
@@ -204,9 +243,18 @@ class OracleObserver:
         return None
 
     def series(self) -> ViolationSeries:
-        return ViolationSeries("oracle", np.array(self.time_fs), np.array(self.ev), np.array(self.fv),
-                               extra={"energy_model": list(self.e_model), "energy_ref": list(self.e_ref),
-                                      "n_reference_errors": self.n_reference_errors, "first_error": self.first_error})
+        return ViolationSeries(
+            "oracle",
+            np.array(self.time_fs),
+            np.array(self.ev),
+            np.array(self.fv),
+            extra={
+                "energy_model": list(self.e_model),
+                "energy_ref": list(self.e_ref),
+                "n_reference_errors": self.n_reference_errors,
+                "first_error": self.first_error,
+            },
+        )
 
     def finish(self) -> dict[str, Any]:
         return self.series().to_dict()

@@ -17,11 +17,13 @@ Units: distances Å, number densities Å⁻³, molecular g(r) Å⁻¹.
 Frames are averaged with equal weight (each frame's g is normalised with its own volume).
 Replica averages: :func:`average_rdfs`.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -79,8 +81,14 @@ def pair_distances(positions: np.ndarray, cell: np.ndarray, pbc: Sequence[bool] 
     return i[keep], j[keep], d[keep]
 
 
-def frame_rdf(positions: np.ndarray, numbers: np.ndarray, cell: np.ndarray, pbc: Sequence[bool] | np.ndarray,
-              edges: np.ndarray, partial: bool = False) -> tuple[np.ndarray, dict[PairKey, np.ndarray]]:
+def frame_rdf(
+    positions: np.ndarray,
+    numbers: np.ndarray,
+    cell: np.ndarray,
+    pbc: Sequence[bool] | np.ndarray,
+    edges: np.ndarray,
+    partial: bool = False,
+) -> tuple[np.ndarray, dict[PairKey, np.ndarray]]:
     """One frame's total g(r) on ``edges`` (Å) and, if ``partial``, g_ab(r) keyed by (Z_a, Z_b), Z_a ≤ Z_b."""
     numbers = np.asarray(numbers, dtype=np.int64).reshape(-1)
     pbc = np.asarray(pbc, dtype=bool).reshape(3)
@@ -149,16 +157,25 @@ class RDFResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (lists); partial keys as ``"Za-Zb"``."""
-        return {"r": np.asarray(self.r).tolist(), "g": np.asarray(self.g).tolist(),
-                "partial": {_key_str(k): np.asarray(v).tolist() for k, v in self.partial.items()},
-                "n_frames": int(self.n_frames), "bin_width": float(self.bin_width), "periodic": bool(self.periodic)}
+        return {
+            "r": np.asarray(self.r).tolist(),
+            "g": np.asarray(self.g).tolist(),
+            "partial": {_key_str(k): np.asarray(v).tolist() for k, v in self.partial.items()},
+            "n_frames": int(self.n_frames),
+            "bin_width": float(self.bin_width),
+            "periodic": bool(self.periodic),
+        }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "RDFResult":
-        return cls(r=np.asarray(d["r"], np.float64), g=np.asarray(d["g"], np.float64),
-                   partial={_key_of(k): np.asarray(v, np.float64) for k, v in d.get("partial", {}).items()},
-                   n_frames=int(d.get("n_frames", 0)), bin_width=float(d.get("bin_width", DEFAULT_BIN_WIDTH)),
-                   periodic=bool(d.get("periodic", True)))
+    def from_dict(cls, d: Mapping[str, Any]) -> RDFResult:
+        return cls(
+            r=np.asarray(d["r"], np.float64),
+            g=np.asarray(d["g"], np.float64),
+            partial={_key_of(k): np.asarray(v, np.float64) for k, v in d.get("partial", {}).items()},
+            n_frames=int(d.get("n_frames", 0)),
+            bin_width=float(d.get("bin_width", DEFAULT_BIN_WIDTH)),
+            periodic=bool(d.get("periodic", True)),
+        )
 
 
 class RDFAccumulator:
@@ -170,8 +187,13 @@ class RDFAccumulator:
     exact, but beyond the half height one frame sees its own periodic copies).
     """
 
-    def __init__(self, r_max: float = DEFAULT_R_MAX, bin_width: float = DEFAULT_BIN_WIDTH, partial: bool = False,
-                 cap_to_cell: bool = True):
+    def __init__(
+        self,
+        r_max: float = DEFAULT_R_MAX,
+        bin_width: float = DEFAULT_BIN_WIDTH,
+        partial: bool = False,
+        cap_to_cell: bool = True,
+    ):
         if bin_width <= 0 or r_max <= 0:
             raise ValueError("r_max and bin_width must be positive (Å)")
         self.r_max_requested = float(r_max)
@@ -197,7 +219,9 @@ class RDFAccumulator:
         self.edges = bin_edges(r_max, self.bin_width)
         self._sum = np.zeros(len(self.edges) - 1)
 
-    def add(self, positions: np.ndarray, numbers: np.ndarray, cell: np.ndarray, pbc: Sequence[bool] | np.ndarray) -> None:
+    def add(
+        self, positions: np.ndarray, numbers: np.ndarray, cell: np.ndarray, pbc: Sequence[bool] | np.ndarray
+    ) -> None:
         """Add one frame: positions [N,3] Å, atomic numbers [N], cell [3,3] Å (rows), pbc [3]."""
         pbc = np.asarray(pbc, dtype=bool).reshape(3)
         cell = np.asarray(cell, dtype=np.float64).reshape(3, 3)
@@ -230,16 +254,28 @@ class RDFAccumulator:
     def result(self) -> RDFResult:
         """Frame average; empty arrays and ``n_frames=0`` if nothing was added."""
         if self.edges is None or self._sum is None or self.n_frames == 0:
-            return RDFResult(r=np.zeros(0), g=np.zeros(0), n_frames=0, bin_width=self.bin_width,
-                             periodic=bool(self.periodic) if self.periodic is not None else True)
+            return RDFResult(
+                r=np.zeros(0),
+                g=np.zeros(0),
+                n_frames=0,
+                bin_width=self.bin_width,
+                periodic=bool(self.periodic) if self.periodic is not None else True,
+            )
         r = 0.5 * (self.edges[1:] + self.edges[:-1])
         partial = {k: self._psum[k] / self._pcount[k] for k in sorted(self._psum)}
-        return RDFResult(r=r, g=self._sum / self.n_frames, partial=partial, n_frames=self.n_frames,
-                         bin_width=self.bin_width, periodic=bool(self.periodic))
+        return RDFResult(
+            r=r,
+            g=self._sum / self.n_frames,
+            partial=partial,
+            n_frames=self.n_frames,
+            bin_width=self.bin_width,
+            periodic=bool(self.periodic),
+        )
 
 
-def rdf_of_frames(frames, r_max: float = DEFAULT_R_MAX, bin_width: float = DEFAULT_BIN_WIDTH,
-                  partial: bool = False) -> RDFResult:
+def rdf_of_frames(
+    frames, r_max: float = DEFAULT_R_MAX, bin_width: float = DEFAULT_BIN_WIDTH, partial: bool = False
+) -> RDFResult:
     """g(r) averaged over all frames of a :class:`~egbench_core.data.Frames` (e.g. the reference g_ref)."""
     acc = RDFAccumulator(r_max, bin_width, partial)
     acc.add_frames(frames)
@@ -266,9 +302,14 @@ def average_rdfs(results: Iterable[RDFResult | Mapping[str, Any]]) -> RDFResult:
     for x in items:
         for k, v in x.partial.items():
             partial.setdefault(k, []).append(np.asarray(v)[:n])
-    return RDFResult(r=np.asarray(items[0].r)[:n], g=np.mean([np.asarray(x.g)[:n] for x in items], axis=0),
-                     partial={k: np.mean(v, axis=0) for k, v in sorted(partial.items())},
-                     n_frames=sum(x.n_frames for x in items), bin_width=width, periodic=items[0].periodic)
+    return RDFResult(
+        r=np.asarray(items[0].r)[:n],
+        g=np.mean([np.asarray(x.g)[:n] for x in items], axis=0),
+        partial={k: np.mean(v, axis=0) for k, v in sorted(partial.items())},
+        n_frames=sum(x.n_frames for x in items),
+        bin_width=width,
+        periodic=items[0].periodic,
+    )
 
 
 def coordination_number(result: RDFResult, r_lo: float, r_hi: float, density: float | None = None) -> float:
@@ -287,8 +328,14 @@ class RDFObserver:
     ``finish()`` returns :meth:`RDFResult.to_dict` (lists).
     """
 
-    def __init__(self, r_max: float = DEFAULT_R_MAX, bin_width: float = DEFAULT_BIN_WIDTH, partial: bool = False,
-                 discard_fs: float = 0.0, every: int = 1):
+    def __init__(
+        self,
+        r_max: float = DEFAULT_R_MAX,
+        bin_width: float = DEFAULT_BIN_WIDTH,
+        partial: bool = False,
+        discard_fs: float = 0.0,
+        every: int = 1,
+    ):
         self.acc = RDFAccumulator(r_max, bin_width, partial)
         self.discard_fs = float(discard_fs)
         self.every = max(int(every), 1)

@@ -31,11 +31,13 @@ seen (closest contact relative to the covalent sum, largest number of pieces, la
 
 :func:`replay` applies the criterion to a reference trajectory (the calibration of METRICS.md).
 """
+
 from __future__ import annotations
 
 import logging
 from collections import deque
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -91,8 +93,9 @@ def bond_pieces(n_atoms: int, i: np.ndarray, j: np.ndarray, weight: np.ndarray |
     return labels.astype(np.int64), int(labels.max() + 1) if len(labels) else 0, np.array(forest, dtype=np.int64)
 
 
-def bond_graph_pieces(positions: np.ndarray, numbers: np.ndarray, cell: np.ndarray | None = None, pbc=None,
-                      factor: float = BOND_FACTOR) -> tuple[int, np.ndarray]:
+def bond_graph_pieces(
+    positions: np.ndarray, numbers: np.ndarray, cell: np.ndarray | None = None, pbc=None, factor: float = BOND_FACTOR
+) -> tuple[int, np.ndarray]:
     """Number of connected pieces of the bond graph (pairs closer than ``factor`` × the sum of
     their covalent radii; periodic images through the minimum image and beyond) and each atom's
     piece label."""
@@ -112,8 +115,9 @@ class _Contacts:
     Otherwise a Verlet list at reach × (largest covalent sum) + skin, rebuilt when an atom moved
     more than skin/2 since the last build or the cell changed."""
 
-    def __init__(self, numbers: np.ndarray, pbc, reach: float, skin: float = SKIN_A,
-                 dense_max_atoms: int = DENSE_MAX_ATOMS):
+    def __init__(
+        self, numbers: np.ndarray, pbc, reach: float, skin: float = SKIN_A, dense_max_atoms: int = DENSE_MAX_ATOMS
+    ):
         self.numbers = np.asarray(numbers, dtype=np.int64).reshape(-1)
         self.radii = covalent_radii_of(self.numbers)
         self.pbc = np.asarray(pbc, dtype=bool).reshape(3)
@@ -140,8 +144,12 @@ class _Contacts:
     def pairs(self, x: np.ndarray, cell: np.ndarray):
         """(i, j, unit shifts, d / (r_cov,i + r_cov,j)) at positions ``x`` (finite)."""
         if not self.dense:
-            if (self._built_x is None or self._built_cell is None or not np.array_equal(cell, self._built_cell)
-                    or float(np.abs(x - self._built_x).max(initial=0.0)) > self.skin / 2):
+            if (
+                self._built_x is None
+                or self._built_cell is None
+                or not np.array_equal(cell, self._built_cell)
+                or float(np.abs(x - self._built_x).max(initial=0.0)) > self.skin / 2
+            ):
                 self._build(x, cell)
         vec = x[self.j] - x[self.i]  # callers keep |x| < HUGE_A or silence overflow (a blown-up frame: inf)
         if self.pbc.any() and len(self.s):
@@ -167,12 +175,21 @@ class StabilityMonitor:
     report (the calibration uses 1.5, which also gives the bulk bond graph's pieces).
     """
 
-    def __init__(self, target_temperature_K: float | None = None, g_ref: RDFResult | Mapping[str, Any] | None = None,
-                 fragmentation: bool | None = None, total_time_fs: float | None = None,
-                 bond_factor: float = BOND_FACTOR, collapse_factor: float = COLLAPSE_FACTOR,
-                 temperature_factor: float = TEMPERATURE_FACTOR, rdf_window_steps: int = RDF_WINDOW_STEPS,
-                 wf_threshold: float = WF_THRESHOLD, contact_factor: float | None = None, skin: float = SKIN_A,
-                 dense_max_atoms: int = DENSE_MAX_ATOMS):
+    def __init__(
+        self,
+        target_temperature_K: float | None = None,
+        g_ref: RDFResult | Mapping[str, Any] | None = None,
+        fragmentation: bool | None = None,
+        total_time_fs: float | None = None,
+        bond_factor: float = BOND_FACTOR,
+        collapse_factor: float = COLLAPSE_FACTOR,
+        temperature_factor: float = TEMPERATURE_FACTOR,
+        rdf_window_steps: int = RDF_WINDOW_STEPS,
+        wf_threshold: float = WF_THRESHOLD,
+        contact_factor: float | None = None,
+        skin: float = SKIN_A,
+        dense_max_atoms: int = DENSE_MAX_ATOMS,
+    ):
         self.target_temperature_K = target_temperature_K
         self.g_ref = g_ref if (g_ref is None or isinstance(g_ref, RDFResult)) else RDFResult.from_dict(g_ref)
         self.fragmentation = fragmentation
@@ -202,7 +219,11 @@ class StabilityMonitor:
         self._forest: tuple[np.ndarray, ...] | None = None  # (i, j, shifts) of a spanning forest of the bond graph
         self._forest_idx: np.ndarray | None = None  # the same as indices into the (fixed) all-pairs list
         self.max_pieces = 0
-        self.closest: tuple[float, int | None, list[int]] = (float("inf"), None, [])  # (d / covalent sum, step, [i, j]) among the pairs examined
+        self.closest: tuple[float, int | None, list[int]] = (
+            float("inf"),
+            None,
+            [],
+        )  # (d / covalent sum, step, [i, j]) among the pairs examined
         self._edges: np.ndarray | None = None
         self._window: deque = deque()
         self.max_wf = float("nan")
@@ -231,7 +252,9 @@ class StabilityMonitor:
         self._numbers = np.asarray(numbers, dtype=np.int64).reshape(-1)
         self._frag = self.fragmentation if self.fragmentation is not None else not periodic
         reach = self.bond_factor if self._frag else (self.contact_factor or self.collapse_factor)
-        self._contacts = _Contacts(self._numbers, pbc, max(reach, self.collapse_factor), self.skin, self.dense_max_atoms)
+        self._contacts = _Contacts(
+            self._numbers, pbc, max(reach, self.collapse_factor), self.skin, self.dense_max_atoms
+        )
         if self._frag:
             i, j, s, ratio = self._c.pairs(positions, cell)
             bonded = ratio < self.bond_factor
@@ -271,9 +294,13 @@ class StabilityMonitor:
         if k >= 0 and ratio[k] < self.collapse_factor:
             a, b = int(i[k]), int(j[k])
             s = self._c.radii[a] + self._c.radii[b]
-            return ("collapse", [a, b], f"atoms {self._element(a)} and {self._element(b)} are {ratio[k] * s:.3f} Å "
-                                        f"apart, {ratio[k]:.3f}x the sum of their covalent radii ({s:.3f} Å; limit "
-                                        f"{self.collapse_factor:g}x)")
+            return (
+                "collapse",
+                [a, b],
+                f"atoms {self._element(a)} and {self._element(b)} are {ratio[k] * s:.3f} Å "
+                f"apart, {ratio[k]:.3f}x the sum of their covalent radii ({s:.3f} Å; limit "
+                f"{self.collapse_factor:g}x)",
+            )
         return None
 
     def _set_forest(self, i, j, s, idx: np.ndarray) -> None:
@@ -313,23 +340,34 @@ class StabilityMonitor:
                 split_off += members[labels[members] != keep].tolist()
         d_now = ratio * self._c.sums
         broken = ""
-        cand = [(r, a, b, dn) for r, a, b, dn in zip(ratio, i, j, d_now)
-                if labels[a] != labels[b] and self._labels[a] == self._labels[b]]
+        cand = [
+            (r, a, b, dn)
+            for r, a, b, dn in zip(ratio, i, j, d_now)
+            if labels[a] != labels[b] and self._labels[a] == self._labels[b]
+        ]
         if cand:
             r, a, b, dn = min(cand)
-            broken = (f"; closest broken pair {self._element(a)}-{self._element(b)} at {dn:.3f} Å "
-                      f"({r:.3f}x the covalent sum; bonded below {self.bond_factor:g}x)")
+            broken = (
+                f"; closest broken pair {self._element(a)}-{self._element(b)} at {dn:.3f} Å "
+                f"({r:.3f}x the covalent sum; bonded below {self.bond_factor:g}x)"
+            )
         names = ", ".join(self._element(a) for a in split_off[:12]) + (" ..." if len(split_off) > 12 else "")
-        return ("fragmentation", split_off, f"the bond graph split into {pieces} pieces ({self._pieces_start} in the "
-                                            f"start frame): atoms {names} split off{broken}")
+        return (
+            "fragmentation",
+            split_off,
+            f"the bond graph split into {pieces} pieces ({self._pieces_start} in the "
+            f"start frame): atoms {names} split off{broken}",
+        )
 
     def _check_temperature(self, temperature_K) -> str | None:
         if self.target_temperature_K is None or temperature_K is None:
             return None
         limit = self.temperature_factor * float(self.target_temperature_K)
         if float(temperature_K) > limit:
-            return (f"kinetic temperature {float(temperature_K):.1f} K above {self.temperature_factor:g}x the target "
-                    f"({limit:.1f} K)")
+            return (
+                f"kinetic temperature {float(temperature_K):.1f} K above {self.temperature_factor:g}x the target "
+                f"({limit:.1f} K)"
+            )
         return None
 
     def _check_rdf(self, step: int, atoms) -> str | None:
@@ -346,13 +384,16 @@ class StabilityMonitor:
         wf = wright_factor(g_win[:n], np.asarray(self.g_ref.g)[:n])
         self.max_wf = wf if not np.isfinite(self.max_wf) else max(self.max_wf, wf)
         if wf > self.wf_threshold:
-            return (f"the RDF over the last {self.rdf_window_steps} steps deviates from the reference: WF {wf:.1f} % > "
-                    f"{self.wf_threshold:g} %")
+            return (
+                f"the RDF over the last {self.rdf_window_steps} steps deviates from the reference: WF {wf:.1f} % > "
+                f"{self.wf_threshold:g} %"
+            )
         return None
 
     # -- observer interface ------------------------------------------------------------------
-    def check(self, step: int, time_fs: float, positions: np.ndarray, numbers, cell, pbc,
-              temperature_K: float | None = None) -> str | None:
+    def check(
+        self, step: int, time_fs: float, positions: np.ndarray, numbers, cell, pbc, temperature_K: float | None = None
+    ) -> str | None:
         """The per-step checks (non-finite positions, fragmentation, collapse, temperature)."""
         if self.failed_step is not None:
             return self.reason
@@ -432,20 +473,36 @@ class StabilityMonitor:
         reach = self._contacts.reach if self._contacts is not None else 0.0
         if not ratio < reach:  # beyond the contact list: only a bound is known
             ratio, at, pair = float("inf"), None, []
-        return {"stable": stable, "time_to_failure_fs": float(total if stable or self.failed_time_fs is None else self.failed_time_fs),
-                "failed_step": self.failed_step, "reason": self.reason, "category": self.category,
-                "atoms": list(self.atoms), "last_time_fs": self.last_time_fs, "steps_checked": self.steps_checked,
-                "fragmentation_checked": bool(self._frag), "n_bonds": self._n_bonds_start,
-                "pieces_start": self._pieces_start if self._frag else None,
-                "max_pieces": self.max_pieces if self._frag else None,
-                "closest_contact": ratio if np.isfinite(ratio) else None, "closest_contact_step": at,
-                "closest_contact_atoms": pair, "contact_reach": reach, "max_rdf_wf": self.max_wf,
-                "contact_rebuilds": self._contacts.rebuilds if self._contacts is not None else 0,
-                "criterion": CRITERION_VERSION}
+        return {
+            "stable": stable,
+            "time_to_failure_fs": float(total if stable or self.failed_time_fs is None else self.failed_time_fs),
+            "failed_step": self.failed_step,
+            "reason": self.reason,
+            "category": self.category,
+            "atoms": list(self.atoms),
+            "last_time_fs": self.last_time_fs,
+            "steps_checked": self.steps_checked,
+            "fragmentation_checked": bool(self._frag),
+            "n_bonds": self._n_bonds_start,
+            "pieces_start": self._pieces_start if self._frag else None,
+            "max_pieces": self.max_pieces if self._frag else None,
+            "closest_contact": ratio if np.isfinite(ratio) else None,
+            "closest_contact_step": at,
+            "closest_contact_atoms": pair,
+            "contact_reach": reach,
+            "max_rdf_wf": self.max_wf,
+            "contact_rebuilds": self._contacts.rebuilds if self._contacts is not None else 0,
+            "criterion": CRITERION_VERSION,
+        }
 
 
-def replay(frames, g_ref: RDFResult | Mapping[str, Any] | None = None, spacing_fs: float = 1.0, save_every: int = 1,
-           **monitor_kw) -> dict[str, Any]:
+def replay(
+    frames,
+    g_ref: RDFResult | Mapping[str, Any] | None = None,
+    spacing_fs: float = 1.0,
+    save_every: int = 1,
+    **monitor_kw,
+) -> dict[str, Any]:
     """The criterion applied to a reference trajectory (``Frames`` of one system, in order): frame
     ``k`` is MD step ``k`` at ``k × spacing_fs``; ``check`` runs on every frame, ``update`` (the
     non-finite labels and the RDF window) on every ``save_every``-th frame and the last. No
@@ -464,8 +521,9 @@ def replay(frames, g_ref: RDFResult | Mapping[str, Any] | None = None, spacing_f
     labelled = frames.has_labels
     forces = frames.forces.reshape(len(frames), n, 3) if labelled else np.zeros((len(frames), n, 3))
     energy = frames.energy if labelled else np.zeros(len(frames))
-    mon = StabilityMonitor(target_temperature_K=None, g_ref=g_ref, total_time_fs=(len(frames) - 1) * spacing_fs,
-                           **monitor_kw)
+    mon = StabilityMonitor(
+        target_temperature_K=None, g_ref=g_ref, total_time_fs=(len(frames) - 1) * spacing_fs, **monitor_kw
+    )
     for k in range(len(frames)):
         t = k * spacing_fs
         if mon.check(k, t, pos[k], numbers, frames.cell[k], frames.pbc[k]):
@@ -480,7 +538,7 @@ def replay(frames, g_ref: RDFResult | Mapping[str, Any] | None = None, spacing_f
 
 
 def _failed_step(r: Any):
-    return r.get("failed_step") if isinstance(r, Mapping) else getattr(r, "failed_step")
+    return r.get("failed_step") if isinstance(r, Mapping) else r.failed_step
 
 
 def stable_fraction(results: Sequence[Any]) -> float:
@@ -490,8 +548,9 @@ def stable_fraction(results: Sequence[Any]) -> float:
     return float(np.mean([_failed_step(r) is None for r in results]))
 
 
-def survival_curve(times_to_failure: Iterable[float], total_time: float, grid=None,
-                   failed: Sequence[bool] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def survival_curve(
+    times_to_failure: Iterable[float], total_time: float, grid=None, failed: Sequence[bool] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Fraction of replicas still stable at each time of ``grid`` (fs): S(t) = mean(t_fail > t).
 
     A replica is stable (survives the whole grid) if ``failed`` says so or, without ``failed``,

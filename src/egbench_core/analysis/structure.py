@@ -7,6 +7,7 @@
 * :func:`jsd` — Jensen–Shannon divergence of the RDFs turned into probability vectors over bins,
   natural log, in [0, ln 2].
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,7 +22,7 @@ def _pair(g, g_ref) -> tuple[np.ndarray, np.ndarray]:
 
 def _relative_squared_error(g, g_ref) -> float:
     g, g_ref = _pair(g, g_ref)
-    denom = float(np.sum(g_ref ** 2))
+    denom = float(np.sum(g_ref**2))
     if not denom > 0:
         raise ValueError("the reference RDF is zero everywhere")
     return float(np.sum((g - g_ref) ** 2)) / denom

@@ -7,6 +7,7 @@ enters the RDF or the violations — every structure/dynamics value covers the s
 its note says how much that was. ``compute`` returns the arrays behind the numbers (RDFs,
 EV(t)/FV(t), survival) as artifacts; core writes them next to the cell's other files.
 """
+
 from __future__ import annotations
 
 import logging
@@ -74,13 +75,19 @@ def _stable_note(outputs) -> str:
 def _stability_observer(outputs):
     md = _md(outputs)
     periodic = bool(outputs.md_reference.pbc[0].any())
-    return StabilityMonitor(target_temperature_K=md.temperature_K, g_ref=reference_rdf(outputs) if periodic else None,
-                            total_time_fs=outputs.md_total_time_fs)
+    return StabilityMonitor(
+        target_temperature_K=md.temperature_K,
+        g_ref=reference_rdf(outputs) if periodic else None,
+        total_time_fs=outputs.md_total_time_fs,
+    )
 
 
 assert tuple(d.FAILURES) == CATEGORIES, "declared_metrics.FAILURE_CATEGORIES must list analysis.CATEGORIES"
-STABILITY_OBSERVER = ObserverSpec("stability", _stability_observer,
-                                  description="the stability criterion at every step; its failure ends the stable part")
+STABILITY_OBSERVER = ObserverSpec(
+    "stability",
+    _stability_observer,
+    description="the stability criterion at every step; its failure ends the stable part",
+)
 
 
 def time_to_failure(outputs) -> list[tuple[float, bool]]:
@@ -118,26 +125,46 @@ def _stability(outputs) -> MetricResult:
     total = float(outputs.md_total_time_fs)
     grid, surv = survival_curve(t, total, grid=101, failed=[not s for s in stable])
     seen = [STABILITY_OBSERVER.of(r) for r in outputs.md]
-    artifact = Artifact("stability.json", "stability", {
-        "criterion": {"version": _criterion.CRITERION_VERSION, "bond_factor": _criterion.BOND_FACTOR,
-                      "collapse_factor": _criterion.COLLAPSE_FACTOR,
-                      "temperature_factor": _criterion.TEMPERATURE_FACTOR,
-                      "rdf_window_steps": _criterion.RDF_WINDOW_STEPS, "wf_threshold": _criterion.WF_THRESHOLD},
-        "time_to_failure_fs": t, "stable": stable, "total_time_fs": total,
-        "failed_step": [r.failed_step for r in outputs.md], "reasons": [r.failure for r in outputs.md],
-        "categories": [f.get("category", "") for f in failures], "atoms": [f.get("atoms", []) for f in failures],
-        "counts": counts, "survival": {"time_fs": grid, "fraction": surv},
-        "closest_contact": [v.get("closest_contact") for v in seen], "max_pieces": [v.get("max_pieces") for v in seen],
-        "pieces_start": [v.get("pieces_start") for v in seen]})
+    artifact = Artifact(
+        "stability.json",
+        "stability",
+        {
+            "criterion": {
+                "version": _criterion.CRITERION_VERSION,
+                "bond_factor": _criterion.BOND_FACTOR,
+                "collapse_factor": _criterion.COLLAPSE_FACTOR,
+                "temperature_factor": _criterion.TEMPERATURE_FACTOR,
+                "rdf_window_steps": _criterion.RDF_WINDOW_STEPS,
+                "wf_threshold": _criterion.WF_THRESHOLD,
+            },
+            "time_to_failure_fs": t,
+            "stable": stable,
+            "total_time_fs": total,
+            "failed_step": [r.failed_step for r in outputs.md],
+            "reasons": [r.failure for r in outputs.md],
+            "categories": [f.get("category", "") for f in failures],
+            "atoms": [f.get("atoms", []) for f in failures],
+            "counts": counts,
+            "survival": {"time_fs": grid, "fraction": surv},
+            "closest_contact": [v.get("closest_contact") for v in seen],
+            "max_pieces": [v.get("max_pieces") for v in seen],
+            "pieces_start": [v.get("pieces_start") for v in seen],
+        },
+    )
     tally = ", ".join(f"{c} {n}" for c, n in counts.items() if n) + (f", other {others}" if others else "")
-    reasons = "; ".join(f"replica {r.index}: {r.failure}" + (f" (atoms {f['atoms']})" if f.get("atoms") else "")
-                        for r, f in zip(outputs.md, failures) if f)
+    reasons = "; ".join(
+        f"replica {r.index}: {r.failure}" + (f" (atoms {f['atoms']})" if f.get("atoms") else "")
+        for r, f in zip(outputs.md, failures)
+        if f
+    )
     note = f"failures: {tally}; {reasons}" if tally else ""
     n = len(stable)
-    values = [d.STABLE_FRACTION(float(np.mean(stable)), n=n, note=note),
-              d.TIME_TO_FAILURE(float(t.mean()), std=float(t.std()), n=n,
-                                note=f"of {outputs.md_total_time_fs:g} fs per replica")] + [
-              d.FAILURES[c](float(counts[c]), n=n, note=f"replicas that failed by {c}") for c in CATEGORIES]
+    values = [
+        d.STABLE_FRACTION(float(np.mean(stable)), n=n, note=note),
+        d.TIME_TO_FAILURE(
+            float(t.mean()), std=float(t.std()), n=n, note=f"of {outputs.md_total_time_fs:g} fs per replica"
+        ),
+    ] + [d.FAILURES[c](float(counts[c]), n=n, note=f"replicas that failed by {c}") for c in CATEGORIES]
     return MetricResult(values, [artifact])
 
 
@@ -146,8 +173,12 @@ def _rdf_observer(outputs):
     return RDFObserver(r_max=reference_rdf(outputs).r_max, bin_width=BIN_WIDTH)
 
 
-RDF_OBSERVER = ObserverSpec("structure", _rdf_observer, after=(STABILITY_OBSERVER,),
-                            description="the RDF of the saved frames of the stable part")
+RDF_OBSERVER = ObserverSpec(
+    "structure",
+    _rdf_observer,
+    after=(STABILITY_OBSERVER,),
+    description="the RDF of the saved frames of the stable part",
+)
 
 
 def _structure(outputs) -> MetricResult:
@@ -159,12 +190,30 @@ def _structure(outputs) -> MetricResult:
     g_ref = reference_rdf(outputs)
     n = min(len(g.g), len(g_ref.g))
     note = _stable_note(outputs)
-    artifact = Artifact("rdf.json", "rdf", {"r": g_ref.r[:n], "g": g.g[:n], "g_ref": g_ref.g[:n],
-                                            "periodic": g.periodic, "n_frames": g.n_frames, "replicas": len(rdfs)})
-    return MetricResult([d.WF(wright_factor(g.g[:n], g_ref.g[:n]), n=len(rdfs), note=note),
-                         d.WF_NOSQRT(wright_factor_nosqrt(g.g[:n], g_ref.g[:n]), n=len(rdfs),
-                                     note="paper-code variant (no square root); " + note),
-                         d.JSD(jsd(g.g[:n], g_ref.g[:n]), n=len(rdfs), note=note)], [artifact])
+    artifact = Artifact(
+        "rdf.json",
+        "rdf",
+        {
+            "r": g_ref.r[:n],
+            "g": g.g[:n],
+            "g_ref": g_ref.g[:n],
+            "periodic": g.periodic,
+            "n_frames": g.n_frames,
+            "replicas": len(rdfs),
+        },
+    )
+    return MetricResult(
+        [
+            d.WF(wright_factor(g.g[:n], g_ref.g[:n]), n=len(rdfs), note=note),
+            d.WF_NOSQRT(
+                wright_factor_nosqrt(g.g[:n], g_ref.g[:n]),
+                n=len(rdfs),
+                note="paper-code variant (no square root); " + note,
+            ),
+            d.JSD(jsd(g.g[:n], g_ref.g[:n]), n=len(rdfs), note=note),
+        ],
+        [artifact],
+    )
 
 
 # -- dynamics ---------------------------------------------------------------------------
@@ -174,8 +223,12 @@ def _oracle_observer(outputs):
     return OracleObserver(outputs.dataset.oracle)
 
 
-ORACLE_OBSERVER = ObserverSpec("dynamics", _oracle_observer, after=(STABILITY_OBSERVER,),
-                               description="an exact oracle on every saved frame of the stable part (EV(t), FV(t))")
+ORACLE_OBSERVER = ObserverSpec(
+    "dynamics",
+    _oracle_observer,
+    after=(STABILITY_OBSERVER,),
+    description="an exact oracle on every saved frame of the stable part (EV(t), FV(t))",
+)
 
 ALIGNED_WINDOW_FS = 50.0  # aligned comparisons stop here: the trajectories decorrelate within a few hundred fs
 
@@ -208,8 +261,15 @@ def _aligned(outputs, window_fs: float = ALIGNED_WINDOW_FS) -> tuple[list[dict],
         end = _segment_end(ref, r.start_frame) + 1
         ref_f = ref.forces[: int(ref.offsets[end])].reshape(end, n, 3)
         fm = traj.forces.reshape(len(traj), n, 3)[keep]
-        s = aligned_series(t[keep], traj.energy[keep], fm, ref.energy[:end], ref_f, md.reference_spacing_fs,
-                           ref_start_index=r.start_frame)
+        s = aligned_series(
+            t[keep],
+            traj.energy[keep],
+            fm,
+            ref.energy[:end],
+            ref_f,
+            md.reference_spacing_fs,
+            ref_start_index=r.start_frame,
+        )
         if len(s.time_fs):
             d = s.to_dict()
             model_idx = np.searchsorted(t[keep], s.time_fs)
@@ -236,42 +296,86 @@ def _dynamics(outputs) -> MetricResult:
         if aligned:
             modes["aligned"] = aligned
     if not modes:
-        why = ("not applicable: no oracle labelled this cell's frames while it ran, and the reference split is not "
-               "a time-contiguous trajectory")
+        why = (
+            "not applicable: no oracle labelled this cell's frames while it ran, and the reference split is not "
+            "a time-contiguous trajectory"
+        )
         return MetricResult([d.EV(math.nan, note=why), d.FV(math.nan, note=why)])
     if aligned_mae:
         x = np.asarray(aligned_mae)
-        values.append(d.ALIGNED_FORCE_MAE(float(x.mean()), std=float(x.std(ddof=1)) if len(x) > 1 else None,
-                                          n=len(x), mode="aligned",
-                                          note=f"model vs reference frames at the same time, first "
-                                               f"{ALIGNED_WINDOW_FS:g} fs (τ) of each replica's stable part"))
+        values.append(
+            d.ALIGNED_FORCE_MAE(
+                float(x.mean()),
+                std=float(x.std(ddof=1)) if len(x) > 1 else None,
+                n=len(x),
+                mode="aligned",
+                note=f"model vs reference frames at the same time, first "
+                f"{ALIGNED_WINDOW_FS:g} fs (τ) of each replica's stable part",
+            )
+        )
     for mode, series in modes.items():
         s = summarise_violations(series)
-        extra = (f"; first {ALIGNED_WINDOW_FS:g} fs (τ) only: aligned frames decorrelate within a few hundred fs "
-                 "(FV → √2/2 for uncorrelated forces)" if mode == "aligned" else "")
-        values.append(d.EV(s["ev"]["mean"] * 1e5, std=s["ev"]["std"] * 1e5, n=s["ev"]["n"], mode=mode,
-                           note=note + extra))
+        extra = (
+            f"; first {ALIGNED_WINDOW_FS:g} fs (τ) only: aligned frames decorrelate within a few hundred fs "
+            "(FV → √2/2 for uncorrelated forces)"
+            if mode == "aligned"
+            else ""
+        )
+        values.append(
+            d.EV(s["ev"]["mean"] * 1e5, std=s["ev"]["std"] * 1e5, n=s["ev"]["n"], mode=mode, note=note + extra)
+        )
         values.append(d.FV(s["fv"]["mean"], std=s["fv"]["std"], n=s["fv"]["n"], mode=mode, note=note + extra))
-        artifacts.append(Artifact(f"dynamics-{mode}.json", "dynamics",
-                                  {"mode": mode, "series": series,
-                                   "window_fs": ALIGNED_WINDOW_FS if mode == "aligned" else None}))
+        artifacts.append(
+            Artifact(
+                f"dynamics-{mode}.json",
+                "dynamics",
+                {"mode": mode, "series": series, "window_fs": ALIGNED_WINDOW_FS if mode == "aligned" else None},
+            )
+        )
     return MetricResult(values, artifacts)
 
 
 @hookimpl
 def register_metrics(register):
-    register(MetricSpec(name="stability", compute=_stability, observer=STABILITY_OBSERVER, values=d.STABILITY,
-                        version="2", artifacts=(ArtifactSpec("stability", "per replica: time to failure, category, "
-                                                             "atoms; counts; survival curve; the criterion"),),
-                        description="stable_fraction, time_to_failure and failures per category, checked every MD "
-                                    "step: non-finite values, fragmentation of a molecule's bond graph (1.5× covalent "
-                                    "radii) into more pieces than at the start, collapse (two atoms closer than 0.5× "
-                                    "their covalent radii), sliding-window RDF WF > 50 % for bulk, T > 5× target"))
-    register(MetricSpec(name="structure", compute=_structure, observer=RDF_OBSERVER, values=d.STRUCTURE, version="1",
-                        artifacts=(ArtifactSpec("rdf", "r, g (replica average), g_ref"),),
-                        description="RDF vs the reference split: wf (Wright's factor, %), wf_nosqrt, jsd (nat)"))
-    register(MetricSpec(name="dynamics", compute=_dynamics, observer=ORACLE_OBSERVER, values=d.DYNAMICS, version="2",
-                        artifacts=(ArtifactSpec("dynamics", "EV(t), FV(t) per replica, one file per mode"),),
-                        description="energy/force violation, geometric mean over time, mean ± sample std over "
-                                    "replicas, stable part only; mode oracle (an exact oracle streamed on the model's "
-                                    "frames) or aligned (first 50 fs, with aligned_force_mae)"))
+    register(
+        MetricSpec(
+            name="stability",
+            compute=_stability,
+            observer=STABILITY_OBSERVER,
+            values=d.STABILITY,
+            version="2",
+            artifacts=(
+                ArtifactSpec(
+                    "stability", "per replica: time to failure, category, atoms; counts; survival curve; the criterion"
+                ),
+            ),
+            description="stable_fraction, time_to_failure and failures per category, checked every MD "
+            "step: non-finite values, fragmentation of a molecule's bond graph (1.5× covalent "
+            "radii) into more pieces than at the start, collapse (two atoms closer than 0.5× "
+            "their covalent radii), sliding-window RDF WF > 50 % for bulk, T > 5× target",
+        )
+    )
+    register(
+        MetricSpec(
+            name="structure",
+            compute=_structure,
+            observer=RDF_OBSERVER,
+            values=d.STRUCTURE,
+            version="1",
+            artifacts=(ArtifactSpec("rdf", "r, g (replica average), g_ref"),),
+            description="RDF vs the reference split: wf (Wright's factor, %), wf_nosqrt, jsd (nat)",
+        )
+    )
+    register(
+        MetricSpec(
+            name="dynamics",
+            compute=_dynamics,
+            observer=ORACLE_OBSERVER,
+            values=d.DYNAMICS,
+            version="2",
+            artifacts=(ArtifactSpec("dynamics", "EV(t), FV(t) per replica, one file per mode"),),
+            description="energy/force violation, geometric mean over time, mean ± sample std over "
+            "replicas, stable part only; mode oracle (an exact oracle streamed on the model's "
+            "frames) or aligned (first 50 fs, with aligned_force_mae)",
+        )
+    )

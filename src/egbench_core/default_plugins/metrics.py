@@ -1,4 +1,5 @@
 """Built-in metrics: static errors over whole test splits, and cost (training, MD)."""
+
 from __future__ import annotations
 
 import math
@@ -30,14 +31,18 @@ def _static(spec: ValueSpec) -> MetricSpec:
             else:
                 err = (p.forces - p.reference.forces).reshape(-1)
                 n = len(err)
-            v = float(np.mean(np.abs(err))) if stat == "mae" else float(np.sqrt(np.mean(err ** 2)))
+            v = float(np.mean(np.abs(err))) if stat == "mae" else float(np.sqrt(np.mean(err**2)))
             values.append(spec(v, split=split, n=n))
         return MetricResult(values)
 
     what = "force components" if kind == "force" else "structures"
-    return MetricSpec(name=spec.id, compute=compute, values=(spec,), version="1",
-                      description=f"{stat.upper()} of {kind}{' per atom' if per_atom else ''} over all {what} of the "
-                                  "split")
+    return MetricSpec(
+        name=spec.id,
+        compute=compute,
+        values=(spec,),
+        version="1",
+        description=f"{stat.upper()} of {kind}{' per atom' if per_atom else ''} over all {what} of the split",
+    )
 
 
 def _train_cost(out) -> MetricResult:
@@ -47,10 +52,14 @@ def _train_cost(out) -> MetricResult:
     if t.epochs_run == 0 and t.stop_reason.startswith("not trained"):  # a calculator-backed model
         note = f"not applicable: {t.stop_reason}"
         return MetricResult([v(math.nan, note=note) for v in d.TRAIN_COST])
-    return MetricResult([d.TRAIN_TIME_PER_EPOCH(t.time_per_epoch_s, n=t.epochs_run),
-                         d.TRAIN_TIME_TOTAL(t.total_time_s),
-                         d.EPOCHS(float(t.epochs_run), note=t.stop_reason),
-                         d.BEST_EPOCH(float(t.best_epoch))])
+    return MetricResult(
+        [
+            d.TRAIN_TIME_PER_EPOCH(t.time_per_epoch_s, n=t.epochs_run),
+            d.TRAIN_TIME_TOTAL(t.total_time_s),
+            d.EPOCHS(float(t.epochs_run), note=t.stop_reason),
+            d.BEST_EPOCH(float(t.best_epoch)),
+        ]
+    )
 
 
 def _md_cost(out) -> MetricResult:
@@ -63,15 +72,33 @@ def _md_cost(out) -> MetricResult:
     hw = out.hardware
     note = f"{hw.get('cpu', '?')}, torch threads {hw.get('torch_threads', '?')}, {hw.get('precision', '?')}"
     std = float(t.std(ddof=1)) if len(t) > 1 else None  # sample std over replicas
-    return MetricResult([d.MD_TIME_PER_STEP(float(t.mean()), std=std, n=len(reps), note=note),
-                         d.MD_THROUGHPUT(float(atoms_steps), n=len(reps), note=note)])
+    return MetricResult(
+        [
+            d.MD_TIME_PER_STEP(float(t.mean()), std=std, n=len(reps), note=note),
+            d.MD_THROUGHPUT(float(atoms_steps), n=len(reps), note=note),
+        ]
+    )
 
 
 @hookimpl
 def register_metrics(register):
     for spec in (d.ENERGY_MAE, d.ENERGY_RMSE, d.FORCE_MAE, d.FORCE_RMSE, d.ENERGY_PER_ATOM_MAE):
         register(_static(spec))
-    register(MetricSpec(name="train_cost", compute=_train_cost, values=d.TRAIN_COST, version="1",
-                        description="train_time_per_epoch, train_time_total, epochs, best_epoch"))
-    register(MetricSpec(name="md_cost", compute=_md_cost, values=d.MD_COST, version="1",
-                        description="md_time_per_step (mean ± std over replicas) and md_throughput"))
+    register(
+        MetricSpec(
+            name="train_cost",
+            compute=_train_cost,
+            values=d.TRAIN_COST,
+            version="1",
+            description="train_time_per_epoch, train_time_total, epochs, best_epoch",
+        )
+    )
+    register(
+        MetricSpec(
+            name="md_cost",
+            compute=_md_cost,
+            values=d.MD_COST,
+            version="1",
+            description="md_time_per_step (mean ± std over replicas) and md_throughput",
+        )
+    )

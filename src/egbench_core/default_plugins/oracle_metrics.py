@@ -11,6 +11,7 @@ frames used; the per-replica values are in the note and in ``oracle.json``. For 
 (calibrated) oracle the energy and force violations EV/FV in ``oracle`` mode come from the same
 frames (an exact oracle streams them during the MD: ``md_metrics.py``).
 """
+
 from __future__ import annotations
 
 import math
@@ -56,24 +57,42 @@ def _oracle_metrics(outputs) -> MetricResult:
     n_frames = sum(r["frames"] for r in reps)
     f_rep = [float(np.sum(r["force_abs_err_sum"]) / np.sum(r["n_force"])) for r in reps]
     f_mean, f_std = _summary(f_rep)
-    per = "; ".join(f"replica {r['replica']}: {v * 1e3:.1f} meV/Å on {r['frames']} frames"
-                    for r, v in zip(reps, f_rep))
+    per = "; ".join(f"replica {r['replica']}: {v * 1e3:.1f} meV/Å on {r['frames']} frames" for r, v in zip(reps, f_rep))
     note = f"{level}; {n_frames} frames over {len(reps)} replicas ({per})"
     out = [d.MD_FORCE_MAE(f_mean, std=f_std, n=n_frames, mode="oracle", note=note)]
     why = energy_transfer_reason(outputs.stats, outputs.md_reference) if outputs.md_reference is not None else None
     if why:
         out.append(d.MD_ENERGY_MAE_PER_ATOM(math.nan, n=n_frames, mode="oracle", note=why))
     else:
-        e_rep = [float(np.mean(np.abs(np.asarray(r["energy_model"]) - (np.asarray(r["energy_oracle"]) - offset)))
-                       / r["n_atoms"]) for r in reps]
+        e_rep = [
+            float(
+                np.mean(np.abs(np.asarray(r["energy_model"]) - (np.asarray(r["energy_oracle"]) - offset)))
+                / r["n_atoms"]
+            )
+            for r in reps
+        ]
         e_mean, e_std = _summary(e_rep)
-        out.append(d.MD_ENERGY_MAE_PER_ATOM(e_mean, std=e_std, n=n_frames, mode="oracle",
-                                            note=f"{level}; calibrated offset {offset * 1e3:+.2f} meV removed"))
+        out.append(
+            d.MD_ENERGY_MAE_PER_ATOM(
+                e_mean,
+                std=e_std,
+                n=n_frames,
+                mode="oracle",
+                note=f"{level}; calibrated offset {offset * 1e3:+.2f} meV removed",
+            )
+        )
     test = _test_force_mae(outputs)
     if test:
         d_mean, d_std = _summary([v / test for v in f_rep])
-        out.append(d.MD_FORCE_DRIFT(d_mean, std=d_std, n=n_frames, mode="oracle",
-                                    note=f"md_force_mae / test force_mae ({test * 1e3:.1f} meV/Å)"))
+        out.append(
+            d.MD_FORCE_DRIFT(
+                d_mean,
+                std=d_std,
+                n=n_frames,
+                mode="oracle",
+                note=f"md_force_mae / test force_mae ({test * 1e3:.1f} meV/Å)",
+            )
+        )
     if not info["oracle"].get("exact"):
         out.extend(_violations(reps, offset, level, n_frames))
     return MetricResult(out)
@@ -89,14 +108,21 @@ def _violations(reps, offset: float, level: str, n_frames: int) -> list[MetricVa
         fv.append(float(np.exp(np.mean(np.log(np.maximum(np.asarray(r["fv"]), 1e-12))))))
     note = f"{level}, on the sampled frames; calibrated offset removed from the oracle's energies"
     (ev_m, ev_s), (fv_m, fv_s) = _summary(ev), _summary(fv)
-    return [d.ORACLE_EV(ev_m * 1e5, std=ev_s * 1e5 if ev_s is not None else None, n=n_frames, mode="oracle",
-                        note=note),
-            d.ORACLE_FV(fv_m, std=fv_s, n=n_frames, mode="oracle", note=note)]
+    return [
+        d.ORACLE_EV(ev_m * 1e5, std=ev_s * 1e5 if ev_s is not None else None, n=n_frames, mode="oracle", note=note),
+        d.ORACLE_FV(fv_m, std=fv_s, n=n_frames, mode="oracle", note=note),
+    ]
 
 
 @hookimpl
 def register_metrics(register):
-    register(MetricSpec(name="oracle", compute=_oracle_metrics, values=d.ORACLE, version="1",
-                        description="errors where the model goes: md_force_mae, md_energy_mae_per_atom, "
-                                    "md_force_drift against the dataset's oracle on each replica's stable frames"))
-
+    register(
+        MetricSpec(
+            name="oracle",
+            compute=_oracle_metrics,
+            values=d.ORACLE,
+            version="1",
+            description="errors where the model goes: md_force_mae, md_energy_mae_per_atom, "
+            "md_force_drift against the dataset's oracle on each replica's stable frames",
+        )
+    )

@@ -1,4 +1,5 @@
 """Built-in oracle: ASE's EMT, the generator of ``synthetic-emt`` (exact: no calibration)."""
+
 from __future__ import annotations
 
 from ..hookspecs import hookimpl
@@ -13,6 +14,13 @@ def _emt(params):
 
 @hookimpl
 def register_oracles(register):
-    register(OracleSpec(name="emt", make=_emt, version="1", licence="LGPL-2.1 (ASE)",
-                        description="ASE's effective medium theory: the generator of synthetic-emt",
-                        citation="Jacobsen, Stoltze, Nørskov, Surf. Sci. 366, 394 (1996)"))
+    register(
+        OracleSpec(
+            name="emt",
+            make=_emt,
+            version="1",
+            licence="LGPL-2.1 (ASE)",
+            description="ASE's effective medium theory: the generator of synthetic-emt",
+            citation="Jacobsen, Stoltze, Nørskov, Surf. Sci. 366, 394 (1996)",
+        )
+    )

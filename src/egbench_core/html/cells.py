@@ -1,5 +1,6 @@
 """The report's unit: the done cells of one (model, preset, dataset, task), one per seed, with
 their metrics, and a column's value over them (mean ± std over seeds, as in ``egbench report``)."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -43,8 +44,9 @@ class Group:
         return aggregate(values, col) if len(values) > 1 else values[0]
 
 
-def collect(store: Store, task: str | None = None, verify: bool = True
-            ) -> tuple[dict[tuple[str, str, str, str], Group], list[CellRow]]:
+def collect(
+    store: Store, task: str | None = None, verify: bool = True
+) -> tuple[dict[tuple[str, str, str, str], Group], list[CellRow]]:
     """Done groups by (model, preset, dataset, task), and the latest cells that are not done
     (of ``task`` only, if given)."""
     cells, _ = latest_cells(store, task)
@@ -72,10 +74,11 @@ def by_dataset(groups: dict[tuple[str, str, str, str], Group]) -> dict[str, dict
     out: dict[str, dict[str, list[Group]]] = defaultdict(dict)
     for g in groups.values():
         out[g.dataset].setdefault(g.task, []).append(g)
-    return {d: dict(sorted(tasks.items(), key=lambda kv: (kv[0] != "standard", kv[0])))
-            for d, tasks in sorted(out.items())}
+    return {
+        d: dict(sorted(tasks.items(), key=lambda kv: (kv[0] != "standard", kv[0]))) for d, tasks in sorted(out.items())
+    }
 
 
 def best_direction(col: Column) -> str:
-    """"min", "max" or "" (no best marked), from the declared direction of the column's value."""
+    """ "min", "max" or "" (no best marked), from the declared direction of the column's value."""
     return {"lower": "min", "higher": "max", "neither": ""}[col.better]

@@ -2,6 +2,7 @@
 ``standard`` cell on the dataset the task trains on, same preset and seeds) beside its
 out-of-distribution value, and the ratio OOD / ID — the paper's Tables 5–8 (e.g. acac at 300 K
 beside 600 K)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -12,8 +13,9 @@ from .tables import STATE_TEXT, Cell, pick_columns
 
 COLUMNS = (
     *pick_columns("static", ("force_mae", ""), ("energy_mae", "")),
-    *pick_columns("dynamics", ("md_force_mae", "oracle"), ("ev", "oracle"), ("fv", "oracle"), ("ev", "aligned"),
-           ("fv", "aligned")),
+    *pick_columns(
+        "dynamics", ("md_force_mae", "oracle"), ("ev", "oracle"), ("fv", "oracle"), ("ev", "aligned"), ("fv", "aligned")
+    ),
     *pick_columns("structure", ("jsd", ""), ("wf", "")),
     TABLES["stability"][0],
 )
@@ -78,18 +80,28 @@ def ood_tables(groups: dict[tuple[str, str, str, str], Group]) -> list[OodTable]
             ref = groups.get((model, preset, train, "standard"))
             common = set(g.seeds) & set(ref.seeds) if ref else set()
             ood, ind = _restrict(g, common) if common else g, _restrict(ref, common) if common else None
-            missing = (f"no standard-task cell of {model} [{preset}] on {train} with seed(s) "
-                       f"{', '.join(map(str, g.seeds))} in the store")
-            row = OodRow(model, preset, dataset, ",".join(map(str, sorted(common or g.seeds))),
-                         _conditions(ind, dataset) if ind else f"{train} · standard: not in the store",
-                         _conditions(ood, dataset))
+            missing = (
+                f"no standard-task cell of {model} [{preset}] on {train} with seed(s) "
+                f"{', '.join(map(str, g.seeds))} in the store"
+            )
+            row = OodRow(
+                model,
+                preset,
+                dataset,
+                ",".join(map(str, sorted(common or g.seeds))),
+                _conditions(ind, dataset) if ind else f"{train} · standard: not in the store",
+                _conditions(ood, dataset),
+            )
             for col in COLUMNS:
                 a, b = _cell(ind, col, missing), _cell(ood, col, missing)
                 row.cells.append((a, b, _ratio(a, b)))
             rows.append(row)
         rows.sort(key=lambda r: (r.dataset, r.model, r.preset))
-        keep = [i for i in range(len(COLUMNS)) if any(r.cells[i][0].number is not None or r.cells[i][1].number
-                                                      is not None for r in rows)]
+        keep = [
+            i
+            for i in range(len(COLUMNS))
+            if any(r.cells[i][0].number is not None or r.cells[i][1].number is not None for r in rows)
+        ]
         by_reason: dict[str, list[str]] = {}
         for i in range(len(COLUMNS)):
             if i not in keep:

@@ -1,6 +1,7 @@
 """The Provenance page: runs, code and library versions (``report.provenance_tables``), and per
 cell the hardware, device, seeds and timing; the data checksums every cell used; the oracle
 calibrations; and what built the report."""
+
 from __future__ import annotations
 
 from ..report import latest_cells, oracle_calibrations, provenance_tables
@@ -9,20 +10,52 @@ from .render import Site, esc, page, plain_table
 
 
 def cell_hardware(store: Store) -> tuple[list[str], list[list[str]]]:
-    headers = ["model", "dataset", "task", "seed", "status", "run", "device", "processor", "torch threads",
-               "precision", "MD engine", "torch", "python", "replica seeds", "duration (s)", "cell key"]
+    headers = [
+        "model",
+        "dataset",
+        "task",
+        "seed",
+        "status",
+        "run",
+        "device",
+        "processor",
+        "torch threads",
+        "precision",
+        "MD engine",
+        "torch",
+        "python",
+        "replica seeds",
+        "duration (s)",
+        "cell key",
+    ]
     rows = []
     for c in latest_cells(store)[0]:
         hw = c.info.get("hardware") or {}
         seeds = c.info.get("seeds") or {}
         cpu = f"{hw.get('cpu', '')} × {hw['cores']}" if hw.get("cores") else str(hw.get("cpu", ""))
-        device = hw.get("device", "") + (f" ({hw['device_name']})" if hw.get("device_name") and hw.get("device") !=
-                                         "cpu" else "")
-        rows.append([f"{c.model} [{c.preset}]", c.dataset, c.task, str(c.seed), c.status, str(c.run_id or ""), device,
-                     cpu, str(hw.get("torch_threads", "")), str(hw.get("precision", "")), str(hw.get("md_engine", "")),
-                     str(hw.get("torch", "")), str(hw.get("python", "")),
-                     ", ".join(map(str, seeds.get("replicas") or [])),
-                     f"{c.duration_s:.1f}" if c.duration_s is not None else "", c.key[:16]])
+        device = hw.get("device", "") + (
+            f" ({hw['device_name']})" if hw.get("device_name") and hw.get("device") != "cpu" else ""
+        )
+        rows.append(
+            [
+                f"{c.model} [{c.preset}]",
+                c.dataset,
+                c.task,
+                str(c.seed),
+                c.status,
+                str(c.run_id or ""),
+                device,
+                cpu,
+                str(hw.get("torch_threads", "")),
+                str(hw.get("precision", "")),
+                str(hw.get("md_engine", "")),
+                str(hw.get("torch", "")),
+                str(hw.get("python", "")),
+                ", ".join(map(str, seeds.get("replicas") or [])),
+                f"{c.duration_s:.1f}" if c.duration_s is not None else "",
+                c.key[:16],
+            ]
+        )
     return headers, rows
 
 
@@ -41,11 +74,15 @@ def data_checksums(store: Store) -> tuple[list[str], list[list[str]]]:
 def provenance_html(site: Site, store: Store, builder: list[list[str]]) -> str:
     sections = [("What built this report", ["what", "version"], builder)]
     sections += [(t.capitalize(), h, r) for t, h, r in provenance_tables(store)]
-    sections += [("Hardware, device and seeds per cell", *cell_hardware(store)),
-                 ("Data checksums", *data_checksums(store)),
-                 ("Oracle calibrations", *oracle_calibrations(store))]
-    body = ["<h1>Provenance</h1><p class=\"lead\">Where every number comes from: the runs, the code and libraries, "
-            "the machine and device of each cell, its seeds, and the checksums of the data it read.</p>"]
+    sections += [
+        ("Hardware, device and seeds per cell", *cell_hardware(store)),
+        ("Data checksums", *data_checksums(store)),
+        ("Oracle calibrations", *oracle_calibrations(store)),
+    ]
+    body = [
+        '<h1>Provenance</h1><p class="lead">Where every number comes from: the runs, the code and libraries, '
+        "the machine and device of each cell, its seeds, and the checksums of the data it read.</p>"
+    ]
     for k, (title, headers, rows) in enumerate(sections):
         body.append(f'<section id="prov-{k}"><h2>{esc(title)}</h2>')
         body.append(plain_table(headers, rows, f"t-prov-{k}") if rows else "<p>none recorded</p>")

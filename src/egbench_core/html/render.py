@@ -1,17 +1,27 @@
 """What every page shares: the page shell (navigation, scripts from ``assets/`` only), escaping,
 value cells with their state and reason on hover, and sortable tables."""
+
 from __future__ import annotations
 
 import html
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from .tables import Cell
 
-STATE_CLASS = {"value": "v", "n/a": "na", "error": "err", "none": "none", "failed": "failed", "skipped": "skipped",
-               "interrupted": "failed", "running": "running"}
+STATE_CLASS = {
+    "value": "v",
+    "n/a": "na",
+    "error": "err",
+    "none": "none",
+    "failed": "failed",
+    "skipped": "skipped",
+    "interrupted": "failed",
+    "running": "running",
+}
 
 
 def esc(x: Any) -> str:
@@ -36,8 +46,9 @@ def page(site: Site, title: str, current: str, body: str, plots: bool = False) -
     links.append(("provenance.html", "Provenance"))
     here = ' aria-current="page"'
     nav = "".join(f'<a href="{esc(href)}"{here if href == current else ""}>{esc(text)}</a>' for href, text in links)
-    scripts = ('<script src="assets/plotly.min.js"></script>\n' if plots else "") + \
-        '<script src="assets/report.js"></script>'
+    scripts = (
+        '<script src="assets/plotly.min.js"></script>\n' if plots else ""
+    ) + '<script src="assets/report.js"></script>'
     return f"""<!doctype html>
 <html lang="en">
 <head>
@@ -61,8 +72,11 @@ def page(site: Site, title: str, current: str, body: str, plots: bool = False) -
 def value_td(cell: Cell, extra_class: str = "") -> str:
     """A value cell: ``data-sort`` holds the number it sorts by; the reason of an n/a, error,
     skipped or failed cell is its title (shown on hover)."""
-    cls = f"c-{STATE_CLASS.get(cell.state, 'none')}" + (" best" if cell.best else "") + (f" {extra_class}" if
-                                                                                          extra_class else "")
+    cls = (
+        f"c-{STATE_CLASS.get(cell.state, 'none')}"
+        + (" best" if cell.best else "")
+        + (f" {extra_class}" if extra_class else "")
+    )
     attrs = f' class="{cls}"'
     if cell.number is not None and math.isfinite(cell.number):
         attrs += f' data-sort="{cell.number!r}"'
@@ -71,8 +85,7 @@ def value_td(cell: Cell, extra_class: str = "") -> str:
         title = "best of the models on this dataset and task" + (f"; {title}" if title else "")
     if title:
         attrs += f' title="{esc(title)}"'
-    paper = (f'<span class="paper" title="{esc(cell.paper_title)}">paper {esc(cell.paper)}</span>'
-             if cell.paper else "")
+    paper = f'<span class="paper" title="{esc(cell.paper_title)}">paper {esc(cell.paper)}</span>' if cell.paper else ""
     return f"<td{attrs}>{esc(cell.text)}{paper}</td>"
 
 
@@ -81,21 +94,28 @@ def text_td(text: str, title: str = "", cls: str = "") -> str:
     return f"<td{attrs}>{esc(text)}</td>"
 
 
-def sortable(table_id: str, headers: Iterable[tuple[str, str]], rows: Iterable[tuple[str, str]],
-             head_rows: str = "") -> str:
+def sortable(
+    table_id: str, headers: Iterable[tuple[str, str]], rows: Iterable[tuple[str, str]], head_rows: str = ""
+) -> str:
     """``headers``: (text, title) of the clickable header row; ``rows``: (tr class, cells html).
     ``head_rows``: header rows above the clickable one (e.g. column groups)."""
-    ths = "".join(f'<th data-col="{i}" title="{esc(title or "click to sort")}" tabindex="0">{esc(text)}</th>'
-                  for i, (text, title) in enumerate(headers))
+    ths = "".join(
+        f'<th data-col="{i}" title="{esc(title or "click to sort")}" tabindex="0">{esc(text)}</th>'
+        for i, (text, title) in enumerate(headers)
+    )
     body = "".join(f'<tr class="{cls}">{cells}</tr>\n' for cls, cells in rows)
-    return (f'<div class="scroll"><table class="sortable" id="{esc(table_id)}">'
-            f"<thead>{head_rows}<tr>{ths}</tr></thead><tbody>\n{body}</tbody></table></div>")
+    return (
+        f'<div class="scroll"><table class="sortable" id="{esc(table_id)}">'
+        f"<thead>{head_rows}<tr>{ths}</tr></thead><tbody>\n{body}</tbody></table></div>"
+    )
 
 
 def plain_table(headers: list[str], rows: list[list[str]], table_id: str = "") -> str:
-    return sortable(table_id or "t-" + "-".join(h.split()[0].lower() for h in headers[:2]),
-                    [(h, "") for h in headers],
-                    [("", "".join(text_td(str(x)) for x in r)) for r in rows])
+    return sortable(
+        table_id or "t-" + "-".join(h.split()[0].lower() for h in headers[:2]),
+        [(h, "") for h in headers],
+        [("", "".join(text_td(str(x)) for x in r)) for r in rows],
+    )
 
 
 def json_script(element_id: str, value: Any) -> str:

@@ -4,6 +4,7 @@ g(r) (``rdf.json``), EV/FV over time (``dynamics-*.json``), the oracle's force e
 the first evaluation split (``predictions-<split>.npz``), the training history (info), and the
 (F MAE, MD ms/step) point of each model. A missing or unreadable file leaves its plot out of that
 cell (logged), never the page."""
+
 from __future__ import annotations
 
 import json
@@ -77,15 +78,26 @@ def _parity(path: Path, split: str) -> dict[str, Any] | None:
         return None
     fi, ei = _spread(len(f_ref), MAX_FORCE_POINTS), _spread(len(e_ref), MAX_ENERGY_POINTS)
     keep = lambda a, i: [float(x) for x in a[i]]  # noqa: E731
-    return {"split": split, "f_ref": keep(f_ref, fi), "f_pred": keep(f_pred, fi), "e_ref": keep(e_ref, ei),
-            "e_pred": keep(e_pred, ei), "n_forces": int(len(f_ref)), "n_frames": int(len(e_ref))}
+    return {
+        "split": split,
+        "f_ref": keep(f_ref, fi),
+        "f_pred": keep(f_pred, fi),
+        "e_ref": keep(e_ref, ei),
+        "e_pred": keep(e_pred, ei),
+        "n_forces": int(len(f_ref)),
+        "n_frames": int(len(e_ref)),
+    }
 
 
 def _one(store: Store, g: Group, i: int) -> ModelSeries:
     cell = g.cells[i]
     label = g.label + (f" seed {cell.seed}" if len(g.cells) > 1 else "")
-    s = ModelSeries(label, g.label, history=list((cell.info.get("train") or {}).get("history") or []),
-                    oracle_reason=str((cell.info.get("oracle") or {}).get("reason") or ""))
+    s = ModelSeries(
+        label,
+        g.label,
+        history=list((cell.info.get("train") or {}).get("history") or []),
+        oracle_reason=str((cell.info.get("oracle") or {}).get("reason") or ""),
+    )
     split = g.split
     for kind, path in store.artifacts(cell.key):
         if kind == "predictions" and path.name == f"predictions-{split}.npz":
@@ -120,7 +132,15 @@ def dataset_tasks(store: Store, tasks: dict[str, list[Group]], dataset: str) -> 
 
 def pareto(points: list[CostPoint]) -> list[CostPoint]:
     """The points no other point beats on both F MAE and ms/step (lower is better), by cost."""
-    front = [p for p in points if not any(q is not p and q.force_mae <= p.force_mae and q.ms_per_step <= p.ms_per_step
-                                          and (q.force_mae < p.force_mae or q.ms_per_step < p.ms_per_step)
-                                          for q in points)]
+    front = [
+        p
+        for p in points
+        if not any(
+            q is not p
+            and q.force_mae <= p.force_mae
+            and q.ms_per_step <= p.ms_per_step
+            and (q.force_mae < p.force_mae or q.ms_per_step < p.ms_per_step)
+            for q in points
+        )
+    ]
     return sorted(front, key=lambda p: (p.ms_per_step, p.force_mae))

@@ -2,6 +2,7 @@
 number it sorts by, its state (a value, n/a, error, —, or the status of a cell that did not
 finish) and the reason behind a state; the best value per column among the models of one dataset
 and task; the article's value where ``egbench report --compare paper`` pairs one."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -30,9 +31,22 @@ class Layout:
 LAYOUTS = (
     Layout("static", "Static errors", "paper Table 1", TABLES["static"][:4]),
     Layout("structure", "Structure", "paper Table 2", TABLES["structure"]),
-    Layout("dynamics", "Dynamics", "paper Table 3 (oracle errors first, then EV/FV)", pick_columns(
-        "dynamics", ("md_force_mae", "oracle"), ("md_force_drift", "oracle"), ("md_energy_mae_per_atom", "oracle"),
-        ("aligned_force_mae", "aligned"), ("ev", "oracle"), ("fv", "oracle"), ("ev", "aligned"), ("fv", "aligned"))),
+    Layout(
+        "dynamics",
+        "Dynamics",
+        "paper Table 3 (oracle errors first, then EV/FV)",
+        pick_columns(
+            "dynamics",
+            ("md_force_mae", "oracle"),
+            ("md_force_drift", "oracle"),
+            ("md_energy_mae_per_atom", "oracle"),
+            ("aligned_force_mae", "aligned"),
+            ("ev", "oracle"),
+            ("fv", "oracle"),
+            ("ev", "aligned"),
+            ("fv", "aligned"),
+        ),
+    ),
     Layout("stability", "Stability", "no paper table", TABLES["stability"]),
     Layout("cost", "Cost", "paper Table 4 (measured on the machine that ran the cell)", TABLES["static"][4:]),
 )
@@ -103,19 +117,31 @@ def paper_values(store: Store) -> dict[tuple[str, str, str, str], dict[tuple[str
                 title = f"EGraFFBench {row[4]}" + (f", in {unit}" if unit else "")
                 if p.mark:
                     title += f". {p.mark} {PAPER_MARKS[p.mark]}"
-                out.setdefault(key, {}).setdefault((p.column.metric, p.column.mode),
-                                                   (f"{text} {unit}".strip() + (f" {p.mark}" if p.mark else ""),
-                                                    title))
+                out.setdefault(key, {}).setdefault(
+                    (p.column.metric, p.column.mode),
+                    (f"{text} {unit}".strip() + (f" {p.mark}" if p.mark else ""), title),
+                )
     return out
 
 
-def board(layout: Layout, groups: dict[tuple[str, str, str, str], Group], not_done: list[CellRow],
-          paper: dict | None = None) -> Board:
+def board(
+    layout: Layout, groups: dict[tuple[str, str, str, str], Group], not_done: list[CellRow], paper: dict | None = None
+) -> Board:
     paper = paper or {}
     rows = []
     for key, g in groups.items():
-        row = Row(g.model, g.preset, g.dataset, g.task, g.split, ",".join(map(str, g.seeds)), "done",
-                  reason="; ".join(MARKS[m] for m in g.marks), marks=g.marks, training=cell_mode(g.cells[0].info))
+        row = Row(
+            g.model,
+            g.preset,
+            g.dataset,
+            g.task,
+            g.split,
+            ",".join(map(str, g.seeds)),
+            "done",
+            reason="; ".join(MARKS[m] for m in g.marks),
+            marks=g.marks,
+            training=cell_mode(g.cells[0].info),
+        )
         theirs = paper.get(key, {})
         for col in layout.columns:
             v = g.value(col)
@@ -126,10 +152,30 @@ def board(layout: Layout, groups: dict[tuple[str, str, str, str], Group], not_do
         rows.append(row)
     for c in not_done:
         why = c.reason or c.status
-        rows.append(Row(c.model, c.preset, c.dataset, c.task, "", str(c.seed), c.status, why,
-                        cells=[Cell(c.status, None, c.status, why) for _ in layout.columns]))
-    rows.sort(key=lambda r: (r.dataset, r.task != "standard", r.task, r.status != "done",
-                             MODE_ORDER.get(r.training, len(MODE_ORDER)), r.model, r.preset))
+        rows.append(
+            Row(
+                c.model,
+                c.preset,
+                c.dataset,
+                c.task,
+                "",
+                str(c.seed),
+                c.status,
+                why,
+                cells=[Cell(c.status, None, c.status, why) for _ in layout.columns],
+            )
+        )
+    rows.sort(
+        key=lambda r: (
+            r.dataset,
+            r.task != "standard",
+            r.task,
+            r.status != "done",
+            MODE_ORDER.get(r.training, len(MODE_ORDER)),
+            r.model,
+            r.preset,
+        )
+    )
     _mark_best(layout.columns, rows)
     return Board(layout.key, layout.title, layout.source, layout.columns, rows)
 

@@ -5,6 +5,7 @@ plotly package), so the folder opens from ``file://`` with no network.
 A folder that holds anything but an earlier egbench report is refused (:class:`ReportFolderError`);
 an earlier report's files (listed in ``MARKER``) are replaced.
 """
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -49,8 +50,9 @@ def _prepare(out: Path) -> None:
         raise ReportFolderError(f"--out-dir {out} is a file, expected a folder for the HTML report")
     marker = out / MARKER
     if out.is_dir() and any(out.iterdir()) and not marker.is_file():
-        raise ReportFolderError(f"--out-dir {out} is not empty and holds no earlier egbench report; name a new or "
-                                "empty folder")
+        raise ReportFolderError(
+            f"--out-dir {out} is not empty and holds no earlier egbench report; name a new or empty folder"
+        )
     if marker.is_file():
         for name in json.loads(marker.read_text()).get("files", []):
             p = out / name
@@ -70,16 +72,20 @@ def write_report(store: Store, out: Path, task: str | None = None) -> Path:
     per_dataset = by_dataset(groups)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S %z")
     plotly_js = plotly.offline.get_plotlyjs_version()
-    footer = (f"Rebuilt from the results store <code>{esc(store.root)}</code> on {esc(stamp)} by egbench-core "
-              f"{esc(_version('egbench-core'))} with plotly.js {esc(plotly_js)} (inside this folder: it opens "
-              "offline).")
+    footer = (
+        f"Rebuilt from the results store <code>{esc(store.root)}</code> on {esc(stamp)} by egbench-core "
+        f"{esc(_version('egbench-core'))} with plotly.js {esc(plotly_js)} (inside this folder: it opens "
+        "offline)."
+    )
     site = Site(tuple(per_dataset), footer)
     files: dict[str, str] = {}
 
     cells = latest_cells(store, task)[0]
     n = {s: sum(c.status == s for c in cells) for s in ("done", "failed", "skipped")}
-    summary = (f"{len(cells)} cells: {n['done']} done ({len(groups)} model × dataset × task rows), {n['failed']} "
-               f"failed, {n['skipped']} skipped, {len(cells) - sum(n.values())} other.")
+    summary = (
+        f"{len(cells)} cells: {n['done']} done ({len(groups)} model × dataset × task rows), {n['failed']} "
+        f"failed, {n['skipped']} skipped, {len(cells) - sum(n.values())} other."
+    )
     not_run = group_not_run([[f"{c.model} [{c.preset}]", c.dataset, c.task, c.status, c.reason] for c in not_done])
     notes = code_warnings([c for g in groups.values() for c in g.cells])
     files["index.html"] = overview(site, boards(groups, not_done, paper_values(store)), not_run, summary, notes)
@@ -88,9 +94,13 @@ def write_report(store: Store, out: Path, task: str | None = None) -> Path:
     for dataset, tasks in per_dataset.items():
         sections = [(dt, figures(dt, palette)) for dt in dataset_tasks(store, tasks, dataset)]
         files[dataset_page(dataset)] = dataset_html(site, dataset, sections)
-    builder = [["egbench-core", _version("egbench-core")], ["plotly (Python)", _version("plotly")],
-               ["plotly.js (assets/plotly.min.js)", plotly_js], ["generated", stamp],
-               ["results store", str(store.root)]]
+    builder = [
+        ["egbench-core", _version("egbench-core")],
+        ["plotly (Python)", _version("plotly")],
+        ["plotly.js (assets/plotly.min.js)", plotly_js],
+        ["generated", stamp],
+        ["results store", str(store.root)],
+    ]
     files["provenance.html"] = provenance_html(site, store, builder)
 
     for name, text in files.items():

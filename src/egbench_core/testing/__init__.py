@@ -14,6 +14,7 @@ forces are the calculator's own).
 
 Importing this package does not import pytest or torch; the checks import them when they run.
 """
+
 from __future__ import annotations
 
 from .calculator_conformance import CalculatorConformance, finite_difference_forces
@@ -22,7 +23,19 @@ from .fakes import FakeModelPlugin, toy_pair_spec
 from .structures import FIXTURE_SPECIES, molecule, periodic_box, random_rotation, relabel
 
 __all__ = [
-    "CalculatorConformance", "FAKE_E0", "FAKE_SCALE", "FIXTURE_SPECIES", "TOLERANCES", "FakeModelPlugin",
-    "ModelConformance", "assert_close", "fake_stats", "finite_difference_forces", "molecule", "periodic_box",
-    "random_rotation", "relabel", "toy_pair_spec",
+    "CalculatorConformance",
+    "FAKE_E0",
+    "FAKE_SCALE",
+    "FIXTURE_SPECIES",
+    "TOLERANCES",
+    "FakeModelPlugin",
+    "ModelConformance",
+    "assert_close",
+    "fake_stats",
+    "finite_difference_forces",
+    "molecule",
+    "periodic_box",
+    "random_rotation",
+    "relabel",
+    "toy_pair_spec",
 ]

@@ -16,9 +16,11 @@ translation and permutation invariance; a 2×2×2 supercell has 8 times the ener
 computing in float32 sets looser tolerances (and a larger step). Periodic checks are skipped when
 the spec declares ``capabilities.periodic = False``.
 """
+
 from __future__ import annotations
 
-from typing import Any, ClassVar, Sequence
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 

@@ -24,11 +24,13 @@ Each check is a plain method raising :class:`AssertionError`, so it can also be 
 directly (the kit's own tests do that to show it catches broken models). Override
 :meth:`ModelConformance.prepare_model` to, e.g., randomise a zero-initialised output layer.
 """
+
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -52,7 +54,7 @@ FAKE_E0 = {1: -13.6, 6: -1029.8, 8: -2043.1, 14: -7871.2}
 FAKE_SCALE = 1.7
 
 
-def fake_stats(species: Sequence[int], cutoff: float) -> "Any":
+def fake_stats(species: Sequence[int], cutoff: float) -> Any:
     """:class:`DatasetStats` for ``species`` with made-up E0s and scale, and the fixtures' real
     average number of neighbours within ``cutoff``."""
     from ..graph import neighbour_list
@@ -280,8 +282,9 @@ class ModelConformance(SpecUnderTest):
             other = atoms.copy()
             z = int(other.numbers[0])
             other.numbers[0] = next(s for s in species if s != z)
-            de = (self.evaluate([other])["energy"][0] - self.reference_energy(other)) - \
-                 (self.evaluate([atoms])["energy"][0] - self.reference_energy(atoms))
+            de = (self.evaluate([other])["energy"][0] - self.reference_energy(other)) - (
+                self.evaluate([atoms])["energy"][0] - self.reference_energy(atoms)
+            )
             if not abs(de) > 1e-7:
                 _fail(f"{name}: the model's energy does not depend on the elements")
 
@@ -324,8 +327,11 @@ class ModelConformance(SpecUnderTest):
                 energies = []
                 for sign in (1.0, -1.0):
                     deform = np.eye(3) + sign * eps
-                    gs = replace(g, positions=torch.as_tensor(atoms.positions @ deform, dtype=torch.float64),
-                                 cell=torch.as_tensor((atoms.cell.array @ deform)[None], dtype=torch.float64))
+                    gs = replace(
+                        g,
+                        positions=torch.as_tensor(atoms.positions @ deform, dtype=torch.float64),
+                        cell=torch.as_tensor((atoms.cell.array @ deform)[None], dtype=torch.float64),
+                    )
                     with torch.no_grad():
                         energies.append(float(self.potential(gs).sum()))
                 fd[a, b] = (energies[0] - energies[1]) / (2 * h) / volume
@@ -384,7 +390,9 @@ class ModelConformance(SpecUnderTest):
         offset = 0
         for k, (a, one) in enumerate(zip(structs, singles)):
             self.assert_energy_close(batch["energy"][k], one["energy"][0], a, tol, f"structure {k}: batched energy")
-            assert_close(batch["forces"][offset:offset + len(a)], one["forces"], tol, f"structure {k}: batched forces")
+            assert_close(
+                batch["forces"][offset : offset + len(a)], one["forces"], tol, f"structure {k}: batched forces"
+            )
             offset += len(a)
         if self.capabilities.periodic and self.capabilities.stress:
             box = self.box()
@@ -410,8 +418,12 @@ class ModelConformance(SpecUnderTest):
             sup = box.repeat(reps)
             out = self.evaluate([sup])
             ref_e = self.reference_energy(box)
-            assert_close(out["energy"] - n * ref_e, n * (ref["energy"] - ref_e), tol,
-                         f"{reps} supercell: energy = {n} x the cell's")
+            assert_close(
+                out["energy"] - n * ref_e,
+                n * (ref["energy"] - ref_e),
+                tol,
+                f"{reps} supercell: energy = {n} x the cell's",
+            )
             assert_close(out["forces"], np.tile(ref["forces"], (n, 1)), tol, f"{reps} supercell: forces per atom")
             if "stress" in ref:
                 assert_close(out["stress"], ref["stress"], tol, f"{reps} supercell: stress")
@@ -428,8 +440,12 @@ class ModelConformance(SpecUnderTest):
             ref = self.evaluate([atoms], stress=False)
             out = self.evaluate([atoms], potential=pot32, stress=False, dtype=torch.float32)
             ref_e = self.reference_energy(atoms)
-            assert_close(out["energy"] - ref_e, ref["energy"] - ref_e,
-                         {"atol": tol["atol"] * len(atoms), "rtol": tol["rtol"]}, f"{name}: float32 energy")
+            assert_close(
+                out["energy"] - ref_e,
+                ref["energy"] - ref_e,
+                {"atol": tol["atol"] * len(atoms), "rtol": tol["rtol"]},
+                f"{name}: float32 energy",
+            )
             assert_close(out["forces"], ref["forces"], tol, f"{name}: float32 forces")
 
     def test_same_numbers_on_cuda(self):
@@ -448,10 +464,16 @@ class ModelConformance(SpecUnderTest):
         for name, atoms in self._structures():
             ref = self.evaluate([atoms], stress=False)
             out = evaluate(gpu, self.graph([atoms]).to("cuda"), forces=True)
-            assert str(out["forces"].device).startswith("cuda"), f"{name}: forces were computed on {out['forces'].device}"
+            assert str(out["forces"].device).startswith("cuda"), (
+                f"{name}: forces were computed on {out['forces'].device}"
+            )
             ref_e = self.reference_energy(atoms)
-            assert_close(out["energy"].detach().cpu().double().numpy() - ref_e, ref["energy"] - ref_e,
-                         {"atol": tol["atol"] * len(atoms), "rtol": tol["rtol"]}, f"{name}: energy on CUDA")
+            assert_close(
+                out["energy"].detach().cpu().double().numpy() - ref_e,
+                ref["energy"] - ref_e,
+                {"atol": tol["atol"] * len(atoms), "rtol": tol["rtol"]},
+                f"{name}: energy on CUDA",
+            )
             assert_close(out["forces"].detach().cpu().double().numpy(), ref["forces"], tol, f"{name}: forces on CUDA")
 
     def test_parameters_receive_gradients(self):

@@ -12,6 +12,7 @@ the mirror is absent), an autouse ``_env``, ``registry`` (the plugin's own regis
 core's), ``datasets`` (``{id: spec}`` that the plugin's ``register_datasets`` hook registers) and
 ``sha256sums`` (``{relative path: sha256}`` of the mirror).
 """
+
 from __future__ import annotations
 
 import importlib

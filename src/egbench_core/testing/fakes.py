@@ -12,21 +12,32 @@ invariant, so core's trainer / runner / CLI tests can use it as a stand-in archi
     catalog = load_catalog(extra_plugins=[FakeModelPlugin()], entry_points=False)
     spec = catalog.get("models", "toy-pair")
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..hookspecs import hookimpl
 from ..interfaces import Capabilities, ModelSpec
 
 TOY_PRESETS: dict[str, dict[str, Any]] = {
-    "smoke": {"cutoff": 4.0, "model": {"n_basis": 8},
-              "train": {"epochs": 3, "batch_size": 8, "lr": 1e-2, "early_stop_patience": 3}},
-    "quick": {"cutoff": 4.5, "model": {"n_basis": 12},
-              "train": {"epochs": 30, "batch_size": 8, "lr": 1e-2, "scheduler_patience": 5}},
-    "paper": {"cutoff": 5.0, "model": {"n_basis": 16},
-              "train": {"epochs": 200, "batch_size": 8, "lr": 5e-3, "ema_decay": 0.99}},
+    "smoke": {
+        "cutoff": 4.0,
+        "model": {"n_basis": 8},
+        "train": {"epochs": 3, "batch_size": 8, "lr": 1e-2, "early_stop_patience": 3},
+    },
+    "quick": {
+        "cutoff": 4.5,
+        "model": {"n_basis": 12},
+        "train": {"epochs": 30, "batch_size": 8, "lr": 1e-2, "scheduler_patience": 5},
+    },
+    "paper": {
+        "cutoff": 5.0,
+        "model": {"n_basis": 16},
+        "train": {"epochs": 200, "batch_size": 8, "lr": 5e-3, "ema_decay": 0.99},
+    },
 }
 
 
@@ -46,10 +57,10 @@ def _module_class():
             self.gamma = float((n_basis / (cutoff - r_min)) ** 2)
             self.weights = torch.nn.Parameter(0.1 * torch.randn(n_species, n_species, n_basis))
 
-        def forward(self, graph) -> "torch.Tensor":
+        def forward(self, graph) -> torch.Tensor:
             return self.energy_from_vectors(graph, graph.edge_vectors())
 
-        def energy_from_vectors(self, graph, vec) -> "torch.Tensor":
+        def energy_from_vectors(self, graph, vec) -> torch.Tensor:
             """The energy with the edge vectors ``vec`` [E, 3] (tests hand it wrong ones on purpose)."""
             r = torch.linalg.norm(vec, dim=-1)
             i, j = graph.edge_index
@@ -67,15 +78,21 @@ def build_toy_pair(species: Sequence[int], cutoff: float, params: Mapping[str, A
     return _module_class()(len(species), cutoff, **dict(params))
 
 
-def toy_pair_spec(name: str = "toy-pair", build=build_toy_pair, capabilities: Capabilities | None = None,
-                  presets: dict[str, dict[str, Any]] | None = None) -> ModelSpec:
+def toy_pair_spec(
+    name: str = "toy-pair",
+    build=build_toy_pair,
+    capabilities: Capabilities | None = None,
+    presets: dict[str, dict[str, Any]] | None = None,
+) -> ModelSpec:
     """The ``toy-pair`` :class:`ModelSpec` (``name``/``build``/``capabilities`` can be swapped, e.g.
     to make deliberately broken variants in tests)."""
     return ModelSpec(
         name=name,
         build=build,
-        presets={k: {kk: (dict(vv) if isinstance(vv, dict) else vv) for kk, vv in v.items()}
-                 for k, v in (presets or TOY_PRESETS).items()},
+        presets={
+            k: {kk: (dict(vv) if isinstance(vv, dict) else vv) for kk, vv in v.items()}
+            for k, v in (presets or TOY_PRESETS).items()
+        },
         version="1",
         description="Toy smooth pair potential (Gaussian radial basis x per-species-pair weights, cosine cutoff). For tests.",
         citation="none (egbench test fixture)",
@@ -87,7 +104,7 @@ def toy_pair_spec(name: str = "toy-pair", build=build_toy_pair, capabilities: Ca
 class FakeModelPlugin:
     """A plugin object registering ``toy-pair`` (and any extra ``specs``) through the real hook::
 
-        load_catalog(extra_plugins=[FakeModelPlugin()])
+    load_catalog(extra_plugins=[FakeModelPlugin()])
     """
 
     def __init__(self, *specs: ModelSpec):

@@ -17,6 +17,7 @@ A data plugin's tests subclass :class:`DataPluginChecks`; :func:`registry_toml`,
 
 Importing this module imports pytest (it holds fixtures), not torch.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -26,9 +27,10 @@ import re
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar
 
 import pytest
 
@@ -87,9 +89,11 @@ class ModelPluginChecks:
     heavy: ClassVar[tuple[str, ...]] = ("torch",)
 
     def test_registration_is_cheap_and_found(self):
-        code = (f"import json, sys, {self.module} as p; specs = []; p.register_models(register=specs.append); "
-                f"heavy = {sorted(self.heavy)!r}; loaded = [m for m in heavy if m in sys.modules]; "
-                "assert not loaded, loaded; print(json.dumps([s.name for s in specs]))")
+        code = (
+            f"import json, sys, {self.module} as p; specs = []; p.register_models(register=specs.append); "
+            f"heavy = {sorted(self.heavy)!r}; loaded = [m for m in heavy if m in sys.modules]; "
+            "assert not loaded, loaded; print(json.dumps([s.name for s in specs]))"
+        )
         out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
         assert json.loads(out.strip().splitlines()[-1]) == list(self.models)
         from ..plugins import load_catalog
@@ -124,8 +128,9 @@ def plugin_datasets(module: ModuleType, registry) -> dict[str, Any]:
     return {s.name: s for s in specs}
 
 
-def check_git_sha1_on_mirror(mirror: Path, name: str, url: str, fmt: str, tmp_path: Path, monkeypatch,
-                             wrong: str = "0" * 40) -> None:
+def check_git_sha1_on_mirror(
+    mirror: Path, name: str, url: str, fmt: str, tmp_path: Path, monkeypatch, wrong: str = "0" * 40
+) -> None:
     """A registry entry checked by git blob SHA-1 (what the upstream repository publishes): the
     mirror file's hash is git's, a fetch with the right one gives the file, one with ``wrong`` is
     refused naming the expected hash."""
@@ -192,8 +197,9 @@ class DataPluginChecks:
 # --------------------------------------------------------------------------------------
 # pretrained plugins
 # --------------------------------------------------------------------------------------
-def run_zero_shot_and_fine_tuned(model_id: str, results: Path, monkeypatch,
-                                 dataset: str = "acac") -> tuple[dict[str, Any], dict[str, float]]:
+def run_zero_shot_and_fine_tuned(
+    model_id: str, results: Path, monkeypatch, dataset: str = "acac"
+) -> tuple[dict[str, Any], dict[str, float]]:
     """One smoke cell of ``model_id`` (zero-shot) and of ``model_id + "-ft"`` on ``dataset`` (standard
     task, offline): ``({model: stored cell row}, {model: test force MAE in eV/Å})``. Both must finish."""
     from ..plugins import load_catalog
@@ -207,6 +213,8 @@ def run_zero_shot_and_fine_tuned(model_id: str, results: Path, monkeypatch,
     summary = run_cells(cells, cat, store, argv=["pytest"])
     assert (summary.done, summary.failed) == (2, 0), [c.error for c in store.cells("failed")]
     rows = {r.model: r for r in store.cells("done")}
-    force_mae = {m: next(x["value"] for x in store.metrics(r.key) if (x["name"], x["split"]) == ("force_mae", "test"))
-                 for m, r in rows.items()}
+    force_mae = {
+        m: next(x["value"] for x in store.metrics(r.key) if (x["name"], x["split"]) == ("force_mae", "test"))
+        for m, r in rows.items()
+    }
     return rows, force_mae

@@ -8,9 +8,10 @@
 
 Both are built from fixed numpy seeds: the same call always gives the same structure.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -19,9 +20,7 @@ BOX_SEED = 20240612
 RATTLE_STDEV = 0.05  # Å
 
 # Lower-triangular, not orthogonal: tests that cell shifts are handled as full vectors.
-BOX_CELL = np.array([[3.30, 0.00, 0.00],
-                     [0.40, 3.10, 0.00],
-                     [-0.30, 0.50, 3.60]])
+BOX_CELL = np.array([[3.30, 0.00, 0.00], [0.40, 3.10, 0.00], [-0.30, 0.50, 3.60]])
 BOX_FRACTIONAL = np.array([[0.0, 0.0, 0.0], [0.5, 0.5, 0.0], [0.5, 0.0, 0.5], [0.0, 0.5, 0.5]])
 BOX_NUMBERS = np.array([14, 8, 6, 8])
 

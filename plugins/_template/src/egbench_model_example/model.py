@@ -1,4 +1,5 @@
 """A minimal SchNet-style network: the part of a plugin that holds the architecture."""
+
 from __future__ import annotations
 
 import math

@@ -4,6 +4,7 @@ registry file and one registration call.
 Importing this module must stay cheap: no data is read at registration (core reads the files when
 a cell loads a split).
 """
+
 from __future__ import annotations
 
 from egbench_core.plugin_kit import registry_plugin

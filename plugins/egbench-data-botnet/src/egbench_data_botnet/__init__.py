@@ -3,6 +3,7 @@ BOTNet-datasets files with every test temperature (``3bpa-botnet``).
 
 Importing this module must stay cheap: no data is read at registration.
 """
+
 from __future__ import annotations
 
 from egbench_core.plugin_kit import registry_plugin

@@ -3,6 +3,7 @@ Its temperature and frame spacing are estimates (``egbench_data_gete.estimate``,
 
 Importing this module must stay cheap: no data is read at registration.
 """
+
 from __future__ import annotations
 
 from egbench_core.plugin_kit import registry_plugin

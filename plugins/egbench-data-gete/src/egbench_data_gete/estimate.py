@@ -12,6 +12,7 @@ Both follow from a contiguous reference trajectory:
 Consecutive frames must really be consecutive: :func:`segments` cuts a trajectory where a step is
 far longer than the typical one, and the estimates use the segments only.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ def segments(frames: Frames, factor: float = 4.0) -> list[tuple[int, int]]:
     """Contiguous segments ``[start, stop)``: a new one starts where the RMS step between two
     frames exceeds ``factor`` times the median RMS step."""
     d, _ = _steps(frames)
-    rms = np.sqrt((d ** 2).sum(-1).mean(-1))
+    rms = np.sqrt((d**2).sum(-1).mean(-1))
     cuts = [i + 1 for i in np.flatnonzero(rms > factor * np.median(rms))]
     bounds = [0, *cuts, len(frames)]
     return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
@@ -79,7 +80,7 @@ def estimate(frames: Frames, min_segment: int = 10) -> Estimate:
     temps = []
     for d, m in parts:
         v = (d[1:] + d[:-1]) / (2 * dt)
-        ke = 0.5 * (m[None, :, None] * v ** 2).sum((1, 2)) / ACC  # eV
+        ke = 0.5 * (m[None, :, None] * v**2).sum((1, 2)) / ACC  # eV
         temps.append(2 * ke / ((3 * len(m) - 3) * KB_EV))
     t = np.concatenate(temps)
     return Estimate(dt, float(t.mean()), float(t.std()), int(sum(b - a for a, b in segs)), tuple(segs))

@@ -4,6 +4,7 @@ OOD tasks.
 
 Importing this module must stay cheap: no data is read at registration.
 """
+
 from __future__ import annotations
 
 from egbench_core.plugin_kit import registry_plugin
@@ -13,4 +14,5 @@ __version__ = "0.1.0"
 # "lips": the entry-point name; the registry's [datasets.*] tables of this plugin carry plugin = "lips"
 # a table with kind = "lips20" is a LiPS20 dataset (its composition and crystalline / disordered splits)
 register_registry_files, register_datasets = registry_plugin(
-    "lips", __file__, kinds={"lips20": "egbench_data_lips.lips20:LiPS20Dataset"})
+    "lips", __file__, kinds={"lips20": "egbench_data_lips.lips20:LiPS20Dataset"}
+)

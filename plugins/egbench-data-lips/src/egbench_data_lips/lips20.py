@@ -30,6 +30,7 @@ Frames carry ``info["system"]`` (system name), ``info["frame"]`` (index in its t
 ``info["crystalline"]``; a split's frames are put in a seeded random order so that a split's
 first frames (what the ``smoke`` preset takes) mix every system.
 """
+
 from __future__ import annotations
 
 import logging
@@ -41,14 +42,19 @@ from typing import Any
 import numpy as np
 
 from egbench_core.data import READERS, Frames, MalformedDataError, read_frames
-from egbench_core.datasets import DatasetSpec
+from egbench_core.datasets import (
+    DatasetSpec,
+    check_read_file,
+    dataset_origin,
+    enforce_periodicity,
+    file_fingerprint,
+    missing_files_reason,
+    spec_kwargs,
+    table_fingerprint,
+    units_kwargs,
+)
 from egbench_core.interfaces import stable_hash
 from egbench_core.registry import Registry, RegistryError, data_dir
-
-from egbench_core.datasets import (
-    check_read_file, dataset_origin, enforce_periodicity, file_fingerprint, missing_files_reason, spec_kwargs,
-    table_fingerprint, units_kwargs,
-)
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +93,9 @@ def unwrapped_displacement(positions: np.ndarray, cells: np.ndarray) -> np.ndarr
     step = np.einsum("fni,fij->fnj", frac, cells[1:])
     # narrowest width of each cell: volume / largest face area
     vol = np.abs(np.linalg.det(cells[1:]))
-    faces = np.stack([np.linalg.norm(np.cross(cells[1:, i], cells[1:, j]), axis=-1) for i, j in ((1, 2), (2, 0), (0, 1))], -1)
+    faces = np.stack(
+        [np.linalg.norm(np.cross(cells[1:, i], cells[1:, j]), axis=-1) for i, j in ((1, 2), (2, 0), (0, 1))], -1
+    )
     width = vol / faces.max(-1)
     longest = np.linalg.norm(step, axis=-1).max(-1)
     bad = np.flatnonzero(longest > MAX_STEP_FRACTION * width)
@@ -95,7 +103,8 @@ def unwrapped_displacement(positions: np.ndarray, cells: np.ndarray) -> np.ndarr
         f = int(bad[0]) + 1
         raise MalformedDataError(
             f"frame {f}: an atom moves {longest[f - 1]:.2f} Å since the previous frame (minimum image), more than "
-            f"{MAX_STEP_FRACTION} of the cell width ({width[f - 1]:.2f} Å): the trajectory cannot be unwrapped reliably")
+            f"{MAX_STEP_FRACTION} of the cell width ({width[f - 1]:.2f} Å): the trajectory cannot be unwrapped reliably"
+        )
     unwrapped = np.concatenate([np.zeros_like(pos[:1]), np.cumsum(step, axis=0)])
     return np.linalg.norm(unwrapped, axis=-1).mean(-1)
 
@@ -127,14 +136,24 @@ class LiPS20Dataset(DatasetSpec):
             self.test_last = int(sel.get("test_last", 0))
             self.buffer = int(sel.get("buffer", 0))
             self.frames_per_system = int(sel["frames_per_system"])
-            self.systems = {s: System(name=s, folder=t["folder"], formula=t["formula"], atoms=int(t["atoms"]),
-                                      role=t["role"], start=t.get("start", "crystal"))
-                            for s, t in table["systems"].items()}
+            self.systems = {
+                s: System(
+                    name=s,
+                    folder=t["folder"],
+                    formula=t["formula"],
+                    atoms=int(t["atoms"]),
+                    role=t["role"],
+                    start=t.get("start", "crystal"),
+                )
+                for s, t in table["systems"].items()
+            }
         except KeyError as exc:
             raise RegistryError(f"{where} lacks {exc}") from None
         for split, t in table["splits"].items():
             if t.get("kind") not in KINDS:
-                raise RegistryError(f"{where} split {split!r}: kind must be one of {sorted(KINDS)}, not {t.get('kind')!r}")
+                raise RegistryError(
+                    f"{where} split {split!r}: kind must be one of {sorted(KINDS)}, not {t.get('kind')!r}"
+                )
             if t["kind"] == "all" and not self._systems_of(split):
                 raise RegistryError(f"{where} split {split!r}: no system has role {t.get('from')!r}")
         for s in self.systems.values():
@@ -175,8 +194,10 @@ class LiPS20Dataset(DatasetSpec):
             frames = enforce_periodicity(frames, self.periodic, f"{self.name}/{name}")
             n_expect = self.frames_per_system
             if len(frames) != n_expect or (frames.n_atoms != s.atoms).any():
-                raise MalformedDataError(f"{self.name}/{name}: {len(frames)} frames of {set(frames.n_atoms.tolist())} atoms, "
-                                         f"expected {n_expect} of {s.atoms}")
+                raise MalformedDataError(
+                    f"{self.name}/{name}: {len(frames)} frames of {set(frames.n_atoms.tolist())} atoms, "
+                    f"expected {n_expect} of {s.atoms}"
+                )
             cryst = np.zeros(len(frames), bool)
             if s.start == "crystal":
                 cryst[: crystalline_prefix(self.displacement(name, frames), self.threshold)] = True
@@ -190,7 +211,9 @@ class LiPS20Dataset(DatasetSpec):
             frames = frames if frames is not None else self.load_system(name)
             n = self.systems[name].atoms
             try:
-                self._displacement[name] = unwrapped_displacement(frames.positions.reshape(len(frames), n, 3), frames.cell)
+                self._displacement[name] = unwrapped_displacement(
+                    frames.positions.reshape(len(frames), n, 3), frames.cell
+                )
             except MalformedDataError as exc:
                 raise MalformedDataError(f"{self.name}/{name}: {exc}") from None
         return self._displacement[name]
@@ -210,8 +233,10 @@ class LiPS20Dataset(DatasetSpec):
             return np.arange(k)
         tail = n - self.test_last
         if k >= tail - self.buffer:
-            raise MalformedDataError(f"{self.name}/{s.name}: {k} crystalline frames leave no disordered frame before the "
-                                     f"held-out tail (frames {tail}-{n - 1})")
+            raise MalformedDataError(
+                f"{self.name}/{s.name}: {k} crystalline frames leave no disordered frame before the "
+                f"held-out tail (frames {tail}-{n - 1})"
+            )
         if kind == "disordered-holdout":
             return np.arange(tail, n)
         pool = np.arange(k, tail - self.buffer)
@@ -221,7 +246,7 @@ class LiPS20Dataset(DatasetSpec):
         perm = np.random.default_rng(_stable_seed(self.seed, s.name)).permutation(pool)
         part = int(t["part"])
         start = sum(self.per_system[:part])
-        return np.sort(perm[start:start + self.per_system[part]])
+        return np.sort(perm[start : start + self.per_system[part]])
 
     def _load(self, split: str) -> Frames:
         parts = []
@@ -245,8 +270,11 @@ class LiPS20Dataset(DatasetSpec):
             row: dict[str, Any] = {"formula": s.formula, "atoms": s.atoms, "role": s.role, "start": s.start}
             if s.start == "crystal":
                 d = self.displacement(s.name)
-                row.update(crystalline=self.crystalline_count(s.name), below_threshold=int((d < self.threshold).sum()),
-                           final_displacement_A=round(float(d[-1]), 3))
+                row.update(
+                    crystalline=self.crystalline_count(s.name),
+                    below_threshold=int((d < self.threshold).sum()),
+                    final_displacement_A=round(float(d[-1]), 3),
+                )
             for split in self.splits:
                 if s in self._systems_of(split):
                     row[split] = len(self._indices(split, s))
@@ -255,7 +283,11 @@ class LiPS20Dataset(DatasetSpec):
 
     # -- availability and identity -------------------------------------------------------------
     def unavailable_reason(self, splits=None) -> str | None:
-        wanted = self._split_systems() if splits is None else {k: v for k, v in self._split_systems().items() if k in set(splits)}
+        wanted = (
+            self._split_systems()
+            if splits is None
+            else {k: v for k, v in self._split_systems().items() if k in set(splits)}
+        )
         used = {s.name: s for ss in wanted.values() for s in ss}.values()
         return missing_files_reason(self._registry, self.file_names(used))
 
@@ -265,8 +297,13 @@ class LiPS20Dataset(DatasetSpec):
     def fingerprint(self) -> dict[str, str]:
         """Per file its checksum, format and units; the split definition; the other numeric values."""
         fp = {n: file_fingerprint(e, e.format) for n in self.file_names() for e in [self._registry.entry(n)]}
-        fp["splits"] = stable_hash({"algorithm": ALGORITHM_VERSION, "selection": self._table["selection"],
-                                    "splits": self._table["splits"],
-                                    "systems": {k: dict(v) for k, v in self._table["systems"].items()}})
+        fp["splits"] = stable_hash(
+            {
+                "algorithm": ALGORITHM_VERSION,
+                "selection": self._table["selection"],
+                "splits": self._table["splits"],
+                "systems": {k: dict(v) for k, v in self._table["systems"].items()},
+            }
+        )
         fp["dataset"] = table_fingerprint(self._table)
         return fp

@@ -3,6 +3,7 @@ EGraFFBench authors' release; benzene from the original MD17 for the zero-shot t
 
 Importing this module must stay cheap: no data is read at registration.
 """
+
 from __future__ import annotations
 
 from egbench_core.plugin_kit import registry_plugin
@@ -12,4 +13,5 @@ __version__ = "0.1.0"
 # "md17": the entry-point name; the registry's [datasets.*] tables of this plugin carry plugin = "md17"
 # a table with kind = "md17-original" reads the original MD17 npz (benzene, for the zero-shot task)
 register_registry_files, register_datasets = registry_plugin(
-    "md17", __file__, kinds={"md17-original": "egbench_data_md17.original:MD17OriginalDataset"})
+    "md17", __file__, kinds={"md17-original": "egbench_data_md17.original:MD17OriginalDataset"}
+)

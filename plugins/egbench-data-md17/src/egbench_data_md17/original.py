@@ -8,6 +8,7 @@ No checksum of these files is published. :class:`MD17OriginalDataset` therefore 
 only once a registry entry with a checksum exists (a user adds it through ``EGBENCH_REGISTRY``);
 until then the dataset is listed and :meth:`unavailable_reason` says why it cannot be used.
 """
+
 from __future__ import annotations
 
 import zipfile
@@ -17,14 +18,19 @@ from typing import Any
 import numpy as np
 
 from egbench_core.data import Frames, MalformedDataError
-from egbench_core.datasets import DatasetSpec
+from egbench_core.datasets import (
+    DatasetSpec,
+    check_read_file,
+    dataset_origin,
+    enforce_periodicity,
+    file_fingerprint,
+    select_frames,
+    spec_kwargs,
+    table_fingerprint,
+)
 from egbench_core.interfaces import stable_hash
 from egbench_core.registry import ENV_REGISTRY, DataUnavailableError, Registry, RegistryError
 from egbench_core.units import energy_factor, force_factor, length_factor
-
-from egbench_core.datasets import (
-    check_read_file, dataset_origin, enforce_periodicity, file_fingerprint, select_frames, spec_kwargs, table_fingerprint,
-)
 
 # a split of a contiguous trajectory must not move any atom more than this between frames
 MAX_STEP_A = 0.2
@@ -52,8 +58,14 @@ def _read_rows(zf: zipfile.ZipFile, key: str, start: int, stop: int | None) -> n
         return np.frombuffer(buf, dtype=dtype).reshape((stop - start,) + tuple(shape[1:])).copy()
 
 
-def read_md17_npz(path: Path, energy_unit: str = "kcal/mol", force_unit: str = "kcal/mol/Å", length_unit: str = "Å",
-                  start: int = 0, stop: int | None = None) -> Frames:
+def read_md17_npz(
+    path: Path,
+    energy_unit: str = "kcal/mol",
+    force_unit: str = "kcal/mol/Å",
+    length_unit: str = "Å",
+    start: int = 0,
+    stop: int | None = None,
+) -> Frames:
     """Frames ``start:stop`` of an original MD17 npz file, converted to eV / Å / eV/Å."""
     path = Path(path)
     try:
@@ -73,10 +85,17 @@ def read_md17_npz(path: Path, energy_unit: str = "kcal/mol", force_unit: str = "
     if R.shape != (nf, len(z), 3) or F.shape != R.shape or E.shape != (nf,):
         raise MalformedDataError(f"{path}: R {R.shape}, F {F.shape}, E {E.shape}, z {z.shape} do not agree")
     lf = length_factor(length_unit)
-    return Frames(R.reshape(-1, 3) * lf, np.tile(z, nf), np.full(nf, n), np.zeros((nf, 3, 3)), np.zeros((nf, 3), bool),
-                  E * energy_factor(energy_unit), F.reshape(-1, 3) * force_factor(force_unit),
-                  info={"frame": np.arange(start, start + nf), "file_frame": np.arange(start, start + nf)},
-                  source=str(path))
+    return Frames(
+        R.reshape(-1, 3) * lf,
+        np.tile(z, nf),
+        np.full(nf, n),
+        np.zeros((nf, 3, 3)),
+        np.zeros((nf, 3), bool),
+        E * energy_factor(energy_unit),
+        F.reshape(-1, 3) * force_factor(force_unit),
+        info={"frame": np.arange(start, start + nf), "file_frame": np.arange(start, start + nf)},
+        source=str(path),
+    )
 
 
 def max_step(frames: Frames) -> float:
@@ -116,10 +135,12 @@ class MD17OriginalDataset(DatasetSpec):
 
     # -- availability -----------------------------------------------------------------------
     def _no_checksum_reason(self) -> str:
-        return (f"no published checksum for {self.source_file} ({self.source_url}), and egbench does not use "
-                f"unverified data: download it, check it, and add a files entry named \"{self.source_file}\" with its "
-                f"sha256 (format = \"md17-npz\", units in kcal/mol) to a TOML file named by {ENV_REGISTRY} "
-                f"(the plugin's README shows the entry)")
+        return (
+            f"no published checksum for {self.source_file} ({self.source_url}), and egbench does not use "
+            f'unverified data: download it, check it, and add a files entry named "{self.source_file}" with its '
+            f'sha256 (format = "md17-npz", units in kcal/mol) to a TOML file named by {ENV_REGISTRY} '
+            f"(the plugin's README shows the entry)"
+        )
 
     def unavailable_reason(self, splits=None) -> str | None:
         if self.source_file not in self._registry.files:
@@ -131,7 +152,11 @@ class MD17OriginalDataset(DatasetSpec):
     def fingerprint(self) -> dict[str, str]:
         e = self._registry.files.get(self.source_file)
         file = file_fingerprint(e, "md17-npz", self._units()) if e else "unregistered"
-        return {self.source_file: file, "splits": stable_hash(self._table["splits"]), "dataset": table_fingerprint(self._table)}
+        return {
+            self.source_file: file,
+            "splits": stable_hash(self._table["splits"]),
+            "dataset": table_fingerprint(self._table),
+        }
 
     def fetch(self) -> list[Path]:
         if self.source_file not in self._registry.files:
@@ -157,5 +182,6 @@ class MD17OriginalDataset(DatasetSpec):
             if step > MAX_STEP_A:
                 raise MalformedDataError(
                     f"{where}: declared contiguous, but an atom moves {step:.3f} Å between two frames of {path} "
-                    f"(more than {MAX_STEP_A} Å): these are not consecutive AIMD frames; fix the split in the registry")
+                    f"(more than {MAX_STEP_A} Å): these are not consecutive AIMD frames; fix the split in the registry"
+                )
         return frames

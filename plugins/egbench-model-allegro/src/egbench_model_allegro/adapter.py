@@ -11,20 +11,35 @@ Preset keys (``params``): AllegroModel's arguments, except that the two-body rad
 embedding (a hydra ``_target_`` dict upstream) is given by flat keys ``num_bessels``,
 ``bessel_trainable`` and ``polynomial_cutoff_p`` (:class:`allegro.nn.TwoBodyBesselScalarEmbed`).
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from egbench_model_nequip.adapter import NequIPFamilyPotential, build_graph_model, check_settings
 
 # Keys of the radial-chemical embedding (TwoBodyBesselScalarEmbed) given flat in a preset.
 EMBED_SETTINGS = {"num_bessels", "bessel_trainable", "polynomial_cutoff_p"}
 ALLEGRO_SETTINGS = EMBED_SETTINGS | {
-    "l_max", "parity", "num_layers", "num_scalar_features", "num_tensor_features", "radial_chemical_embed_dim",
-    "scalar_embed_mlp_hidden_layers_depth", "scalar_embed_mlp_hidden_layers_width", "scalar_embed_mlp_nonlinearity",
-    "allegro_mlp_hidden_layers_depth", "allegro_mlp_hidden_layers_width", "allegro_mlp_nonlinearity",
-    "tp_path_channel_coupling", "readout_mlp_hidden_layers_depth", "readout_mlp_hidden_layers_width",
-    "readout_mlp_nonlinearity", "weight_individual_irreps", "forward_normalize",
+    "l_max",
+    "parity",
+    "num_layers",
+    "num_scalar_features",
+    "num_tensor_features",
+    "radial_chemical_embed_dim",
+    "scalar_embed_mlp_hidden_layers_depth",
+    "scalar_embed_mlp_hidden_layers_width",
+    "scalar_embed_mlp_nonlinearity",
+    "allegro_mlp_hidden_layers_depth",
+    "allegro_mlp_hidden_layers_width",
+    "allegro_mlp_nonlinearity",
+    "tp_path_channel_coupling",
+    "readout_mlp_hidden_layers_depth",
+    "readout_mlp_hidden_layers_width",
+    "readout_mlp_nonlinearity",
+    "weight_individual_irreps",
+    "forward_normalize",
 }
 
 

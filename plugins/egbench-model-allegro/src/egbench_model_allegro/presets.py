@@ -6,6 +6,7 @@ available), mapped onto nequip-allegro 0.8's ``AllegroModel`` arguments as below
 settings that egbench's one trainer has (see README.md). ``smoke`` and ``quick`` are egbench's own
 choices for a 2-core CPU.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -78,24 +79,59 @@ PAPER_TRAIN: dict[str, Any] = {
 PRESETS: dict[str, dict[str, Any]] = {
     "smoke": {
         "cutoff": 4.0,
-        "model": {"l_max": 1, "parity": True, "num_layers": 2, "num_tensor_features": 4, "num_scalar_features": 8,
-                  "num_bessels": 4, "bessel_trainable": True, "polynomial_cutoff_p": 6, "radial_chemical_embed_dim": 8,
-                  "scalar_embed_mlp_hidden_layers_depth": 1, "scalar_embed_mlp_hidden_layers_width": 8,
-                  "allegro_mlp_hidden_layers_depth": 1, "allegro_mlp_hidden_layers_width": 8,
-                  "readout_mlp_hidden_layers_depth": 1, "readout_mlp_hidden_layers_width": 8},
+        "model": {
+            "l_max": 1,
+            "parity": True,
+            "num_layers": 2,
+            "num_tensor_features": 4,
+            "num_scalar_features": 8,
+            "num_bessels": 4,
+            "bessel_trainable": True,
+            "polynomial_cutoff_p": 6,
+            "radial_chemical_embed_dim": 8,
+            "scalar_embed_mlp_hidden_layers_depth": 1,
+            "scalar_embed_mlp_hidden_layers_width": 8,
+            "allegro_mlp_hidden_layers_depth": 1,
+            "allegro_mlp_hidden_layers_width": 8,
+            "readout_mlp_hidden_layers_depth": 1,
+            "readout_mlp_hidden_layers_width": 8,
+        },
         "train": {"epochs": 2, "batch_size": 8, "lr": 0.005, "energy_weight": 1.0, "force_weight": 1.0},
     },
     "quick": {
         "cutoff": 5.0,
-        "model": {"l_max": 1, "parity": True, "num_layers": 2, "num_tensor_features": 16, "num_scalar_features": 64,
-                  "num_bessels": 8, "bessel_trainable": True, "polynomial_cutoff_p": 6, "radial_chemical_embed_dim": 32,
-                  "scalar_embed_mlp_hidden_layers_depth": 1, "scalar_embed_mlp_hidden_layers_width": 64,
-                  "allegro_mlp_hidden_layers_depth": 1, "allegro_mlp_hidden_layers_width": 64,
-                  "readout_mlp_hidden_layers_depth": 1, "readout_mlp_hidden_layers_width": 32,
-                  "readout_mlp_nonlinearity": None},
-        "train": {"epochs": 25, "batch_size": 5, "max_batch_atoms": 75, "lr": 0.005, "amsgrad": True, "energy_weight": 1.0,
-                  "force_weight": 1.0, "scheduler_factor": 0.8, "scheduler_patience": 5, "early_stop_patience": 50,
-                  "ema_decay": 0.99, "grad_clip": None},
+        "model": {
+            "l_max": 1,
+            "parity": True,
+            "num_layers": 2,
+            "num_tensor_features": 16,
+            "num_scalar_features": 64,
+            "num_bessels": 8,
+            "bessel_trainable": True,
+            "polynomial_cutoff_p": 6,
+            "radial_chemical_embed_dim": 32,
+            "scalar_embed_mlp_hidden_layers_depth": 1,
+            "scalar_embed_mlp_hidden_layers_width": 64,
+            "allegro_mlp_hidden_layers_depth": 1,
+            "allegro_mlp_hidden_layers_width": 64,
+            "readout_mlp_hidden_layers_depth": 1,
+            "readout_mlp_hidden_layers_width": 32,
+            "readout_mlp_nonlinearity": None,
+        },
+        "train": {
+            "epochs": 25,
+            "batch_size": 5,
+            "max_batch_atoms": 75,
+            "lr": 0.005,
+            "amsgrad": True,
+            "energy_weight": 1.0,
+            "force_weight": 1.0,
+            "scheduler_factor": 0.8,
+            "scheduler_patience": 5,
+            "early_stop_patience": 50,
+            "ema_decay": 0.99,
+            "grad_clip": None,
+        },
     },
     "paper": {"cutoff": 5.0, "model": PAPER_MODEL, "train": PAPER_TRAIN},
 }

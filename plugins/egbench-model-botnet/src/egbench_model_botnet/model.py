@@ -27,10 +27,11 @@ the envelope at the cutoff and the energy is smooth there.
 Returned energies are in units of ``stats.scale`` relative to the per-element reference energies
 (egbench's model seam): E0s, the scale and forces/stress are core's.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -48,7 +49,7 @@ GATES = {"silu": torch.nn.functional.silu, "tanh": torch.tanh}
 # --------------------------------------------------------------------------------------
 # Irreps helpers (the reference code's ``irreps_tools``)
 # --------------------------------------------------------------------------------------
-def tp_out_irreps_with_instructions(irreps1: "o3.Irreps", irreps2: "o3.Irreps", target: "o3.Irreps"):
+def tp_out_irreps_with_instructions(irreps1: o3.Irreps, irreps2: o3.Irreps, target: o3.Irreps):
     """Irreps and 'uvu' instructions of a depthwise tensor product ``irreps1 ⊗ irreps2`` keeping
     only outputs present in ``target`` (sorted, instructions permuted accordingly)."""
     out, instructions = [], []
@@ -63,7 +64,7 @@ def tp_out_irreps_with_instructions(irreps1: "o3.Irreps", irreps2: "o3.Irreps", 
     return irreps_out, instructions
 
 
-def linear_out_irreps(irreps: "o3.Irreps", target: "o3.Irreps") -> "o3.Irreps":
+def linear_out_irreps(irreps: o3.Irreps, target: o3.Irreps) -> o3.Irreps:
     """For each irrep type of (simplified) ``irreps``, the multiplicity it has in ``target``."""
     out = []
     for _, ir in irreps:
@@ -102,8 +103,12 @@ class PolynomialCutoff(torch.nn.Module):
 
     def forward(self, r: torch.Tensor) -> torch.Tensor:
         p, x = self.p, r / self.cutoff
-        env = (1.0 - (p + 1.0) * (p + 2.0) / 2.0 * x ** p + p * (p + 2.0) * x ** (p + 1.0)
-               - p * (p + 1.0) / 2.0 * x ** (p + 2.0))
+        env = (
+            1.0
+            - (p + 1.0) * (p + 2.0) / 2.0 * x**p
+            + p * (p + 2.0) * x ** (p + 1.0)
+            - p * (p + 1.0) / 2.0 * x ** (p + 2.0)
+        )
         return env * (x < 1.0).to(r.dtype)
 
 
@@ -166,24 +171,36 @@ class Interaction(torch.nn.Module):
     """One BOTNet layer: messages linear in the neighbours' features, element-dependent
     (residual) update. ``residual=False`` is the first layer (its input holds scalars only)."""
 
-    def __init__(self, node_irreps, sh_irreps, hidden_irreps, n_species: int, n_basis: int,
-                 radial_mlp: Sequence[int], radial_species: str, avg_num_neighbors: float, residual: bool):
+    def __init__(
+        self,
+        node_irreps,
+        sh_irreps,
+        hidden_irreps,
+        n_species: int,
+        n_basis: int,
+        radial_mlp: Sequence[int],
+        radial_species: str,
+        avg_num_neighbors: float,
+        residual: bool,
+    ):
         super().__init__()
         self.residual = bool(residual)
         self.avg_num_neighbors = float(avg_num_neighbors)
         self.irreps_in = o3.Irreps(node_irreps)
         self.linear_up = o3.Linear(self.irreps_in, self.irreps_in, internal_weights=True, shared_weights=True)
         irreps_mid, instructions = tp_out_irreps_with_instructions(self.irreps_in, sh_irreps, hidden_irreps)
-        self.conv_tp = o3.TensorProduct(self.irreps_in, sh_irreps, irreps_mid, instructions,
-                                        shared_weights=False, internal_weights=False)
+        self.conv_tp = o3.TensorProduct(
+            self.irreps_in, sh_irreps, irreps_mid, instructions, shared_weights=False, internal_weights=False
+        )
         self.radial = SpeciesRadialMLP(n_species, n_basis, radial_mlp, self.conv_tp.weight_numel, radial_species)
         irreps_mid = irreps_mid.simplify()
         self.irreps_out = linear_out_irreps(irreps_mid, hidden_irreps).simplify()
         self.linear = o3.Linear(irreps_mid, self.irreps_out, internal_weights=True, shared_weights=True)
         attrs = o3.Irreps(f"{n_species}x0e")
         # the element-dependent "selector" tensor product of the reference code
-        self.skip_tp = o3.FullyConnectedTensorProduct(self.irreps_in if residual else self.irreps_out, attrs,
-                                                      self.irreps_out)
+        self.skip_tp = o3.FullyConnectedTensorProduct(
+            self.irreps_in if residual else self.irreps_out, attrs, self.irreps_out
+        )
 
     def forward(self, h, node_attrs, edge_sh, edge_feats, edge_index, species):
         i, j = edge_index  # i: centre (receives), j: neighbour
@@ -213,11 +230,22 @@ class BOTNet(torch.nn.Module):
     """``forward(graph) -> Tensor[B]``: the sum over layers and atoms of the readouts.
     :meth:`energy_contributions` gives the per-layer energies ``[B, num_interactions]``."""
 
-    def __init__(self, n_species: int, cutoff: float, avg_num_neighbors: float,
-                 hidden_irreps: str = "32x0e+32x1o+32x2e+32x3o", num_interactions: int = 5, max_ell: int = 3,
-                 num_bessel: int = 8, num_polynomial_cutoff: int = 6, radial_mlp: Sequence[int] = (64, 64, 64),
-                 radial_species: str = "pair", mlp_irreps: str = "16x0e", gate: str = "silu",
-                 nonlinear_readout: bool = True):
+    def __init__(
+        self,
+        n_species: int,
+        cutoff: float,
+        avg_num_neighbors: float,
+        hidden_irreps: str = "32x0e+32x1o+32x2e+32x3o",
+        num_interactions: int = 5,
+        max_ell: int = 3,
+        num_bessel: int = 8,
+        num_polynomial_cutoff: int = 6,
+        radial_mlp: Sequence[int] = (64, 64, 64),
+        radial_species: str = "pair",
+        mlp_irreps: str = "16x0e",
+        gate: str = "silu",
+        nonlinear_readout: bool = True,
+    ):
         super().__init__()
         if num_interactions < 1:
             raise ValueError("num_interactions must be at least 1")
@@ -239,8 +267,17 @@ class BOTNet(torch.nn.Module):
         self.readouts = torch.nn.ModuleList()
         irreps = o3.Irreps(f"{n_scalars}x0e")
         for t in range(num_interactions):
-            inter = Interaction(irreps, sh_irreps, hidden, n_species, num_bessel, list(radial_mlp), radial_species,
-                                avg_num_neighbors, residual=t > 0)
+            inter = Interaction(
+                irreps,
+                sh_irreps,
+                hidden,
+                n_species,
+                num_bessel,
+                list(radial_mlp),
+                radial_species,
+                avg_num_neighbors,
+                residual=t > 0,
+            )
             self.interactions.append(inter)
             irreps = inter.irreps_out
             # as in the reference NonLinearBodyOrderedModel: the last readout is an MLP (from the
@@ -273,5 +310,6 @@ class BOTNet(torch.nn.Module):
 
 def build(species: Sequence[int], cutoff: float, params, stats) -> BOTNet:
     """``BOTNet`` for ``species`` (sorted atomic numbers); ``params`` = a preset's ``model`` dict."""
-    return BOTNet(n_species=len(species), cutoff=float(cutoff), avg_num_neighbors=float(stats.avg_num_neighbors),
-                  **dict(params))
+    return BOTNet(
+        n_species=len(species), cutoff=float(cutoff), avg_num_neighbors=float(stats.avg_num_neighbors), **dict(params)
+    )

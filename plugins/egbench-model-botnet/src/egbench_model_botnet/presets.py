@@ -9,13 +9,24 @@ records for BOTNet in the benchmark ("as MACE": Adam amsgrad, lr 0.01, weight de
 ReduceLROnPlateau factor 0.8 patience 50, EMA 0.99, E 1 : F 10; batch 1-20 and 1000-1500
 epochs by dataset): batch 10 (the BOTNet code's default) and 1500 epochs. See README.md.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 # the settings a preset's ``model`` dict may hold (checked before a build)
-MODEL_KEYS = {"hidden_irreps", "num_interactions", "max_ell", "num_bessel", "num_polynomial_cutoff", "radial_mlp",
-              "radial_species", "mlp_irreps", "gate", "nonlinear_readout"}
+MODEL_KEYS = {
+    "hidden_irreps",
+    "num_interactions",
+    "max_ell",
+    "num_bessel",
+    "num_polynomial_cutoff",
+    "radial_mlp",
+    "radial_species",
+    "mlp_irreps",
+    "gate",
+    "nonlinear_readout",
+}
 
 PAPER_MODEL: dict[str, Any] = {
     "hidden_irreps": "32x0e+32x1o+32x2e+32x3o",
@@ -50,9 +61,18 @@ PAPER_TRAIN: dict[str, Any] = {
 PRESETS: dict[str, dict[str, Any]] = {
     "smoke": {
         "cutoff": 4.0,
-        "model": {"hidden_irreps": "8x0e+8x1o", "num_interactions": 2, "max_ell": 1, "num_bessel": 4,
-                  "num_polynomial_cutoff": 6, "radial_mlp": [8], "radial_species": "pair", "mlp_irreps": "8x0e",
-                  "gate": "silu", "nonlinear_readout": True},
+        "model": {
+            "hidden_irreps": "8x0e+8x1o",
+            "num_interactions": 2,
+            "max_ell": 1,
+            "num_bessel": 4,
+            "num_polynomial_cutoff": 6,
+            "radial_mlp": [8],
+            "radial_species": "pair",
+            "mlp_irreps": "8x0e",
+            "gate": "silu",
+            "nonlinear_readout": True,
+        },
         "train": {"epochs": 2, "batch_size": 8, "lr": 0.01, "energy_weight": 1.0, "force_weight": 10.0},
     },
     "quick": {
@@ -60,11 +80,30 @@ PRESETS: dict[str, dict[str, Any]] = {
         # epoch; max_ell 1 with 3 layers was better per second than max_ell 2 with 2 or 3 layers,
         # and EMA only lags in so few epochs. Training length is a fixed number of epochs
         "cutoff": 5.0,
-        "model": {"hidden_irreps": "16x0e+16x1o", "num_interactions": 3, "max_ell": 1, "num_bessel": 8,
-                  "num_polynomial_cutoff": 6, "radial_mlp": [32, 32], "radial_species": "pair",
-                  "mlp_irreps": "16x0e", "gate": "silu", "nonlinear_readout": True},
-        "train": {"epochs": 22, "batch_size": 5, "max_batch_atoms": 75, "lr": 0.01, "amsgrad": True, "weight_decay": 5e-7,
-                  "energy_weight": 1.0, "force_weight": 10.0, "scheduler_factor": 0.8, "scheduler_patience": 5},
+        "model": {
+            "hidden_irreps": "16x0e+16x1o",
+            "num_interactions": 3,
+            "max_ell": 1,
+            "num_bessel": 8,
+            "num_polynomial_cutoff": 6,
+            "radial_mlp": [32, 32],
+            "radial_species": "pair",
+            "mlp_irreps": "16x0e",
+            "gate": "silu",
+            "nonlinear_readout": True,
+        },
+        "train": {
+            "epochs": 22,
+            "batch_size": 5,
+            "max_batch_atoms": 75,
+            "lr": 0.01,
+            "amsgrad": True,
+            "weight_decay": 5e-7,
+            "energy_weight": 1.0,
+            "force_weight": 10.0,
+            "scheduler_factor": 0.8,
+            "scheduler_patience": 5,
+        },
     },
     "paper": {"cutoff": 5.0, "model": PAPER_MODEL, "train": PAPER_TRAIN},
 }

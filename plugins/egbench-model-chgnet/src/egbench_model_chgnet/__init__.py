@@ -9,6 +9,7 @@ refitted on each cell's training split ("zero-shot (E0 refit)"). Registration is
 chgnet nor torch is imported here; :mod:`.adapter` (the only module importing chgnet) is loaded
 when a cell runs.
 """
+
 from __future__ import annotations
 
 from egbench_core.plugin_kit import pretrained_plugin
@@ -17,13 +18,23 @@ from .checkpoints import CHECKPOINTS, ELEMENTS
 
 __version__ = "0.1.0"
 
-CITATION = ("B. Deng, P. Zhong, K. Jun, J. Riebesell, K. Han, C. J. Bartel, G. Ceder, CHGNet as a pretrained "
-            "universal neural network potential for charge-informed atomistic modelling, Nat. Mach. Intell. 5, "
-            "1031-1041 (2023)")
+CITATION = (
+    "B. Deng, P. Zhong, K. Jun, J. Riebesell, K. Han, C. J. Bartel, G. Ceder, CHGNet as a pretrained "
+    "universal neural network potential for charge-informed atomistic modelling, Nat. Mach. Intell. 5, "
+    "1031-1041 (2023)"
+)
 
 # cutoff: the atom-graph cutoff of both checkpoints (Å); egbench's neighbour list only feeds the
 # training statistics, CHGNet builds its own atom and bond graphs
 chgnet_specs, register_models = pretrained_plugin(
-    CHECKPOINTS, load="egbench_model_chgnet.adapter:load_energy", version=__version__, cutoff=6.0,
-    citation=CITATION, licence="Modified BSD (LBNL; chgnet code and the checkpoints in its wheel)",
-    url="https://github.com/CederGroupHub/chgnet", requires=["chgnet==0.4.2"], stress=False, elements=ELEMENTS)
+    CHECKPOINTS,
+    load="egbench_model_chgnet.adapter:load_energy",
+    version=__version__,
+    cutoff=6.0,
+    citation=CITATION,
+    licence="Modified BSD (LBNL; chgnet code and the checkpoints in its wheel)",
+    url="https://github.com/CederGroupHub/chgnet",
+    requires=["chgnet==0.4.2"],
+    stress=False,
+    elements=ELEMENTS,
+)

@@ -6,6 +6,7 @@ without periodic boundaries is placed at the centre of a cubic box whose side le
 atom-graph cutoff (6 Å) of vacuum between the molecule and its images, so no image is ever a
 neighbour: the energy and forces are those of the isolated molecule (and do not depend on the box).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -95,8 +96,12 @@ class CHGNetEnergy(torch.nn.Module):
             idx = (graph.batch == b).nonzero().flatten()
             pos = graph.positions[idx]
             numbers = graph.atomic_numbers[idx].detach().cpu().numpy()
-            lattice, origin = _box(pos.detach().cpu().numpy(), graph.cell[b].detach().cpu().numpy(),
-                                   graph.pbc[b].detach().cpu().numpy(), self.cutoff)
+            lattice, origin = _box(
+                pos.detach().cpu().numpy(),
+                graph.cell[b].detach().cpu().numpy(),
+                graph.pbc[b].detach().cpu().numpy(),
+                self.cutoff,
+            )
             cart = pos.detach().cpu().numpy() - origin
             structure = Structure(Lattice(lattice), numbers.tolist(), cart, coords_are_cartesian=True)
             cg = self.model.graph_converter(structure).to(pos.device)
@@ -135,8 +140,9 @@ class CHGNetCalculator(Calculator):
         super().calculate(atoms, properties, system_changes)
         a = self.atoms
         lattice, origin = _box(a.positions, a.cell.array, a.pbc, self.cutoff)
-        structure = Structure(Lattice(lattice), a.get_chemical_symbols(), a.positions - origin,
-                              coords_are_cartesian=True)
+        structure = Structure(
+            Lattice(lattice), a.get_chemical_symbols(), a.positions - origin, coords_are_cartesian=True
+        )
         graph = self.model.graph_converter(structure)
         pred = self.model.predict_graph(graph, task="ef")
         n = len(a) if self.model.is_intensive else 1

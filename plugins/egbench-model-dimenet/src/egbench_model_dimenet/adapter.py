@@ -24,10 +24,12 @@ conformance kit (energy must change when atoms move; force loss must reach the w
 check such a model, so the presets use ``"glorot_orthogonal"`` (the other option of the same
 layers). ``"zeros"`` remains available (``output_initializer`` in the model dict).
 """
+
 from __future__ import annotations
 
 import copy
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -98,11 +100,21 @@ class DimeNetPPPotential(nn.Module):
         self.emb = EmbeddingBlock(radial, h, act)
         self.output_blocks = nn.ModuleList(
             OutputPPBlock(radial, h, p["out_emb_channels"], 1, p["num_output_layers"], act, p["output_initializer"])
-            for _ in range(p["num_blocks"] + 1))
+            for _ in range(p["num_blocks"] + 1)
+        )
         self.interaction_blocks = nn.ModuleList(
-            InteractionPPBlock(h, p["int_emb_size"], p["basis_emb_size"], spherical, radial, p["num_before_skip"],
-                               p["num_after_skip"], act)
-            for _ in range(p["num_blocks"]))
+            InteractionPPBlock(
+                h,
+                p["int_emb_size"],
+                p["basis_emb_size"],
+                spherical,
+                radial,
+                p["num_before_skip"],
+                p["num_after_skip"],
+                act,
+            )
+            for _ in range(p["num_blocks"])
+        )
 
     def geometry(self, graph):
         """Distances [E] (Å), triplet angles [T] (rad), and the triplet index pair (idx_kj, idx_ji)."""

@@ -9,6 +9,7 @@ exponent 5, 6 radial and 7 spherical basis functions, 1 residual layer before an
 skip, 3 output layers — the DimeNet++ paper's own settings (Gasteiger et al. 2020). Training as
 in those ``basepp.yml`` files where egbench's trainer has the setting (see README.md).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -49,21 +50,47 @@ PAPER_TRAIN: dict[str, Any] = {
 PRESETS: dict[str, dict[str, Any]] = {
     "smoke": {
         "cutoff": 4.0,
-        "model": {"hidden_channels": 16, "out_emb_channels": 16, "int_emb_size": 8, "basis_emb_size": 4,
-                  "num_blocks": 2, "num_spherical": 3, "num_radial": 4, "num_output_layers": 1,
-                  "output_initializer": "glorot_orthogonal"},
+        "model": {
+            "hidden_channels": 16,
+            "out_emb_channels": 16,
+            "int_emb_size": 8,
+            "basis_emb_size": 4,
+            "num_blocks": 2,
+            "num_spherical": 3,
+            "num_radial": 4,
+            "num_output_layers": 1,
+            "output_initializer": "glorot_orthogonal",
+        },
         "train": {"epochs": 2, "batch_size": 8, "lr": 1e-3},
     },
     "quick": {
         "cutoff": 5.0,
-        "model": {"hidden_channels": 32, "out_emb_channels": 64, "int_emb_size": 16, "basis_emb_size": 8,
-                  "num_blocks": 2, "num_spherical": 7, "num_radial": 6, "num_output_layers": 3,
-                  "output_initializer": "glorot_orthogonal"},
+        "model": {
+            "hidden_channels": 32,
+            "out_emb_channels": 64,
+            "int_emb_size": 16,
+            "basis_emb_size": 8,
+            "num_blocks": 2,
+            "num_spherical": 7,
+            "num_radial": 6,
+            "num_output_layers": 3,
+            "output_initializer": "glorot_orthogonal",
+        },
         # sized on acac (450 frames x 15 atoms) on 2 CPU cores, ~30 s per epoch there (2026-11-24;
         # README.md). Training length is a fixed number of epochs
-        "train": {"epochs": 10, "batch_size": 5, "max_batch_atoms": 75, "lr": 2e-3, "amsgrad": True, "energy_weight": 1.0,
-                  "force_weight": 10.0, "scheduler_factor": 0.8, "scheduler_patience": 5, "ema_decay": 0.99,
-                  "grad_clip": 10.0},
+        "train": {
+            "epochs": 10,
+            "batch_size": 5,
+            "max_batch_atoms": 75,
+            "lr": 2e-3,
+            "amsgrad": True,
+            "energy_weight": 1.0,
+            "force_weight": 10.0,
+            "scheduler_factor": 0.8,
+            "scheduler_patience": 5,
+            "ema_decay": 0.99,
+            "grad_clip": 10.0,
+        },
     },
     "paper": {"cutoff": 5.0, "model": PAPER_MODEL, "train": PAPER_TRAIN},
 }

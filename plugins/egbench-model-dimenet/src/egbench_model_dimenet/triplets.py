@@ -12,6 +12,7 @@ with every message ``e_kj = (j, k)`` arriving at ``j``. Seen from ``i``'s cell, 
 any other shift is a genuine triplet (``i``, ``j``'s image, and another image of ``i``), which
 the molecular rule ``i != k`` (torch-geometric, OCP) would drop.
 """
+
 from __future__ import annotations
 
 import torch

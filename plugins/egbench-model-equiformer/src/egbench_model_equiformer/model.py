@@ -41,10 +41,11 @@ What differs from the authors' code, and why (see README.md):
 Periodic cells work through the edge vectors ``graph.edge_vectors()`` (neighbours include
 periodic images): the authors' MD runs gave Equiformer no cell at all.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -84,8 +85,12 @@ class PolynomialEnvelope(torch.nn.Module):
 
     def forward(self, r: torch.Tensor) -> torch.Tensor:
         p, x = self.p, r / self.cutoff
-        env = (1.0 - (p + 1.0) * (p + 2.0) / 2.0 * x ** p + p * (p + 2.0) * x ** (p + 1.0)
-               - p * (p + 1.0) / 2.0 * x ** (p + 2.0))
+        env = (
+            1.0
+            - (p + 1.0) * (p + 2.0) / 2.0 * x**p
+            + p * (p + 2.0) * x ** (p + 1.0)
+            - p * (p + 1.0) / 2.0 * x ** (p + 2.0)
+        )
         return env * (x < 1.0).to(r.dtype)
 
 
@@ -136,8 +141,14 @@ def depthwise_tp(irreps_in, irreps_sh, irreps_target, internal_weights: bool):
                     out.append((mul, ir_out))
     irreps_out, perm, _ = o3.Irreps(out).sort()
     instructions = [(i1, i2, perm[k], mode, train) for i1, i2, k, mode, train in instructions]
-    return o3.TensorProduct(irreps_in, irreps_sh, irreps_out, instructions,
-                            internal_weights=internal_weights, shared_weights=internal_weights)
+    return o3.TensorProduct(
+        irreps_in,
+        irreps_sh,
+        irreps_out,
+        instructions,
+        internal_weights=internal_weights,
+        shared_weights=internal_weights,
+    )
 
 
 _NORMALISATION: dict[str, float] = {}
@@ -223,11 +234,11 @@ class EquivariantLayerNorm(torch.nn.Module):
             if scalar:
                 field = field - field.mean(dim=1, keepdim=True)
             norm = field.pow(2).mean(-1).mean(dim=1, keepdim=True)  # [N, 1]
-            scale = (norm + self.eps).pow(-0.5) * self.weight[None, iw:iw + mul]
+            scale = (norm + self.eps).pow(-0.5) * self.weight[None, iw : iw + mul]
             iw += mul
             field = field * scale[:, :, None]
             if scalar:
-                field = field + self.bias[ib:ib + mul].reshape(mul, 1)
+                field = field + self.bias[ib : ib + mul].reshape(mul, 1)
                 ib += mul
             fields.append(field.reshape(-1, mul * d))
         return torch.cat(fields, dim=-1)
@@ -296,8 +307,9 @@ class GraphAttention(torch.nn.Module):
         # the authors' two linear maps of the DTP output (to the attention scalars, "sep_alpha", and
         # to the gate's input, "sep_act.lin") as one map onto the concatenated outputs
         self.n_alpha = self.mul_alpha_head * num_heads
-        self.lin_alpha_act = linear(self.dtp_act.irreps_out.simplify(),
-                                    o3.Irreps(f"{self.n_alpha}x0e") + self.gate.irreps_in)
+        self.lin_alpha_act = linear(
+            self.dtp_act.irreps_out.simplify(), o3.Irreps(f"{self.n_alpha}x0e") + self.gate.irreps_in
+        )
         self.dtp_value = depthwise_tp(self.gate.irreps_out, irreps_sh, irreps_heads, internal_weights=True)
         self.lin_value = linear(self.dtp_value.irreps_out.simplify(), irreps_heads)
         self.vec2heads = Vec2Heads(self.irreps_head, num_heads)
@@ -387,12 +399,24 @@ class Equiformer(torch.nn.Module):
     attention weights of every block, each ``[E, num_heads]`` in the order of ``graph.edge_index``
     (centre ``edge_index[0]``), summing to one over each atom's neighbours."""
 
-    def __init__(self, n_species: int, cutoff: float, avg_num_neighbors: float,
-                 irreps_node_embedding: str = "128x0e+64x1e+32x2e", num_layers: int = 6,
-                 irreps_sh: str = "1x0e+1x1e+1x2e", num_basis: int = 32, basis_type: str = "exp",
-                 fc_neurons: Sequence[int] = (64, 64), irreps_feature: str = "512x0e",
-                 irreps_head: str = "32x0e+16x1e+8x2e", num_heads: int = 4,
-                 irreps_mlp_mid: str = "384x0e+192x1e+96x2e", smooth_cutoff: bool = True, envelope_p: int = 6):
+    def __init__(
+        self,
+        n_species: int,
+        cutoff: float,
+        avg_num_neighbors: float,
+        irreps_node_embedding: str = "128x0e+64x1e+32x2e",
+        num_layers: int = 6,
+        irreps_sh: str = "1x0e+1x1e+1x2e",
+        num_basis: int = 32,
+        basis_type: str = "exp",
+        fc_neurons: Sequence[int] = (64, 64),
+        irreps_feature: str = "512x0e",
+        irreps_head: str = "32x0e+16x1e+8x2e",
+        num_heads: int = 4,
+        irreps_mlp_mid: str = "384x0e+192x1e+96x2e",
+        smooth_cutoff: bool = True,
+        envelope_p: int = 6,
+    ):
         super().__init__()
         if basis_type != "exp":
             raise ValueError(f"basis_type {basis_type!r}: only 'exp' (the MD17 variant's) is implemented")
@@ -409,19 +433,29 @@ class Equiformer(torch.nn.Module):
         self.irreps_node = irreps_node
         self.n_scalars = irreps_node.count(o3.Irrep(0, 1))
         self.embedding = torch.nn.Embedding(n_species, self.n_scalars)
-        self.spherical_harmonics = o3.SphericalHarmonics(o3.Irreps(irreps_sh), normalize=True,
-                                                         normalization="component")
+        self.spherical_harmonics = o3.SphericalHarmonics(
+            o3.Irreps(irreps_sh), normalize=True, normalization="component"
+        )
         self.rbf = ExpNormalSmearing(cutoff, num_basis)
         self.envelope = PolynomialEnvelope(cutoff, envelope_p) if smooth_cutoff else None
         fc = [int(num_basis)] + [int(h) for h in fc_neurons]
         self.edge_degree = EdgeDegreeEmbedding(irreps_node, irreps_sh, fc, avg_num_neighbors)
         self.blocks = torch.nn.ModuleList(
-            TransBlock(irreps_node, irreps_node if k < num_layers - 1 else irreps_feature, irreps_sh, fc,
-                       irreps_head, num_heads, irreps_mlp_mid)
-            for k in range(num_layers))
+            TransBlock(
+                irreps_node,
+                irreps_node if k < num_layers - 1 else irreps_feature,
+                irreps_sh,
+                fc,
+                irreps_head,
+                num_heads,
+                irreps_mlp_mid,
+            )
+            for k in range(num_layers)
+        )
         self.norm = EquivariantLayerNorm(irreps_feature)
-        self.head = torch.nn.Sequential(linear(irreps_feature, irreps_feature), ScalarActivation(),
-                                        linear(irreps_feature, "1x0e"))
+        self.head = torch.nn.Sequential(
+            linear(irreps_feature, irreps_feature), ScalarActivation(), linear(irreps_feature, "1x0e")
+        )
 
     def forward(self, graph, return_attention: bool = False):
         vectors = graph.edge_vectors()
@@ -445,5 +479,6 @@ class Equiformer(torch.nn.Module):
 
 def build(species: Sequence[int], cutoff: float, params, stats) -> Equiformer:
     """``Equiformer`` for ``species`` (sorted atomic numbers); ``params`` = a preset's ``model`` dict."""
-    return Equiformer(n_species=len(species), cutoff=float(cutoff), avg_num_neighbors=float(stats.avg_num_neighbors),
-                      **dict(params))
+    return Equiformer(
+        n_species=len(species), cutoff=float(cutoff), avg_num_neighbors=float(stats.avg_num_neighbors), **dict(params)
+    )

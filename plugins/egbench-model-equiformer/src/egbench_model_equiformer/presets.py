@@ -11,13 +11,26 @@ irreps 384x0e+192x1e+96x2e, output features 512x0e, non-linear messages, no drop
 decay 1e-6, E 1 : F 80; AdamW as in Equiformer's ``main_md17.py`` (timm's default optimiser
 there). See README.md for what egbench's trainer does differently.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 # the settings a preset's ``model`` dict may hold (checked before a build)
-MODEL_KEYS = {"irreps_node_embedding", "num_layers", "irreps_sh", "num_basis", "basis_type", "fc_neurons",
-              "irreps_feature", "irreps_head", "num_heads", "irreps_mlp_mid", "smooth_cutoff", "envelope_p"}
+MODEL_KEYS = {
+    "irreps_node_embedding",
+    "num_layers",
+    "irreps_sh",
+    "num_basis",
+    "basis_type",
+    "fc_neurons",
+    "irreps_feature",
+    "irreps_head",
+    "num_heads",
+    "irreps_mlp_mid",
+    "smooth_cutoff",
+    "envelope_p",
+}
 
 PAPER_MODEL: dict[str, Any] = {
     "irreps_node_embedding": "128x0e+64x1e+32x2e",
@@ -51,12 +64,28 @@ PAPER_TRAIN: dict[str, Any] = {
 PRESETS: dict[str, dict[str, Any]] = {
     "smoke": {
         "cutoff": 4.0,
-        "model": {"irreps_node_embedding": "8x0e+4x1e", "num_layers": 2, "irreps_sh": "1x0e+1x1e",
-                  "num_basis": 8, "basis_type": "exp", "fc_neurons": [8], "irreps_feature": "8x0e",
-                  "irreps_head": "4x0e+2x1e", "num_heads": 2, "irreps_mlp_mid": "8x0e+4x1e",
-                  "smooth_cutoff": True},
-        "train": {"epochs": 2, "batch_size": 8, "lr": 5e-4, "optimizer": "adamw", "amsgrad": False,
-                  "energy_weight": 1.0, "force_weight": 80.0},
+        "model": {
+            "irreps_node_embedding": "8x0e+4x1e",
+            "num_layers": 2,
+            "irreps_sh": "1x0e+1x1e",
+            "num_basis": 8,
+            "basis_type": "exp",
+            "fc_neurons": [8],
+            "irreps_feature": "8x0e",
+            "irreps_head": "4x0e+2x1e",
+            "num_heads": 2,
+            "irreps_mlp_mid": "8x0e+4x1e",
+            "smooth_cutoff": True,
+        },
+        "train": {
+            "epochs": 2,
+            "batch_size": 8,
+            "lr": 5e-4,
+            "optimizer": "adamw",
+            "amsgrad": False,
+            "energy_weight": 1.0,
+            "force_weight": 80.0,
+        },
     },
     "quick": {
         # sized on acac (450 training frames x 15 atoms) on 2 CPU cores (2026-11-24): ~15-20 s per
@@ -64,13 +93,32 @@ PRESETS: dict[str, dict[str, Any]] = {
         # learning rate than the paper's did best among the short runs tried. Training length is a
         # fixed number of epochs
         "cutoff": 5.0,
-        "model": {"irreps_node_embedding": "32x0e+8x1e", "num_layers": 2, "irreps_sh": "1x0e+1x1e",
-                  "num_basis": 32, "basis_type": "exp", "fc_neurons": [32, 32], "irreps_feature": "64x0e",
-                  "irreps_head": "16x0e+4x1e", "num_heads": 2, "irreps_mlp_mid": "64x0e+16x1e",
-                  "smooth_cutoff": True},
-        "train": {"epochs": 10, "batch_size": 4, "max_batch_atoms": 60, "lr": 3e-3, "optimizer": "adamw", "amsgrad": False,
-                  "weight_decay": 1e-6, "energy_weight": 1.0, "force_weight": 80.0, "scheduler_factor": 0.8,
-                  "scheduler_patience": 5},
+        "model": {
+            "irreps_node_embedding": "32x0e+8x1e",
+            "num_layers": 2,
+            "irreps_sh": "1x0e+1x1e",
+            "num_basis": 32,
+            "basis_type": "exp",
+            "fc_neurons": [32, 32],
+            "irreps_feature": "64x0e",
+            "irreps_head": "16x0e+4x1e",
+            "num_heads": 2,
+            "irreps_mlp_mid": "64x0e+16x1e",
+            "smooth_cutoff": True,
+        },
+        "train": {
+            "epochs": 10,
+            "batch_size": 4,
+            "max_batch_atoms": 60,
+            "lr": 3e-3,
+            "optimizer": "adamw",
+            "amsgrad": False,
+            "weight_decay": 1e-6,
+            "energy_weight": 1.0,
+            "force_weight": 80.0,
+            "scheduler_factor": 0.8,
+            "scheduler_patience": 5,
+        },
     },
     "paper": {"cutoff": 5.0, "model": PAPER_MODEL, "train": PAPER_TRAIN},
 }

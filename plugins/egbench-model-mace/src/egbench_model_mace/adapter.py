@@ -13,9 +13,11 @@ What core owns and MACE therefore does not do here:
   ``graph.positions`` and ``graph.shifts`` (Cartesian, differentiable w.r.t. the cell), with
   the same convention as MACE: ``r_ij = pos[edge_index[1]] - pos[edge_index[0]] + shift``.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 
@@ -52,8 +54,20 @@ def build_mace(species: Sequence[int], cutoff: float, params: Mapping[str, Any],
     m = _import_mace()
     modules, o3 = m["modules"], m["o3"]
     p = dict(params)
-    known = {"hidden_irreps", "num_interactions", "correlation", "max_ell", "num_bessel", "num_polynomial_cutoff",
-             "MLP_irreps", "gate", "radial_MLP", "interaction", "interaction_first", "use_reduced_cg"}
+    known = {
+        "hidden_irreps",
+        "num_interactions",
+        "correlation",
+        "max_ell",
+        "num_bessel",
+        "num_polynomial_cutoff",
+        "MLP_irreps",
+        "gate",
+        "radial_MLP",
+        "interaction",
+        "interaction_first",
+        "use_reduced_cg",
+    }
     check_settings("MACE", p, known)
     gate = p.get("gate", "silu")
     if gate not in modules.gate_dict:
@@ -106,8 +120,7 @@ class MACEPotential(torch.nn.Module):
             "batch": graph.batch,
             "ptr": graph.ptr,
         }
-        out = self.mace(data, training=self.training, compute_force=False, compute_virials=False,
-                        compute_stress=False)
+        out = self.mace(data, training=self.training, compute_force=False, compute_virials=False, compute_stress=False)
         return out["interaction_energy"]
 
 

@@ -5,6 +5,7 @@ paper's ESI tables were not available): the architecture exactly, and the traini
 that egbench's one trainer has (see README.md for what it does not have: the SWA stage, and
 per-dataset batch sizes). ``smoke`` and ``quick`` are egbench's own choices for a 2-core CPU.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -45,22 +46,48 @@ PAPER_TRAIN: dict[str, Any] = {
 PRESETS: dict[str, dict[str, Any]] = {
     "smoke": {
         "cutoff": 4.0,
-        "model": {"hidden_irreps": "8x0e+8x1o", "num_interactions": 2, "correlation": 2, "max_ell": 1,
-                  "num_bessel": 4, "num_polynomial_cutoff": 5, "MLP_irreps": "8x0e", "gate": "silu",
-                  "radial_MLP": [16, 16]},
+        "model": {
+            "hidden_irreps": "8x0e+8x1o",
+            "num_interactions": 2,
+            "correlation": 2,
+            "max_ell": 1,
+            "num_bessel": 4,
+            "num_polynomial_cutoff": 5,
+            "MLP_irreps": "8x0e",
+            "gate": "silu",
+            "radial_MLP": [16, 16],
+        },
         "train": {"epochs": 2, "batch_size": 8, "lr": 0.01, "energy_weight": 1.0, "force_weight": 10.0},
     },
     "quick": {
         "cutoff": 5.0,
-        "model": {"hidden_irreps": "16x0e+16x1o", "num_interactions": 2, "correlation": 2, "max_ell": 2,
-                  "num_bessel": 8, "num_polynomial_cutoff": 5, "MLP_irreps": "16x0e", "gate": "silu",
-                  "radial_MLP": [32, 32, 32]},
+        "model": {
+            "hidden_irreps": "16x0e+16x1o",
+            "num_interactions": 2,
+            "correlation": 2,
+            "max_ell": 2,
+            "num_bessel": 8,
+            "num_polynomial_cutoff": 5,
+            "MLP_irreps": "16x0e",
+            "gate": "silu",
+            "radial_MLP": [32, 32, 32],
+        },
         # a fixed number of epochs, so the numbers do not depend on the machine's load; at most 150
         # atoms per batch (acac's 10 frames), so larger structures get as many optimiser steps per
         # epoch; docs/performance.md has the time and accuracy of every quick cell
-        "train": {"epochs": 22, "batch_size": 10, "max_batch_atoms": 150, "lr": 0.01, "amsgrad": True, "weight_decay": 5e-7,
-                  "energy_weight": 1.0, "force_weight": 10.0, "scheduler_factor": 0.8, "scheduler_patience": 5,
-                  "ema_decay": 0.99},
+        "train": {
+            "epochs": 22,
+            "batch_size": 10,
+            "max_batch_atoms": 150,
+            "lr": 0.01,
+            "amsgrad": True,
+            "weight_decay": 5e-7,
+            "energy_weight": 1.0,
+            "force_weight": 10.0,
+            "scheduler_factor": 0.8,
+            "scheduler_patience": 5,
+            "ema_decay": 0.99,
+        },
     },
     "paper": {"cutoff": 5.0, "model": PAPER_MODEL, "train": PAPER_TRAIN},
 }

@@ -27,13 +27,15 @@ What core owns and nequip therefore does not do here:
   attributes when they are built; :class:`NequIPFamilyPotential` re-synchronises them with the
   parameters whenever core moves the model to another dtype (``.to(torch.float64)``, ...).
 """
+
 from __future__ import annotations
 
 import contextlib
 import os
 import random
 import warnings
-from typing import Any, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -42,10 +44,23 @@ from egbench_core import plugin_kit
 
 # Arguments of NequIPGNNModel that a preset may set (nequip 0.19's names and defaults).
 NEQUIP_SETTINGS = {
-    "num_layers", "l_max", "parity", "num_features", "type_embed_num_features", "radial_mlp_depth",
-    "radial_mlp_width", "readout_mlp_hidden_layers_depth", "readout_mlp_hidden_layers_width",
-    "readout_mlp_nonlinearity", "num_bessels", "bessel_trainable", "polynomial_cutoff_p",
-    "convnet_resnet", "convnet_nonlinearity_type", "convnet_nonlinearity_scalars", "convnet_nonlinearity_gates",
+    "num_layers",
+    "l_max",
+    "parity",
+    "num_features",
+    "type_embed_num_features",
+    "radial_mlp_depth",
+    "radial_mlp_width",
+    "readout_mlp_hidden_layers_depth",
+    "readout_mlp_hidden_layers_width",
+    "readout_mlp_nonlinearity",
+    "num_bessels",
+    "bessel_trainable",
+    "polynomial_cutoff_p",
+    "convnet_resnet",
+    "convnet_nonlinearity_type",
+    "convnet_nonlinearity_scalars",
+    "convnet_nonlinearity_gates",
 }
 # Builder arguments egbench sets itself (a preset must not): why, for the error message.
 EGBENCH_OWNED = {
@@ -76,8 +91,10 @@ def check_settings(params: Mapping[str, Any], known: set[str], what: str) -> dic
     p = dict(params)
     owned = sorted(set(p) & set(EGBENCH_OWNED))
     if owned:
-        raise ValueError(f"{what} settings {owned} are set by egbench, not by presets: "
-                         + "; ".join(f"{k} = {EGBENCH_OWNED[k]}" for k in owned))
+        raise ValueError(
+            f"{what} settings {owned} are set by egbench, not by presets: "
+            + "; ".join(f"{k} = {EGBENCH_OWNED[k]}" for k in owned)
+        )
     return plugin_kit.check_settings(what, p, known)
 
 

@@ -6,6 +6,7 @@ mapped onto nequip 0.19's ``NequIPGNNModel`` arguments, and the training setting
 one trainer has (see README.md for the differences). ``smoke`` and ``quick`` are egbench's own
 choices for a 2-core CPU.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -54,17 +55,46 @@ PAPER_TRAIN: dict[str, Any] = {
 PRESETS: dict[str, dict[str, Any]] = {
     "smoke": {
         "cutoff": 4.0,
-        "model": {"num_layers": 2, "l_max": 1, "parity": True, "num_features": 4, "num_bessels": 4,
-                  "bessel_trainable": True, "polynomial_cutoff_p": 6, "radial_mlp_depth": 1, "radial_mlp_width": 8},
+        "model": {
+            "num_layers": 2,
+            "l_max": 1,
+            "parity": True,
+            "num_features": 4,
+            "num_bessels": 4,
+            "bessel_trainable": True,
+            "polynomial_cutoff_p": 6,
+            "radial_mlp_depth": 1,
+            "radial_mlp_width": 8,
+        },
         "train": {"epochs": 2, "batch_size": 8, "lr": 0.005, "energy_weight": 1.0, "force_weight": 1.0},
     },
     "quick": {
         "cutoff": 5.0,
-        "model": {"num_layers": 3, "l_max": 1, "parity": True, "num_features": 16, "num_bessels": 8,
-                  "bessel_trainable": True, "polynomial_cutoff_p": 6, "radial_mlp_depth": 2, "radial_mlp_width": 32},
-        "train": {"epochs": 25, "batch_size": 5, "max_batch_atoms": 75, "lr": 0.005, "amsgrad": True, "energy_weight": 1.0,
-                  "force_weight": 1.0, "scheduler_factor": 0.8, "scheduler_patience": 5, "early_stop_patience": 50,
-                  "ema_decay": 0.99, "grad_clip": None},
+        "model": {
+            "num_layers": 3,
+            "l_max": 1,
+            "parity": True,
+            "num_features": 16,
+            "num_bessels": 8,
+            "bessel_trainable": True,
+            "polynomial_cutoff_p": 6,
+            "radial_mlp_depth": 2,
+            "radial_mlp_width": 32,
+        },
+        "train": {
+            "epochs": 25,
+            "batch_size": 5,
+            "max_batch_atoms": 75,
+            "lr": 0.005,
+            "amsgrad": True,
+            "energy_weight": 1.0,
+            "force_weight": 1.0,
+            "scheduler_factor": 0.8,
+            "scheduler_patience": 5,
+            "early_stop_patience": 50,
+            "ema_decay": 0.99,
+            "grad_clip": None,
+        },
     },
     "paper": {"cutoff": 5.0, "model": PAPER_MODEL, "train": PAPER_TRAIN},
 }

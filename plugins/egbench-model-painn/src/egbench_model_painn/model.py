@@ -31,6 +31,7 @@ Edges follow egbench's convention: ``(i, j) = graph.edge_index`` with ``i`` the 
 receives the message from neighbour ``j``; ``r_ij = graph.edge_vectors()`` (periodic images
 included, differentiable with respect to positions and cell).
 """
+
 from __future__ import annotations
 
 import math
@@ -103,7 +104,7 @@ class PaiNNUpdate(nn.Module):
 
     def forward(self, s, v):
         uv, vv = self.U(v), self.V(v)  # linear over the feature axis: commutes with rotations
-        vv_norm = torch.sqrt((vv ** 2).sum(dim=1) + self.epsilon)
+        vv_norm = torch.sqrt((vv**2).sum(dim=1) + self.epsilon)
         a_vv, a_sv, a_ss = torch.split(self.a(torch.cat([s, vv_norm], dim=-1)), self.features, dim=-1)
         dv = a_vv[:, None, :] * uv
         ds = a_ss + a_sv * (uv * vv).sum(dim=1)
@@ -113,9 +114,18 @@ class PaiNNUpdate(nn.Module):
 class PaiNN(nn.Module):
     """``forward(graph) -> Tensor[B]``: energy in units of ``stats.scale``."""
 
-    def __init__(self, n_species: int, cutoff: float, features: int = 128, interactions: int = 3, n_rbf: int = 20,
-                 rbf_kind: str = "sinc", shared_filters: bool = False, shared_interactions: bool = False,
-                 epsilon: float = 1e-8):
+    def __init__(
+        self,
+        n_species: int,
+        cutoff: float,
+        features: int = 128,
+        interactions: int = 3,
+        n_rbf: int = 20,
+        rbf_kind: str = "sinc",
+        shared_filters: bool = False,
+        shared_interactions: bool = False,
+        epsilon: float = 1e-8,
+    ):
         super().__init__()
         if features < 2 or interactions < 1 or n_rbf < 1:
             raise ValueError("PaiNN needs features >= 2, interactions >= 1, n_rbf >= 1")

@@ -7,6 +7,7 @@ The EGraFFBench release has no PaiNN configuration (the authors ran SchNetPack 2
 SchNetPack 2.x's ``model/representation/painn.yaml``. The training part follows SchNetPack 2.x's
 ``experiment=md17`` defaults where egbench's trainer has the setting (see README.md).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -50,8 +51,18 @@ PRESETS: dict[str, dict[str, Any]] = {
         "cutoff": 5.0,
         "model": {"features": 48, "interactions": 2, "n_rbf": 20, "rbf_kind": "sinc", "shared_filters": False},
         # sized on acac (450 frames x 15 atoms) on 2 CPU cores; see README.md for the measurement
-        "train": {"epochs": 40, "batch_size": 10, "max_batch_atoms": 150, "lr": 2e-3, "amsgrad": True, "energy_weight": 1.0,
-                  "force_weight": 10.0, "scheduler_factor": 0.8, "scheduler_patience": 5, "ema_decay": 0.99},
+        "train": {
+            "epochs": 40,
+            "batch_size": 10,
+            "max_batch_atoms": 150,
+            "lr": 2e-3,
+            "amsgrad": True,
+            "energy_weight": 1.0,
+            "force_weight": 10.0,
+            "scheduler_factor": 0.8,
+            "scheduler_patience": 5,
+            "ema_decay": 0.99,
+        },
     },
     "paper": {"cutoff": 5.0, "model": PAPER_MODEL, "train": PAPER_TRAIN},
 }

@@ -8,6 +8,7 @@ network's total energy (eV) comes back; the module that would differentiate it i
 (``force_output``) is removed, so forces and stress are egbench's autograd like every model's.
 Numbers equal ``sevenn.calculator.SevenNetCalculator``'s (see the tests).
 """
+
 from __future__ import annotations
 
 import logging
@@ -54,11 +55,17 @@ class SevenNetEnergy(torch.nn.Module):
     def forward(self, graph) -> torch.Tensor:
         import sevenn._keys as KEY
 
-        data = {KEY.ATOMIC_NUMBERS: graph.atomic_numbers, KEY.EDGE_IDX: graph.edge_index,
-                KEY.EDGE_VEC: graph.edge_vectors(), KEY.BATCH: graph.batch, KEY.NUM_ATOMS: graph.n_atoms}
+        data = {
+            KEY.ATOMIC_NUMBERS: graph.atomic_numbers,
+            KEY.EDGE_IDX: graph.edge_index,
+            KEY.EDGE_VEC: graph.edge_vectors(),
+            KEY.BATCH: graph.batch,
+            KEY.NUM_ATOMS: graph.n_atoms,
+        }
         if self.modal_index is not None:
-            data[KEY.MODAL_TYPE] = torch.full((graph.num_graphs,), self.modal_index, dtype=torch.int64,
-                                              device=graph.positions.device)
+            data[KEY.MODAL_TYPE] = torch.full(
+                (graph.num_graphs,), self.modal_index, dtype=torch.int64, device=graph.positions.device
+            )
         data = self.network._preprocess(data)
         dtype = graph.positions.dtype
         for module in self.network:

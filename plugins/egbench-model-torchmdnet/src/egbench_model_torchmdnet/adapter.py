@@ -29,12 +29,14 @@ by ``graph.species`` (the index into the model's species), so ``max_z`` = number
 The energy head is torchmd-net's ``EquivariantScalar`` (``output_model: Scalar`` for the ET),
 summed per structure; torchmd-net's mean/std/prior are not used: core adds the E0s and scale.
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import tempfile
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 
@@ -99,7 +101,9 @@ def create_args(species: Sequence[int], cutoff: float, params: Mapping[str, Any]
     ``model`` dict, see :data:`DEFAULTS`)."""
     p = {**DEFAULTS, **check_settings("TorchMD-Net ET", params, DEFAULTS)}
     if p["embedding_dimension"] % p["num_heads"]:
-        raise ValueError(f"embedding_dimension {p['embedding_dimension']} is not divisible by num_heads {p['num_heads']}")
+        raise ValueError(
+            f"embedding_dimension {p['embedding_dimension']} is not divisible by num_heads {p['num_heads']}"
+        )
     return {
         "model": "equivariant-transformer",
         "embedding_dimension": int(p["embedding_dimension"]),
@@ -133,8 +137,15 @@ def build_torchmd_net(species: Sequence[int], cutoff: float, params: Mapping[str
     return _import_torchmdnet()["create_model"](create_args(species, cutoff, params))
 
 
-def _neighbour_embedding(ne: torch.nn.Module, z: torch.Tensor, x: torch.Tensor, centre: torch.Tensor,
-                         neighbour: torch.Tensor, r: torch.Tensor, rbf: torch.Tensor) -> torch.Tensor:
+def _neighbour_embedding(
+    ne: torch.nn.Module,
+    z: torch.Tensor,
+    x: torch.Tensor,
+    centre: torch.Tensor,
+    neighbour: torch.Tensor,
+    r: torch.Tensor,
+    rbf: torch.Tensor,
+) -> torch.Tensor:
     """torchmd-net's ``NeighborEmbedding.forward`` over edges given without self-loops (its own
     forward drops every edge with equal indices, which would drop an atom's periodic images)."""
     w = ne.distance_proj(rbf) * ne.cutoff(r).unsqueeze(1)

@@ -7,6 +7,7 @@ paper's ESI tables were not available): the architecture exactly, and the traini
 egbench's one trainer has (see README.md for what it does not have: the 1000-step learning-rate
 warm-up and the loss EMA). ``smoke`` and ``quick`` are egbench's own choices for a 2-core CPU.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -49,17 +50,35 @@ PRESETS: dict[str, dict[str, Any]] = {
     "smoke": {
         "cutoff": 4.0,
         "model": {"embedding_dimension": 16, "num_layers": 2, "num_heads": 4, "num_rbf": 8},
-        "train": {"epochs": 2, "batch_size": 8, "lr": 1e-3, "optimizer": "adamw", "amsgrad": False,
-                  "energy_weight": 0.2, "force_weight": 0.8},
+        "train": {
+            "epochs": 2,
+            "batch_size": 8,
+            "lr": 1e-3,
+            "optimizer": "adamw",
+            "amsgrad": False,
+            "energy_weight": 0.2,
+            "force_weight": 0.8,
+        },
     },
     "quick": {
         "cutoff": 5.0,
         "model": {"embedding_dimension": 48, "num_layers": 2, "num_heads": 8, "num_rbf": 32},
         # acac (450 frames x 15 atoms), one torch thread: ~4.5 CPU s per epoch (2026-11-24); a fixed
         # number of epochs. lr 2e-3: no warm-up and few epochs (see README)
-        "train": {"epochs": 40, "batch_size": 8, "max_batch_atoms": 120, "lr": 2e-3, "optimizer": "adamw", "amsgrad": False,
-                  "energy_weight": 0.2, "force_weight": 0.8, "scheduler_factor": 0.8, "scheduler_patience": 5,
-                  "min_lr": 1e-7, "grad_clip": None},
+        "train": {
+            "epochs": 40,
+            "batch_size": 8,
+            "max_batch_atoms": 120,
+            "lr": 2e-3,
+            "optimizer": "adamw",
+            "amsgrad": False,
+            "energy_weight": 0.2,
+            "force_weight": 0.8,
+            "scheduler_factor": 0.8,
+            "scheduler_patience": 5,
+            "min_lr": 1e-7,
+            "grad_clip": None,
+        },
     },
     "paper": {"cutoff": 5.0, "model": PAPER_MODEL, "train": PAPER_TRAIN},
 }

@@ -4,6 +4,7 @@ Energy (eV) and forces (eV/Å) of a molecule by restricted (spin 0) or unrestric
 with the given functional and basis, density fitting optional, the integration grid's level, and,
 when asked, Grimme's D3 dispersion (``dftd3``, damping "d3bj" or "d3zero") added on top.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,19 @@ class SCFNotConverged(RuntimeError):
 class PySCFCalculator(Calculator):
     implemented_properties = ["energy", "forces"]
 
-    def __init__(self, xc: str, basis: str, density_fit: bool = True, grid_level: int = 3, charge: int = 0,
-                 spin: int = 0, threads: int = 1, conv_tol: float = 1e-10, max_cycle: int = 100, **kw):
+    def __init__(
+        self,
+        xc: str,
+        basis: str,
+        density_fit: bool = True,
+        grid_level: int = 3,
+        charge: int = 0,
+        spin: int = 0,
+        threads: int = 1,
+        conv_tol: float = 1e-10,
+        max_cycle: int = 100,
+        **kw,
+    ):
         super().__init__(**kw)
         self.xc, self.basis, self.density_fit, self.grid_level = xc, basis, bool(density_fit), int(grid_level)
         self.charge, self.spin, self.threads = int(charge), int(spin), int(threads)
@@ -34,8 +46,14 @@ class PySCFCalculator(Calculator):
         if self.atoms.pbc.any():
             raise ValueError("the PySCF oracle computes molecules: the structure is periodic")
         lib.num_threads(self.threads)
-        mol = gto.M(atom=[(s, tuple(p)) for s, p in zip(self.atoms.get_chemical_symbols(), self.atoms.positions)],
-                    basis=self.basis, unit="Angstrom", charge=self.charge, spin=self.spin, verbose=0)
+        mol = gto.M(
+            atom=[(s, tuple(p)) for s, p in zip(self.atoms.get_chemical_symbols(), self.atoms.positions)],
+            basis=self.basis,
+            unit="Angstrom",
+            charge=self.charge,
+            spin=self.spin,
+            verbose=0,
+        )
         mf = dft.RKS(mol) if self.spin == 0 else dft.UKS(mol)
         if self.density_fit:
             mf = mf.density_fit()
@@ -58,8 +76,15 @@ def make_calculator(params: dict) -> Calculator:
         raise ValueError(f"pyscf oracle: unknown settings {unknown}; expected some of {sorted(known)}")
     # threads change no number: they come from the environment, not from the declaration (which is hashed)
     threads = int(params.get("threads") or os.environ.get("EGBENCH_ORACLE_THREADS", "1"))
-    dft = PySCFCalculator(params["xc"], params["basis"], params.get("density_fit", True), params.get("grid_level", 3),
-                          params.get("charge", 0), params.get("spin", 0), threads)
+    dft = PySCFCalculator(
+        params["xc"],
+        params["basis"],
+        params.get("density_fit", True),
+        params.get("grid_level", 3),
+        params.get("charge", 0),
+        params.get("spin", 0),
+        threads,
+    )
     dispersion = params.get("dispersion")
     if not dispersion:
         return dft

@@ -13,6 +13,7 @@ Tasks never name datasets. A dataset joins a task by what it declares in its reg
 Static errors are scored on every tagged split; MD starts from the first tagged split and is
 compared with it (structure, dynamics), at its temperature.
 """
+
 from __future__ import annotations
 
 from egbench_core import hookimpl
@@ -25,7 +26,7 @@ TASKS = {
     "ood-crystal": "train on disordered (molten) frames, test on the crystalline frames of the same systems (LiPS20)",
     "ood-composition": "train on the small systems, test on unseen compositions (LiPS20)",
     "zero-shot": "train on one molecule, test on another made of a subset of its elements (aspirin → benzene, "
-                 "naphthalene, salicylic acid)",
+    "naphthalene, salicylic acid)",
 }
 
 
@@ -35,8 +36,10 @@ def _train_source(dataset, tagged: list[str]) -> str | None:
     dataset's, else the dataset itself (None)."""
     per_split = {dataset.splits[s].train_dataset for s in tagged if getattr(dataset.splits[s], "train_dataset", None)}
     if len(per_split) > 1:
-        raise SkipCell(f"dataset {dataset.name}: the splits tagged for this task train on different datasets "
-                       f"({', '.join(sorted(per_split))})")
+        raise SkipCell(
+            f"dataset {dataset.name}: the splits tagged for this task train on different datasets "
+            f"({', '.join(sorted(per_split))})"
+        )
     return per_split.pop() if per_split else dataset.extra.get("train_dataset")
 
 
@@ -51,16 +54,25 @@ def make_plan(task: str):
         temperature = None
         if task == "ood-temperature":
             t_train = dataset.splits["train"].temperature_K if "train" in dataset.splits else None
-            hot = [s for s in tagged if dataset.splits[s].temperature_K and t_train
-                   and dataset.splits[s].temperature_K > t_train]
+            hot = [
+                s
+                for s in tagged
+                if dataset.splits[s].temperature_K and t_train and dataset.splits[s].temperature_K > t_train
+            ]
             if not hot:
-                raise SkipCell(f"dataset {dataset.name}: no split tagged {task!r} is hotter than its training split "
-                               f"({t_train} K)")
+                raise SkipCell(
+                    f"dataset {dataset.name}: no split tagged {task!r} is hotter than its training split ({t_train} K)"
+                )
             tagged = hot
             temperature = dataset.splits[hot[0]].temperature_K
-        return TaskPlan(train_split="train", val_split="val", eval_splits=tuple(tagged),
-                        md=md_plan(dataset, tagged[0], temperature), train_dataset=source,
-                        note=f"{task}: train on {source or dataset.name}, evaluate {', '.join(tagged)}")
+        return TaskPlan(
+            train_split="train",
+            val_split="val",
+            eval_splits=tuple(tagged),
+            md=md_plan(dataset, tagged[0], temperature),
+            train_dataset=source,
+            note=f"{task}: train on {source or dataset.name}, evaluate {', '.join(tagged)}",
+        )
 
     return plan
 

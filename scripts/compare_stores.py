@@ -1,0 +1,98 @@
+"""Compare two egbench results folders cell by cell: the check behind a refactor that must not
+change a number ("the stores of a smoke run are identical before and after").
+
+    python scripts/compare_stores.py BEFORE_DIR AFTER_DIR
+
+Cells are matched by (model, preset, dataset, task, seed): their keys differ whenever the code's
+source hash does. For each pair it compares every metric row (value, std, unit, n, version, note)
+and every artifact's sha256 (by kind and path inside the cell's folder; for ``.npz`` files, whose
+zip entries carry the time they were written, the sha256 of their arrays). Wall-clock figures are
+left out: the timing metrics, and the artifacts that record timings (``md/replicas.json``,
+``model.json`` of a calculator model). Exit code 0 when all else is identical, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import sqlite3
+import sys
+from pathlib import Path
+
+TIMING_METRICS = {"train_time_per_epoch", "train_time_total", "md_time_per_step", "md_throughput"}
+TIMING_ARTIFACTS = {"md/replicas.json", "model.json"}
+
+
+def _digest(folder: Path, path: str, sha: str) -> str:
+    if not path.endswith(".npz") or not (folder / path).exists():
+        return sha
+    import numpy as np
+
+    h = hashlib.sha256()
+    with np.load(folder / path) as z:
+        for name in sorted(z.files):
+            h.update(name.encode() + z[name].tobytes())
+    return h.hexdigest()
+
+
+def _cells(folder: Path) -> dict[tuple, dict]:
+    db = sqlite3.connect(folder / "egbench.sqlite")
+    out = {}
+    for key, *ident, status, reason in db.execute(
+        "SELECT key, model, preset, dataset, task, seed, status, reason FROM cells"
+    ):
+        metrics = {
+            (name, split, mode): (value, std, unit, n, version, note)
+            for name, split, mode, value, std, unit, n, version, note in db.execute(
+                "SELECT name, split, mode, value, std, unit, n, version, note FROM metrics WHERE cell_key = ?", (key,)
+            )
+            if name not in TIMING_METRICS
+        }
+        artifacts = {
+            (kind, path.split("/", 2)[2]): _digest(folder, path, sha)
+            for kind, path, sha in db.execute("SELECT kind, path, sha256 FROM artifacts WHERE cell_key = ?", (key,))
+            if path.split("/", 2)[2] not in TIMING_ARTIFACTS
+        }
+        out[tuple(ident)] = {"status": status, "reason": reason, "metrics": metrics, "artifacts": artifacts}
+    return out
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b
+
+
+def compare(before: Path, after: Path) -> list[str]:
+    a, b = _cells(before), _cells(after)
+    diffs = [f"cell only in {before}: {k}" for k in sorted(set(a) - set(b))]
+    diffs += [f"cell only in {after}: {k}" for k in sorted(set(b) - set(a))]
+    for k in sorted(set(a) & set(b)):
+        x, y = a[k], b[k]
+        if (x["status"], x["reason"]) != (y["status"], y["reason"]):
+            diffs.append(f"{k}: status {x['status']!r} ({x['reason']}) != {y['status']!r} ({y['reason']})")
+        for m in sorted(set(x["metrics"]) | set(y["metrics"])):
+            u, v = x["metrics"].get(m), y["metrics"].get(m)
+            if u is None or v is None or not all(_same(p, q) for p, q in zip(u, v)):
+                diffs.append(f"{k} metric {m}: {u} != {v}")
+        for art in sorted(set(x["artifacts"]) | set(y["artifacts"])):
+            if x["artifacts"].get(art) != y["artifacts"].get(art):
+                diffs.append(f"{k} artifact {art}: sha256 differs or missing")
+    return diffs
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print(__doc__)
+        return 2
+    before, after = (Path(p) for p in argv)
+    diffs = compare(before, after)
+    n_cells = len(_cells(before))
+    for d in diffs:
+        print(d)
+    print(f"{n_cells} cells compared: {'identical' if not diffs else f'{len(diffs)} differences'}")
+    return 1 if diffs else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
