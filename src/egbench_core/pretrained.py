@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from .data import Frames
+from .graph import NeighbourLists
 from .potential import NormalisedPotential
 from .predict import predict
 from .stats import ENERGY_MODE, DatasetStats, composition_matrix, refit_offsets
@@ -75,21 +76,27 @@ def pretrained_network(load: Callable[[], torch.nn.Module], stats: DatasetStats)
     return PerScale(network, stats.scale)
 
 
-def raw_energies(pot: NormalisedPotential, frames: Frames) -> np.ndarray:
-    """The network's own energies [F] (eV): the potential's minus its per-element offsets."""
-    energy, _ = predict(pot, frames)
+def raw_energies(pot: NormalisedPotential, frames: Frames, neighbours: NeighbourLists | None = None) -> np.ndarray:
+    """The network's own energies [F] (eV): the potential's minus its per-element offsets
+    (neighbour lists from ``neighbours`` when given, shared with the rest of the cell)."""
+    energy, _ = predict(pot, frames, neighbours=neighbours)
     offsets = dict(zip(pot.species, pot.e0.tolist()))
     return energy - composition_matrix(frames, pot.species) @ np.array([offsets[z] for z in pot.species])
 
 
 def refit_potential(
-    model: torch.nn.Module, stats: DatasetStats, cutoff: float, train: Frames, dtype: torch.dtype
+    model: torch.nn.Module,
+    stats: DatasetStats,
+    cutoff: float,
+    train: Frames,
+    dtype: torch.dtype,
+    neighbours: NeighbourLists | None = None,
 ) -> tuple[NormalisedPotential, DatasetStats, dict[str, Any]]:
     """The cell's potential over a pretrained ``model`` (:class:`PerScale`), its energy offsets
     refitted on ``train``; returns it, its stats and what the store records about the fit."""
     zero = dataclasses.replace(stats, e0=tuple(0.0 for _ in stats.species), shift=0.0)
     probe = NormalisedPotential(model, zero, cutoff).to(dtype)
-    raw = raw_energies(probe, train)
+    raw = raw_energies(probe, train, neighbours)
     if not np.isfinite(raw).all():
         raise ValueError(
             f"the pretrained network gave non-finite energies on {int((~np.isfinite(raw)).sum())} training frames"
