@@ -117,14 +117,16 @@ def main() -> None:
         else:
             rows.append({"model": f"env:{env.name}", "error": proc.stderr[-500:]})
     print(
-        f"{'model':<14} {'params':>10} {'train s/epoch':>14} {'MD ms/step acac':>16} {'MD ms/step 195-atom box':>24} precision"
+        f"{'model':<14} {'params':>10} {'train s/epoch':>14} {'MD ms/step acac':>16} "
+        f"{'MD ms/step 195-atom box':>24} precision"
     )
     for r in rows:
         if "error" in r:
             print(f"{r['model']:<14} error: {r['error']}")
             continue
         print(
-            f"{r['model']:<14} {r['parameters']:>10,d} {r['train_s_per_epoch']:>14.2f} {r['md_ms_per_step_acac']:>16.2f} "
+            f"{r['model']:<14} {r['parameters']:>10,d} {r['train_s_per_epoch']:>14.2f} "
+            f"{r['md_ms_per_step_acac']:>16.2f} "
             f"{r['md_ms_per_step_box195']:>24.2f} {r['precision']}"
         )
 

@@ -17,9 +17,10 @@ Timing: ASE ``Langevin`` (0.5 fs, 300 K, friction 0.01/fs, seeded), float32 mode
 restarts every contender from the same atoms, velocities and thermostat seed and runs the same
 number of steps; contenders interleaved (A B A B ...), one warm-up round each, ms/step = median
 over rounds; the ratio is the median over rounds of the ratio within a round (adjacent runs, so
-that slow changes in the machine's load cancel), by wall clock and by process CPU time. mace-torch's calculator computes the stress at every
-call; a third contender, egbench asked for the stress at every step as well, shows how much of the
-difference that is (periodic box only). Torch threads 1 and 2. Then the neighbour-list comparison
+that slow changes in the machine's load cancel), by wall clock and by process CPU time.
+mace-torch's calculator computes the stress at every call; a third contender, egbench asked for the
+stress at every step as well, shows how much of the difference that is (periodic box only). Torch
+threads 1 and 2. Then the neighbour-list comparison
 (``neighbour_lists.py``).
 
 Run: python benchmarks/md_speed_mace.py            (about 5 minutes on 2 idle cores)

@@ -30,8 +30,8 @@ def main() -> None:
         pos, cell, pbc = a.positions, a.cell.array, a.pbc
         pairs = len(neighbour_list(pos, cell, pbc, CUTOFF)[0])
         assert pairs == len(neighbor_list("i", a, CUTOFF)), "vesin and ASE disagree on the pair count"
-        tv = best_of(lambda: neighbour_list(pos, cell, pbc, CUTOFF))
-        ta = best_of(lambda: neighbor_list("ijS", a, CUTOFF), repeats=3)
+        tv = best_of(lambda pos=pos, cell=cell, pbc=pbc: neighbour_list(pos, cell, pbc, CUTOFF))
+        ta = best_of(lambda a=a: neighbor_list("ijS", a, CUTOFF), repeats=3)
         print(f"{len(a):>7} {pairs:>9} {tv * 1e3:>10.2f} {ta * 1e3:>10.2f} {ta / tv:>10.1f}")
 
 

@@ -74,7 +74,7 @@ def main() -> None:
         "| largest piece count | max RDF WF (%) |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for label, frames, out, pieces, seconds in rows:
+    for label, frames, out, pieces, _seconds in rows:
         failures = 0 if out["stable"] else 1
         closest = f"{out['closest_contact']:.3f}" if out["closest_contact"] is not None else "—"
         if pieces is None:
@@ -83,8 +83,8 @@ def main() -> None:
             start, most = f"({pieces[0]})", f"({pieces[2]}; fewest {pieces[1]})"
             wf = f"{out['max_rdf_wf']:.1f}"
         print(
-            f"| {label} | {out['frames']} | {int(frames.n_atoms[0])} | {start} | {failures} | {closest} | {most} | {wf} |"
-            + ("" if out["stable"] else f" {out['reason']}")
+            f"| {label} | {out['frames']} | {int(frames.n_atoms[0])} | {start} | {failures} | {closest} "
+            f"| {most} | {wf} |" + ("" if out["stable"] else f" {out['reason']}")
         )
     print()
     for label, frames, out, _, seconds in rows:

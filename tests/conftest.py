@@ -15,6 +15,7 @@ is whichever folder's conftest was loaded last.
 
 from __future__ import annotations
 
+import copy
 import math
 import types
 from collections.abc import Mapping, Sequence
@@ -59,6 +60,27 @@ def mirror(monkeypatch) -> Path:
         pytest.skip(f"offline data mirror {MIRROR} is absent (it lives beside the repository as ../shared/data)")
     monkeypatch.setenv("EGBENCH_DATA_MIRROR", str(MIRROR))
     return MIRROR
+
+
+TIMINGS = {"train_time_per_epoch", "train_time_total", "md_time_per_step", "md_throughput"}
+
+
+@pytest.fixture
+def stored_numbers():
+    """``numbers(out)``: what two runs must agree on, every metric but the timings of the done cells of
+    the store at ``out``, ``{(model, dataset, seed, name, split, mode): (value, std)}``."""
+    from egbench_core.store import Store
+
+    def numbers(out) -> dict:
+        store = Store.open_readonly(out)
+        return {
+            (c.model, c.dataset, c.seed, m["name"], m["split"], m["mode"]): (m["value"], m["std"])
+            for c in store.cells("done")
+            for m in store.metrics(c.key)
+            if m["name"] not in TIMINGS
+        }
+
+    return numbers
 
 
 # --------------------------------------------------------------------------------------
@@ -106,10 +128,7 @@ def toy_spec(
     return ModelSpec(
         name=name,
         build=build,
-        presets={
-            p: {k: (dict(v) if isinstance(v, dict) else v) for k, v in cfg.items()}
-            for p, cfg in (presets or TOY_PRESETS).items()
-        },
+        presets=copy.deepcopy(presets or TOY_PRESETS),
         version="1",
         description="toy pair potential (tests)",
         licence="MIT",

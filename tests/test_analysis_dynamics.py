@@ -9,63 +9,54 @@ from ase.build import bulk
 from ase.calculators.emt import EMT
 from ase.md.verlet import VelocityVerlet
 
-from egbench_core.analysis.dynamics import (
-    OracleObserver,
-    ViolationSeries,
-    aggregate_replicas,
-    aligned_series,
-    energy_violation,
-    force_violation,
-    geometric_mean,
-    summarise_violations,
-)
+from egbench_core.analysis import dynamics as dyn
 
 
 def test_energy_violation_values():
-    assert energy_violation(-3.2, -3.2) == 0.0
+    assert dyn.energy_violation(-3.2, -3.2) == 0.0
     # the formula gives (2E)^2 / (2E^2) = 2 for opposite energies (not 1): EV <= 1 only for same signs
-    assert energy_violation(-3.2, 3.2) == 2.0
-    assert energy_violation(-3.2, 0.0) == 1.0
-    assert energy_violation(-1.0, -3.0) == pytest.approx(4 / 10)
-    assert energy_violation(1.0, 2.0) == pytest.approx(1 / 5)  # (1-2)^2 / (1+4)
-    assert energy_violation(0.0, 0.0) == 0.0  # 0/0 counts as agreement
-    np.testing.assert_allclose(energy_violation([1.0, 2.0, -1.0], [1.0, 1.0, 1.0]), [0.0, 1 / 5, 2.0])
+    assert dyn.energy_violation(-3.2, 3.2) == 2.0
+    assert dyn.energy_violation(-3.2, 0.0) == 1.0
+    assert dyn.energy_violation(-1.0, -3.0) == pytest.approx(4 / 10)
+    assert dyn.energy_violation(1.0, 2.0) == pytest.approx(1 / 5)  # (1-2)^2 / (1+4)
+    assert dyn.energy_violation(0.0, 0.0) == 0.0  # 0/0 counts as agreement
+    np.testing.assert_allclose(dyn.energy_violation([1.0, 2.0, -1.0], [1.0, 1.0, 1.0]), [0.0, 1 / 5, 2.0])
 
 
 def test_force_violation_values():
     rng = np.random.default_rng(0)
     f = rng.normal(size=(7, 3))
-    assert force_violation(f, f) == 0.0
-    assert force_violation(f, -f) == pytest.approx(1.0)
-    assert force_violation(2 * f, f) == pytest.approx(1 / 3)  # |F| / (2|F| + |F|)
-    assert force_violation(f, np.zeros_like(f)) == pytest.approx(1.0)
-    assert force_violation(np.zeros((2, 3)), np.zeros((2, 3))) == 0.0
+    assert dyn.force_violation(f, f) == 0.0
+    assert dyn.force_violation(f, -f) == pytest.approx(1.0)
+    assert dyn.force_violation(2 * f, f) == pytest.approx(1 / 3)  # |F| / (2|F| + |F|)
+    assert dyn.force_violation(f, np.zeros_like(f)) == pytest.approx(1.0)
+    assert dyn.force_violation(np.zeros((2, 3)), np.zeros((2, 3))) == 0.0
     series = np.stack([f, f, 2 * f])
-    np.testing.assert_allclose(force_violation(series, np.stack([f, -f, f])), [0.0, 1.0, 1 / 3])
+    np.testing.assert_allclose(dyn.force_violation(series, np.stack([f, -f, f])), [0.0, 1.0, 1 / 3])
 
 
 def test_force_violation_uses_the_frame_norm_not_per_atom():
     # atom 0 exact, atom 1 reversed: |dF| = 2|f1|, sum of norms = 2 sqrt(|f0|^2 + |f1|^2)
     fm = np.array([[3.0, 0, 0], [0, 4.0, 0]])
     fr = np.array([[3.0, 0, 0], [0, -4.0, 0]])
-    assert force_violation(fm, fr) == pytest.approx(8.0 / (2 * 5.0))
+    assert dyn.force_violation(fm, fr) == pytest.approx(8.0 / (2 * 5.0))
 
 
 def test_geometric_mean_and_floor():
-    assert geometric_mean([1e-2, 1e-4]) == pytest.approx(1e-3)
-    assert geometric_mean([0.0, 1e-4]) == pytest.approx(np.sqrt(1e-12 * 1e-4))
-    assert geometric_mean([0.0, 0.0]) == pytest.approx(1e-12)
-    assert geometric_mean([0.0, 1e-4], floor=1e-6) == pytest.approx(1e-5)
-    assert np.isnan(geometric_mean([]))
+    assert dyn.geometric_mean([1e-2, 1e-4]) == pytest.approx(1e-3)
+    assert dyn.geometric_mean([0.0, 1e-4]) == pytest.approx(np.sqrt(1e-12 * 1e-4))
+    assert dyn.geometric_mean([0.0, 0.0]) == pytest.approx(1e-12)
+    assert dyn.geometric_mean([0.0, 1e-4], floor=1e-6) == pytest.approx(1e-5)
+    assert np.isnan(dyn.geometric_mean([]))
 
 
 def test_aggregate_replicas():
-    out = aggregate_replicas([[1e-2, 1e-4], [1e-3], [4e-3, 4e-3]])
+    out = dyn.aggregate_replicas([[1e-2, 1e-4], [1e-3], [4e-3, 4e-3]])
     assert out["per_replica"] == pytest.approx([1e-3, 1e-3, 4e-3])
     assert out["mean"] == pytest.approx(2e-3)
     assert out["std"] == pytest.approx(np.std([1e-3, 1e-3, 4e-3]))
     assert out["n"] == 3 and out["n_skipped"] == 0
-    skipped = aggregate_replicas([[1e-2, 1e-4], []])
+    skipped = dyn.aggregate_replicas([[1e-2, 1e-4], []])
     assert skipped["mean"] == pytest.approx(1e-3) and skipped["n"] == 1 and skipped["n_skipped"] == 1
 
 
@@ -78,18 +69,18 @@ def test_aligned_series_respects_the_reference_spacing():
     t = np.array([0.0, 1.0, 2.0, 3.0])
     e_model = np.array([e_ref[0], -e_ref[2], e_ref[4], 0.0])
     f_model = np.stack([f_ref[0], -f_ref[2], 2 * f_ref[4], f_ref[0]])
-    s = aligned_series(t, e_model, f_model, e_ref, f_ref, ref_spacing_fs=0.5)
+    s = dyn.aligned_series(t, e_model, f_model, e_ref, f_ref, ref_spacing_fs=0.5)
     assert s.mode == "aligned"
     np.testing.assert_array_equal(s.ref_index, [0, 2, 4])
     np.testing.assert_allclose(s.time_fs, [0.0, 1.0, 2.0])
     np.testing.assert_allclose(s.ev, [0.0, 2.0, 0.0])
     np.testing.assert_allclose(s.fv, [0.0, 1.0, 1 / 3])
     # model every 0.25 fs: only t = 0 and 0.5 fall on reference frames
-    s2 = aligned_series([0.0, 0.25, 0.5, 0.75], e_ref[[0, 0, 1, 1]], f_ref[[0, 0, 1, 1]], e_ref, f_ref, 0.5)
+    s2 = dyn.aligned_series([0.0, 0.25, 0.5, 0.75], e_ref[[0, 0, 1, 1]], f_ref[[0, 0, 1, 1]], e_ref, f_ref, 0.5)
     np.testing.assert_array_equal(s2.ref_index, [0, 1])
     np.testing.assert_allclose(s2.ev, 0.0)
     # starting from reference frame 2: model t = 0 <-> frame 2, t = 1 fs <-> frame 4
-    s3 = aligned_series([0.0, 1.0], e_ref[[2, 4]], f_ref[[2, 4]], e_ref, f_ref, 0.5, ref_start_index=2)
+    s3 = dyn.aligned_series([0.0, 1.0], e_ref[[2, 4]], f_ref[[2, 4]], e_ref, f_ref, 0.5, ref_start_index=2)
     np.testing.assert_array_equal(s3.ref_index, [2, 4])
     np.testing.assert_allclose(s3.fv, 0.0)
 
@@ -108,7 +99,7 @@ def _emt_md(observer, steps: int = 6, energy_shift: float = 0.0):
 
 
 def test_oracle_equal_to_model_gives_zero():
-    out = _emt_md(OracleObserver(EMT))
+    out = _emt_md(dyn.OracleObserver(EMT))
     assert out["mode"] == "oracle" and out["n_frames"] == 6
     assert max(out["ev"]) < 1e-12 and max(out["fv"]) < 1e-12
     assert out["time_fs"] == pytest.approx([0, 2, 4, 6, 8, 10])
@@ -116,12 +107,12 @@ def test_oracle_equal_to_model_gives_zero():
 
 
 def test_oracle_every_and_energy_shift():
-    out = _emt_md(OracleObserver(EMT, every=2), energy_shift=0.1)
+    out = _emt_md(dyn.OracleObserver(EMT, every=2), energy_shift=0.1)
     assert out["time_fs"] == pytest.approx([0, 4, 8])
     e_ref = np.array(out["energy_ref"])
     np.testing.assert_allclose(out["ev"], 0.01 / ((e_ref + 0.1) ** 2 + e_ref**2))
     assert max(out["fv"]) < 1e-12
-    summary = summarise_violations([out, ViolationSeries.from_dict(out)])
+    summary = dyn.summarise_violations([out, dyn.ViolationSeries.from_dict(out)])
     assert summary["mode"] == "oracle" and summary["ev"]["n"] == 2 and summary["ev"]["std"] == pytest.approx(0.0)
 
 
@@ -131,10 +122,10 @@ def test_oracle_skips_non_finite_frames_and_survives_reference_errors():
             raise RuntimeError("SCF did not converge")
 
     atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
-    obs = OracleObserver(lambda: EMT())
+    obs = dyn.OracleObserver(lambda: EMT())
     assert obs.update(0, 0.0, atoms, float("nan"), np.zeros((4, 3))) is None
     assert obs.finish()["n_frames"] == 0
-    bad = OracleObserver(lambda: Broken())
+    bad = dyn.OracleObserver(lambda: Broken())
     bad.update(0, 0.0, atoms, -1.0, np.zeros((4, 3)))
     out = bad.finish()
     assert out["n_frames"] == 0 and out["n_reference_errors"] == 1 and "SCF" in out["first_error"]

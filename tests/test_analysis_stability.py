@@ -42,7 +42,8 @@ def _run(monitor, frames, dt_fs=0.5, saved_every=1):
 
 
 def _moved(base: Atoms, atoms_moved, direction, per_step: float, start: int, n_steps: int):
-    """Frames of ``base`` with ``atoms_moved`` shifted by ``per_step`` Å along ``direction`` per step after ``start``."""
+    """Frames of ``base`` with ``atoms_moved`` shifted by ``per_step`` Å along ``direction`` per step
+    after ``start``."""
     u = np.asarray(direction, float) / np.linalg.norm(direction)
     for step in range(n_steps):
         a = base.copy()

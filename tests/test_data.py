@@ -142,43 +142,25 @@ def _drop_line(frame_text: str, line: int) -> str:
     return "".join(lines)
 
 
-def test_malformed_missing_atom_line_names_file_and_frame(tmp_path):
-    fr = _three_frames()
-    path = tmp_path / "missing.xyz"
-    path.write_text(fr[0] + _drop_line(fr[1], 3) + fr[2])
+@pytest.mark.parametrize(
+    "name, corrupt, says",
+    [
+        ("missing.xyz", lambda fr: fr[0] + _drop_line(fr[1], 3) + fr[2], ["frame 1"]),
+        # missing line in the last frame: the file ends early
+        ("truncated.xyz", lambda fr: fr[0] + fr[1] + _drop_line(fr[2], 4), ["frame 2", "2 of 3"]),
+        ("nonnumeric.xyz", lambda fr: fr[0] + fr[1] + fr[2].replace("0.93", "0.9x3", 1), ["frame 2", "0.9x3"]),
+        ("badcount.xyz", lambda fr: fr[0] + fr[1].replace("3\n", "three\n", 1) + fr[2], ["frame 1", "atom count"]),
+        # a count larger than the frame: the next frame's header is read as atom lines
+        ("toolarge.xyz", lambda fr: fr[0] + fr[1].replace("3\n", "4\n", 1) + fr[2], ["frame 1"]),
+    ],
+)
+def test_malformed_extxyz_names_file_and_frame(tmp_path, name, corrupt, says):
+    path = tmp_path / name
+    path.write_text(corrupt(_three_frames()))
     with pytest.raises(MalformedDataError) as info:
         read_extxyz(path)
-    assert str(path) in str(info.value) and "frame 1" in str(info.value)
-    # missing line in the last frame: the file ends early
-    path2 = tmp_path / "truncated.xyz"
-    path2.write_text(fr[0] + fr[1] + _drop_line(fr[2], 4))
-    with pytest.raises(MalformedDataError) as info:
-        read_extxyz(path2)
-    assert str(path2) in str(info.value) and "frame 2" in str(info.value) and "2 of 3" in str(info.value)
-
-
-def test_malformed_non_numeric_coordinate(tmp_path):
-    fr = _three_frames()
-    path = tmp_path / "nonnumeric.xyz"
-    path.write_text(fr[0] + fr[1] + fr[2].replace("0.93", "0.9x3", 1))
-    with pytest.raises(MalformedDataError) as info:
-        read_extxyz(path)
-    assert str(path) in str(info.value) and "frame 2" in str(info.value) and "0.9x3" in str(info.value)
-
-
-def test_malformed_bad_atom_count(tmp_path):
-    fr = _three_frames()
-    path = tmp_path / "badcount.xyz"
-    path.write_text(fr[0] + fr[1].replace("3\n", "three\n", 1) + fr[2])
-    with pytest.raises(MalformedDataError) as info:
-        read_extxyz(path)
-    assert str(path) in str(info.value) and "frame 1" in str(info.value) and "atom count" in str(info.value)
-    # a count larger than the frame: the next frame's header is read as atom lines
-    path2 = tmp_path / "toolarge.xyz"
-    path2.write_text(fr[0] + fr[1].replace("3\n", "4\n", 1) + fr[2])
-    with pytest.raises(MalformedDataError) as info:
-        read_extxyz(path2)
-    assert str(path2) in str(info.value) and "frame 1" in str(info.value)
+    for part in (str(path), *says):
+        assert part in str(info.value), (part, str(info.value))
 
 
 def test_unknown_element_and_empty_file(tmp_path):

@@ -90,26 +90,17 @@ def _one_error_line(res) -> str:
 
 
 # -- 1. fingerprints see units, formats and isolated-atom energies --------------------------------------
-BASE = {
-    "files": {
-        "local/fp/data.xyz": {
-            "url": "https://example.invalid/data.xyz",
-            "sha256": "ab" * 32,
-            "format": "extxyz",
-            "units": {"energy": "eV", "forces": "eV/Å", "length": "Å"},
-        }
-    },
-    "datasets": {
-        "fp": {
-            "elements": ["H", "O"],
-            "periodic": False,
-            "temperature_K": 300.0,
-            "timestep_fs": 0.5,
-            "description": "fingerprint test",
-            "splits": {"train": {"file": "local/fp/data.xyz", "frames": 3}},
-        }
-    },
-}
+def _one_file_registry(name: str, file: str, sha256: str, split=None, **dataset) -> dict:
+    """A registry table: one extxyz file (eV, eV/Å, Å) and the dataset ``name`` (H and O, not periodic,
+    300 K, 0.5 fs, then ``dataset``) whose train split is 3 frames of it (then ``split``)."""
+    units = {"energy": "eV", "forces": "eV/Å", "length": "Å"}
+    entry = {"url": "https://example.invalid/data.xyz", "sha256": sha256, "format": "extxyz", "units": units}
+    conditions = {"elements": ["H", "O"], "periodic": False, "temperature_K": 300.0, "timestep_fs": 0.5}
+    train = {"file": file, "frames": 3, **(split or {})}
+    return {"files": {file: entry}, "datasets": {name: {**conditions, **dataset, "splits": {"train": train}}}}
+
+
+BASE = _one_file_registry("fp", "local/fp/data.xyz", "ab" * 32, description="fingerprint test")
 
 
 def _fingerprint(change=None) -> dict[str, str]:
@@ -271,26 +262,9 @@ def test_fetch_synthetic_emt_says_generated_verified_or_regenerated(monkeypatch,
 
 
 # -- 3. registry values are range-checked where they are declared -------------------------------------------
-GOOD = {
-    "files": {
-        "local/v/data.xyz": {
-            "url": "https://example.invalid/data.xyz",
-            "sha256": "cd" * 32,
-            "format": "extxyz",
-            "units": {"energy": "eV", "forces": "eV/Å", "length": "Å"},
-        }
-    },
-    "datasets": {
-        "val-check": {
-            "elements": ["H", "O"],
-            "periodic": False,
-            "temperature_K": 300.0,
-            "timestep_fs": 0.5,
-            "friction_per_ps": 0.5,
-            "splits": {"train": {"file": "local/v/data.xyz", "frames": 3, "temperature_K": 300.0}},
-        }
-    },
-}
+GOOD = _one_file_registry(
+    "val-check", "local/v/data.xyz", "cd" * 32, split={"temperature_K": 300.0}, friction_per_ps=0.5
+)
 DS, SPLIT, FILE = "[datasets.val-check]", "[datasets.val-check.splits.train]", '[files."local/v/data.xyz"]'
 
 

@@ -18,21 +18,9 @@ from egbench_core.report import leaderboard, rank_stability, to_csv, to_markdown
 from egbench_core.runner import plan_cells, run_cells
 from egbench_core.store import Store
 
-TIMINGS = {"train_time_per_epoch", "train_time_total", "md_time_per_step", "md_throughput"}
-
-
-def _numbers(out) -> dict:
-    store = Store.open_readonly(out)
-    return {
-        (c.model, c.dataset, c.seed, m["name"], m["split"], m["mode"]): (m["value"], m["std"])
-        for c in store.cells("done")
-        for m in store.metrics(c.key)
-        if m["name"] not in TIMINGS
-    }
-
 
 @pytest.mark.slow
-def test_same_command_gives_identical_numbers_beside_a_cpu_hog(toy_site, emt_env, tmp_path):
+def test_same_command_gives_identical_numbers_beside_a_cpu_hog(toy_site, emt_env, tmp_path, stored_numbers):
     cmd = toy_site.egbench + ["run", "--models", "toy-pair", "--datasets", "acac,synthetic-emt", "--preset", "smoke"]
     idle = subprocess.run(
         cmd + ["--out", str(tmp_path / "idle")], env=toy_site.env(), capture_output=True, text=True, timeout=600
@@ -47,7 +35,7 @@ def test_same_command_gives_identical_numbers_beside_a_cpu_hog(toy_site, emt_env
         for h in hogs:
             h.kill()
     assert loaded.returncode == 0, loaded.stderr[-3000:]
-    a, b = _numbers(tmp_path / "idle"), _numbers(tmp_path / "loaded")
+    a, b = stored_numbers(tmp_path / "idle"), stored_numbers(tmp_path / "loaded")
     assert len(a) > 20 and a.keys() == b.keys()
     assert a == b  # bit-identical, not approximately: epochs, not seconds, end training
     keys = [sorted(c.key for c in Store.open_readonly(tmp_path / p).cells()) for p in ("idle", "loaded")]

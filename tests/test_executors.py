@@ -20,20 +20,9 @@ from egbench_core.runner import plan_cells, run_cells
 from egbench_core.store import Store
 
 pytestmark = pytest.mark.slow
-TIMINGS = {"train_time_per_epoch", "train_time_total", "md_time_per_step", "md_throughput"}
 
 
-def _numbers(out) -> dict:
-    store = Store.open_readonly(out)
-    return {
-        (c.model, c.dataset, c.seed, m["name"], m["split"], m["mode"]): (m["value"], m["std"])
-        for c in store.cells("done")
-        for m in store.metrics(c.key)
-        if m["name"] not in TIMINGS
-    }
-
-
-def test_dask_stores_the_same_numbers_as_local(toy_site, emt_env, tmp_path):
+def test_dask_stores_the_same_numbers_as_local(toy_site, emt_env, tmp_path, stored_numbers):
     base = toy_site.egbench + ["run", "--models", "toy-pair", "--datasets", "acac,synthetic-emt", "--preset", "smoke"]
     local = subprocess.run(
         base + ["--out", str(tmp_path / "local")], env=toy_site.env(), capture_output=True, text=True, timeout=900
@@ -49,7 +38,7 @@ def test_dask_stores_the_same_numbers_as_local(toy_site, emt_env, tmp_path):
     assert dask.returncode == 0, dask.stderr[-3000:]
     assert "2 computed" in dask.stdout
     assert "Scheduler at" not in dask.stdout + dask.stderr  # dask's own INFO lines only with -vv
-    a, b = _numbers(tmp_path / "local"), _numbers(tmp_path / "dask")
+    a, b = stored_numbers(tmp_path / "local"), stored_numbers(tmp_path / "dask")
     assert len(a) > 20 and a == b
     (run,) = Store.open_readonly(tmp_path / "dask").runs()
     assert run["provenance"]["execution"]["executor"] == "dask"
@@ -137,7 +126,7 @@ def test_a_cell_that_kills_its_worker_twice_is_an_infrastructure_failure(dask_ca
     assert lost.model == "toy-crash" and lost.reason.startswith("infrastructure: worker lost")
 
 
-def test_an_ase_model_runs_on_a_dask_worker(emt_env, tmp_path):
+def test_an_ase_model_runs_on_a_dask_worker(emt_env, tmp_path, stored_numbers):
     """A worker's catalog has no ``ase:`` models: it rebuilds the calculator from the cell's
     provenance, and stores the same numbers as in-process."""
     cat = load_catalog(entry_points=False)
@@ -149,7 +138,7 @@ def test_an_ase_model_runs_on_a_dask_worker(emt_env, tmp_path):
     finally:
         executor.close()
     assert (summary.done, summary.failed) == (1, 0)
-    a, b = _numbers(tmp_path / "local"), _numbers(tmp_path / "dask")
+    a, b = stored_numbers(tmp_path / "local"), stored_numbers(tmp_path / "dask")
     assert len(a) > 10 and a == b
     assert a[("ase-ase-calculators-emt-emt", "synthetic-emt", 0, "force_mae", "test", "")][0] < 1e-9
 

@@ -112,7 +112,7 @@ def test_collate_two_structures():
     assert (g.batch[g.edge_index[0]] == g.batch[g.edge_index[1]]).all()
     # edge vectors reproduce ASE's distances, structure by structure
     d = torch.linalg.norm(g.edge_vectors(), dim=1).numpy()
-    for k, (atoms, sl, off) in enumerate([(mol, slice(0, e0), 0), (cu, slice(e0, None), n0)]):
+    for atoms, sl, off in [(mol, slice(0, e0), 0), (cu, slice(e0, None), n0)]:
         i = g.edge_index[0, sl].numpy() - off
         j = g.edge_index[1, sl].numpy() - off
         s = g.unit_shifts[sl].numpy()

@@ -170,7 +170,7 @@ def test_ood_pairs_300_with_600_kelvin_and_the_ratio(report_store):
 def test_plot_series_and_figures(report_store):
     groups, _ = collect(report_store)
     tasks = {}
-    for (model, preset, dataset, task), g in groups.items():
+    for (_model, _preset, dataset, task), g in groups.items():
         tasks.setdefault(dataset, {}).setdefault(task, []).append(g)
     palette = colours([g.label for g in groups.values()])
     (emt,) = dataset_tasks(report_store, tasks["synthetic-emt"], "synthetic-emt")

@@ -149,6 +149,10 @@ def _rows(cmp) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(to_csv(cmp))))
 
 
+# the columns that name a comparison row, first in every table
+KEY_COLUMNS = ["model", "preset", "dataset", "task", "paper table", "seeds"]
+
+
 def _row(rows, **match) -> dict[str, str]:
     hits = [r for r in rows if all(r[k] == v for k, v in match.items())]
     assert len(hits) == 1, (match, rows)
@@ -158,12 +162,7 @@ def _row(rows, **match) -> dict[str, str]:
 def test_static_pairs_table_1_and_the_cost_of_table_4_in_the_paper_units(store):
     cmp = compare(store, "paper", "static")
     assert cmp.headers == [
-        "model",
-        "preset",
-        "dataset",
-        "task",
-        "paper table",
-        "seeds",
+        *KEY_COLUMNS,
         "E MAE (meV)",
         "paper",
         "F MAE (meV/Å)",
@@ -244,17 +243,7 @@ def test_dynamics_pairs_the_aligned_columns_with_the_paper_std_where_printed(sto
 
 def test_stability_has_no_paper_columns_and_says_so(store):
     cmp = compare(store, "paper", "stability")
-    assert cmp.headers == [
-        "model",
-        "preset",
-        "dataset",
-        "task",
-        "paper table",
-        "seeds",
-        "stable fraction",
-        "time stable (fs)",
-        "note",
-    ]
+    assert cmp.headers == [*KEY_COLUMNS, "stable fraction", "time stable (fs)", "note"]
     row = _row(_rows(cmp), model="mace", task="standard", dataset="acac")
     assert row["paper table"] == "Tables 2, 6 (300 K), 3, 5 (300 K)" and row["stable fraction"] == "0.80"
     assert any("give no stability figures" in line for line in cmp.legend)

@@ -32,6 +32,13 @@ def _write_registry(path: Path, text: str, monkeypatch) -> Path:
     return path
 
 
+def _register_file(tmp_path: Path, monkeypatch, name: str, url: str, *lines: str) -> Path:
+    """An extra registry file (``EGBENCH_REGISTRY``) declaring the file ``name``: its ``url``, then ``lines``."""
+    return _write_registry(
+        tmp_path / "extra.toml", "\n".join([f'[files."{name}"]', f'url = "{url}"', *lines, ""]), monkeypatch
+    )
+
+
 def _mirror_sha256(mirror: Path, name: str) -> str:
     for line in (mirror / "SHA256SUMS").read_text().splitlines():
         digest, _, rel = line.partition("  ")
@@ -106,15 +113,8 @@ def test_corrupt_cache_file_is_moved_aside_then_restored(hermetic_env):
 # -- offline / mirror -------------------------------------------------------------------
 def test_missing_file_offline_names_file_url_and_mirror_variable(tmp_path, monkeypatch, hermetic_env):
     url = "https://example.invalid/egbench-test/nothing-here.xyz"
-    _write_registry(
-        tmp_path / "extra.toml",
-        f"""
-[files."fake-source/sub/nothing-here.xyz"]
-url = "{url}"
-sha256 = "{"ab" * 32}"
-format = "extxyz"
-""",
-        monkeypatch,
+    _register_file(
+        tmp_path, monkeypatch, "fake-source/sub/nothing-here.xyz", url, f'sha256 = "{"ab" * 32}"', 'format = "extxyz"'
     )
     monkeypatch.setenv("EGBENCH_OFFLINE", "1")
     reg = Registry.load()
@@ -132,14 +132,12 @@ def test_missing_file_with_a_mirror_that_lacks_it(tmp_path, monkeypatch):
     empty_mirror = tmp_path / "mirror"
     empty_mirror.mkdir()
     monkeypatch.setenv("EGBENCH_DATA_MIRROR", str(empty_mirror))
-    _write_registry(
-        tmp_path / "extra.toml",
-        """
-[files."fake-source/x.xyz"]
-url = "https://example.invalid/x.xyz"
-git_sha1 = "ce013625030ba8dba906f756967f9e9ca394464a"
-""",
+    _register_file(
+        tmp_path,
         monkeypatch,
+        "fake-source/x.xyz",
+        "https://example.invalid/x.xyz",
+        'git_sha1 = "ce013625030ba8dba906f756967f9e9ca394464a"',
     )
     with pytest.raises(DataUnavailableError) as info:
         Registry.load().fetch("fake-source/x.xyz")
@@ -148,15 +146,13 @@ git_sha1 = "ce013625030ba8dba906f756967f9e9ca394464a"
 
 def test_mirror_file_is_fetched_and_verified(tmp_path, monkeypatch, mirror, hermetic_env):
     sha = _mirror_sha256(mirror, ISO)
-    _write_registry(
-        tmp_path / "extra.toml",
-        f"""
-[files."{ISO}"]
-url = "https://raw.githubusercontent.com/davkovacs/BOTNet-datasets/29e6d467317e4b5967b7ea5cbee54de953fa0d45/dataset_3BPA/iso_atoms.xyz"
-sha256 = "{sha}"
-format = "extxyz"
-""",
+    _register_file(
+        tmp_path,
         monkeypatch,
+        ISO,
+        "https://raw.githubusercontent.com/davkovacs/BOTNet-datasets/29e6d467317e4b5967b7ea5cbee54de953fa0d45/dataset_3BPA/iso_atoms.xyz",
+        f'sha256 = "{sha}"',
+        'format = "extxyz"',
     )
     reg = Registry.load()
     assert reg.locate(ISO) == "mirror"
@@ -170,15 +166,7 @@ format = "extxyz"
 def test_mirror_file_registered_by_git_blob_sha1(tmp_path, monkeypatch, mirror, hermetic_env):
     data = (mirror / ISO).read_bytes()
     blob = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-    _write_registry(
-        tmp_path / "extra.toml",
-        f"""
-[files."{ISO}"]
-url = "https://example.invalid/iso_atoms.xyz"
-git_sha1 = "{blob}"
-""",
-        monkeypatch,
-    )
+    _register_file(tmp_path, monkeypatch, ISO, "https://example.invalid/iso_atoms.xyz", f'git_sha1 = "{blob}"')
     path = Registry.load().fetch(ISO)
     assert path.read_bytes() == data
 
@@ -186,15 +174,7 @@ git_sha1 = "{blob}"
 def test_mirror_file_with_wrong_hash_raises_and_leaves_nothing(tmp_path, monkeypatch, mirror, hermetic_env):
     actual = _mirror_sha256(mirror, ISO)
     wrong = "0" * 64
-    _write_registry(
-        tmp_path / "extra.toml",
-        f"""
-[files."{ISO}"]
-url = "https://example.invalid/iso_atoms.xyz"
-sha256 = "{wrong}"
-""",
-        monkeypatch,
-    )
+    _register_file(tmp_path, monkeypatch, ISO, "https://example.invalid/iso_atoms.xyz", f'sha256 = "{wrong}"')
     reg = Registry.load()
     with pytest.raises(ChecksumError) as info:
         reg.fetch(ISO)
@@ -206,30 +186,14 @@ sha256 = "{wrong}"
 
 def test_mirror_checksum_error_actual_is_the_hash(tmp_path, monkeypatch, mirror):
     actual = _mirror_sha256(mirror, ISO)
-    _write_registry(
-        tmp_path / "extra.toml",
-        f"""
-[files."{ISO}"]
-url = "https://example.invalid/iso_atoms.xyz"
-sha256 = "{"0" * 64}"
-""",
-        monkeypatch,
-    )
+    _register_file(tmp_path, monkeypatch, ISO, "https://example.invalid/iso_atoms.xyz", f'sha256 = "{"0" * 64}"')
     with pytest.raises(ChecksumError) as info:
         Registry.load().fetch(ISO)
     assert info.value.actual == f"sha256:{actual}"
 
 
 def test_mirror_wrong_git_sha1_moves_download_aside(tmp_path, monkeypatch, mirror, hermetic_env):
-    _write_registry(
-        tmp_path / "extra.toml",
-        f"""
-[files."{ISO}"]
-url = "https://example.invalid/iso_atoms.xyz"
-git_sha1 = "{"1" * 40}"
-""",
-        monkeypatch,
-    )
+    _register_file(tmp_path, monkeypatch, ISO, "https://example.invalid/iso_atoms.xyz", f'git_sha1 = "{"1" * 40}"')
     with pytest.raises(ChecksumError) as info:
         Registry.load().fetch(ISO)
     assert "git-sha1:" + "1" * 40 in str(info.value)

@@ -63,7 +63,7 @@ def test_two_concurrent_runs_compute_each_cell_exactly_once(toy_site, emt_env, t
         for _ in range(2)
     ]
     results = [p.communicate(timeout=600) for p in procs]
-    for p, (o, e) in zip(procs, results):
+    for p, (_o, e) in zip(procs, results):
         assert p.returncode == 0, e[-3000:]
     counts = [_computed(o) for o, _ in results]
     assert sum(c["computed"] for c in counts) == 4, counts  # 2 datasets × 2 seeds, each exactly once

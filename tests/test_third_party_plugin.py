@@ -14,6 +14,16 @@ from egbench_core.store import Store
 TEMPLATE = Path(__file__).resolve().parents[1] / "plugins" / "_template"
 
 
+def _catalog_selecting(plugin: str, dist: str, site: Path, monkeypatch):
+    """The catalog with ``site`` on the path and only ``plugin`` selected: it loads, from ``dist``."""
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("EGBENCH_LOAD_PLUGINS", plugin)
+    cat = load_catalog(entry_points=True)
+    assert cat.plugins[plugin].status == "ok", cat.plugins[plugin].error
+    assert dist in cat.plugins[plugin].origin
+    return cat
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory, pip_install):
     target = pip_install(TEMPLATE, tmp_path_factory.mktemp("site"))
@@ -22,11 +32,7 @@ def installed(tmp_path_factory, pip_install):
 
 
 def test_template_plugin_is_discovered_and_runs(installed, monkeypatch, tmp_path):
-    monkeypatch.syspath_prepend(str(installed))
-    monkeypatch.setenv("EGBENCH_LOAD_PLUGINS", "example")
-    cat = load_catalog(entry_points=True)
-    assert cat.plugins["example"].status == "ok", cat.plugins["example"].error
-    assert "egbench-model-example" in cat.plugins["example"].origin
+    cat = _catalog_selecting("example", "egbench-model-example", installed, monkeypatch)
     spec = cat.models["example"]
     assert spec.plugin == "example" and set(spec.presets) == {"smoke", "quick", "paper"}
     cells = plan_cells(cat, "example", "acac", "standard", "smoke", 0)
@@ -47,11 +53,7 @@ def test_data_template_installs_with_its_files_and_loads_offline(tmp_path, monke
     target = pip_install(DATA_TEMPLATE, tmp_path / "site")
     pkg = target / "egbench_data_example"
     assert (pkg / "registry.toml").is_file() and len(list((pkg / "data").glob("*.xyz"))) == 3
-    monkeypatch.syspath_prepend(str(target))
-    monkeypatch.setenv("EGBENCH_LOAD_PLUGINS", "example-data")
-    cat = load_catalog(entry_points=True)
-    assert cat.plugins["example-data"].status == "ok", cat.plugins["example-data"].error
-    assert "egbench-data-example" in cat.plugins["example-data"].origin
+    cat = _catalog_selecting("example-data", "egbench-data-example", target, monkeypatch)
     ds = cat.datasets["example-cu13"]
     assert ds.plugin == "example-data" and ds.unavailable_reason() is None
     test = ds.load("test")

@@ -10,9 +10,13 @@ import numpy as np
 import pytest
 
 from egbench_core.data import read_extxyz
-from egbench_core.interfaces import ID_RE
 from egbench_core.registry import DataUnavailableError
-from egbench_core.testing.plugin_tests import DataPluginChecks, check_git_sha1_on_mirror, registry_toml
+from egbench_core.testing.plugin_tests import (
+    DataPluginChecks,
+    check_git_sha1_on_mirror,
+    checked_dataset_tables,
+    registry_toml,
+)
 
 FORMATS = {"extxyz", "nequip-npz", "deepmd"}
 Z_3BPA = [1, 6, 7, 8]
@@ -28,20 +32,20 @@ def _readme_git_sha1(mirror: Path) -> dict[str, str]:
     return out
 
 
+# the upstream repository and pinned commit of each source prefix in the registry
+_UPSTREAM = {
+    "mdbenchgnn": ("M3RG-IITD/MDBENCHGNN", "e4ee1e9022186e27568df690913cfab2b12295b0"),
+    "botnet-datasets": ("davkovacs/BOTNet-datasets", "29e6d467317e4b5967b7ea5cbee54de953fa0d45"),
+}
+
+
 def test_every_file_entry_is_complete_and_checked_against_the_mirror(sha256sums, data_env):
     git = _readme_git_sha1(data_env)
     files = registry_toml(egbench_data_botnet)["files"]
     for name, e in files.items():
         src, _, path = name.partition("/")
-        commit = (
-            "e4ee1e9022186e27568df690913cfab2b12295b0"
-            if src == "mdbenchgnn"
-            else "29e6d467317e4b5967b7ea5cbee54de953fa0d45"
-        )
-        assert (
-            e["url"]
-            == f"https://raw.githubusercontent.com/{'M3RG-IITD/MDBENCHGNN' if src == 'mdbenchgnn' else 'davkovacs/BOTNet-datasets'}/{commit}/{path}"
-        )
+        repo, commit = _UPSTREAM[src]
+        assert e["url"] == f"https://raw.githubusercontent.com/{repo}/{commit}/{path}"
         assert e["format"] in FORMATS and e["licence"] and e["units"]["energy"] == "eV"
         if "sha256" in e:
             assert e["sha256"] == sha256sums[name], name
@@ -53,20 +57,7 @@ def test_every_file_entry_is_complete_and_checked_against_the_mirror(sha256sums,
 
 
 def test_every_dataset_declares_conditions_and_split_temperatures():
-    for name, t in registry_toml(egbench_data_botnet)["datasets"].items():
-        assert ID_RE.match(name) and t["plugin"] == "botnet"
-        for key in (
-            "description",
-            "citation",
-            "licence",
-            "elements",
-            "periodic",
-            "temperature_K",
-            "timestep_fs",
-            "tags",
-        ):
-            assert key in t, (name, key)
-        assert t["friction_per_ps"] == 0.5 and t["periodic"] is False
+    for t in checked_dataset_tables(egbench_data_botnet, "botnet", periodic=False).values():
         assert t["splits"]["train"]["temperature_K"] == t["temperature_K"] == 300.0
 
 

@@ -14,7 +14,6 @@ import pytest
 from egbench_data_lips.lips20 import crystalline_prefix, unwrapped_displacement
 
 from egbench_core.data import MalformedDataError
-from egbench_core.interfaces import ID_RE
 from egbench_core.registry import ChecksumError, DataUnavailableError, Registry
 from egbench_core.testing.plugin_tests import (
     DataPluginChecks,
@@ -23,6 +22,7 @@ from egbench_core.testing.plugin_tests import (
     plugin_registry_file,
     registry_toml,
 )
+from egbench_core.testing.plugin_tests import checked_dataset_tables as dataset_tables
 
 LIPS_VAL = "mdbenchgnn/Datasets/Data_lips/data/val/nequip_npz.npz"
 LIPS_TRAIN = "mdbenchgnn/Datasets/Data_lips/data/train/nequip_npz.npz.bz2"
@@ -64,20 +64,8 @@ def test_every_file_has_an_entry_checked_against_the_mirror(sha256sums, data_env
 
 
 def test_every_dataset_declares_conditions_and_split_temperatures():
-    for name, t in registry_toml(egbench_data_lips)["datasets"].items():
-        assert ID_RE.match(name) and t["plugin"] == "lips"
-        for key in (
-            "description",
-            "citation",
-            "licence",
-            "elements",
-            "periodic",
-            "temperature_K",
-            "timestep_fs",
-            "tags",
-        ):
-            assert key in t, (name, key)
-        assert t["friction_per_ps"] == 0.5 and t["periodic"] is True and t["timestep_fs"] == 1.0
+    for name, t in dataset_tables(egbench_data_lips, "lips", periodic=True).items():
+        assert t["timestep_fs"] == 1.0
         for s, st in t["splits"].items():
             assert st["temperature_K"] == t["temperature_K"], (name, s)
 

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from egbench_core.data import MalformedDataError
-from egbench_core.interfaces import ID_RE
 from egbench_core.registry import DataUnavailableError, Registry, file_hash
 from egbench_core.testing.plugin_tests import (
     DataPluginChecks,
@@ -23,6 +22,7 @@ from egbench_core.testing.plugin_tests import (
     plugin_registry_file,
     registry_toml,
 )
+from egbench_core.testing.plugin_tests import checked_dataset_tables as dataset_tables
 from egbench_core.units import energy_factor
 
 MOLECULES = {  # id: (atoms, elements)
@@ -49,20 +49,7 @@ def test_every_file_entry_is_complete_and_matches_the_mirror(sha256sums):
 
 
 def test_every_dataset_declares_conditions_and_splits():
-    for name, t in registry_toml(egbench_data_md17)["datasets"].items():
-        assert ID_RE.match(name) and t["plugin"] == "md17"
-        for key in (
-            "description",
-            "citation",
-            "licence",
-            "elements",
-            "periodic",
-            "temperature_K",
-            "timestep_fs",
-            "tags",
-        ):
-            assert key in t, (name, key)
-        assert t["friction_per_ps"] == 0.5 and t["periodic"] is False
+    for name, t in dataset_tables(egbench_data_md17, "md17", periodic=False).items():
         for s, st in t["splits"].items():
             assert st["frames"] > 0 and st["temperature_K"] == 500.0, (name, s)
         assert t["splits"]["test"]["contiguous"] and t["splits"]["test"]["frame_spacing_fs"] == 0.5

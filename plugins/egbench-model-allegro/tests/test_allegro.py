@@ -89,7 +89,7 @@ def test_paper_preset_builds_the_papers_architecture():
     allegro = net.allegro
     assert allegro.num_layers == 2 and len(allegro.latents) == len(allegro.tps) == 2
     assert allegro.num_tensor_features == 64 and allegro.num_scalar_features == 1024
-    assert set(allegro.tensor_track_allowed_irreps) == {(1, (l, p)) for l in range(3) for p in (1, -1)}
+    assert set(allegro.tensor_track_allowed_irreps) == {(1, (ell, p)) for ell in range(3) for p in (1, -1)}
     # latent MLPs: two hidden layers of 1024, 1024 out (+ env weights for the next layer's TP)
     assert all(m.dims[1:3] == [1024, 1024] for m in allegro.latents)
     assert allegro.latents[-1].dims[-1] == 1024

@@ -15,6 +15,7 @@ invariant, so core's trainer / runner / CLI tests can use it as a stand-in archi
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -89,12 +90,11 @@ def toy_pair_spec(
     return ModelSpec(
         name=name,
         build=build,
-        presets={
-            k: {kk: (dict(vv) if isinstance(vv, dict) else vv) for kk, vv in v.items()}
-            for k, v in (presets or TOY_PRESETS).items()
-        },
+        presets=copy.deepcopy(presets or TOY_PRESETS),
         version="1",
-        description="Toy smooth pair potential (Gaussian radial basis x per-species-pair weights, cosine cutoff). For tests.",
+        description=(
+            "Toy smooth pair potential (Gaussian radial basis x per-species-pair weights, cosine cutoff). For tests."
+        ),
         citation="none (egbench test fixture)",
         licence="MIT",
         capabilities=capabilities or Capabilities(),

@@ -121,6 +121,25 @@ def registry_toml(module: ModuleType) -> dict[str, Any]:
         return tomllib.load(fh)
 
 
+#: what every ``[datasets.*]`` table of a data plugin declares
+DATASET_KEYS = ("description", "citation", "licence", "elements", "periodic", "temperature_K", "timestep_fs", "tags")
+
+
+def checked_dataset_tables(module: ModuleType, plugin: str, *, periodic: bool) -> dict[str, dict[str, Any]]:
+    """The ``[datasets.*]`` tables of ``module``'s registry file, each checked first: its id is a valid
+    one, it names ``plugin``, holds :data:`DATASET_KEYS`, a Langevin friction of 0.5/ps and ``periodic``."""
+    from ..interfaces import ID_RE
+
+    tables = registry_toml(module)["datasets"]
+    assert tables, f"{module.__name__} declares no dataset"
+    for name, t in tables.items():
+        assert ID_RE.match(name) and t["plugin"] == plugin, name
+        for key in DATASET_KEYS:
+            assert key in t, (name, key)
+        assert t["friction_per_ps"] == 0.5 and t["periodic"] is periodic, name
+    return tables
+
+
 def plugin_datasets(module: ModuleType, registry) -> dict[str, Any]:
     """``{id: spec}`` of what the plugin's ``register_datasets`` hook registers from ``registry``."""
     specs: list[Any] = []

@@ -41,22 +41,25 @@ PAPER_MODEL: dict[str, Any] = {
     "nonlinear_readout": True,
 }
 
+# fmt: off
+# tabular: one row per line (training settings, grouped)
 PAPER_TRAIN: dict[str, Any] = {
-    "epochs": 1500,
-    "batch_size": 10,
-    "lr": 0.01,
-    "optimizer": "adam",
-    "amsgrad": True,
-    "weight_decay": 5e-7,
-    "energy_weight": 1.0,
-    "force_weight": 10.0,
-    "scheduler_factor": 0.8,
-    "scheduler_patience": 50,
-    "ema_decay": 0.99,
-    "early_stop_patience": 2048,  # the BOTNet code's --patience default: effectively none
-    "grad_clip": 10.0,
-    "dtype": "float32",
+    "epochs": 1500, "batch_size": 10, "lr": 0.01, "optimizer": "adam", "amsgrad": True,
+    "weight_decay": 5e-7, "energy_weight": 1.0, "force_weight": 10.0, "scheduler_factor": 0.8,
+    # early_stop_patience: the BOTNet code's --patience default, effectively none
+    "scheduler_patience": 50, "ema_decay": 0.99, "early_stop_patience": 2048,
+    "grad_clip": 10.0, "dtype": "float32",
 }
+# fmt: on
+
+# fmt: off
+# tabular: one row per line (training settings, grouped)
+QUICK_TRAIN: dict[str, Any] = {
+    "epochs": 22, "batch_size": 5, "max_batch_atoms": 75, "lr": 0.01, "amsgrad": True,
+    "weight_decay": 5e-7, "energy_weight": 1.0, "force_weight": 10.0, "scheduler_factor": 0.8,
+    "scheduler_patience": 5,
+}
+# fmt: on
 
 PRESETS: dict[str, dict[str, Any]] = {
     "smoke": {
@@ -92,18 +95,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "gate": "silu",
             "nonlinear_readout": True,
         },
-        "train": {
-            "epochs": 22,
-            "batch_size": 5,
-            "max_batch_atoms": 75,
-            "lr": 0.01,
-            "amsgrad": True,
-            "weight_decay": 5e-7,
-            "energy_weight": 1.0,
-            "force_weight": 10.0,
-            "scheduler_factor": 0.8,
-            "scheduler_patience": 5,
-        },
+        "train": QUICK_TRAIN,
     },
     "paper": {"cutoff": 5.0, "model": PAPER_MODEL, "train": PAPER_TRAIN},
 }

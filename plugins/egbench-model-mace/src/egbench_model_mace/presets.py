@@ -26,22 +26,27 @@ PAPER_MODEL: dict[str, Any] = {
     "interaction_first": "RealAgnosticInteractionBlock",
 }
 
+# fmt: off
+# tabular: one row per line (training settings, grouped)
 PAPER_TRAIN: dict[str, Any] = {
     "epochs": 1500,  # MD17, GeTe (LiPS 500, LiPS20 1000)
     "batch_size": 20,  # aspirin, ethanol, LiPS, GeTe (5 naphthalene / salicylic acid, 10 LiPS20)
-    "lr": 0.01,
-    "optimizer": "adam",
-    "amsgrad": True,
-    "weight_decay": 5e-7,
-    "energy_weight": 1.0,
-    "force_weight": 10.0,
-    "scheduler_factor": 0.8,
-    "scheduler_patience": 50,
-    "ema_decay": 0.99,
+    "lr": 0.01, "optimizer": "adam", "amsgrad": True, "weight_decay": 5e-7, "energy_weight": 1.0,
+    "force_weight": 10.0, "scheduler_factor": 0.8, "scheduler_patience": 50, "ema_decay": 0.99,
     "early_stop_patience": 2048,  # mace_run_train's --patience default: effectively none
     "grad_clip": 10.0,  # mace_run_train's --clip_grad default
     "dtype": "float32",
 }
+# fmt: on
+
+# fmt: off
+# tabular: one row per line (training settings, grouped)
+QUICK_TRAIN: dict[str, Any] = {
+    "epochs": 22, "batch_size": 10, "max_batch_atoms": 150, "lr": 0.01, "amsgrad": True,
+    "weight_decay": 5e-7, "energy_weight": 1.0, "force_weight": 10.0, "scheduler_factor": 0.8,
+    "scheduler_patience": 5, "ema_decay": 0.99,
+}
+# fmt: on
 
 PRESETS: dict[str, dict[str, Any]] = {
     "smoke": {
@@ -75,19 +80,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         # a fixed number of epochs, so the numbers do not depend on the machine's load; at most 150
         # atoms per batch (acac's 10 frames), so larger structures get as many optimiser steps per
         # epoch; docs/performance.md has the time and accuracy of every quick cell
-        "train": {
-            "epochs": 22,
-            "batch_size": 10,
-            "max_batch_atoms": 150,
-            "lr": 0.01,
-            "amsgrad": True,
-            "weight_decay": 5e-7,
-            "energy_weight": 1.0,
-            "force_weight": 10.0,
-            "scheduler_factor": 0.8,
-            "scheduler_patience": 5,
-            "ema_decay": 0.99,
-        },
+        "train": QUICK_TRAIN,
     },
     "paper": {"cutoff": 5.0, "model": PAPER_MODEL, "train": PAPER_TRAIN},
 }
