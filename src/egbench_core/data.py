@@ -15,7 +15,7 @@ from __future__ import annotations
 import gzip
 import io
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,7 +153,7 @@ class Frames:
         return cls(
             positions=np.concatenate([a.get_positions() for a in atoms_list]),
             numbers=np.concatenate([a.numbers for a in atoms_list]),
-            n_atoms=n,
+            n_atoms=np.asarray(n),
             cell=np.stack([a.cell.array for a in atoms_list]),
             pbc=np.stack([a.pbc for a in atoms_list]),
             energy=e,
@@ -275,7 +275,7 @@ def read_extxyz(
     return Frames(
         np.concatenate(pos),
         np.concatenate(num),
-        nat,
+        np.asarray(nat),
         np.stack(cells),
         np.stack(pbcs),
         np.asarray(ens),
@@ -307,8 +307,8 @@ def read_nequip_npz(path: Path, energy_unit: str = "eV", force_unit: str = "eV/Ã
         raise MalformedDataError(
             f"{path}: 'atomic_numbers' has shape {np.shape(d['atomic_numbers'])}, expected [{n}] or [{nf},{n}]"
         )
-    cell = np.asarray(d.get("cell", np.zeros((3, 3))), dtype=np.float64)
-    cell = np.broadcast_to(cell.reshape(-1, 3, 3), (nf, 3, 3)) if cell.size in (9, nf * 9) else None
+    cell_in = np.asarray(d.get("cell", np.zeros((3, 3))), dtype=np.float64)
+    cell = np.broadcast_to(cell_in.reshape(-1, 3, 3), (nf, 3, 3)) if cell_in.size in (9, nf * 9) else None
     if cell is None:
         raise MalformedDataError(f"{path}: 'cell' has shape {np.shape(d['cell'])}, expected [3,3] or [{nf},3,3]")
     pbc = np.broadcast_to(np.asarray(d.get("pbc", np.zeros(3, bool)), dtype=bool).reshape(-1, 3), (nf, 3))
@@ -353,7 +353,7 @@ def read_deepmd(
     parts = []
     for set_dir in sorted(folder.glob("set.*")):
 
-        def load(name, required=True):
+        def load(name, required=True, set_dir=set_dir):
             f = set_dir / f"{name}.npy"
             if not f.exists():
                 if required:
@@ -410,10 +410,14 @@ def save_frames(path: Path, named: dict[str, Frames]) -> None:
 def load_frames(path: Path) -> dict[str, Frames]:
     with np.load(path) as z:
         names = sorted({k.rsplit("/", 1)[0] for k in z.files})
-        return {n: Frames(*(z[f"{n}/{k}"] for k in _FIELDS), source=f"{path}:{n}") for n in names}
+        return {n: Frames(**{k: z[f"{n}/{k}"] for k in _FIELDS}, source=f"{path}:{n}") for n in names}
 
 
-READERS = {"extxyz": read_extxyz, "nequip-npz": read_nequip_npz, "deepmd": read_deepmd}
+READERS: dict[str, Callable[..., Frames]] = {
+    "extxyz": read_extxyz,
+    "nequip-npz": read_nequip_npz,
+    "deepmd": read_deepmd,
+}
 
 
 def read_frames(path: Path, fmt: str, **units) -> Frames:

@@ -237,7 +237,7 @@ def pretrained_models(
 
     covered = tuple(sorted(int(z) for z in elements)) if elements is not None else None
     build = partial(_build_pretrained, load)
-    common = dict(
+    common: dict[str, Any] = dict(
         build=build, version=version, citation=citation, licence=licence, url=url, requires=list(requires or [])
     )
     specs = [
@@ -556,16 +556,6 @@ class MetricSpec:
 
     def value(self, value_id: str) -> ValueSpec:
         return next(v for v in self.values if v.id == value_id)
-
-    @property
-    def unit(self) -> str:
-        """The declared values' units, for one-line listings."""
-        return ", ".join(dict.fromkeys(v.unit for v in self.values))
-
-    @property
-    def higher_is_better(self) -> bool:
-        """Whether every declared value is better higher, for one-line listings (``better`` per value)."""
-        return all(v.better == "higher" for v in self.values)
 
     def check(self, result: MetricResult) -> None:
         """Raise :class:`UndeclaredOutput` naming the metric and the value (or artifact) that its

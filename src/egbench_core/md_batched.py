@@ -64,6 +64,11 @@ SKIN_A = 1.0  # Verlet buffer (Å)
 class _Replica:
     """One replica's host-side state: atoms (for observers and the trajectory), generator, result."""
 
+    # its integrated state while it waits outside a batch (set by _Batch.set_active)
+    x: torch.Tensor
+    v: torch.Tensor
+    f: torch.Tensor | None
+
     def __init__(
         self,
         index: int,
@@ -146,6 +151,11 @@ def run_md_batched(
 class _Batch:
     """The active replicas as concatenated tensors; rebuilt when a replica drops out."""
 
+    # set by set_active
+    x: torch.Tensor
+    v: torch.Tensor
+    offsets: np.ndarray
+
     def __init__(self, potential, replicas: list[_Replica], plan: MDPlan, skin: float):
         from ase import units
 
@@ -177,7 +187,8 @@ class _Batch:
         self.active = active
         if not active:
             return
-        self.f = torch.cat([rep.f for rep in active]) if all(rep.f is not None for rep in active) else None
+        fs = [rep.f for rep in active if rep.f is not None]
+        self.f = torch.cat(fs) if len(fs) == len(active) else None
         self.n = [len(rep.atoms) for rep in active]
         self.offsets = np.concatenate([[0], np.cumsum(self.n)])
         self.x = torch.cat([rep.x for rep in active])
@@ -208,8 +219,8 @@ class _Batch:
         self.pbc = torch.as_tensor(np.stack([rep.atoms.pbc for rep in active]), device=dev)
         self.n_atoms = torch.as_tensor(self.n, device=dev)
         self._edges_stale = True
-        built = [rep.built_at for rep in active]
-        self.built_x = torch.cat(built) if all(b is not None for b in built) else None
+        built = [rep.built_at for rep in active if rep.built_at is not None]
+        self.built_x = torch.cat(built) if len(built) == len(active) else None
 
     # -- neighbour lists -----------------------------------------------------------------------
     def _per_replica_max(self, values: torch.Tensor) -> np.ndarray:
@@ -228,10 +239,10 @@ class _Batch:
             if self.built_x is not None
             else torch.full((len(self.x),), np.inf, dtype=self.x.dtype, device=self.device)
         )
-        moved = self._per_replica_max(moved)
+        moved_max = self._per_replica_max(moved)
         failed = []
         for k, rep in enumerate(self.active):
-            if rep.edges is not None and moved[k] <= self.skin / 2:
+            if rep.edges is not None and moved_max[k] <= self.skin / 2:
                 continue
             a, b = self.offsets[k], self.offsets[k + 1]
             pos = self.x[a:b].detach().cpu().numpy()
@@ -248,7 +259,9 @@ class _Batch:
             rep.rebuilds += 1
             self._edges_stale = True
         if self._edges_stale and not failed:
-            self.built_x = torch.cat([rep.built_at for rep in self.active])
+            built = [rep.built_at for rep in self.active if rep.built_at is not None]
+            assert len(built) == len(self.active)  # none failed: each replica has a list, built with built_at
+            self.built_x = torch.cat(built)
         return failed
 
     def _graph(self):
@@ -355,6 +368,7 @@ class _Batch:
         xi, eta = self._noise()
         rnd_pos = self.c5 * eta
         rnd_vel = self.c3 * xi - self.c4 * eta
+        assert self.f is not None  # forces of the current positions: the last evaluation of the active replicas
         self.v = self.v + (self.c1 * self.f / self.m - self.c2 * self.v + rnd_vel)
         x_old = self.x
         self.x = x_old + self.dt * self.v + rnd_pos
@@ -377,12 +391,12 @@ class _Batch:
             0, self.batch, 0.5 * (self.m * self.v * self.v).sum(dim=1)
         )
         host = torch.cat([self.x.detach().reshape(-1), ke]).cpu().numpy()
-        x, ke = host[:-b].reshape(-1, 3), host[-b:]
+        x, ke_host = host[:-b].reshape(-1, 3), host[-b:]
         failed = []
         for k in want:
             rep = self.active[k]
             a, e = self.offsets[k], self.offsets[k + 1]
-            temperature = 2.0 * float(ke[k]) / (rep.dof * units.kB)
+            temperature = 2.0 * float(ke_host[k]) / (rep.dof * units.kB)
             reason = _check(
                 rep.observers,
                 step,

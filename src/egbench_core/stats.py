@@ -179,7 +179,9 @@ def energy_transfer_reason(stats: DatasetStats, frames: Frames) -> str | None:
         return "not applicable: the frames contain elements the training split lacks"
     basis = np.asarray(stats.composition_basis)
     counts = np.unique(composition_matrix(frames, stats.species), axis=0)
-    outside = [c for c in counts if np.linalg.norm(c - basis.T @ (basis @ c)) > 1e-8 * max(1.0, np.linalg.norm(c))]
+    outside = [
+        c for c in counts if np.linalg.norm(c - basis.T @ (basis @ c)) > 1e-8 * max(1.0, float(np.linalg.norm(c)))
+    ]
     if not outside:
         return None
     trained = ", ".join(stats.training_formulas)

@@ -256,7 +256,9 @@ class Store:
                 "running",
             ),
         )
-        return int(cur.lastrowid)
+        rowid = cur.lastrowid
+        assert rowid is not None  # sqlite3 sets lastrowid after a successful INSERT
+        return int(rowid)
 
     def finish_run(self, run_id: int, status: str = "finished") -> None:
         self.db.execute("UPDATE runs SET finished=?, status=? WHERE id=?", (_now(), status, run_id))
@@ -475,7 +477,8 @@ def _row(r: sqlite3.Row) -> CellRow:
     d["owner"] = d.get("owner") or ""
     d["provenance"] = json.loads(d.get("provenance") or "null")
     d["truncated"] = bool(d.get("truncated") or 0)
-    return CellRow(**{k: d.get(k) for k in CellRow.__dataclass_fields__})
+    fields: dict[str, Any] = {k: d.get(k) for k in CellRow.__dataclass_fields__}
+    return CellRow(**fields)
 
 
 def renew_claim(db: sqlite3.Connection, key: str, owner: str) -> None:
