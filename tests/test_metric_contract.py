@@ -172,3 +172,27 @@ def test_every_declared_value_of_a_smoke_cell_reaches_the_store(report_store, me
         for kind, path in report_store.artifacts(c.key):
             assert kind in kinds and Path(path).exists(), (kind, path)
     assert {"", "md", "aligned"} <= seen_conditions  # the run exercised the conditional values
+
+
+def test_list_metrics_shows_one_row_per_declared_value(monkeypatch):
+    """``egbench list metrics``: a row per value with its own unit and direction (stability emits a
+    fraction that is better higher, a time in fs, and failure counts that are better lower)."""
+    from rich.console import Console
+    from typer.testing import CliRunner
+
+    import egbench_core.console as ui
+    from egbench_core import cli
+
+    monkeypatch.setattr(cli, "_catalog", lambda: load_catalog(entry_points=False))
+    monkeypatch.setattr(ui, "console", Console(width=400, color_system=None))
+    res = CliRunner().invoke(cli.app, ["list", "metrics"])
+    assert res.exit_code == 0, res.output
+    rows = {}
+    for line in res.output.splitlines():
+        cells = [c.strip() for c in line.strip().strip("│┃|").split("│")]
+        if len(cells) == 7 and cells[0] == "stability":
+            rows[cells[1]] = cells
+    assert rows["stable_fraction"][2:4] == ["fraction", "higher"], rows
+    assert rows["time_to_failure"][2:4] == ["fs", "higher"], rows
+    assert rows["failures_collapse"][2:4] == ["replicas", "lower"], rows
+    assert "stayed stable" in rows["stable_fraction"][6]

@@ -38,13 +38,7 @@ class Cell:
 
     @property
     def ident(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "preset": self.preset,
-            "dataset": self.dataset,
-            "task": self.task,
-            "seed": self.seed,
-        }
+        return {k: getattr(self, k) for k in ("model", "preset", "dataset", "task", "seed")}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -174,18 +168,30 @@ class CellOutputs:
         }
 
     @classmethod
-    def from_json(cls, d: dict[str, Any], cell: Cell, inputs: CellInputs, dataset, art_dir: Path) -> CellOutputs:
-        out = cls(
+    def of_cell(cls, cell: Cell, dataset: Any, art_dir: Path, **fields: Any) -> CellOutputs:
+        """The outputs of ``cell`` (its model, preset, task, plan and seed) on ``dataset``, with
+        their artifacts in ``art_dir``; ``fields``: the other fields."""
+        assert cell.plan is not None  # a cell with outputs ran, so its task planned it (only a skipped cell lacks one)
+        return cls(
             model=cell.model,
             preset=cell.preset,
             dataset=dataset,
             task=cell.task,
             plan=cell.plan,
             seed=cell.seed,
+            artifacts_dir=str(art_dir),
+            **fields,
+        )
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any], cell: Cell, inputs: CellInputs, dataset, art_dir: Path) -> CellOutputs:
+        out = cls.of_cell(
+            cell,
+            dataset,
+            art_dir,
             stats=DatasetStats.from_dict(d["stats"]),
             train=TrainRecord(**d["train"]),
             hardware=d["hardware"],
-            artifacts_dir=str(art_dir),
             md_reference=inputs.md_reference,
             md_total_time_fs=d["md_total_time_fs"],
             model_info=d.get("model_info") or {},

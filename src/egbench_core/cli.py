@@ -176,7 +176,7 @@ def run(
             cluster.close()
             return
     except (ValueError, DeviceError, ExecutorConfigError) as exc:
-        raise _fail(str(exc))
+        raise _fail(str(exc)) from exc
     cat = _catalog()
     if datasets is None:
         datasets = DEFAULT_DATASETS if tasks == "standard" else "all"
@@ -194,7 +194,7 @@ def run(
             oracle=oracle_setting,
         )
     except (KeyError, ValueError) as exc:
-        raise _fail(str(exc.args[0]) if exc.args else str(exc))
+        raise _fail(str(exc.args[0]) if exc.args else str(exc)) from exc
     if not cells:
         raise _fail("nothing to run: no installed model matches (see `egbench plugins`)")
     for what, why in sorted(cat.problems.items()):  # what `all` would have included
@@ -206,7 +206,7 @@ def run(
     try:
         store = Store(out)
     except _user_error_types() as exc:
-        raise _fail(str(exc))
+        raise _fail(str(exc)) from exc
     import torch
 
     torch.set_num_threads(threads)
@@ -214,7 +214,7 @@ def run(
     try:
         runner = make_executor(executor, cat, workers, scheduler, cluster_config, threads, warm_models=models)
     except ExecutorConfigError as exc:
-        raise _fail(str(exc))
+        raise _fail(str(exc)) from exc
     try:
         with ui.RunProgress(len(cells), _VERBOSE["level"]) as progress:
             summary = run_cells(
@@ -226,7 +226,7 @@ def run(
             f"[yellow]interrupted by {what}[/yellow]: the cells in progress are recorded as "
             f"interrupted and will be recomputed; finished cells are kept in {store.root}"
         )
-        raise typer.Exit(EXIT_INTERRUPTED)
+        raise typer.Exit(EXIT_INTERRUPTED) from exc
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -366,7 +366,7 @@ def report(
     try:
         store = Store.open_readonly(out)
     except StoreError as exc:
-        raise _fail(str(exc))
+        raise _fail(str(exc)) from exc
     if task is not None and task not in tasks_in(store):
         raise _fail(
             f"--task {task!r}: the store in {out} has no cells of that task; it has "
@@ -398,7 +398,7 @@ def report(
             for path in make_plots(store):
                 ui.console.print(f"plot: {path}")
         except OSError as exc:
-            raise _fail(f"cannot write plots under {out / 'plots'}: {exc.strerror or exc}")
+            raise _fail(f"cannot write plots under {out / 'plots'}: {exc.strerror or exc}") from exc
     if compare is not None:  # egbench's columns, each followed by the source's value (report_compare.py)
         from .report_compare import compare as compare_with
         from .report_compare import table_view
@@ -443,16 +443,16 @@ def _write_html(store, out_dir: Path, task: str | None) -> None:
     try:
         from .html.write import ReportFolderError, write_report
     except ImportError as exc:  # plotly is a core dependency; an environment may still lack it
-        raise _fail(f"--format html needs the plotly package ({exc}): pip install 'plotly>=5.20'", EXIT_FAILED)
+        raise _fail(f"--format html needs the plotly package ({exc}): pip install 'plotly>=5.20'", EXIT_FAILED) from exc
     try:
         index = write_report(store, out_dir, task)
     except ReportFolderError as exc:
-        raise _fail(str(exc))
+        raise _fail(str(exc)) from exc
     except OSError as exc:
         raise _fail(
             f"--out-dir {out_dir}: cannot write the HTML report there ({exc.strerror or exc}); name another "
             "folder with --out-dir"
-        )
+        ) from exc
     ui.console.print(
         f"HTML report: {index} (open {index.resolve().as_uri()} in a browser; the folder works offline)",
         markup=False,
@@ -517,13 +517,15 @@ def list_tasks() -> None:
 
 @list_app.command("metrics")
 def list_metrics() -> None:
+    """One row per value a metric declares: its id, unit and which direction is better."""
     cat = _catalog()
     ui.table(
         "metrics",
-        ["id", "unit", "version", "better", "plugin", "description"],
+        ["metric", "value", "unit", "better", "version", "plugin", "description"],
         [
-            [m.name, m.unit, m.version, "higher" if m.higher_is_better else "lower", m.plugin, m.description]
+            [m.name, v.id, v.unit, v.better, m.version, m.plugin, v.description]
             for m in cat.metrics.values()
+            for v in m.values
         ],
     )
 
@@ -602,7 +604,7 @@ def env_create(
     try:
         check_id("environment", name)
     except ValueError as exc:
-        raise _fail(str(exc))
+        raise _fail(str(exc)) from exc
     packages = packages or [f"egbench-model-{name}"]
     ui.console.print(f"creating environment {name} with {', '.join(packages)} …")
     try:
@@ -610,7 +612,7 @@ def env_create(
             name, packages, on_output=lambda line: ui.err_console.print(line, markup=False, highlight=False)
         )
     except EnvironmentError_ as exc:  # pip's own output (above) says why; this is the summary line
-        raise _fail(str(exc).splitlines()[0], EXIT_FAILED)
+        raise _fail(str(exc).splitlines()[0], EXIT_FAILED) from exc
     ui.console.print(f"environment {name} at {env.path}: models {', '.join(m['name'] for m in env.models) or 'none'}")
 
 
@@ -639,7 +641,7 @@ def env_remove(name: str) -> None:
     try:
         remove_env(name)
     except EnvironmentError_ as exc:
-        raise _fail(str(exc))
+        raise _fail(str(exc)) from exc
     ui.console.print(f"removed environment {name}")
 
 

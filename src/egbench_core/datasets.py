@@ -81,7 +81,8 @@ class DatasetSpec:
         info = self.splits[split]
         if info.frames is not None and len(frames) != info.frames:
             raise MalformedDataError(
-                f"dataset {self.name!r} split {split!r}: {len(frames)} frames from {frames.source}, expected {info.frames}"
+                f"dataset {self.name!r} split {split!r}: {len(frames)} frames from {frames.source}, "
+                f"expected {info.frames}"
             )
         frames.check_finite(f"split {split} of dataset {self.name}")
         return frames

@@ -215,19 +215,7 @@ def run_model(
 
     progress.stage("evaluate")
     where = dict(hardware(precision, device), libraries=libraries(requirement_names(spec.requires)))  # where it ran
-    outputs = CellOutputs(
-        model=cell.model,
-        preset=cell.preset,
-        dataset=dataset,
-        task=cell.task,
-        plan=cell.plan,
-        seed=cell.seed,
-        stats=stats,
-        train=rec,
-        hardware=where,
-        artifacts_dir=str(art_dir),
-        model_info=model_info,
-    )
+    outputs = CellOutputs.of_cell(cell, dataset, art_dir, stats=stats, train=rec, hardware=where, model_info=model_info)
     for split, ref in inputs.evals.items():
         extra = {}
         if backed:

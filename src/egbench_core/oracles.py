@@ -61,14 +61,7 @@ class Oracle:
         return f"{self.name}-{stable_hash({'name': self.name, 'version': self.version, 'params': self.params})[:16]}"
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "version": self.version,
-            "level": self.level,
-            "params": self.params,
-            "exact": self.exact,
-        }
+        return {k: getattr(self, k) for k in ("id", "name", "version", "level", "params", "exact")}
 
     def calculator(self):
         return self.spec.make(dict(self.params))

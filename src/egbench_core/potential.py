@@ -1,9 +1,9 @@
 """One code path from a model's output to energy, forces and stress, for every model.
 
 :class:`NormalisedPotential` wraps what a plugin built: ``E = Σ_i (E0[Z_i] + shift) + scale · model(graph)``
-(see :mod:`egbench_core.stats` for E0 and shift) with the reference sum in float64 (so total energies near -40 000 eV keep meV resolution even
-when the model runs in float32). :func:`evaluate` differentiates it: forces = -dE/dr, stress =
-(1/V) dE/dε via a symmetric strain applied to positions and cell.
+(see :mod:`egbench_core.stats` for E0 and shift) with the reference sum in float64 (so total energies
+near -40 000 eV keep meV resolution even when the model runs in float32). :func:`evaluate` differentiates it:
+forces = -dE/dr, stress = (1/V) dE/dε via a symmetric strain applied to positions and cell.
 """
 
 from __future__ import annotations

@@ -42,34 +42,20 @@ class ProtocolPreset:
         return asdict(self)
 
 
+# a table of presets, one setting per column where they can be compared side by side
+# fmt: off
 PROTOCOL_PRESETS = {
-    "smoke": ProtocolPreset(
-        "smoke",
-        md_replicas=2,
-        md_steps=20,
-        md_save_every=1,
-        max_train_frames=40,
-        max_val_frames=10,
-        max_eval_frames=50,
-        subset="first",
-        train_guard_s=600.0,
-    ),
+    "smoke": ProtocolPreset("smoke", md_replicas=2, md_steps=20, md_save_every=1, subset="first",
+                            max_train_frames=40, max_val_frames=10, max_eval_frames=50,
+                            train_guard_s=600.0),
     # sized so that every cell of MACE and PaiNN on every offline dataset trains >= 20 epochs and
     # finishes within 10 minutes on a 2-core CPU (docs/performance.md, "quick on every dataset")
-    "quick": ProtocolPreset(
-        "quick",
-        md_replicas=3,
-        md_steps=200,
-        md_save_every=2,
-        max_train_frames=450,
-        max_train_atoms=6000,
-        max_val_frames=50,
-        max_eval_frames=500,
-        subset="seeded",
-        train_guard_s=1800.0,
-    ),
+    "quick": ProtocolPreset("quick", md_replicas=3, md_steps=200, md_save_every=2, subset="seeded",
+                            max_train_frames=450, max_val_frames=50, max_eval_frames=500, max_train_atoms=6000,
+                            train_guard_s=1800.0),
     "paper": ProtocolPreset("paper", md_replicas=5, md_steps=1000, md_save_every=1, oracle=True),
 }
+# fmt: on
 
 
 def protocol(name: str) -> ProtocolPreset:

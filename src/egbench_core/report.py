@@ -319,16 +319,13 @@ def rank_stability(store: Store, task: str | None = None) -> tuple[list[str], li
 
 def oracle_calibrations(store: Store) -> tuple[list[str], list[list[str]]]:
     """The calibration of every oracle the stored cells used (PROTOCOL.md, "Oracles")."""
+    # the table's column headers, in order: a list of names, kept as one (not one a line)
+    # fmt: off
     headers = [
-        "dataset",
-        "oracle",
-        "level of theory",
-        "frames",
-        "force MAE vs labels (meV/Å)",
-        "max (meV/Å)",
-        "energy offset (meV)",
-        "used",
+        "dataset", "oracle", "level of theory", "frames", "force MAE vs labels (meV/Å)", "max (meV/Å)",
+        "energy offset (meV)", "used",
     ]
+    # fmt: on
     seen: dict[tuple, list[str]] = {}
     for c in store.cells("done"):
         o = c.info.get("oracle") or {}

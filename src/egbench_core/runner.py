@@ -262,40 +262,32 @@ def _record(
     summary: RunSummary,
     progress: RunListener | None,
 ) -> None:
+
+    def failed(reason: str, error: str) -> None:
+        store.mark(
+            cell.key,
+            run_id,
+            cell.ident,
+            "failed",
+            reason=reason,
+            error=error,
+            duration_s=time.perf_counter() - t0,
+            owner=owner,
+        )
+        store.discard_scratch(cell.key)
+        _notify(progress, "cell_finished", cell, "failed")
+
     try:
         res = executor.result(handle)
     except InfrastructureError as exc:
         log.error("cell %s: %s", cell.label, exc)
-        store.mark(
-            cell.key,
-            run_id,
-            cell.ident,
-            "failed",
-            reason=f"infrastructure: worker lost ({exc})",
-            error=str(exc),
-            duration_s=time.perf_counter() - t0,
-            owner=owner,
-        )
-        store.discard_scratch(cell.key)
+        failed(f"infrastructure: worker lost ({exc})", str(exc))
         summary.infra_failed += 1
-        _notify(progress, "cell_finished", cell, "failed")
         return
     except Exception as exc:  # noqa: BLE001 - one failing cell never kills the run
-        tb = "".join(traceback.format_exception(exc))
         log.error("cell %s failed: %s", cell.label, exc)
-        store.mark(
-            cell.key,
-            run_id,
-            cell.ident,
-            "failed",
-            reason=f"{type(exc).__name__}: {exc}",
-            error=tb,
-            duration_s=time.perf_counter() - t0,
-            owner=owner,
-        )
-        store.discard_scratch(cell.key)
+        failed(f"{type(exc).__name__}: {exc}", "".join(traceback.format_exception(exc)))
         summary.failed += 1
-        _notify(progress, "cell_finished", cell, "failed")
         return
     ok = store.finish_cell(
         cell.key,

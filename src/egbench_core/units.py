@@ -63,5 +63,5 @@ def force_factor(unit: str) -> float:
     """Factor to eV/Å for a force unit written ``<energy>/<length>``."""
     if "/" not in unit:
         raise ValueError(f"force unit {unit!r} must read <energy>/<length>, e.g. 'eV/Å'")
-    e, l = unit.rsplit("/", 1)
-    return energy_factor(e) / length_factor(l)
+    energy, length = unit.rsplit("/", 1)
+    return energy_factor(energy) / length_factor(length)

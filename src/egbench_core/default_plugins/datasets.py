@@ -39,7 +39,8 @@ def register_datasets(register, registry):
             friction_per_ps=0.5,
             tags=("synthetic", "periodic", "oracle"),
             licence="CC0-1.0 (generated)",
-            description="Cu24Au8 fcc alloy, 32 atoms, EMT-labelled Langevin MD at 600 K; generated on the fly, EMT oracle.",
+            description="Cu24Au8 fcc alloy, 32 atoms, EMT-labelled Langevin MD at 600 K; generated on the fly, "
+            "EMT oracle.",
             citation="Jacobsen, Stoltze, Nørskov, Surf. Sci. 366, 394 (1996) (EMT)",
         )
     )

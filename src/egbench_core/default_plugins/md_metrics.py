@@ -335,47 +335,40 @@ def _dynamics(outputs) -> MetricResult:
     return MetricResult(values, artifacts)
 
 
+_ABOUT_STABILITY = (
+    "stable_fraction, time_to_failure and failures per category, checked every MD "
+    "step: non-finite values, fragmentation of a molecule's bond graph (1.5× covalent "
+    "radii) into more pieces than at the start, collapse (two atoms closer than 0.5× "
+    "their covalent radii), sliding-window RDF WF > 50 % for bulk, T > 5× target"
+)
+_ABOUT_STRUCTURE = "RDF vs the reference split: wf (Wright's factor, %), wf_nosqrt, jsd (nat)"
+_ABOUT_DYNAMICS = (
+    "energy/force violation, geometric mean over time, mean ± sample std over "
+    "replicas, stable part only; mode oracle (an exact oracle streamed on the model's "
+    "frames) or aligned (first 50 fs, with aligned_force_mae)"
+)
+_STABILITY_FILES = ArtifactSpec(
+    "stability", "per replica: time to failure, category, atoms; counts; survival curve; the criterion"
+)
+_RDF_FILES = ArtifactSpec("rdf", "r, g (replica average), g_ref")
+_DYNAMICS_FILES = ArtifactSpec("dynamics", "EV(t), FV(t) per replica, one file per mode")
+
+
 @hookimpl
 def register_metrics(register):
-    register(
-        MetricSpec(
-            name="stability",
-            compute=_stability,
-            observer=STABILITY_OBSERVER,
-            values=d.STABILITY,
-            version="2",
-            artifacts=(
-                ArtifactSpec(
-                    "stability", "per replica: time to failure, category, atoms; counts; survival curve; the criterion"
-                ),
-            ),
-            description="stable_fraction, time_to_failure and failures per category, checked every MD "
-            "step: non-finite values, fragmentation of a molecule's bond graph (1.5× covalent "
-            "radii) into more pieces than at the start, collapse (two atoms closer than 0.5× "
-            "their covalent radii), sliding-window RDF WF > 50 % for bulk, T > 5× target",
+    for name, compute, observer, values, version, files, about in (
+        ("stability", _stability, STABILITY_OBSERVER, d.STABILITY, "2", _STABILITY_FILES, _ABOUT_STABILITY),
+        ("structure", _structure, RDF_OBSERVER, d.STRUCTURE, "1", _RDF_FILES, _ABOUT_STRUCTURE),
+        ("dynamics", _dynamics, ORACLE_OBSERVER, d.DYNAMICS, "2", _DYNAMICS_FILES, _ABOUT_DYNAMICS),
+    ):
+        register(
+            MetricSpec(
+                name=name,
+                compute=compute,
+                observer=observer,
+                values=values,
+                version=version,
+                artifacts=(files,),
+                description=about,
+            )
         )
-    )
-    register(
-        MetricSpec(
-            name="structure",
-            compute=_structure,
-            observer=RDF_OBSERVER,
-            values=d.STRUCTURE,
-            version="1",
-            artifacts=(ArtifactSpec("rdf", "r, g (replica average), g_ref"),),
-            description="RDF vs the reference split: wf (Wright's factor, %), wf_nosqrt, jsd (nat)",
-        )
-    )
-    register(
-        MetricSpec(
-            name="dynamics",
-            compute=_dynamics,
-            observer=ORACLE_OBSERVER,
-            values=d.DYNAMICS,
-            version="2",
-            artifacts=(ArtifactSpec("dynamics", "EV(t), FV(t) per replica, one file per mode"),),
-            description="energy/force violation, geometric mean over time, mean ± sample std over "
-            "replicas, stable part only; mode oracle (an exact oracle streamed on the model's "
-            "frames) or aligned (first 50 fs, with aligned_force_mae)",
-        )
-    )

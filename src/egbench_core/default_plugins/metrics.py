@@ -84,21 +84,8 @@ def _md_cost(out) -> MetricResult:
 def register_metrics(register):
     for spec in (d.ENERGY_MAE, d.ENERGY_RMSE, d.FORCE_MAE, d.FORCE_RMSE, d.ENERGY_PER_ATOM_MAE):
         register(_static(spec))
-    register(
-        MetricSpec(
-            name="train_cost",
-            compute=_train_cost,
-            values=d.TRAIN_COST,
-            version="1",
-            description="train_time_per_epoch, train_time_total, epochs, best_epoch",
-        )
-    )
-    register(
-        MetricSpec(
-            name="md_cost",
-            compute=_md_cost,
-            values=d.MD_COST,
-            version="1",
-            description="md_time_per_step (mean ± std over replicas) and md_throughput",
-        )
-    )
+    for name, compute, values, description in (
+        ("train_cost", _train_cost, d.TRAIN_COST, "train_time_per_epoch, train_time_total, epochs, best_epoch"),
+        ("md_cost", _md_cost, d.MD_COST, "md_time_per_step (mean ± std over replicas) and md_throughput"),
+    ):
+        register(MetricSpec(name=name, compute=compute, values=values, version="1", description=description))

@@ -207,64 +207,45 @@ def _parity(dt: DatasetTask, col: dict[str, str], what: str) -> Figure:
     )
 
 
+def _per_epoch(s, col: dict[str, str], key: str, **extra: Any) -> dict:
+    """A model's curve of ``key`` of its training history (a loss, the learning rate) per epoch."""
+    return _line(
+        [h["epoch"] for h in s.history], [h.get(key) for h in s.history], s.label, col[s.model], s.label, **extra
+    )
+
+
+def _per_epoch_fig(dt: DatasetTask, key: str, title: str, caption: str, data: list, y: str, why: str) -> Figure:
+    """A figure of per-epoch curves, ``y`` on a log axis."""
+    return _fig(key, title, caption, data, _layout(f"{dt.dataset} · {dt.task}: {y}", "epoch", y, log_y=True), why)
+
+
 def loss(dt: DatasetTask, col: dict[str, str]) -> Figure:
     data = []
     for s in dt.series:
         if not s.history:
             continue
-        ep = [h["epoch"] for h in s.history]
-        data.append(
-            _line(
-                ep,
-                [h.get("train_loss") for h in s.history],
-                s.label,
-                col[s.model],
-                s.label,
-                hovertemplate=f"{s.label} train<br>epoch %{{x}}: %{{y:.4g}}<extra></extra>",
-            )
-        )
-        data.append(
-            _line(
-                ep,
-                [h.get("val_loss") for h in s.history],
-                s.label,
-                col[s.model],
-                s.label,
-                show=False,
-                dash="dash",
-                hovertemplate=f"{s.label} validation<br>epoch %{{x}}: %{{y:.4g}}<extra></extra>",
-            )
-        )
-    return _fig(
+        at = "<br>epoch %{x}: %{y:.4g}<extra></extra>"
+        data.append(_per_epoch(s, col, "train_loss", hovertemplate=f"{s.label} train{at}"))
+        data.append(_per_epoch(s, col, "val_loss", show=False, dash="dash", hovertemplate=f"{s.label} validation{at}"))
+    return _per_epoch_fig(
+        dt,
         "loss",
         "Training curves",
         "Training (solid) and validation (dashed) loss per epoch.",
         data,
-        _layout(f"{dt.dataset} · {dt.task}: loss", "epoch", "loss", log_y=True),
+        "loss",
         "no training history stored",
     )
 
 
 def lr(dt: DatasetTask, col: dict[str, str]) -> Figure:
     data = [
-        _line(
-            [h["epoch"] for h in s.history],
-            [h["lr"] for h in s.history],
-            s.label,
-            col[s.model],
-            s.label,
-            mode="lines+markers",
-        )
+        _per_epoch(s, col, "lr", mode="lines+markers")
         for s in dt.series
         if s.history and all(h.get("lr") for h in s.history)
     ]
-    return _fig(
-        "lr",
-        "Learning rate",
-        "Learning rate per epoch.",
-        data,
-        _layout(f"{dt.dataset} · {dt.task}: learning rate", "epoch", "learning rate", log_y=True),
-        "no learning rate stored",
+    return _per_epoch_fig(
+        dt, "lr", "Learning rate", "Learning rate per epoch.", data, "learning rate", "no learning rate stored"
     )
 
 

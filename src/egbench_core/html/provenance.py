@@ -10,24 +10,13 @@ from .render import Site, esc, page, plain_table
 
 
 def cell_hardware(store: Store) -> tuple[list[str], list[list[str]]]:
+    # the table's column headers, in order: a list of names, kept as one (not one a line)
+    # fmt: off
     headers = [
-        "model",
-        "dataset",
-        "task",
-        "seed",
-        "status",
-        "run",
-        "device",
-        "processor",
-        "torch threads",
-        "precision",
-        "MD engine",
-        "torch",
-        "python",
-        "replica seeds",
-        "duration (s)",
-        "cell key",
+        "model", "dataset", "task", "seed", "status", "run", "device", "processor", "torch threads", "precision",
+        "MD engine", "torch", "python", "replica seeds", "duration (s)", "cell key",
     ]
+    # fmt: on
     rows = []
     for c in latest_cells(store)[0]:
         hw = c.info.get("hardware") or {}
