@@ -183,3 +183,14 @@ def test_missing_spec_is_reported():
 def test_tolerances_are_named():
     assert {"float64", "float32", "finite_difference"} <= set(TOLERANCES)
     assert TOLERANCES["float64"]["atol"] < TOLERANCES["float32"]["atol"]
+
+
+def test_seed_check_catches_a_model_that_seeds_itself():
+    def seeds_itself(species, cutoff, params, stats):
+        torch.manual_seed(1234)  # a framework default seed: --seeds would all train the same network
+        return build_toy_pair(species, cutoff, params, stats)
+
+    kit = kit_for(toy_pair_spec(name="seeds-itself", build=seeds_itself))
+    with pytest.raises(AssertionError, match="another seed built the same weights"):
+        kit.test_seed_decides_the_weights()
+    kit_for(toy_pair_spec(name="seeded-by-egbench")).test_seed_decides_the_weights()

@@ -50,15 +50,6 @@ def test_build_leaves_dtype_and_rng_as_they_were(monkeypatch, default_dtype):
         torch.set_default_dtype(previous)
 
 
-def test_egbench_seed_decides_the_weights():
-    def weights(seed):
-        torch.manual_seed(seed)
-        return torch.cat([p.detach().flatten() for p in _build().parameters()])
-
-    assert torch.equal(weights(3), weights(3))
-    assert not torch.equal(weights(3), weights(4))
-
-
 def test_settings_owned_by_egbench_or_unknown_are_rejected():
     with pytest.raises(ValueError, match="set by egbench"):
         _build({**PRESETS["smoke"]["model"], "avg_num_neighbors": 12.0})

@@ -78,15 +78,6 @@ def test_build_leaves_dtype_and_rng_as_they_were(monkeypatch, default_dtype):
         torch.set_default_dtype(previous)
 
 
-def test_egbench_seed_decides_the_weights():
-    def weights(seed):
-        torch.manual_seed(seed)
-        return torch.cat([p.detach().flatten() for p in _build().parameters()])
-
-    assert torch.equal(weights(1), weights(1))
-    assert not torch.equal(weights(1), weights(2))
-
-
 def test_edge_convention_matches_nequip():
     """nequip computes edge vectors from (pos, edge_index, cell, edge_cell_shift, batch) exactly
     as egbench's graph.edge_vectors() does, on a batch of a molecule and periodic boxes."""

@@ -30,7 +30,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 import numpy as np
 
@@ -69,7 +69,7 @@ def fake_stats(species: Sequence[int], cutoff: float) -> Any:
     return DatasetStats(species, e0, FAKE_SCALE, edges / atoms, 0.05)
 
 
-def _fail(msg: str) -> None:
+def _fail(msg: str) -> NoReturn:
     raise AssertionError(msg)
 
 
@@ -475,6 +475,31 @@ class ModelConformance(SpecUnderTest):
                 f"{name}: energy on CUDA",
             )
             assert_close(out["forces"].detach().cpu().double().numpy(), ref["forces"], tol, f"{name}: forces on CUDA")
+
+    def test_seed_decides_the_weights(self):
+        """egbench's seed alone decides a new network's weights (``--seeds`` relies on it): the same
+        seed builds the same weights, another seed other weights."""
+        if self._spec().mode != "from-scratch":
+            import pytest
+
+            pytest.skip("a pretrained network's weights come from its checkpoint, not the seed")
+        import torch
+
+        spec = self._spec()
+        species = self._species()
+        params = dict(spec.preset(self.preset).get("model", {}))
+
+        def weights(seed: int):
+            with torch.random.fork_rng():
+                torch.manual_seed(seed)
+                model = spec.build(species, self.cutoff, params, fake_stats(species, self.cutoff))
+            return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+        first = weights(self.seed + 3)
+        if not torch.equal(first, weights(self.seed + 3)):
+            _fail("the same seed built different weights: the model draws from an unseeded source")
+        if torch.equal(first, weights(self.seed + 4)):
+            _fail("another seed built the same weights: the model ignores torch's seed")
 
     def test_parameters_receive_gradients(self):
         """The force loss the trainer uses must reach the weights (double backward works)."""
