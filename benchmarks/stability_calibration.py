@@ -21,17 +21,9 @@ import time
 import numpy as np
 
 from egbench_core.analysis import bond_graph_pieces, max_rdf_radius, rdf_of_frames, replay
+from egbench_core.analysis.stability import CALIBRATION_MOLECULES
 from egbench_core.plugins import load_catalog
 
-MOLECULES = [
-    ("acac", "test", None),
-    ("acac", "test-600k", None),
-    ("md17-aspirin", "test", 0.5),
-    ("md17-ethanol", "test", 0.5),
-    ("md17-naphthalene", "test", 0.5),
-    ("md17-salicylic-acid", "test", 0.5),
-    ("3bpa", "test", None),
-]
 R_MAX, BIN_WIDTH, MAX_REFERENCE_FRAMES = 6.0, 0.05, 1000  # as default_plugins/md_metrics.py
 
 
@@ -57,7 +49,7 @@ def main() -> None:
     args = ap.parse_args()
     cat = load_catalog(entry_points=True)
     rows = []
-    for name, split, spacing in MOLECULES:
+    for name, split, spacing in CALIBRATION_MOLECULES:
         frames = cat.datasets[name].load(split)
         t0 = time.perf_counter()
         out = replay(frames, spacing_fs=spacing or 1.0)

@@ -16,19 +16,11 @@ import numpy as np
 import pytest
 
 from egbench_core.analysis import max_rdf_radius, rdf_of_frames, replay
+from egbench_core.analysis.stability import CALIBRATION_MOLECULES
 from egbench_core.plugins import load_catalog
 
 pytestmark = pytest.mark.slow
 
-MOLECULES = [
-    ("acac", "test", None),
-    ("acac", "test-600k", None),
-    ("md17-aspirin", "test", 0.5),
-    ("md17-ethanol", "test", 0.5),
-    ("md17-naphthalene", "test", 0.5),
-    ("md17-salicylic-acid", "test", 0.5),
-    ("3bpa", "test", None),
-]
 BULK_SAVE_EVERY = 10
 
 
@@ -47,7 +39,7 @@ def _g_ref(frames):
 
 def test_every_reference_trajectory_is_stable(catalog):
     rows = {}
-    for name, split, spacing in MOLECULES:
+    for name, split, spacing in CALIBRATION_MOLECULES:
         frames = catalog.datasets[name].load(split)
         rows[f"{name}/{split}"] = replay(frames, spacing_fs=spacing or 1.0)
     lips = catalog.datasets["lips20"]
@@ -65,7 +57,7 @@ def test_every_reference_trajectory_is_stable(catalog):
     for label, out in rows.items():
         assert out["frames"] == expected_frames.get(label, 1000), label
         assert out["steps_checked"] == out["frames"] and out["failed_step"] is None and out["category"] == ""
-    for name, split, _ in MOLECULES:  # every molecule stays one piece; nothing comes near a collapse
+    for name, split, _ in CALIBRATION_MOLECULES:  # every molecule stays one piece; nothing comes near a collapse
         out = rows[f"{name}/{split}"]
         assert out["fragmentation_checked"] and out["pieces_start"] == out["max_pieces"] == 1, (name, split)
         assert 0.8 < out["closest_contact"] < 1.0, (name, split, out["closest_contact"])

@@ -496,6 +496,20 @@ class StabilityMonitor:
         }
 
 
+# The molecular reference trajectories the criterion is calibrated on (METRICS.md, "Stability"):
+# (dataset id, split, frame spacing in fs; None: 1 fs, the split is not time-ordered at a known
+# spacing). tests/test_stability_calibration.py and benchmarks/stability_calibration.py replay them.
+CALIBRATION_MOLECULES: tuple[tuple[str, str, float | None], ...] = (
+    ("acac", "test", None),
+    ("acac", "test-600k", None),
+    ("md17-aspirin", "test", 0.5),
+    ("md17-ethanol", "test", 0.5),
+    ("md17-naphthalene", "test", 0.5),
+    ("md17-salicylic-acid", "test", 0.5),
+    ("3bpa", "test", None),
+)
+
+
 def replay(
     frames,
     g_ref: RDFResult | Mapping[str, Any] | None = None,

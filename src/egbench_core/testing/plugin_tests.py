@@ -216,11 +216,14 @@ class DataPluginChecks:
 # --------------------------------------------------------------------------------------
 # pretrained plugins
 # --------------------------------------------------------------------------------------
-def run_zero_shot_and_fine_tuned(
-    model_id: str, results: Path, monkeypatch, dataset: str = "acac"
+def check_zero_shot_and_fine_tuned(
+    model_id: str, results: Path, monkeypatch, zero_shot_force_mae: tuple[float, float], dataset: str = "acac"
 ) -> tuple[dict[str, Any], dict[str, float]]:
-    """One smoke cell of ``model_id`` (zero-shot) and of ``model_id + "-ft"`` on ``dataset`` (standard
-    task, offline): ``({model: stored cell row}, {model: test force MAE in eV/Å})``. Both must finish."""
+    """One smoke cell of a pretrained ``model_id`` (zero-shot) and of ``model_id + "-ft"`` on
+    ``dataset`` (standard task, offline). Both must finish; the zero-shot test force MAE (eV/Å) must
+    lie within ``zero_shot_force_mae`` and fine-tuning must lower it; the offsets are refitted and
+    MD runs on egbench's batched engine. Returns ``({model: stored cell row}, {model: force MAE})``
+    for the plugin's own further checks."""
     from ..plugins import load_catalog
     from ..runner import plan_cells, run_cells
     from ..store import Store
@@ -236,4 +239,23 @@ def run_zero_shot_and_fine_tuned(
         m: next(x["value"] for x in store.metrics(r.key) if (x["name"], x["split"]) == ("force_mae", "test"))
         for m, r in rows.items()
     }
+    lo, hi = zero_shot_force_mae
+    assert lo < force_mae[model_id] < hi, f"{model_id}: zero-shot force MAE {force_mae[model_id]:.4f} eV/Å"
+    assert force_mae[f"{model_id}-ft"] < force_mae[model_id], force_mae
+    assert rows[model_id].info["model"]["energy"] == "zero-shot (E0 refit)"
+    assert rows[f"{model_id}-ft"].info["model"]["mode"] == "fine-tuned"
+    assert rows[model_id].info["hardware"]["md_engine"] == "batched"
     return rows, force_mae
+
+
+def check_a_changed_checkpoint_is_refused(checkpoints: dict[str, Any], model_id: str, load, monkeypatch) -> None:
+    """``load(model_id)`` of a pretrained plugin must refuse its checkpoint once the sha256 the
+    plugin records for it (``checkpoints[model_id].sha256``) no longer matches the file."""
+    import dataclasses
+
+    from ..pretrained import CheckpointError
+
+    real = checkpoints[model_id]
+    monkeypatch.setitem(checkpoints, model_id, dataclasses.replace(real, sha256="0" * 64))
+    with pytest.raises(CheckpointError, match=f"has sha256 {real.sha256[:12]}.*expected 0000"):
+        load(model_id)
