@@ -60,15 +60,17 @@ def run_in_environment(
     with subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1, env=dict(os.environ)
     ) as proc:
+        stdout, stderr = proc.stdout, proc.stderr
+        assert stdout is not None and stderr is not None  # both are PIPEs
 
         def drain() -> None:
-            for line in proc.stderr:
+            for line in stderr:
                 err_tail.append(line.rstrip())
 
         t = threading.Thread(target=drain, daemon=True)
         t.start()
         try:
-            for line in proc.stdout:
+            for line in stdout:
                 _relay(line, progress)
             proc.wait()
         except BaseException:  # interrupted (SIGINT/SIGTERM): the worker must not outlive the cell

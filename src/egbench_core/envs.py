@@ -154,6 +154,7 @@ def create_env(name: str, packages: list[str], on_output: Callable[[str], None] 
 def _pip(cmd: list[str], on_output: Callable[[str], None] | None) -> None:
     log.info("%s", " ".join(cmd))
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None  # stdout=PIPE
     lines = []
     for line in proc.stdout:
         lines.append(line.rstrip())

@@ -60,6 +60,7 @@ class Done:
     def result(self) -> CellResult:
         if self._error is not None:
             raise self._error
+        assert self._result is not None  # a Done holds its result or its error
         return self._result
 
 
@@ -336,7 +337,10 @@ def make_executor(
         return LocalExecutor(catalog)
     quiet_dask()
     if kind == "dask":
-        return DaskExecutor.connect(scheduler) if scheduler else DaskExecutor.local(workers, threads, warm_models)
+        if scheduler:
+            return DaskExecutor.connect(scheduler)
+        assert workers is not None  # check_options: --executor dask without --scheduler needs --workers N
+        return DaskExecutor.local(workers, threads, warm_models)
     if kind == "slurm":
         import dask
         from distributed import Client

@@ -95,7 +95,7 @@ def model_plugin(
     name: str,
     *,
     build: Target,
-    presets: Mapping[str, Mapping[str, Any]],
+    presets: Mapping[str, dict[str, Any]],
     settings: Iterable[str] | None = None,
     what: str | None = None,
     warm_up: Target | None = None,
@@ -156,13 +156,14 @@ def pretrained_plugin(
 
     def specs(model_id: str = next(iter(checkpoints))) -> list[ModelSpec]:
         ckpt = checkpoints[model_id]
+        extra: dict[str, Any] = {k: (list(v) if k == "requires" else v) for k, v in fields.items()}
         return pretrained_models(
             model_id,
             partial(loader, model_id),
             finetune=finetune,
             version=f"{version}+ckpt.{ckpt.sha256[:12]}",
             description=ckpt.description,
-            **{k: (list(v) if k == "requires" else v) for k, v in fields.items()},
+            **extra,
         )
 
     @hookimpl

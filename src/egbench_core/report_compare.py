@@ -93,7 +93,7 @@ ROW_KINDS = {
 
 _LIPS20 = ("lips20", "lips20-glass")  # Tables 7 and 8 have no dataset column: they are LiPS20's
 # (egbench task, paper table, fixed key columns, datasets: None = the table's own dataset column)
-ROUTES = (
+ROUTES: tuple[tuple[str, int, dict[str, str], tuple[str, ...] | None], ...] = (
     ("standard", 1, {}, None),
     ("standard", 4, {}, None),
     ("standard", 2, {}, None),
@@ -155,6 +155,7 @@ def compare(store: Store, source: str, layout: str, task: str | None = None) -> 
     for row in lb.rows:
         cells = dict(zip(lb.headers, row))
         label = _LABEL.match(row[0])
+        assert label is not None  # leaderboard labels its rows "model [preset]" (+ marks)
         model, preset, marks = label["model"], label["preset"], label["marks"] or ""
         by_kind = _matches(model, cells["dataset"], cells["task"], ROW_KINDS[layout])
         if not by_kind:
@@ -241,7 +242,7 @@ def _paper_text(row: dict[str, str], p: Pair) -> str:
 def _md_temperatures(store: Store, task: str | None) -> dict[tuple[str, str, str, str], float]:
     """The MD temperature of each (model, preset, dataset, task), from the task plan in provenance."""
     cells, _ = latest_cells(store, task)
-    out = {}
+    out: dict[tuple[str, str, str, str], float] = {}
     for c in cells:
         md = (((c.provenance or {}).get("task") or {}).get("plan") or {}).get("md") or {}
         if c.status == "done" and md.get("temperature_K") is not None:

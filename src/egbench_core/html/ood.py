@@ -79,7 +79,10 @@ def ood_tables(groups: dict[tuple[str, str, str, str], Group]) -> list[OodTable]
             train = g.plan.get("train_dataset") or dataset
             ref = groups.get((model, preset, train, "standard"))
             common = set(g.seeds) & set(ref.seeds) if ref else set()
-            ood, ind = _restrict(g, common) if common else g, _restrict(ref, common) if common else None
+            ood, ind = (
+                _restrict(g, common) if common else g,
+                _restrict(ref, common) if common and ref is not None else None,
+            )
             missing = (
                 f"no standard-task cell of {model} [{preset}] on {train} with seed(s) "
                 f"{', '.join(map(str, g.seeds))} in the store"

@@ -194,7 +194,7 @@ def _mark_best(columns: tuple[Column, ...], rows: list[Row]) -> None:
         for cells in by_group.values():
             if len({c.number for c in cells}) < 2:
                 continue
-            best = (min if direction == "min" else max)(c.number for c in cells)
+            best = (min if direction == "min" else max)(c.number for c in cells if c.number is not None)
             for c in cells:
                 c.best = c.number == best
 
