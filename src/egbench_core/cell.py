@@ -88,6 +88,7 @@ class CellInputs:
     def named(self) -> dict[str, Frames]:
         out = {"train": self.train, "val": self.val, **{f"eval:{k}": v for k, v in self.evals.items()}}
         if self.md_start is not None:
+            assert self.md_reference is not None  # md_start and md_reference are set together (load_inputs, load)
             out["md:start"] = self.md_start
             out["md:reference"] = self.md_reference
         return out
@@ -157,6 +158,7 @@ class CellOutputs:
 
     def to_json(self) -> dict[str, Any]:
         """What a worker hands back (arrays live in the artifact files next to it)."""
+        assert self.stats is not None and self.train is not None  # run_model sets both for every run
         return {
             "stats": self.stats.to_dict(),
             "train": self.train.to_dict(),

@@ -660,7 +660,8 @@ def main() -> None:
         if type(exc).__name__ == "NoArgsIsHelpError":  # the help was printed
             sys.exit(EXIT_USAGE)
         if getattr(exc, "exit_code", None) == EXIT_USAGE and hasattr(exc, "format_message"):
-            where = exc.ctx.command_path if getattr(exc, "ctx", None) is not None else "egbench"
+            ctx = getattr(exc, "ctx", None)
+            where = ctx.command_path if ctx is not None else "egbench"
             _error(f"{exc.format_message()} (see `{where} --help`)")
             sys.exit(EXIT_USAGE)
         raise

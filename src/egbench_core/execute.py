@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from .ase_models import model_for_cell
-from .calculator_model import fit_calculator_model
+from .calculator_model import CalculatorPotential, fit_calculator_model
 from .cell import Cell, CellInputs, CellOutputs, CellResult, Execution, SplitPrediction
 from .data import Frames
 from .environment import hardware, peak_rss_mb
@@ -139,6 +139,7 @@ def run_model(
     ``dataset`` is the evaluated dataset's spec (None where this environment lacks it: a worker);
     ``observer_metrics`` are the metrics whose observers watch the MD."""
     cell, inputs, proto, art_dir, execution = job.cell, job.inputs, job.proto, job.art_dir, job.execution
+    assert cell.plan is not None  # a cell that runs was planned by its task (only a skipped cell lacks a plan)
     progress = progress or NullProgress()
     neighbours = NeighbourLists()  # built once per frame set: statistics, training and predictions share them
     device = torch.device(execution.device)
@@ -161,6 +162,7 @@ def run_model(
     md_engine = "ase" if backed else execution.md_engine  # a calculator has no batched path
 
     pretrained = spec.mode != "from-scratch" and not backed
+    pot: CalculatorPotential | NormalisedPotential
     if backed:  # evaluated through its calculator: nothing to build or train (calculator_model.py)
         progress.stage("fit offsets")
         pot, rec, model_info = fit_calculator_model(spec, inputs.train, cell.seed)
@@ -173,7 +175,7 @@ def run_model(
         if pretrained:  # the checkpoint's network, its energy offsets refitted (pretrained.py)
             progress.stage("fit offsets")
             t0 = time.perf_counter()
-            pot, stats, model_info = refit_potential(model, stats, cutoff, inputs.train, cfg.torch_dtype)
+            pot, stats, model_info = refit_potential(model, stats, cutoff, inputs.train, cfg.torch_dtype, neighbours)
             rec = TrainRecord(
                 stop_reason=NOT_TRAINED_PRETRAINED,
                 total_time_s=time.perf_counter() - t0,
@@ -217,8 +219,8 @@ def run_model(
     where = dict(hardware(precision, device), libraries=libraries(requirement_names(spec.requires)))  # where it ran
     outputs = CellOutputs.of_cell(cell, dataset, art_dir, stats=stats, train=rec, hardware=where, model_info=model_info)
     for split, ref in inputs.evals.items():
-        extra = {}
-        if backed:
+        extra: dict[str, Any] = {}
+        if isinstance(pot, CalculatorPotential):  # backed
             e, f, extra["raw_energy"] = pot.predict(ref)
         else:
             e, f = predict(pot, ref, neighbours=neighbours)
@@ -237,6 +239,7 @@ def run_model(
 
     md_plan = cell.plan.md
     if inputs.md_start is not None:
+        assert md_plan is not None  # load_inputs sets md_start only for a plan with MD
         progress.stage("md")
         outputs.md_reference = inputs.md_reference
         outputs.md_total_time_fs = proto.md_steps * md_plan.timestep_fs
@@ -339,6 +342,7 @@ def collect(
     if (art_dir / "model.json").exists():  # a calculator-backed model's fitted offsets (run_model)
         files.append(("model", "model.json"))
     res.artifacts.extend(sorted(files, key=lambda kind_name: kind_name[1]))
+    assert outputs.train is not None and outputs.stats is not None  # set for every run (run_model, from_json)
     res.info = {
         "model": outputs.model_info,
         "train": outputs.train.to_dict(),
@@ -416,7 +420,9 @@ def run_oracle(catalog, dataset, outputs: CellOutputs, art_dir: Path, enabled: b
     calibration = None if oracle.exact else calibrate(oracle, dataset)
     if calibration is not None and not calibration.accepted:
         return {"oracle": oracle.describe(), "calibration": calibration.to_dict(), "reason": calibration.refusal}
-    samples = evaluate_replicas(oracle, outputs.md, art_dir, outputs.plan.md.timestep_fs)
+    md_plan = outputs.plan.md
+    assert md_plan is not None  # called only for a cell that ran MD (outputs.md)
+    samples = evaluate_replicas(oracle, outputs.md, art_dir, md_plan.timestep_fs)
     return {
         "oracle": oracle.describe(),
         "calibration": calibration.to_dict() if calibration else None,

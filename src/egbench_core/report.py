@@ -296,7 +296,7 @@ def rank_stability(store: Store, task: str | None = None) -> tuple[list[str], li
         if len(per_model) < 2 or len(seeds) < 2:
             continue
         models = sorted(per_model)
-        ranks = {m: [] for m in models}
+        ranks: dict[str, list[int]] = {m: [] for m in models}
         for s in seeds:
             order = sorted(models, key=lambda m: (per_model[m][s], m))
             for r, m in enumerate(order, 1):

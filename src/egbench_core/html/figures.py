@@ -64,13 +64,13 @@ def _fig(key, title, caption, data, layout, why) -> Figure:
 
 
 def rdf(dt: DatasetTask, col: dict[str, str]) -> Figure:
-    have = [s for s in dt.series if s.rdf]
+    have = [(s, s.rdf) for s in dt.series if s.rdf]
     data = []
     if have:
-        ref = have[0].rdf
+        ref = have[0][1]
         data.append(_line(ref["r"], ref["g_ref"], "reference", "black", "reference", line=REFERENCE))
-        data += [_line(s.rdf["r"], s.rdf["g"], s.label, col[s.model], s.label) for s in have]
-    periodic = bool(have and have[0].rdf.get("periodic"))
+        data += [_line(rdf["r"], rdf["g"], s.label, col[s.model], s.label) for s, rdf in have]
+    periodic = bool(have and have[0][1].get("periodic"))
     return _fig(
         "rdf",
         "Radial distribution over the reference",
@@ -172,18 +172,18 @@ def survival(dt: DatasetTask, col: dict[str, str]) -> Figure:
 
 
 def _parity(dt: DatasetTask, col: dict[str, str], what: str) -> Figure:
-    have = [s for s in dt.series if s.parity]
+    have = [(s, s.parity) for s in dt.series if s.parity]
     ref, pred = ("f_ref", "f_pred") if what == "forces" else ("e_ref", "e_pred")
     data = [
         {
             "type": "scatter",
             "mode": "markers",
-            "x": s.parity[ref],
-            "y": s.parity[pred],
+            "x": parity[ref],
+            "y": parity[pred],
             "name": s.label,
             "marker": {"color": col[s.model], "size": 4, "opacity": 0.55},
         }
-        for s in have
+        for s, parity in have
     ]
     if data:
         lo = min(min(d["x"] + d["y"]) for d in data)
@@ -193,8 +193,8 @@ def _parity(dt: DatasetTask, col: dict[str, str], what: str) -> Figure:
     quantity = "force component" if what == "forces" else "energy per atom"
     n = ""
     if have:
-        total = have[0].parity["n_forces" if what == "forces" else "n_frames"]
-        shown = len(have[0].parity[ref])
+        total = have[0][1]["n_forces" if what == "forces" else "n_frames"]
+        shown = len(have[0][1][ref])
         what_n = "force components" if what == "forces" else "frames"
         n = f"{shown} of {total} {what_n} per model, evenly spaced" if shown < total else f"all {total} {what_n}"
     return _fig(
