@@ -16,7 +16,7 @@ PLUGINS := plugins/egbench-model-mace plugins/egbench-model-painn plugins/egbenc
 ENV_NEQUIP := $(VENV)/egbench-envs/nequip
 ENV_PLUGINS := plugins/egbench-model-nequip plugins/egbench-model-allegro plugins/egbench-model-sevennet
 
-.PHONY: setup run test clean
+.PHONY: setup run lint test clean
 
 $(BIN)/.egbench-installed: pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,13 @@ MODELS ?= mace
 run: setup
 	$(BIN)/egbench run --models $(MODELS)
 
-test: setup
+# The habits: ruff (lint + format, settings in pyproject.toml) over the repository, mypy on core.
+lint: $(BIN)/.egbench-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: setup lint
 	EGBENCH_DATA_MIRROR=$${EGBENCH_DATA_MIRROR:-$(abspath ../shared/data)} $(BIN)/python -m pytest -q tests $(addsuffix /tests,$(PLUGINS)) plugins/_template/tests plugins/_template_data/tests
 	$(ENV_NEQUIP)/venv/bin/python -m pytest -q $(addsuffix /tests,$(ENV_PLUGINS))
 
