@@ -13,6 +13,7 @@ except ImportError:  # run from a source checkout without installing the templat
 
 from egbench_core.interfaces import ModelSpec
 from egbench_core.testing import ModelConformance, fake_stats
+from egbench_core.testing.plugin_tests import ModelPluginChecks
 
 
 def example_spec() -> ModelSpec:
@@ -24,6 +25,13 @@ def example_spec() -> ModelSpec:
 class TestExampleConformance(ModelConformance):
     spec = example_spec()
     preset = "smoke"
+
+
+class TestRegistration(ModelPluginChecks):
+    plugin = "example"  # the entry-point name in pyproject.toml
+    module = "egbench_model_example"
+    models = ("example",)
+    installed = False  # egbench's CI runs the template from its folder; drop this line in your copy
 
 
 def test_more_interactions_more_parameters():

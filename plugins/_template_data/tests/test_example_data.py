@@ -18,7 +18,7 @@ except ImportError:  # run from a source checkout without installing the templat
 
 from egbench_core.plugins import load_catalog
 from egbench_core.registry import file_hash
-from egbench_core.testing.plugin_tests import plugin_registry_file
+from egbench_core.testing.plugin_tests import DataPluginChecks, plugin_registry_file
 
 ROOT = Path(__file__).resolve().parents[1]
 E_MIN = 9.361357881525024  # eV: EMT energy of the relaxed Cu13 icosahedron
@@ -47,9 +47,22 @@ def ds(catalog):
     return catalog.datasets["example-cu13"]
 
 
-def test_entry_point_is_declared():
-    with open(ROOT / "pyproject.toml", "rb") as fh:
-        assert tomllib.load(fh)["project"]["entry-points"]["egbench"] == {"example-data": "egbench_data_example"}
+class TestPlugin(DataPluginChecks):
+    module = egbench_data_example
+    entry_point = "example-data"
+    root = ROOT
+    datasets = ("example-cu13",)
+    bad_registry = """
+[datasets.example-broken]
+plugin = "example-data"
+elements = ["Cu"]
+periodic = false
+temperature_K = 300.0
+timestep_fs = 0.0
+[datasets.example-broken.splits.train]
+file = "egbench-data-example/cu13_emt_300K.xyz"
+"""
+    bad_error = "[datasets.example-broken] timestep_fs = 0.0: expected a number with 0 < timestep_fs <= 10 (fs)"
 
 
 def test_every_file_entry_matches_the_shipped_file():
