@@ -52,16 +52,12 @@ class TestPlugin(DataPluginChecks):
     entry_point = "example-data"
     root = ROOT
     datasets = ("example-cu13",)
-    bad_registry = """
-[datasets.example-broken]
-plugin = "example-data"
-elements = ["Cu"]
-periodic = false
-temperature_K = 300.0
-timestep_fs = 0.0
-[datasets.example-broken.splits.train]
-file = "egbench-data-example/cu13_emt_300K.xyz"
-"""
+    # a user registry file whose one table has an impossible time step
+    bad_registry = (
+        '[datasets.example-broken]\nplugin = "example-data"\nelements = ["Cu"]\nperiodic = false\n'
+        "temperature_K = 300.0\ntimestep_fs = 0.0\n[datasets.example-broken.splits.train]\n"
+        'file = "egbench-data-example/cu13_emt_300K.xyz"\n'
+    )
     bad_error = "[datasets.example-broken] timestep_fs = 0.0: expected a number with 0 < timestep_fs <= 10 (fs)"
 
 
