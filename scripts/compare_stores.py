@@ -6,7 +6,9 @@ change a number ("the stores of a smoke run are identical before and after").
 Cells are matched by (model, preset, dataset, task, seed): their keys differ whenever the code's
 source hash does. For each pair it compares every metric row (value, std, unit, n, version, note)
 and every artifact's sha256 (by kind and path inside the cell's folder; for ``.npz`` files, whose
-zip entries carry the time they were written, the sha256 of their arrays). Wall-clock figures are
+zip entries carry the time they were written, the sha256 of their arrays; for ``oracle.json``, its
+content without the ``computed``/``reused`` counts of the oracle's label cache, which is shared
+between runs). Wall-clock figures are
 left out: the timing metrics, and the artifacts that record timings (``md/replicas.json``,
 ``model.json`` of a calculator model). Exit code 0 when all else is identical, 1 otherwise.
 """
@@ -14,6 +16,7 @@ left out: the timing metrics, and the artifacts that record timings (``md/replic
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import sqlite3
 import sys
@@ -21,9 +24,16 @@ from pathlib import Path
 
 TIMING_METRICS = {"train_time_per_epoch", "train_time_total", "md_time_per_step", "md_throughput"}
 TIMING_ARTIFACTS = {"md/replicas.json", "model.json"}
+CACHE_COUNTS = {"oracle.json": ("computed", "reused")}  # how many labels the shared cache held
 
 
 def _digest(folder: Path, path: str, sha: str) -> str:
+    name = path.rsplit("/", 1)[-1]
+    if name in CACHE_COUNTS and (folder / path).exists():
+        data = json.loads((folder / path).read_text())
+        for key in CACHE_COUNTS[name]:
+            data.pop(key, None)
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
     if not path.endswith(".npz") or not (folder / path).exists():
         return sha
     import numpy as np
@@ -69,6 +79,9 @@ def compare(before: Path, after: Path) -> list[str]:
     diffs += [f"cell only in {after}: {k}" for k in sorted(set(b) - set(a))]
     for k in sorted(set(a) & set(b)):
         x, y = a[k], b[k]
+        if "running" in (x["status"], y["status"]):  # still being computed: nothing to compare yet
+            diffs.append(f"{k}: not compared, still running")
+            continue
         if (x["status"], x["reason"]) != (y["status"], y["reason"]):
             diffs.append(f"{k}: status {x['status']!r} ({x['reason']}) != {y['status']!r} ({y['reason']})")
         for m in sorted(set(x["metrics"]) | set(y["metrics"])):
