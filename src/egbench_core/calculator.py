@@ -26,7 +26,6 @@ class EgbenchCalculator(Calculator):
         self.cutoff = potential.cutoff
         self.dtype = potential.dtype
         self.device = next((p.device for p in potential.parameters()), torch.device("cpu"))
-        self.n_evaluations = 0
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
@@ -40,7 +39,6 @@ class EgbenchCalculator(Calculator):
         except ExplodedStructureError as exc:  # e.g. a molecule blown apart by the previous step
             raise NonFiniteOutputError(str(exc)) from None
         out = evaluate(self.potential, g, forces=True, stress=want_stress)
-        self.n_evaluations += 1
         energy = float(out["energy"].detach().cpu()[0])
         forces = out["forces"].detach().to(torch.float64).cpu().numpy()
         if not np.isfinite(energy) or not np.isfinite(forces).all():

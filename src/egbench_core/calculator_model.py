@@ -43,7 +43,6 @@ class GuardedCalculator(Calculator):
         super().__init__(**kw)
         self.inner = inner
         self.offsets = {int(z): float(e) for z, e in (offsets or {}).items()}
-        self.n_evaluations = 0
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
@@ -55,7 +54,6 @@ class GuardedCalculator(Calculator):
         work.calc = self.inner
         raw = float(work.get_potential_energy())
         forces = np.array(work.get_forces(), dtype=np.float64)
-        self.n_evaluations += 1
         if not np.isfinite(raw) or not np.isfinite(forces).all():
             raise NonFiniteOutputError(f"calculator returned a non-finite energy ({raw}) or forces")
         energy = raw + sum(self.offsets.get(int(z), 0.0) for z in a.numbers)

@@ -129,9 +129,6 @@ class ModelSpec:
         except KeyError:
             raise KeyError(f"model {self.name!r} has no preset {name!r}; it has {sorted(self.presets)}") from None
 
-    def preset_hash(self, name: str) -> str:
-        return stable_hash({"model": self.name, "version": self.version, "preset": self.preset(name)})
-
 
 MODES = ("from-scratch", "zero-shot", "fine-tuned")
 

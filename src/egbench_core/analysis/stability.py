@@ -204,7 +204,6 @@ class StabilityMonitor:
         self.reason = ""
         self.category = ""
         self.atoms: list[int] = []
-        self.last_step: int | None = None
         self.last_time_fs = 0.0
         self.steps_checked = 0
         self._started = False
@@ -397,7 +396,7 @@ class StabilityMonitor:
         """The per-step checks (non-finite positions, fragmentation, collapse, temperature)."""
         if self.failed_step is not None:
             return self.reason
-        self.last_step, self.last_time_fs, self._checked_step = int(step), float(time_fs), int(step)
+        self.last_time_fs, self._checked_step = float(time_fs), int(step)
         self.steps_checked += 1
         positions = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
         cell = np.asarray(cell, dtype=np.float64).reshape(3, 3)
@@ -423,7 +422,7 @@ class StabilityMonitor:
         per-step checks of this step unless :meth:`check` already ran them."""
         if self.failed_step is not None:
             return self.reason
-        self.last_step, self.last_time_fs = int(step), float(time_fs)
+        self.last_time_fs = float(time_fs)
         if not np.isfinite(energy):
             return self._fail(step, time_fs, "non-finite", [], f"non-finite energy ({energy})")
         bad = ~np.isfinite(np.asarray(forces, dtype=np.float64).reshape(-1, 3)).all(axis=1)
@@ -464,7 +463,7 @@ class StabilityMonitor:
         self.failed_step, self.failed_time_fs = int(step), float(time_fs)
         self.category, self.atoms = category, sorted(int(a) for a in involved)
         self.reason = f"{category}: {text}"
-        self.last_step, self.last_time_fs = int(step), float(time_fs)
+        self.last_time_fs = float(time_fs)
 
     def finish(self) -> dict[str, Any]:
         stable = self.failed_step is None
