@@ -141,7 +141,7 @@ def run_model(
     cell, inputs, proto, art_dir, execution = job.cell, job.inputs, job.proto, job.art_dir, job.execution
     assert cell.plan is not None  # a cell that runs was planned by its task (only a skipped cell lacks a plan)
     progress = progress or NullProgress()
-    neighbours = NeighbourLists()  # built once per frame set: statistics, training and predictions share them
+    neighbours = NeighbourLists()  # built once per frame set: statistics, offset refit and training share them
     device = torch.device(execution.device)
     preset = spec.preset(cell.preset)
     cutoff = float(preset["cutoff"])
@@ -215,6 +215,9 @@ def run_model(
     if spec.mode != "from-scratch":  # the split the energy offsets were refitted on (planning may swap it)
         model_info["offsets_split"] = cell.plan.train_split
 
+    # the lists of the training and validation frames have served statistics, the offset refit and
+    # training; the evaluation splits are other frame sets: free them before evaluation and MD
+    del neighbours
     progress.stage("evaluate")
     where = dict(hardware(precision, device), libraries=libraries(requirement_names(spec.requires)))  # where it ran
     outputs = CellOutputs.of_cell(cell, dataset, art_dir, stats=stats, train=rec, hardware=where, model_info=model_info)
@@ -223,7 +226,7 @@ def run_model(
         if isinstance(pot, CalculatorPotential):  # backed
             e, f, extra["raw_energy"] = pot.predict(ref)
         else:
-            e, f = predict(pot, ref, neighbours=neighbours)
+            e, f = predict(pot, ref)
             if pretrained:  # the network's own energies, without the refitted offsets
                 extra["raw_energy"] = e - composition_matrix(ref, pot.species) @ pot.e0.numpy()
         outputs.predictions[split] = SplitPrediction(split, ref, e, f)

@@ -145,7 +145,7 @@ def _frame_parts(frames: Frames, k: int, cutoff: float) -> GraphParts:
 
 class NeighbourLists:
     """Neighbour lists of frame sets, each built once per frame set and cutoff and then shared: one
-    cell's statistics, training and predictions use the same lists (the same edges in the same
+    cell's statistics, offset refit and training use the same lists (the same edges in the same
     order as building them again would give). Lists are built lazily, frame by frame.
 
     A frame set is recognised by identity (the same :class:`Frames` object); the cache holds a
