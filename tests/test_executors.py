@@ -167,3 +167,59 @@ def test_slurm_dry_run_prints_the_job_script(toy_site, tmp_path):
     ):
         assert line in res.stdout, res.stdout
     assert not (tmp_path / "egbench-results").exists()
+
+
+def _worker_intervals(out) -> list[tuple[int, float, float]]:
+    store = Store.open_readonly(out)
+    return sorted(
+        (c.info["worker"]["pid"], c.info["worker"]["started"], c.info["worker"]["finished"])
+        for c in store.cells("done")
+    )
+
+
+def test_two_mace_cells_never_share_a_worker_process(tmp_path, stored_numbers, monkeypatch):
+    """A worker with 2 threads (an existing scheduler's, as ``--scheduler`` finds them): before,
+    two MACE cells ran in threads of one process and failed in torch.jit or gave other numbers.
+    Now the second waits for the first (one cell per process) and every number equals local."""
+    pytest.importorskip("mace")
+    from distributed import LocalCluster
+
+    base = [sys.executable, "-m", "egbench_core.cli", "run", "--models", "mace", "--datasets", "acac,synthetic-emt"]
+    base += ["--preset", "smoke"]
+    local = subprocess.run(base + ["--out", str(tmp_path / "local")], capture_output=True, text=True, timeout=900)
+    assert local.returncode == 0, local.stderr[-3000:]
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None) as cluster:
+        shared = subprocess.run(
+            base + ["--executor", "dask", "--scheduler", cluster.scheduler_address, "--out", str(tmp_path / "dask")],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+    assert shared.returncode == 0, shared.stderr[-3000:]
+    assert "has 2 threads: egbench runs one cell at a time in it" in shared.stdout + shared.stderr
+    (a_pid, a_start, a_end), (b_pid, b_start, b_end) = _worker_intervals(tmp_path / "dask")
+    assert a_pid == b_pid  # the one worker process ran both cells ...
+    assert a_end <= b_start or b_end <= a_start  # ... one after the other
+    a, b = stored_numbers(tmp_path / "local"), stored_numbers(tmp_path / "dask")
+    assert len(a) > 20 and a == b
+
+
+def test_slurm_jobs_run_one_cell_per_process(toy_site, tmp_path):
+    """``cores = 4`` means 4 worker processes of one Dask thread (one cell each), asking for
+    cores × --threads CPUs; a ``processes`` below ``cores`` is raised to it with a log line."""
+    cfg = tmp_path / "egbench.toml"
+    cfg.write_text('[executor.slurm]\nwalltime = "01:00:00"\ncores = 4\nprocesses = 1\nmemory = "8GB"\n')
+    cmd = toy_site.egbench + ["run", "--executor", "slurm", "--dry-run", "--config", str(cfg), "--threads", "2"]
+    res = subprocess.run(cmd, env=toy_site.env(), capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "--nworkers 4" in res.stdout and "--nthreads 1" in res.stdout, res.stdout
+    assert "#SBATCH --cpus-per-task=8" in res.stdout, res.stdout
+    assert "processes = 1 with cores = 4 would run 4 cells in threads of one process" in res.stdout + res.stderr
+    cfg.write_text('[executor.slurm]\nwalltime = "01:00:00"\ncores = 2\nprocesses = 3\nmemory = "8GB"\n')
+    res = subprocess.run(cmd, env=toy_site.env(), capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2
+    assert (
+        res.stderr.strip()
+        .splitlines()[-1]
+        .endswith("processes = 3 exceeds cores = 2: expected at most one process per core")
+    )

@@ -18,6 +18,10 @@ executes the cell. A worker that dies while running a cell is retried once on an
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,20 +107,43 @@ class LocalExecutor:
         pass
 
 
+# One cell at a time in a process. A cell sets process-wide state (torch's RNG and thread count,
+# TorchScript's compilation caches, which are not thread-safe): two cells in threads of one
+# worker process give other numbers than the same cells run alone, or fail inside torch.jit.
+# Whatever the cluster's threads per worker, a second cell in the same process waits here.
+_ONE_CELL_PER_PROCESS = threading.Lock()
+
+
 def run_job(job: Job) -> CellResult:
-    """A cell on a Dask worker: the worker's own catalog (installed plugins), progress as events."""
+    """A cell on a Dask worker: the worker's own catalog (installed plugins), progress as events.
+    Cells never run side by side in one process (:data:`_ONE_CELL_PER_PROCESS`); ``info["worker"]``
+    records the process and when the cell held it."""
     import torch
 
     from .execute import execute_cell
     from .plugins import catalog
     from .protocol import ProtocolPreset
 
-    execution = Execution(**job.execution)
-    torch.set_num_threads(execution.threads)
     cell = Cell.from_dict(job.cell)
-    return execute_cell(
-        cell, catalog(), Path(job.scratch), ProtocolPreset(**job.proto), _WorkerProgress(cell.key), execution
-    )
+    if not _ONE_CELL_PER_PROCESS.acquire(blocking=False):
+        log.warning("cell %s waits: another cell runs in this worker process (cells never share one)", cell.label)
+        _ONE_CELL_PER_PROCESS.acquire()
+    try:
+        started = time.time()
+        execution = Execution(**job.execution)
+        torch.set_num_threads(execution.threads)
+        result = execute_cell(
+            cell, catalog(), Path(job.scratch), ProtocolPreset(**job.proto), _WorkerProgress(cell.key), execution
+        )
+        result.info["worker"] = {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started": started,
+            "finished": time.time(),
+        }
+        return result
+    finally:
+        _ONE_CELL_PER_PROCESS.release()
 
 
 class _WorkerProgress(EventForwarder):
@@ -139,9 +166,11 @@ class DaskExecutor:
 
     name = "dask"
 
-    def __init__(self, client, cluster=None, uses_gpu_resources: bool = False):
+    def __init__(self, client, cluster=None, uses_gpu_resources: bool = False, expected_workers: int = 0):
         self.client, self.cluster = client, cluster
         self.uses_gpu_resources = uses_gpu_resources
+        self.expected_workers = expected_workers  # worker processes asked for (a SLURM cluster: jobs × processes)
+        self._warned: set[str] = set()
         self._progress: dict[str, Progress] = {}
         client.subscribe_topic(PROGRESS_TOPIC, self._on_progress)
 
@@ -177,7 +206,19 @@ class DaskExecutor:
 
     @property
     def slots(self) -> int:
-        return max(1, sum(self.client.nthreads().values()))
+        """Cells in flight at once: one per worker process (never one per thread: cells do not
+        share a process, see :func:`run_job`), or the capacity asked of a cluster whose workers
+        have not all connected yet (SLURM jobs × processes)."""
+        nthreads = self.client.nthreads()
+        shared = sorted(w for w, n in nthreads.items() if n > 1 and w not in self._warned)
+        for w in shared:
+            log.warning(
+                "worker %s has %d threads: egbench runs one cell at a time in it (cells never share a process)",
+                w,
+                nthreads[w],
+            )
+            self._warned.add(w)
+        return max(1, len(nthreads), self.expected_workers)
 
     def submit(self, job: Job, progress: Progress):
         self._progress[job.cell["key"]] = progress
@@ -278,14 +319,17 @@ def slurm_cluster(config: dict[str, Any], threads: int):
 
     quiet_dask()
     gpus = int(table.get("gpus", 0))
+    cores = _positive_int(table, "cores")
+    processes = worker_processes(table)
     prologue = ([table["env"]] if table.get("env") else []) + [f"export EGBENCH_THREADS={threads}"]
     cluster = SLURMCluster(
         queue=table.get("queue"),
         account=table.get("account"),
         walltime=table["walltime"],
-        cores=int(table["cores"]),
+        cores=processes,  # one Dask thread per worker process: one cell per process (run_job)
+        job_cpu=cores * max(1, threads),  # CPUs of the job: its processes × their torch threads
         memory=str(table["memory"]),
-        processes=int(table.get("processes", 1)),
+        processes=processes,
         job_name="egbench",
         job_extra_directives=([f"--gres=gpu:{gpus}"] if gpus else []) + list(table.get("job_extra", [])),
         job_script_prologue=prologue,
@@ -294,7 +338,38 @@ def slurm_cluster(config: dict[str, Any], threads: int):
         interface=table.get("interface"),
         **({"python": table["python"]} if table.get("python") else {}),
     )
-    return cluster, int(table.get("jobs", 1)), bool(gpus)
+    return cluster, int(table.get("jobs", 1)), processes, bool(gpus)
+
+
+def _positive_int(table: dict[str, Any], key: str) -> int:
+    value = table[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ExecutorConfigError(f"[executor.slurm] {key} = {value!r}: expected a positive integer")
+    return value
+
+
+def worker_processes(table: dict[str, Any]) -> int:
+    """Worker processes per SLURM job: one per core (``cores = N`` runs N cells at a time, each in
+    its own process with ``--threads`` torch threads). A ``processes`` that would put two cells in
+    threads of one process (fewer processes than cores) is raised to ``cores``, with a log line."""
+    cores = _positive_int(table, "cores")
+    if "processes" not in table:
+        return cores
+    asked = _positive_int(table, "processes")
+    if asked > cores:
+        raise ExecutorConfigError(
+            f"[executor.slurm] processes = {asked} exceeds cores = {cores}: expected at most one process per core"
+        )
+    if asked < cores:
+        log.warning(
+            "[executor.slurm] processes = %d with cores = %d would run %d cells in threads of one process "
+            "(their numbers can change): using processes = %d, one cell per process",
+            asked,
+            cores,
+            cores // asked,
+            cores,
+        )
+    return cores
 
 
 def quiet_dask() -> None:
@@ -346,7 +421,9 @@ def make_executor(
         from distributed import Client
 
         dask.config.set({"distributed.scheduler.allowed-failures": 1})
-        cluster, jobs, gpus = slurm_cluster(config, threads)
+        cluster, jobs, processes, gpus = slurm_cluster(config, threads)
         cluster.scale(jobs=jobs)
-        return DaskExecutor(Client(cluster), cluster, uses_gpu_resources=gpus)
+        slurm = DaskExecutor(Client(cluster), cluster, uses_gpu_resources=gpus, expected_workers=jobs * processes)
+        slurm.name = "slurm"  # recorded with the run (a Dask cluster of SLURM jobs)
+        return slurm
     raise ExecutorConfigError(f"--executor {kind!r}: expected one of {', '.join(EXECUTORS)}")
