@@ -8,12 +8,22 @@ module, class, keys and values in lowercase kebab-case (``ase:tblite.ase:TBLite?
 (so in its key), where a worker reads it back (:func:`model_for_cell`). Such a model is
 calculator-backed (:mod:`egbench_core.calculator_model`): evaluated and simulated through the
 calculator, never trained.
+
+A spec whose module can be imported is checked when the model is made: the name must be an ASE
+calculator class, and every keyword must be one the calculator declares (its ``__init__``
+parameters, following ``**kwargs`` up the classes it is forwarded to, and ASE's
+``default_parameters``, which ``Calculator(**kwargs)`` keeps); anything else is an
+:class:`AseSpecError` (one line for the user). Only a module that cannot be found at all leaves the
+model's cells skipped as a missing dependency.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.metadata as md
+import importlib.util
+import inspect
 import re
 from typing import Any
 from urllib.parse import unquote
@@ -90,15 +100,24 @@ def distribution_of(module: str) -> str | None:
     return dists[0] if dists else None
 
 
+def _importable(module: str) -> bool:
+    """Whether the top-level package of ``module`` can be found (installed, standard library or on
+    the path), without importing it."""
+    try:
+        return importlib.util.find_spec(module.split(".")[0]) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def ase_model(text: str, check_import: bool = True):
     """The calculator-backed :class:`~egbench_core.interfaces.ModelSpec` of an ``ase:`` spec.
-    ``check_import``: when the module's distribution is installed, import the module and check the
-    class is an ASE calculator (:class:`AseSpecError` otherwise); a distribution that is not installed
-    leaves the model's cells skipped (``requires``)."""
+    ``check_import``: when the module can be found, import it and check that the name is an ASE
+    calculator class and that it declares every keyword (:class:`AseSpecError` otherwise); a module
+    that cannot be found leaves the model's cells skipped (``requires``)."""
     module, cls, kwargs = parse_spec(text)
     dist = distribution_of(module)
-    if dist is not None and check_import:
-        _load_class(text, module, cls)
+    if check_import and (dist is not None or _importable(module)):
+        check_kwargs(text, _load_class(text, module, cls), kwargs)
     version = md.version(dist) if dist else "not installed"
 
     def make():
@@ -129,8 +148,62 @@ def _load_class(text: str, module: str, cls: str):
     if obj is None:
         raise AseSpecError(f"model spec {text!r}: module {module} has no {cls!r}")
     if not (isinstance(obj, type) and issubclass(obj, BaseCalculator)):
-        raise AseSpecError(f"model spec {text!r}: {module}.{cls} is not an ASE calculator class")
+        got = (
+            "a module"
+            if inspect.ismodule(obj)
+            else f"a {type(obj).__name__}"
+            if not isinstance(obj, type)
+            else "a class"
+        )
+        raise AseSpecError(
+            f"model spec {text!r}: {module}.{cls} is not an ASE calculator class (it is {got}; expected a "
+            "subclass of ase.calculators.calculator.BaseCalculator)"
+        )
     return obj
+
+
+def declared_keywords(calculator: type) -> set[str]:
+    """The keyword arguments ``calculator(**kwargs)`` declares: the named parameters of each
+    ``__init__`` along the MRO while the one before forwards ``**kwargs``, and, where the chain
+    reaches ASE's ``Calculator`` (whose ``**kwargs`` become the calculator's parameters), every
+    ``default_parameters`` key."""
+    from ase.calculators.calculator import Calculator
+
+    names: set[str] = set()
+    for klass in calculator.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        try:
+            params = inspect.signature(init).parameters.values()
+        except (TypeError, ValueError):  # a builtin without a signature: nothing more is declared
+            break
+        names.update(
+            p.name
+            for p in list(params)[1:]  # past self
+            if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        )
+        if klass is Calculator:
+            names.update(getattr(calculator, "default_parameters", None) or {})
+            break
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+            break
+    return names
+
+
+def check_kwargs(text: str, calculator: type, kwargs: dict[str, Any]) -> None:
+    """:class:`AseSpecError` naming the first keyword of ``kwargs`` that ``calculator`` does not
+    declare (:func:`declared_keywords`), the calculator and the keys it does declare, nearest first."""
+    valid = declared_keywords(calculator)
+    for key in kwargs:
+        if key in valid:
+            continue
+        ranked = difflib.get_close_matches(key, sorted(valid), n=len(valid), cutoff=0.0)
+        expected = f"valid keys: {', '.join(ranked)}" if ranked else "it declares no keyword arguments"
+        raise AseSpecError(
+            f"model spec {text!r}: {calculator.__module__}.{calculator.__qualname__} has no keyword "
+            f"argument {key!r}; {expected}"
+        )
 
 
 def provenance(spec_text: str) -> dict[str, Any]:
