@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import traceback
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.text import Text
@@ -39,8 +40,12 @@ def _main(
 
 def _catalog():
     from .plugins import catalog
+    from .registry import RegistryError
 
-    return catalog()
+    try:
+        return catalog()
+    except RegistryError as exc:  # a registry file that cannot be read (EGBENCH_REGISTRY): one line, exit 2
+        raise _fail(str(exc)) from exc
 
 
 def _error(message: str) -> None:
@@ -74,6 +79,41 @@ def _on_signal(signum, frame) -> None:
     from .runner import Interrupted
 
     raise Interrupted(signal.Signals(signum).name)
+
+
+_SIGNALLED = {"phase": "start-up", "signal": ""}  # where main() is; the signal its handler caught
+
+
+class _Stopped(KeyboardInterrupt):
+    """SIGINT or SIGTERM outside a run's cells (``signal`` names which)."""
+
+    def __init__(self, signal: str):
+        super().__init__(signal)
+        self.signal = signal
+
+
+def _on_signal_outside_run(signum, frame) -> None:
+    """SIGINT and SIGTERM from the first line of :func:`main`: start-up (plugins loading), planning,
+    reports. Without it Ctrl-C during start-up is a traceback and SIGTERM ends the process silently."""
+    import signal
+
+    _SIGNALLED["signal"] = signal.Signals(signum).name
+    raise _Stopped(_SIGNALLED["signal"])
+
+
+def _interrupted(name: str) -> NoReturn:
+    """One line saying which signal stopped egbench (and that nothing ran, during start-up); exit
+    128 + its number. A second signal meanwhile ends the process at once."""
+    import signal
+
+    number = signal.Signals[name]
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+    where = " during start-up; nothing was run" if _SIGNALLED["phase"] == "start-up" else ""
+    ui.err_console.print(
+        Text.assemble(("interrupted", "yellow"), f" by {name}{where}"), highlight=False, soft_wrap=True
+    )
+    sys.exit(128 + int(number))
 
 
 @app.command()
@@ -144,7 +184,7 @@ def run(
     from .md import MD_ENGINES
     from .protocol import PROTOCOL_PRESETS
     from .runner import parse_seeds, plan_cells, run_cells
-    from .store import Store
+    from .store import Store, StoreError, StoreFull
 
     if threads < 1:
         raise _fail(f"--threads {threads}: expected a positive number of torch threads (e.g. 1)")
@@ -206,7 +246,7 @@ def run(
     try:
         store = Store(out)
     except _user_error_types() as exc:
-        raise _fail(str(exc)) from exc
+        raise _fail(str(exc), EXIT_FAILED if isinstance(exc, StoreFull) else EXIT_USAGE) from exc
     import torch
 
     torch.set_num_threads(threads)
@@ -227,6 +267,8 @@ def run(
             f"interrupted and will be recomputed; finished cells are kept in {store.root}"
         )
         raise typer.Exit(EXIT_INTERRUPTED) from exc
+    except StoreError as exc:  # a damaged store (exit 2), a full disk (exit 1; the cells in flight are released)
+        raise _fail(str(exc), EXIT_FAILED if isinstance(exc, StoreFull) else EXIT_USAGE) from exc
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -646,6 +688,24 @@ def env_remove(name: str) -> None:
 
 
 def main() -> None:
+    """The ``egbench`` entry point. SIGINT and SIGTERM are handled from its first line on (loading the
+    plugins imports torch and takes seconds): one line and exit 128 + the signal's number (130, 143);
+    a run replaces the handlers while its cells are in flight (:func:`run`)."""
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _on_signal_outside_run)
+    try:
+        code = _start_and_dispatch()
+    except KeyboardInterrupt as exc:
+        _interrupted(getattr(exc, "signal", "SIGINT"))
+    if code == EXIT_INTERRUPTED and _SIGNALLED["signal"]:  # typer turned the interrupt into exit 130
+        _interrupted(_SIGNALLED["signal"])
+    sys.exit(code)
+
+
+def _start_and_dispatch() -> int:
+    """Load the plugins (start-up), then run the command; its exit code."""
     from .plugins import catalog
 
     try:
@@ -653,7 +713,11 @@ def main() -> None:
         if cat.pm is not None:
             cat.pm.hook.register_commands(app=app)
     except Exception as exc:  # noqa: BLE001 - commands from a broken plugin must not stop the CLI
-        ui.err_console.print(f"[yellow]warning:[/yellow] plugin commands not loaded: {exc}")
+        from .registry import RegistryError
+
+        if not isinstance(exc, RegistryError):  # a bad registry file: said once, by the command (_catalog)
+            ui.err_console.print(f"[yellow]warning:[/yellow] plugin commands not loaded: {exc}")
+    _SIGNALLED["phase"] = "command"
     try:
         code = app(standalone_mode=False)
     except Exception as exc:  # noqa: BLE001 - usage errors (bad option values, unknown commands): one line
@@ -665,9 +729,7 @@ def main() -> None:
             _error(f"{exc.format_message()} (see `{where} --help`)")
             sys.exit(EXIT_USAGE)
         raise
-    except KeyboardInterrupt:  # outside a run (which handles it): no traceback
-        sys.exit(EXIT_INTERRUPTED)
-    sys.exit(code if isinstance(code, int) else 0)
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":
