@@ -402,24 +402,21 @@ def oracle_enabled(cell, execution: Execution, proto: ProtocolPreset) -> bool:
     """Whether expensive oracles run: as the cell's key says when it was planned with one
     (``plan_cells(oracle=...)``), else ``--oracle dft`` / ``none`` / the protocol preset's choice."""
     if cell.provenance and "oracle" in cell.provenance:
-        return cell.provenance["oracle"] is not None
+        ref = cell.provenance["oracle"]  # planning._oracle_ref: the oracle, {"none": why} or None (no MD)
+        return ref is not None and "none" not in ref
     return execution.oracle == "on" or (execution.oracle == "auto" and proto.oracle)
 
 
 def run_oracle(catalog, dataset, outputs: CellOutputs, art_dir: Path, enabled: bool) -> dict[str, Any]:
     """The dataset's oracle on the replicas' stable frames (calibrated first if it is not exact);
     what it gives, or why it did not run."""
-    from .oracles import calibrate, evaluate_replicas, resolve
+    from .oracles import calibrate, evaluate_replicas, opt_in_reason, resolve
 
     oracle, why = resolve(catalog, dataset)
     if oracle is None:
         return {"reason": why}
     if not oracle.exact and not enabled:
-        return {
-            "oracle": oracle.describe(),
-            "reason": f"the {oracle.level} oracle of {dataset.name} is opt-in for "
-            "this preset: egbench run --oracle dft",
-        }
+        return {"oracle": oracle.describe(), "reason": opt_in_reason(oracle, dataset)}
     calibration = None if oracle.exact else calibrate(oracle, dataset)
     if calibration is not None and not calibration.accepted:
         return {"oracle": oracle.describe(), "calibration": calibration.to_dict(), "reason": calibration.refusal}

@@ -108,6 +108,11 @@ def resolve(catalog, dataset) -> tuple[Oracle | None, str]:
     ), ""
 
 
+def opt_in_reason(oracle: Oracle, dataset) -> str:
+    """Why an expensive oracle did not label a cell's MD frames: it runs only when asked for."""
+    return f"the {oracle.level} oracle of {dataset.name} is opt-in for this preset: egbench run --oracle dft"
+
+
 # -- evaluation with a cache -------------------------------------------------------------------
 def frame_key(atoms) -> str:
     """sha256 of what a reference calculation depends on: species, positions (to 1e-8 Å), cell, pbc."""

@@ -200,16 +200,21 @@ def _select_models(catalog, models) -> tuple[list[str], dict[str, Any], dict[str
     return list(dict.fromkeys(names)), specs, ase_specs
 
 
-def _oracle_ref(catalog, ds, setting: str, proto) -> dict[str, Any] | None:
-    """The oracle that will label this dataset's MD frames (None: none will)."""
-    from .oracles import OracleError, resolve
+def _oracle_ref(catalog, ds, setting: str, proto) -> dict[str, Any]:
+    """The oracle that will label this dataset's MD frames, or ``{"none": why}``: why none will, the
+    note the cell's results carry (``execute.run_oracle``), with the oracle that is opt-in where
+    there is one. The note depends on the installed oracle plugins (the dataset's oracle plugin not
+    installed, or installed and opt-in), so it is part of the key."""
+    from .oracles import OracleError, opt_in_reason, resolve
 
     try:
-        found, _ = resolve(catalog, ds)
+        found, why = resolve(catalog, ds)
     except OracleError as exc:
         return {"error": str(exc)}
-    if found is None or not (found.exact or setting == "on" or (setting == "auto" and proto.oracle)):
-        return None
+    if found is None:
+        return {"none": why}
+    if not (found.exact or setting == "on" or (setting == "auto" and proto.oracle)):
+        return {"none": opt_in_reason(found, ds), "oracle": found.describe()}
     return found.describe()
 
 
