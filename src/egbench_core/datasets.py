@@ -9,7 +9,10 @@ Two kinds, both registered through ``register_datasets``:
 
 Registry values are range-checked when a dataset is made (``registry_checks``): a bad table
 raises :class:`RegistryError` naming the registry file, the table, the key and the value, and
-:func:`register_tables` registers it as broken while the plugin's other datasets work.
+:func:`register_tables` registers it as broken while the plugin's other datasets work. So is a
+key that the dataset's class does not read: each class declares the keys it reads
+(:attr:`DatasetSpec.TABLE_KEYS` for ``[datasets.<id>]``, :attr:`DatasetSpec.SPLIT_KEYS` for its
+splits, extended by subclasses), and any other key is refused as a misspelling.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -30,6 +33,24 @@ from .registry import FileEntry, Registry, RegistryError, cache_error, data_dir,
 from .sidecar import sidecar_problem, write_sidecar
 
 log = logging.getLogger(__name__)
+
+SPEC_KEYS = {
+    "splits",
+    "elements",
+    "periodic",
+    "temperature_K",
+    "timestep_fs",
+    "friction_per_ps",
+    "description",
+    "citation",
+    "licence",
+    "tags",
+}
+DESCRIPTIVE_KEYS = {"description", "citation", "licence", "tags", "plugin"}  # change no number
+# what every dataset table may hold: DatasetSpec's fields, the registering plugin, and what tasks and
+# oracles read from ``extra`` (a training dataset, the oracle declaration or why there is none)
+BASE_TABLE_KEYS = frozenset(SPEC_KEYS | {"plugin", "train_dataset", "oracle", "oracle_unavailable"})
+BASE_SPLIT_KEYS = frozenset({"frames", "temperature_K", "contiguous", "frame_spacing_fs", "tags", "train_dataset"})
 
 
 @dataclass(frozen=True)
@@ -45,7 +66,14 @@ class SplitInfo:
 
 @dataclass
 class DatasetSpec:
-    """Base class. Subclasses implement :meth:`_load` and :meth:`fingerprint`."""
+    """Base class. Subclasses implement :meth:`_load` and :meth:`fingerprint`.
+
+    A class made from a registry table declares the keys it reads: ``TABLE_KEYS`` (of
+    ``[datasets.<id>]``) and ``SPLIT_KEYS`` (of each split), extending these; any other key of its
+    table is refused (``registry_checks.check_table_keys``), naming the nearest valid key."""
+
+    TABLE_KEYS: ClassVar[frozenset[str]] = BASE_TABLE_KEYS
+    SPLIT_KEYS: ClassVar[frozenset[str]] = BASE_SPLIT_KEYS
 
     name: str
     splits: dict[str, SplitInfo]
@@ -115,9 +143,12 @@ class RegistryDataset(DatasetSpec):
     ``isolated_atom_energies = { H = ..., ... }`` (eV; see ``isolated_atoms.py``).
     """
 
+    TABLE_KEYS = DatasetSpec.TABLE_KEYS | {"isolated_atoms", "isolated_atom_energies"}
+    SPLIT_KEYS = DatasetSpec.SPLIT_KEYS | {"file", "files", "folder", "format", "select"}
+
     def __init__(self, name: str, table: dict[str, Any], registry: Registry, plugin: str = "core"):
         origin = dataset_origin(registry, name)
-        super().__init__(**spec_kwargs(name, table, plugin, origin))
+        super().__init__(**spec_kwargs(name, table, plugin, origin, type(self)))
         self._table = table
         self._registry = registry
         self._origin = origin
@@ -230,32 +261,25 @@ class RegistryDataset(DatasetSpec):
         return enforce_periodicity(select_frames(frames, t.get("select"), where), self.periodic, where)
 
 
-SPEC_KEYS = {
-    "splits",
-    "elements",
-    "periodic",
-    "temperature_K",
-    "timestep_fs",
-    "friction_per_ps",
-    "description",
-    "citation",
-    "licence",
-    "tags",
-}
-DESCRIPTIVE_KEYS = {"description", "citation", "licence", "tags", "plugin"}  # change no number
-
-
 def dataset_origin(registry: Registry, name: str) -> str:
     """The registry file that declares ``[datasets.<name>]`` (for error messages)."""
     return registry.origins.get(f"dataset:{name}", "datasets_registry.toml")
 
 
 def spec_kwargs(
-    name: str, table: dict[str, Any], plugin: str, origin: str = "datasets_registry.toml"
+    name: str,
+    table: dict[str, Any],
+    plugin: str,
+    origin: str = "datasets_registry.toml",
+    spec_class: type[DatasetSpec] | None = None,
 ) -> dict[str, Any]:
     """``DatasetSpec`` keyword arguments from a ``[datasets.<id>]`` registry table, range-checked
     (RegistryError naming ``origin``, the table, the key and the value); keys that DatasetSpec
-    does not take land in ``extra`` (e.g. ``train_dataset``, ``estimates``)."""
+    does not take land in ``extra`` (e.g. ``train_dataset``, ``estimates``). ``spec_class`` (the
+    class being made): its table's keys are checked first against the ones it declares, so that
+    a misspelt key is named as such (:func:`register_tables` checks them after any class too)."""
+    if spec_class is not None:
+        checks.check_table_keys(origin, name, table, spec_class.TABLE_KEYS, spec_class.SPLIT_KEYS)
     checks.check_dataset(name, table, origin)
     for s, t in table["splits"].items():
         checks.check_split(name, s, t, origin, READERS)
@@ -298,8 +322,9 @@ def register_tables(
 ) -> None:
     """Register ``make(name, table)`` for every ``[datasets.*]`` table whose ``plugin`` key is
     ``owner`` (``""``: tables without one, core's). A table that ``make`` refuses (RegistryError;
-    or a value of the wrong type that slipped past the checks) is registered as a
-    :class:`~egbench_core.interfaces.BrokenSpec` with the error; the owner's other datasets work."""
+    or a value of the wrong type that slipped past the checks), or that holds a key its class does
+    not declare, is registered as a :class:`~egbench_core.interfaces.BrokenSpec` with the error; the
+    owner's other datasets work."""
     from .interfaces import BrokenSpec
 
     for name, table in sorted(registry.datasets.items()):
@@ -307,6 +332,8 @@ def register_tables(
             continue
         try:
             spec = make(name, table)
+            cls = type(spec)
+            checks.check_table_keys(dataset_origin(registry, name), name, table, cls.TABLE_KEYS, cls.SPLIT_KEYS)
         except RegistryError as exc:
             register(BrokenSpec("dataset", name, str(exc)))
             continue

@@ -176,22 +176,36 @@ def pretrained_plugin(
 
 
 def registry_plugin(
-    owner: str, package_file: str, *, kinds: Mapping[str, Target] | None = None
+    owner: str,
+    package_file: str,
+    *,
+    kinds: Mapping[str, Target] | None = None,
+    dataset_class: Target | None = None,
 ) -> tuple[Callable, Callable]:
     """``(register_registry_files, register_datasets)`` of a data plugin: the ``registry.toml``
     beside ``package_file`` (the package's ``__file__``) is merged into the registry, and every
     ``[datasets.*]`` table with ``plugin = owner`` (the entry-point name) becomes a
-    :class:`~egbench_core.datasets.RegistryDataset`, or the class ``kinds`` maps the table's
-    ``kind`` to (a dataset that needs code: derived splits, another file format). A table that is
-    wrong is registered as broken with the registry error; the plugin's other datasets still work.
+    :class:`~egbench_core.datasets.RegistryDataset` (or ``dataset_class``, e.g. a subclass declaring
+    more table keys), or the class ``kinds`` maps the table's ``kind`` to (a dataset that needs
+    code: derived splits, another file format). A table that is wrong (a ``kind`` not in ``kinds``,
+    a key its class does not declare) is registered as broken with the registry error; the
+    plugin's other datasets still work.
     """
     path = Path(package_file).with_name("registry.toml")
     kinds = dict(kinds or {})
 
     def make(name: str, table: dict, registry):
-        from .datasets import RegistryDataset
+        from .datasets import RegistryDataset, dataset_origin
+        from .registry import RegistryError
 
-        cls = resolve(kinds[table["kind"]]) if table.get("kind") in kinds else RegistryDataset
+        if "kind" in table and table["kind"] not in kinds:
+            known = ", ".join(repr(k) for k in sorted(kinds)) or "none: it has no kind key"
+            raise RegistryError(
+                f"{dataset_origin(registry, name)}: [datasets.{name}] kind = {table['kind']!r}: "
+                f"expected a dataset kind of plugin {owner} ({known})"
+            )
+        default = resolve(dataset_class) if dataset_class is not None else RegistryDataset
+        cls = resolve(kinds[table["kind"]]) if "kind" in table else default
         return cls(name, table, registry, plugin=owner)
 
     @hookimpl

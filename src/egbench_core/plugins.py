@@ -248,9 +248,9 @@ def _collect(pm: pluggy.PluginManager, infos: dict[str, PluginInfo]) -> Catalog:
     try:
         cat.registry = Registry.load(files)
     except Exception as exc:  # noqa: BLE001 - a bad plugin registry must not hide the others
+        cat.registry = Registry.load([])  # core's and the user's alone: their own error propagates (said once)
         log.error("registry could not be loaded with plugin files: %s", exc)
         cat.problems["registry:merged"] = str(exc)
-        cat.registry = Registry.load([])
     tracked("register_datasets", "datasets", registry=cat.registry)
     tracked("register_models", "models")
     _add_environment_models(cat, infos)

@@ -13,7 +13,10 @@ temporary file in the cache, verified, then renamed into place. Nothing is used 
   corrupt and must be replaced from the upstream URL (files in a mirror are never touched);
 * a file that is nowhere to be had raises :class:`DataUnavailableError` naming the file, its
   URL and the mirror variable;
-* a cache folder that cannot be written raises :class:`DataCacheError`.
+* a cache folder that cannot be written raises :class:`DataCacheError`;
+* the decompressed copy of a ``.gz`` / ``.bz2`` registry file is checked against its own sha256
+  (a sidecar written when it was decompressed) on every use: a changed copy is logged as a warning
+  and decompressed again from the verified compressed file (:meth:`Registry.local_path`).
 """
 
 from __future__ import annotations
@@ -137,6 +140,7 @@ class FileEntry:
     units: dict[str, str] = field(default_factory=dict)
     licence: str = ""
     embedded: str = ""  # "package:resource/path[.gz]" of a copy shipped inside a package
+    keys: tuple[str, ...] = field(default=(), compare=False)  # the entry's keys, as written (checked by its readers)
 
     @property
     def checksum(self) -> str:
@@ -165,17 +169,19 @@ class Registry:
     def load(cls, extra_files: Iterable[Path] = ()) -> Registry:
         paths = list(extra_files) + [core_registry_path()]
         env = os.environ.get(ENV_REGISTRY)
-        if env:
-            paths += [Path(p) for p in env.split(os.pathsep) if p]
+        users = [Path(p) for p in env.split(os.pathsep) if p] if env else []
         tables = []
-        for p in paths:
+        for p in paths + users:
+            named = f" (named by {ENV_REGISTRY})" if p in users else ""
             try:
                 with open(p, "rb") as fh:
                     tables.append((str(p), tomllib.load(fh)))
             except FileNotFoundError:
-                raise RegistryError(f"registry file {p} does not exist") from None
-            except tomllib.TOMLDecodeError as exc:
-                raise RegistryError(f"registry file {p} is not valid TOML: {exc}") from None
+                raise RegistryError(f"registry file {p}{named} does not exist") from None
+            except tomllib.TOMLDecodeError as exc:  # its message ends with "(at line L, column C)"
+                raise RegistryError(f"registry file {p}{named} is not valid TOML: {exc}") from None
+            except OSError as exc:
+                raise RegistryError(f"registry file {p}{named} cannot be read: {exc.strerror or exc}") from None
         return cls(tables)
 
     def entry(self, name: str) -> FileEntry:
@@ -250,21 +256,31 @@ class Registry:
 
     def local_path(self, name: str) -> Path:
         """Like :meth:`fetch`, and a compressed registry file (``.bz2`` / ``.gz``, whose checksum is
-        the compressed blob's, as published upstream) is decompressed once into
-        ``<data dir>/decompressed/<name without suffix>`` next to a stamp naming its checksum."""
+        the compressed blob's, as published upstream) is decompressed into
+        ``<data dir>/decompressed/<name without suffix>``, beside a stamp ``<file>.source`` naming the
+        compressed file's checksum and a sidecar ``<file>.sha256`` with the decompressed copy's own
+        sha256. Both are checked on every use, like the compressed file: a copy that differs from its
+        sidecar (changed after it was written), or has no sidecar (written by an older egbench), is
+        logged as a warning naming it and decompressed again from the verified compressed file."""
         path = self.fetch(name)
         opener: Callable[..., Any] | None = {".bz2": bz2.open, ".gz": gzip.open}.get(Path(name).suffix)
         if opener is None:
             return path
+        from .sidecar import sidecar_problem, write_sidecar  # sidecar imports this module
+
         e = self.entry(name)
         out = data_dir() / "decompressed" / name[: -len(Path(name).suffix)]
         stamp = out.with_name(out.name + ".source")
         if out.exists() and stamp.exists() and stamp.read_text().strip() == e.checksum:
-            return out
+            why = sidecar_problem(out)
+            if why is None:
+                return out
+            log.warning("decompressed copy of %s not trusted: %s; decompressing it again from %s", name, why, path)
         writable_folder(out.parent)
         tmp = out.with_name(out.name + ".part")
         kind = Path(name).suffix[1:]
         try:
+            stamp.unlink(missing_ok=True)  # the stamp is written last: without it the copy is never used
             with open(tmp, "wb") as fout:
                 try:
                     with opener(path, "rb") as fin:
@@ -277,6 +293,7 @@ class Registry:
                         f"as the registry file name {name} says (its checksum matches the registry: the entry is wrong)"
                     ) from None
             tmp.replace(out)
+            write_sidecar(out)
             stamp.write_text(e.checksum + "\n")
         except OSError as exc:
             raise cache_error(exc) from None
@@ -373,6 +390,7 @@ def _file_entry(name: str, entry: dict[str, Any], origin: str) -> FileEntry:
         units=dict(entry.get("units", {})),
         licence=entry.get("licence", ""),
         embedded=entry.get("embedded", ""),
+        keys=tuple(entry),
     )
 
 

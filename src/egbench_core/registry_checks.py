@@ -6,10 +6,16 @@ file, the table, the key, the value and what was expected, e.g.::
     my_registry.toml: [datasets.my-set] timestep_fs = 0: expected a number with 0 < timestep_fs <= 10 (fs)
 
 so that it is caught where it is declared, not later in a neighbour list or a thermostat.
+
+A key that nothing reads (a misspelling: ``selct`` for ``select``) is refused the same way, naming
+the key, the table and the nearest valid key (:func:`check_keys`): a split whose ``select`` is
+misspelt would otherwise silently be the whole file. The keys a dataset table may hold are those
+its dataset class reads (``DatasetSpec.TABLE_KEYS`` / ``SPLIT_KEYS``, extended by each class).
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -17,10 +23,37 @@ from typing import Any
 from .registry import FileEntry, RegistryError
 
 UNIT_KEYS = ("energy", "forces", "length")
+# the keys of a [files."<name>"] entry (``compression`` is informative: the name's suffix decides)
+FILE_KEYS = frozenset({"url", "sha256", "git_sha1", "format", "units", "licence", "embedded", "compression"})
+SELECT_KEYS = frozenset({"range", "random", "part", "seed"})
 
 
 def bad(origin: str, table: str, key: str, value: Any, expected: str) -> RegistryError:
     return RegistryError(f"{origin}: [{table}] {key} = {_show(value)}: expected {expected}")
+
+
+def check_keys(origin: str, table: str, keys: Iterable[str], known: Iterable[str], inner: str = "") -> None:
+    """Every key of ``[table]`` (of its inline table ``inner``, e.g. ``select``) is one of ``known``;
+    else RegistryError naming the first unknown key, the table and the nearest valid key."""
+    known = sorted(known)
+    for key in keys:
+        if key not in known:
+            near = difflib.get_close_matches(str(key), known, n=1, cutoff=0.0)
+            hint = f"the nearest valid key is {near[0]!r}; " if near else ""
+            raise RegistryError(
+                f"{origin}: [{table}] {inner + ' ' if inner else ''}has an unknown key {key!r}: {hint}"
+                f"expected some of {', '.join(known)}"
+            )
+
+
+def check_table_keys(origin: str, name: str, t: dict, table_keys: Iterable[str], split_keys: Iterable[str]) -> None:
+    """The keys of ``[datasets.<name>]`` and of each of its ``splits`` tables."""
+    check_keys(origin, f"datasets.{name}", t, table_keys)
+    splits = t.get("splits")
+    if isinstance(splits, dict):
+        for split, st in splits.items():
+            if isinstance(st, dict):
+                check_keys(origin, f"datasets.{name}.splits.{split}", st, split_keys)
 
 
 def _show(value: Any) -> str:
@@ -126,6 +159,8 @@ def check_split(name: str, split: str, t: dict, origin: str, formats: Iterable[s
 def check_select(origin: str, table: str, sel: Any) -> None:
     """``{ range = [start, stop, step] }`` or ``{ random = [n0, n1, ...], part = k, seed = s }``."""
     shapes = "{ range = [start, stop, step] } or { random = [n0, n1, ...], part = k, seed = s }"
+    if isinstance(sel, dict):
+        check_keys(origin, table, sel, SELECT_KEYS, "select")
     if not isinstance(sel, dict) or ("range" in sel) == ("random" in sel):
         raise bad(origin, table, "select", sel, shapes)
     if "range" in sel:
@@ -149,16 +184,24 @@ def check_select(origin: str, table: str, sel: Any) -> None:
 
 
 def check_file(e: FileEntry, origin: str, formats: Iterable[str] | None, used_by: str) -> None:
-    """The ``format`` (if ``formats`` is given) and ``units`` of a file a dataset reads."""
+    """The keys, the ``format`` (if ``formats`` is given) and ``units`` of a file a dataset reads."""
     from .units import energy_factor, force_factor, length_factor
 
     table = f'files."{e.name}"'
     why = f" ({used_by} reads it)"
+    check_keys(origin, table, e.keys, FILE_KEYS)  # first: a misspelt format is named as such
     if formats is not None and e.format not in formats:
         raise bad(origin, table, "format", e.format, f"one of {', '.join(sorted(formats))}{why}")
     for key, value in e.units.items():
         if key not in UNIT_KEYS:
-            raise bad(origin, table, f"units.{key}", value, f"units named {', '.join(UNIT_KEYS)} only{why}")
+            near = difflib.get_close_matches(str(key), UNIT_KEYS, n=1, cutoff=0.0)
+            raise bad(
+                origin,
+                table,
+                f"units.{key}",
+                value,
+                f"units named {', '.join(UNIT_KEYS)} only (the nearest valid key is {near[0]!r}){why}",
+            )
         try:
             {"energy": energy_factor, "forces": force_factor, "length": length_factor}[key](value)
         except (ValueError, TypeError) as exc:

@@ -11,4 +11,7 @@ from egbench_core.plugin_kit import registry_plugin
 __version__ = "0.1.0"
 
 # "gete": the entry-point name; the registry's [datasets.*] tables of this plugin carry plugin = "gete"
-register_registry_files, register_datasets = registry_plugin("gete", __file__)
+# its tables also record egbench's estimates (keys that GeTeDataset declares)
+register_registry_files, register_datasets = registry_plugin(
+    "gete", __file__, dataset_class="egbench_data_gete.dataset:GeTeDataset"
+)

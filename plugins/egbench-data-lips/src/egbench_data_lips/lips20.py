@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from egbench_core import registry_checks as checks
 from egbench_core.data import READERS, Frames, MalformedDataError, read_frames
 from egbench_core.datasets import (
     DatasetSpec,
@@ -61,6 +62,8 @@ log = logging.getLogger(__name__)
 ALGORITHM_VERSION = "1"  # part of the fingerprint: bump when a split's definition changes
 MAX_STEP_FRACTION = 0.25  # of the narrowest cell width: the longest frame-to-frame step unwrapping trusts
 KINDS = {"disordered-sample", "disordered-holdout", "crystalline", "all"}
+SELECTION_KEYS = {"crystalline_below_A", "seed", "per_system", "test_last", "buffer", "frames_per_system"}
+SYSTEM_KEYS = {"folder", "formula", "atoms", "role", "start"}
 
 
 @dataclass(frozen=True)
@@ -122,12 +125,21 @@ def _stable_seed(*parts: Any) -> list[int]:
 class LiPS20Dataset(DatasetSpec):
     """A multi-system dataset over LiPS20 DeePMD folders with derived splits (see module doc)."""
 
+    # the keys this class reads besides core's (any other is refused as a misspelling)
+    TABLE_KEYS = DatasetSpec.TABLE_KEYS | {"kind", "selection", "systems"}
+    SPLIT_KEYS = DatasetSpec.SPLIT_KEYS | {"kind", "part", "from"}
+
     def __init__(self, name: str, table: dict[str, Any], registry: Registry, plugin: str = ""):
         origin = dataset_origin(registry, name)
-        super().__init__(**spec_kwargs(name, table, plugin, origin))
+        super().__init__(**spec_kwargs(name, table, plugin, origin, type(self)))
         where = f"{origin}: [datasets.{name}]"
         self._table = table
         self._registry = registry
+        if isinstance(table.get("selection"), dict):
+            checks.check_keys(origin, f"datasets.{name}", table["selection"], SELECTION_KEYS, "selection")
+        for s, t in (table.get("systems") or {}).items():
+            if isinstance(t, dict):
+                checks.check_keys(origin, f"datasets.{name}.systems.{s}", t, SYSTEM_KEYS)
         try:
             sel = dict(table["selection"])
             self.threshold = float(sel["crystalline_below_A"])

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from egbench_core import registry_checks as checks
 from egbench_core.data import Frames, MalformedDataError
 from egbench_core.datasets import (
     DatasetSpec,
@@ -114,9 +115,15 @@ class MD17OriginalDataset(DatasetSpec):
     ``source_url``, ``source_format`` (``md17-npz``) and ``source_units``; splits take
     ``select = { range = [...] }`` (streamed) or ``{ random = ... }`` (whole file loaded)."""
 
+    # the keys this class reads besides core's (any other is refused as a misspelling)
+    TABLE_KEYS = DatasetSpec.TABLE_KEYS | {"kind", "source_file", "source_url", "source_format", "source_units"}
+    SPLIT_KEYS = DatasetSpec.SPLIT_KEYS | {"select"}
+
     def __init__(self, name: str, table: dict[str, Any], registry: Registry, plugin: str = ""):
         origin = dataset_origin(registry, name)
-        super().__init__(**spec_kwargs(name, table, plugin, origin))
+        super().__init__(**spec_kwargs(name, table, plugin, origin, type(self)))
+        if isinstance(table.get("source_units"), dict):
+            checks.check_keys(origin, f"datasets.{name}", table["source_units"], checks.UNIT_KEYS, "source_units")
         try:
             self.source_file = str(table["source_file"])
             self.source_url = str(table["source_url"])
