@@ -29,10 +29,12 @@ from typing import Any
 
 from .cell import Cell, CellResult, Execution
 from .progress import EventForwarder, Progress, relay
+from .slurm_jobs import SlurmJobs
 
 log = logging.getLogger(__name__)
 
 PROGRESS_TOPIC = "egbench-progress"
+WATCH_S = 5.0  # how often a waiting run looks at its SLURM jobs
 EXECUTORS = ("local", "dask", "slurm")
 
 
@@ -170,7 +172,10 @@ class DaskExecutor:
         self.client, self.cluster = client, cluster
         self.uses_gpu_resources = uses_gpu_resources
         self.expected_workers = expected_workers  # worker processes asked for (a SLURM cluster: jobs × processes)
+        self.jobs: SlurmJobs | None = None  # a SLURM cluster's jobs, replaced when they end early
         self._warned: set[str] = set()
+        self._lost_at: dict[Any, int] = {}  # handle -> SLURM losses seen before it was submitted
+        self._stranded: dict[Any, str] = {}  # handle -> why no worker can run it any more
         self._progress: dict[str, Progress] = {}
         client.subscribe_topic(PROGRESS_TOPIC, self._on_progress)
 
@@ -223,7 +228,7 @@ class DaskExecutor:
     def submit(self, job: Job, progress: Progress):
         self._progress[job.cell["key"]] = progress
         resources = {"GPU": 1} if self.uses_gpu_resources and job.execution["device"].startswith("cuda") else None
-        return self.client.submit(
+        handle = self.client.submit(
             run_job,
             job,
             key=f"egbench-cell-{job.cell['key'][:16]}-{id(job):x}",
@@ -231,6 +236,8 @@ class DaskExecutor:
             priority=job.priority,
             resources=resources,
         )
+        self._lost_at[handle] = len(self.jobs.losses) if self.jobs is not None else 0
+        return handle
 
     def _on_progress(self, event) -> None:
         _, msg = event
@@ -239,18 +246,43 @@ class DaskExecutor:
             relay(progress, msg.get("event", ""), msg.get("args", []))
 
     def wait_one(self, handles):
+        """The first of ``handles`` to finish. The wait wakes every :data:`WATCH_S` seconds to keep a
+        SLURM cluster's jobs alive (:class:`~egbench_core.slurm_jobs.SlurmJobs`); on a cluster that
+        can run nothing any more, every handle ends as an infrastructure failure."""
         from distributed import wait
 
-        done, _ = wait(list(handles), return_when="FIRST_COMPLETED")
-        return next(iter(done))
+        while True:
+            try:
+                done, _ = wait(list(handles), timeout=WATCH_S, return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                done = set()
+            if done:
+                return next(iter(done))
+            if self.jobs is None:
+                continue
+            self.jobs.check()
+            why = self.jobs.stranded()
+            if why is not None:
+                handle = next(iter(handles))
+                self._stranded[handle] = why
+                return handle
 
     def result(self, handle) -> CellResult:
         from distributed import KilledWorker
 
+        lost_before = self._lost_at.pop(handle, 0)
+        if handle in self._stranded:
+            why = self._stranded.pop(handle)
+            handle.cancel()
+            raise InfrastructureError(why)
         try:
             return handle.result()
         except KilledWorker as exc:
-            raise InfrastructureError(f"worker lost twice while running the cell ({exc})") from None
+            if self.jobs is not None:  # the second loss may be newer than the last look at the jobs
+                self.jobs.settle()
+            jobs = self.jobs.losses[lost_before:] if self.jobs is not None else []
+            why = "; ".join(jobs) if jobs else str(exc)
+            raise InfrastructureError(f"worker lost twice while running the cell ({why})") from None
 
     def cancel(self, handles) -> None:
         self.client.cancel(list(handles), force=True)
@@ -425,5 +457,6 @@ def make_executor(
         cluster.scale(jobs=jobs)
         slurm = DaskExecutor(Client(cluster), cluster, uses_gpu_resources=gpus, expected_workers=jobs * processes)
         slurm.name = "slurm"  # recorded with the run (a Dask cluster of SLURM jobs)
+        slurm.jobs = SlurmJobs(cluster, jobs)
         return slurm
     raise ExecutorConfigError(f"--executor {kind!r}: expected one of {', '.join(EXECUTORS)}")
