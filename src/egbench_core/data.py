@@ -15,7 +15,7 @@ from __future__ import annotations
 import gzip
 import io
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -333,15 +333,45 @@ def read_nequip_npz(path: Path, energy_unit: str = "eV", force_unit: str = "eV/�
 
 
 def read_deepmd(
-    folder: Path, energy_unit: str = "eV", force_unit: str = "eV/Å", length_unit: str = "Å", require_forces: bool = True
+    folder: Path,
+    energy_unit: str = "eV",
+    force_unit: str = "eV/Å",
+    length_unit: str = "Å",
+    require_forces: bool = True,
+    files: Mapping[str, Path] | None = None,
 ) -> Frames:
-    """DeePMD raw/npy layout: ``type.raw``, ``type_map.raw``, ``set.*/{box,coord,energy,force}.npy``."""
+    """DeePMD raw/npy layout: ``type.raw``, ``type_map.raw``, ``set.*/{box,coord,energy,force}.npy``.
+
+    ``files``: the only files that may be read, by their path inside ``folder`` (``"type.raw"``,
+    ``"set.000/box.npy"``) to the (verified) copy to read; a registry folder passes the files its
+    registry declares. The sets are then those its files name: a ``set.*`` folder on disk that
+    none names is left out (a warning names it), and a file a set needs that is not among
+    ``files`` is refused in one line naming it. Without ``files`` the folder is read as it lies."""
     from ase.data import atomic_numbers as z_of
 
     folder = Path(folder)
+
+    def find(rel: str) -> Path | None:
+        if files is not None:
+            return files.get(rel)
+        path = folder / rel
+        return path if path.exists() else None
+
+    def need(rel: str) -> Path:
+        path = find(rel)
+        if path is not None:
+            return path
+        if files is not None:
+            raise MalformedDataError(
+                f"{folder / rel}: not among the files the registry declares for the DeePMD folder {folder} "
+                "(egbench reads only declared files, each verified against its checksum)"
+            )
+        raise MalformedDataError(f"{folder / rel}: missing (needed for labelled frames)")
+
+    type_raw, type_map_raw = need("type.raw"), need("type_map.raw")
     try:
-        types = np.loadtxt(folder / "type.raw", dtype=np.int64).reshape(-1)
-        type_map = (folder / "type_map.raw").read_text().split()
+        types = np.loadtxt(type_raw, dtype=np.int64).reshape(-1)
+        type_map = type_map_raw.read_text().split()
     except (OSError, ValueError) as exc:
         raise MalformedDataError(f"{folder}: cannot read type.raw / type_map.raw: {exc}") from None
     if types.size and types.max() >= len(type_map):
@@ -350,21 +380,20 @@ def read_deepmd(
         )
     z = np.array([z_of[type_map[t]] for t in types], dtype=np.int64)
     n = len(z)
+    on_disk = sorted(p.name for p in folder.glob("set.*") if p.is_dir())
+    if files is None:
+        sets = on_disk
+    else:
+        sets = sorted({rel.split("/", 1)[0] for rel in files if rel.startswith("set.") and "/" in rel})
+        for stray in sorted(set(on_disk) - set(sets)):
+            log.warning("%s is not declared in the registry (no declared file lies in it): not read", folder / stray)
     parts = []
-    for set_dir in sorted(folder.glob("set.*")):
-
-        def load(name, required=True, set_dir=set_dir):
-            f = set_dir / f"{name}.npy"
-            if not f.exists():
-                if required:
-                    raise MalformedDataError(f"{f}: missing (needed for labelled frames)")
-                return None
-            return np.load(f)
-
-        box, coord, energy = load("box"), load("coord"), load("energy")
-        force = load("force", required=require_forces)
+    for set_name in sets:
+        box, coord, energy = (np.load(need(f"{set_name}/{k}.npy")) for k in ("box", "coord", "energy"))
+        force_path = need(f"{set_name}/force.npy") if require_forces else find(f"{set_name}/force.npy")
+        force = None if force_path is None else np.load(force_path)
         nf = len(energy)
-        where = f"{set_dir}"
+        where = f"{folder / set_name}"
         if box.reshape(-1).size != nf * 9 or coord.reshape(-1).size != nf * n * 3:
             raise MalformedDataError(
                 f"{where}: box {box.shape} / coord {coord.shape} do not match {nf} frames of {n} atoms"
@@ -387,7 +416,9 @@ def read_deepmd(
             )
         )
     if not parts:
-        raise MalformedDataError(f"{folder}: no set.* folders")
+        raise MalformedDataError(
+            f"{folder}: no set.* folders" + (" among its declared files" if files is not None else "")
+        )
     frames = Frames.concatenate(parts, source=str(folder))
     if len(parts) == 1:  # one set: the frame's file is the set folder
         frames.info["file"] = np.full(len(frames), parts[0].source)
@@ -427,6 +458,19 @@ def read_frames(path: Path, fmt: str, **units) -> Frames:
         raise ValueError(f"{path}: unknown format {fmt!r}; egbench reads {sorted(READERS)}") from None
     frames = reader(Path(path), **units)
     log.debug("read %d frames from %s", len(frames), path)
+    return frames
+
+
+FOLDER_READERS = {"deepmd"}  # formats whose data is a folder of files (their reader takes ``files``)
+
+
+def read_folder(folder: Path, fmt: str, files: Mapping[str, Path], **units) -> Frames:
+    """Frames of a registry folder in format ``fmt``, read from ``files`` only (its declared files,
+    by path inside the folder, to their verified copies; see :func:`read_deepmd`)."""
+    if fmt not in FOLDER_READERS:
+        raise ValueError(f"{folder}: format {fmt!r} does not read a folder; folder formats: {sorted(FOLDER_READERS)}")
+    frames = READERS[fmt](Path(folder), files=files, **units)
+    log.debug("read %d frames from %s", len(frames), folder)
     return frames
 
 

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from . import registry_checks as checks
-from .data import READERS, Frames, MalformedDataError, load_frames, read_frames, save_frames
+from .data import READERS, Frames, MalformedDataError, load_frames, read_folder, read_frames, save_frames
 from .interfaces import check_id, stable_hash
 from .isolated_atoms import energies_from_frames, inline_energies
 from .registry import FileEntry, Registry, RegistryError, cache_error, data_dir, writable_folder
@@ -243,13 +243,16 @@ class RegistryDataset(DatasetSpec):
         t = self._split_table(split)
         parts = []
         where = f"{self.name}/{split}"
-        if "folder" in t:  # DeePMD layout: every registry file under the folder, read from the cache
+        if "folder" in t:  # DeePMD layout: the registry files under the folder and nothing else
             names = self._files_of(split)
-            for n in names:
-                self._registry.local_path(n)
             first = self._registry.entry(names[0])
             parts.append(
-                read_frames(data_dir() / t["folder"], self._format_of(split, first), **units_kwargs(first.units))
+                read_folder(
+                    data_dir() / t["folder"],
+                    self._format_of(split, first),
+                    folder_files(self._registry, t["folder"], names),
+                    **units_kwargs(first.units),
+                )
             )
         else:
             for n in self._files_of(split):
@@ -259,6 +262,14 @@ class RegistryDataset(DatasetSpec):
                 )
         frames = parts[0] if len(parts) == 1 else Frames.concatenate(parts)
         return enforce_periodicity(select_frames(frames, t.get("select"), where), self.periodic, where)
+
+
+def folder_files(registry: Registry, folder: str, names: Iterable[str]) -> dict[str, Path]:
+    """The verified local copy of each registry file ``names`` under ``folder``, by its path inside
+    the folder: what a folder reader may read (a file in the cache folder that the registry does
+    not declare is never read, since nothing verified it)."""
+    prefix = folder.rstrip("/") + "/"
+    return {n[len(prefix) :]: registry.local_path(n) for n in names if n.startswith(prefix)}
 
 
 def dataset_origin(registry: Registry, name: str) -> str:

@@ -14,7 +14,11 @@ frames). An expensive oracle is:
   nothing.
 
 The cache lives under ``<data dir>/oracle-cache/<oracle id>/``; the id hashes the oracle plugin's
-name, version and settings.
+name, version and settings. Every cache file (a frame's label, a calibration) carries the sha256 of
+its canonical payload and the key it was written under, both checked on every read: a file changed
+after it was written, one without a checksum (written by an older egbench), one that is not valid
+JSON or that was written for another key is never used: a warning names it, and the frame is
+labelled (or the oracle calibrated) again and the file rewritten.
 """
 
 from __future__ import annotations
@@ -22,7 +26,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+import os
+import uuid
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +131,54 @@ def frame_key(atoms) -> str:
     return h.hexdigest()
 
 
+def _digest(payload: dict[str, Any]) -> str:
+    """sha256 of a payload's canonical JSON (sorted keys, no spaces; floats as Python writes them)."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def write_checked(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` to ``path`` as JSON with ``sha256`` (of its canonical form) added, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")  # the umask's mode
+    try:
+        tmp.write_text(json.dumps({**payload, "sha256": _digest(payload)}))
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_checked(path: Path, expect: dict[str, Any], need: Iterable[str] = ()) -> dict[str, Any] | None:
+    """The payload of the cache file ``path`` if it can be trusted: it matches the sha256 it records,
+    holds the ``expect`` values (the key it was written under) and every key of ``need``. None if
+    it does not exist, or, with a warning naming the file and why, if it cannot be trusted (the
+    caller computes it again and rewrites it)."""
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text())
+        if not isinstance(record, dict):
+            raise ValueError(f"a JSON {type(record).__name__}, not an object")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        why = f"it cannot be read as JSON ({exc})"
+    else:
+        recorded = record.pop("sha256", None)
+        actual = _digest(record)
+        wrong = {k: record.get(k) for k, v in expect.items() if record.get(k) != v}
+        missing = sorted(set(need) - set(record))
+        if recorded is None:
+            why = "it records no checksum (written by an older egbench)"
+        elif recorded != actual:
+            why = f"its content has sha256 {actual}, but it recorded {recorded} when it was written"
+        elif wrong:
+            why = f"it was written for {wrong}, not {dict((k, expect[k]) for k in wrong)}"
+        elif missing:
+            why = f"it lacks {missing}"
+        else:
+            return record
+    log.warning("oracle cache file %s is not trusted: %s; computing it again", path, why)
+    return None
+
+
 class OracleCache:
     def __init__(self, oracle: Oracle):
         self.oracle = oracle
@@ -139,8 +194,8 @@ class OracleCache:
         """Energy (eV) and forces (eV/Å) of the oracle on ``atoms``, from the cache when known."""
         key = frame_key(atoms)
         path = self._path(key)
-        if path.exists():
-            d = json.loads(path.read_text())
+        d = read_checked(path, {"frame": key, "oracle": self.oracle.id})
+        if d is not None:
             self.reused += 1
             return float(d["energy"]), np.asarray(d["forces"], dtype=np.float64)
         if self._calc is None:
@@ -149,10 +204,7 @@ class OracleCache:
         a.calc = self._calc
         energy, forces = float(a.get_potential_energy()), np.asarray(a.get_forces(), dtype=np.float64)
         self.computed += 1
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".{id(self)}.part")
-        tmp.write_text(json.dumps({"energy": energy, "forces": forces.tolist(), "oracle": self.oracle.id}))
-        tmp.replace(path)
+        write_checked(path, {"energy": energy, "forces": forces.tolist(), "oracle": self.oracle.id, "frame": key})
         return energy, forces
 
 
@@ -202,8 +254,10 @@ def calibrate(oracle: Oracle, dataset) -> Calibration:
         }
     )[:16]
     path = data_dir() / "oracle-cache" / oracle.id / f"calibration-{dataset.name}-{key}.json"
-    if path.exists():
-        return Calibration(**json.loads(path.read_text()))
+    names = [f.name for f in fields(Calibration)]
+    known = read_checked(path, {"key": key, "oracle": oracle.id, "dataset": dataset.name}, need=names)
+    if known is not None:
+        return Calibration(**{k: known[k] for k in names})
     frames = dataset.load(split)
     k = min(oracle.calibration_frames, len(frames))
     idx = [int(i) for i in np.unique(np.linspace(0, len(frames) - 1, k).round().astype(int))]
@@ -229,8 +283,7 @@ def calibrate(oracle: Oracle, dataset) -> Calibration:
         oracle.max_force_mae,
         mae <= oracle.max_force_mae,
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(cal.to_dict()))
+    write_checked(path, {**cal.to_dict(), "key": key})
     return cal
 
 

@@ -42,13 +42,14 @@ from typing import Any
 import numpy as np
 
 from egbench_core import registry_checks as checks
-from egbench_core.data import READERS, Frames, MalformedDataError, read_frames
+from egbench_core.data import READERS, Frames, MalformedDataError, read_folder
 from egbench_core.datasets import (
     DatasetSpec,
     check_read_file,
     dataset_origin,
     enforce_periodicity,
     file_fingerprint,
+    folder_files,
     missing_files_reason,
     spec_kwargs,
     table_fingerprint,
@@ -199,10 +200,11 @@ class LiPS20Dataset(DatasetSpec):
         if name not in self._frames:
             s = self.systems[name]
             names = self.file_names([s])
-            for n in names:  # verified copies in the cache; DataUnavailableError names a missing file
-                self._registry.fetch(n)
             first = self._registry.entry(names[0])
-            frames = read_frames(data_dir() / s.folder, first.format, **units_kwargs(first.units))
+            # the verified copies of the folder's registry files, and only those (DataUnavailableError
+            # names a missing file; a set.* folder the registry does not declare is not read)
+            files = folder_files(self._registry, s.folder, names)
+            frames = read_folder(data_dir() / s.folder, first.format, files, **units_kwargs(first.units))
             frames = enforce_periodicity(frames, self.periodic, f"{self.name}/{name}")
             n_expect = self.frames_per_system
             if len(frames) != n_expect or (frames.n_atoms != s.atoms).any():
