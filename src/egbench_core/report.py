@@ -14,7 +14,11 @@ What a cell of a table says:
 * ``—``: nothing stored (e.g. no MD in this task).
 
 Marks after the model: ``*`` the training hit the wall-clock guard (*truncated*: not the preset's
-result); ``!`` an artifact of the cell is missing or was altered since it was stored.
+result); ``!`` the cell's stored values (metrics, info) or one of its artifacts were altered, or an
+artifact is missing, since it was stored (:meth:`Store.verify`; each problem is also a note).
+
+A ``running`` cell's reason says whether its owner is alive ("in progress (host, pid …)") or
+"stale: owner process gone (host, pid …)" (a killed run; the next ``egbench run`` takes it over).
 
 Only the most recent result of each (model, preset, dataset, task, seed) is shown; results of
 the same cell computed by other code are counted in a note. ``notes`` also warn when the rows
@@ -26,6 +30,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -36,7 +41,7 @@ import numpy as np
 from .default_plugins.declared_metrics import BUILTIN_VALUES, FORCE_MAE
 from .interfaces import REPORT_TABLES, ValueSpec, unit_scale
 from .not_run import counts_by_status, group_not_run
-from .store import CellRow, Store
+from .store import LEASE_S, CellRow, Store, owner_alive
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,8 @@ RANK_METRIC = (FORCE_MAE.id, "F MAE")  # what "ranking" means in the seed-stabil
 SPLIT_VALUES = frozenset(v.id for v in BUILTIN_VALUES if v.per_split)  # stored once per evaluation split
 MARKS = {
     "*": "truncated: the training hit the wall-clock guard, not the preset's result",
-    "!": "an artifact of the cell is missing or was altered since it was stored (re-run to recompute)",
+    "!": "the cell's stored values or artifacts were altered, or an artifact is missing, since it was stored"
+    " (re-run to recompute)",
 }
 
 
@@ -172,9 +178,25 @@ def latest_cells(store: Store, task: str | None = None) -> tuple[list[CellRow], 
     for rows in groups.values():
         rows.sort(key=lambda c: (c.finished or c.started or "", c.run_id or 0))
         latest.append(rows[-1])
+        if rows[-1].status == "running":
+            rows[-1].reason = running_reason(rows[-1])
         hidden += sum(1 for c in rows[:-1] if c.status == "done")
     latest.sort(key=lambda c: (c.model, c.dataset, c.task, c.seed))
     return latest, hidden
+
+
+def running_reason(cell: CellRow, now: float | None = None) -> str:
+    """Whether a ``running`` cell's owner is alive (:func:`~egbench_core.store.owner_alive`): "in
+    progress (host, pid N, heartbeat S s ago)" or "stale: owner process gone (host, pid N)"."""
+    now = time.time() if now is None else now
+    host, _, rest = (cell.owner or "").partition(":")
+    who = f"{host}, pid {rest.partition(':')[0]}" if host else "owner not recorded"
+    age = now - cell.heartbeat if cell.heartbeat is not None else None
+    if owner_alive(cell.owner, cell.heartbeat, now):
+        return f"in progress ({who}, heartbeat {age:.0f} s ago)"
+    if age is not None and age > LEASE_S:
+        who += f"; no heartbeat for {age:.0f} s"
+    return f"stale: owner process gone ({who}); the next `egbench run` recomputes it"
 
 
 def leaderboard(store: Store, task: str | None = None, columns=COLUMNS, verify: bool = True) -> Leaderboard:
@@ -197,8 +219,11 @@ def leaderboard(store: Store, task: str | None = None, columns=COLUMNS, verify: 
         marks = ""
         if any(c.truncated for c in group):
             marks += "*"
-        if verify and any(store.verify(c.key) for c in group):
+        problems = [(c, p) for c in group for p in store.verify(c.key)] if verify else []
+        if problems:
             marks += "!"
+        for c, p in problems:
+            lb.notes.append(f"cell {c.key[:16]} ({model}, preset {preset}, {dataset}, {task_}, seed {c.seed}): {p}")
         for m in marks:
             lb.marks[m] = MARKS[m]
         metrics = [store.metrics(c.key) for c in group]

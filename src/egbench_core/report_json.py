@@ -8,7 +8,10 @@ ones the report shows: the most recent result of each (model, preset, dataset, t
 * a done cell gives one record per stored metric, and one per metric that failed without a value
   (``state`` "error", the reason in ``note``);
 * a cell that did not finish (failed, interrupted, skipped, running) gives one record whose
-  metric fields are null and whose ``reason`` says why.
+  metric fields are null and whose ``reason`` says why;
+* ``integrity`` (on every record of a done cell): "ok", or the list of problems
+  :meth:`Store.verify` found (altered stored values, altered or missing artifacts) — the rows the
+  other formats mark ``!``; null on a cell that is not done.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ CELL_FIELDS = (
     "truncated",
     "finished",
     "training",
+    "integrity",
 )
 METRIC_FIELDS = ("metric", "split", "mode", "value", "std", "unit", "n", "state", "note", "metric_version")
 
@@ -66,6 +70,7 @@ def records(store: Store, task: str | None = None) -> list[dict[str, Any]]:
             "truncated": c.truncated,
             "finished": c.finished,
             "training": cell_mode(c.info) if c.status == "done" else None,
+            "integrity": (store.verify(c.key) or "ok") if c.status == "done" else None,
         }
         if c.status != "done":
             out.append({**base, **dict.fromkeys(METRIC_FIELDS)})

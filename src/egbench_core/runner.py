@@ -12,6 +12,7 @@ and stop. Only this process writes the store.
 from __future__ import annotations
 
 import logging
+import shutil
 import sqlite3
 import sys
 import threading
@@ -29,7 +30,16 @@ from .planning import parse_seeds, plan_cells, select  # noqa: F401 - re-exporte
 from .progress import RunListener
 from .protocol import protocol
 from .provenance import run_provenance
-from .store import HEARTBEAT_S, Store, new_owner, renew_claim
+from .store import (
+    HEARTBEAT_S,
+    Store,
+    StoreError,
+    StoreFull,
+    is_disk_full,
+    little_space_left,
+    new_owner,
+    renew_claim,
+)
 
 if TYPE_CHECKING:
     from .plugins import Catalog
@@ -169,6 +179,13 @@ def run_cells(
                 claims.remove(cell.key)
                 _record(executor, handle, cell, scratch, t0, store, run_id, owner, summary, progress)
             status = "finished"
+        except StoreFull:  # the cell that met the full disk is released; so is every other in flight
+            if inflight and hasattr(executor, "cancel"):
+                executor.cancel(inflight)
+            for cell, _, t0 in list(inflight.values()) + ([submitting] if submitting else []):
+                _release(store, cell, run_id, owner, t0, "stopped: the disk is full; recomputed next run")
+                _notify(progress, "cell_finished", cell, "interrupted")
+            raise
         except KeyboardInterrupt as exc:
             sig = exc.signal if isinstance(exc, Interrupted) else "SIGINT"
             stopped = list(inflight.values()) + ([submitting] if submitting else [])
@@ -188,7 +205,10 @@ def run_cells(
                 _notify(progress, "cell_finished", cell, "interrupted")
             raise
         finally:
-            store.finish_run(run_id, status)
+            try:
+                store.finish_run(run_id, status)
+            except StoreError as exc:  # a full disk: the error being raised (if any) says more
+                log.warning("run %d not marked %s: %s", run_id, status, exc)
     return summary
 
 
@@ -246,8 +266,54 @@ def _claim(
         log.info("cell %s: %s", cell.label, claim.reason)
         _notify(progress, "cell_busy", cell, claim.reason)
         return None
-    store.discard_scratch(cell.key)  # leftovers of a killed attempt
-    return store.scratch_dir(cell.key, owner)
+    try:
+        store.discard_scratch(cell.key)  # leftovers of a killed attempt
+        return store.scratch_dir(cell.key, owner)
+    except StoreFull as exc:
+        raise _full(store, cell, run_id, owner, time.perf_counter(), exc) from exc
+
+
+def _release(store: Store, cell: Cell, run_id: int, owner: str, t0: float, reason: str) -> bool:
+    """Give up this process's claim of ``cell`` after a full disk: its attempt folder is removed
+    first (that frees space), then the cell is recorded ``interrupted``. False if even that could
+    not be written (the claim then dies with this process and the next run takes it over)."""
+    store.discard_scratch(cell.key)
+    try:
+        row = store.cell(cell.key)
+        if row is not None and row.status == "running" and row.owner == owner:
+            # a finish that could not commit has moved the attempt into place: not done, so not kept
+            shutil.rmtree(store.final_dir(cell.key), ignore_errors=True)
+        return store.mark(
+            cell.key,
+            run_id,
+            cell.ident,
+            "interrupted",
+            reason=reason,
+            duration_s=time.perf_counter() - t0,
+            owner=owner,
+        )
+    except StoreError as exc:
+        log.warning("cell %s stays claimed until this process ends: %s", cell.label, exc)
+        return False
+
+
+def _disk_full(exc: BaseException, store: Store) -> bool:
+    """Whether a cell failed because the results folder's disk is full: an ENOSPC (or SQLite's
+    "disk is full") in the exception's chain, or a failed write (torch.save says only "file write
+    failed") while the disk has no space left."""
+    if is_disk_full(exc) or "No space left on device" in str(exc):
+        return True
+    return "write failed" in str(exc) and little_space_left(store.root)
+
+
+def _full(store: Store, cell: Cell, run_id: int, owner: str, t0: float, exc: BaseException) -> StoreFull:
+    """Release ``cell`` (:func:`_release`) and say so in the error that stops the run."""
+    released = _release(store, cell, run_id, owner, t0, "disk full; recomputed next run")
+    then = (
+        f"cell {cell.label} released ({'interrupted' if released else 'its claim ends with this process'}), "
+        "its attempt folder removed; finished cells are kept: free some space and run again"
+    )
+    return store.disk_full(exc.detail if isinstance(exc, StoreFull) else str(exc), then)
 
 
 def _record(
@@ -264,42 +330,52 @@ def _record(
 ) -> None:
 
     def failed(reason: str, error: str) -> None:
-        store.mark(
-            cell.key,
-            run_id,
-            cell.ident,
-            "failed",
-            reason=reason,
-            error=error,
-            duration_s=time.perf_counter() - t0,
-            owner=owner,
-        )
+        try:
+            store.mark(
+                cell.key,
+                run_id,
+                cell.ident,
+                "failed",
+                reason=reason,
+                error=error,
+                duration_s=time.perf_counter() - t0,
+                owner=owner,
+            )
+        except StoreFull as exc:
+            raise _full(store, cell, run_id, owner, t0, exc) from exc
         store.discard_scratch(cell.key)
         _notify(progress, "cell_finished", cell, "failed")
 
     try:
         res = executor.result(handle)
-    except InfrastructureError as exc:
-        log.error("cell %s: %s", cell.label, exc)
-        failed(f"infrastructure: worker lost ({exc})", str(exc))
-        summary.infra_failed += 1
-        return
     except Exception as exc:  # noqa: BLE001 - one failing cell never kills the run
+        if _disk_full(exc, store):  # not the cell's fault, and the next cells would meet it too: stop
+            _notify(progress, "cell_finished", cell, "interrupted")
+            raise _full(store, cell, run_id, owner, t0, exc) from exc
+        if isinstance(exc, InfrastructureError):
+            log.error("cell %s: %s", cell.label, exc)
+            failed(f"infrastructure: worker lost ({exc})", str(exc))
+            summary.infra_failed += 1
+            return
         log.error("cell %s failed: %s", cell.label, exc)
         failed(f"{type(exc).__name__}: {exc}", "".join(traceback.format_exception(exc)))
         summary.failed += 1
         return
-    ok = store.finish_cell(
-        cell.key,
-        run_id,
-        owner,
-        scratch,
-        res.metrics,
-        res.artifacts,
-        res.info,
-        time.perf_counter() - t0,
-        truncated=bool(res.info.get("truncated")),
-    )
+    try:
+        ok = store.finish_cell(
+            cell.key,
+            run_id,
+            owner,
+            scratch,
+            res.metrics,
+            res.artifacts,
+            res.info,
+            time.perf_counter() - t0,
+            truncated=bool(res.info.get("truncated")),
+        )
+    except StoreFull as exc:  # rolled back: the cell is not done
+        _notify(progress, "cell_finished", cell, "interrupted")
+        raise _full(store, cell, run_id, owner, t0, exc) from exc
     if not ok:  # the claim was taken over (this process stalled past the lease): the other attempt counts
         summary.busy += 1
         _notify(progress, "cell_busy", cell, "its claim was taken over by another process")

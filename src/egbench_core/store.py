@@ -14,30 +14,41 @@ Concurrency and faults (ARCHITECTURE.md, "The store"):
 * a cell's artifacts are written into a private temporary folder and moved into place by
   :meth:`Store.finish_cell`, which records their checksums and the ``done`` status only after
   the move, so nothing ``done`` is incomplete; :meth:`Store.verify` re-checks them;
-* :meth:`Store.open_readonly` (``egbench report``) opens with ``mode=ro`` and refuses files that
-  are not egbench stores; nothing it reads is modified.
+* each done cell records a checksum over its stored values (its metrics rows and info), written
+  in the transaction that marks it ``done``; :meth:`Store.verify` re-checks it with the artifacts;
+* :meth:`Store.open_readonly` (``egbench report``) reads a snapshot of a finished store (no SQLite
+  connection to the file, so no ``-shm``/``-wal`` file appears and no byte changes) or, while a
+  run writes it, opens it with ``mode=ro``; it refuses files that are not egbench stores;
+* both openings run ``PRAGMA quick_check`` and read every row once: a damaged file is refused in
+  one line (:class:`StoreDamaged`) before anything is counted as cached or shown; a full disk
+  while writing is :class:`StoreFull` (the transaction is rolled back, nothing stored is lost).
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import functools
 import hashlib
 import json
+import logging
 import os
 import shutil
 import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from .interfaces import MetricValue
 
-SCHEMA_VERSION = 2
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 3
 DB_NAME = "egbench.sqlite"
 LEASE_S = 90.0  # a claim without a heartbeat for this long is stale
 HEARTBEAT_S = 10.0  # how often a running cell's owner renews its claim
@@ -49,7 +60,7 @@ CREATE TABLE IF NOT EXISTS runs(
 CREATE TABLE IF NOT EXISTS cells(
   key TEXT PRIMARY KEY, run_id INTEGER, model TEXT, preset TEXT, dataset TEXT, task TEXT, seed INTEGER,
   status TEXT, reason TEXT, error TEXT, started TEXT, finished TEXT, duration_s REAL, info TEXT,
-  owner TEXT, heartbeat REAL, provenance TEXT, truncated INTEGER DEFAULT 0);
+  owner TEXT, heartbeat REAL, provenance TEXT, truncated INTEGER DEFAULT 0, checksum TEXT);
 CREATE TABLE IF NOT EXISTS metrics(
   cell_key TEXT, name TEXT, split TEXT, mode TEXT, value REAL, std REAL, unit TEXT, n INTEGER,
   version TEXT, note TEXT, PRIMARY KEY(cell_key, name, split, mode));
@@ -67,10 +78,100 @@ MIGRATIONS_1_TO_2 = (
     "ALTER TABLE artifacts ADD COLUMN sha256 TEXT",
     "ALTER TABLE artifacts ADD COLUMN size INTEGER",
 )
+# Schema 3: a done cell's checksum over its stored values (NULL in cells stored before: "no checksum
+# recorded", never "altered").
+MIGRATIONS_2_TO_3 = ("ALTER TABLE cells ADD COLUMN checksum TEXT",)
+MIGRATIONS = {1: MIGRATIONS_1_TO_2 + MIGRATIONS_2_TO_3, 2: MIGRATIONS_2_TO_3}
+READABLE_SCHEMAS = (1, 2, SCHEMA_VERSION)
 
 
 class StoreError(RuntimeError):
     """The results folder or file cannot be used (the message is one line for the user)."""
+
+
+class StoreDamaged(StoreError):
+    """The SQLite file is damaged (SQLite reports corruption, or a stored row cannot be decoded)."""
+
+
+class StoreFull(StoreError):
+    """No space left on the results folder's filesystem while writing (the write was rolled back);
+    ``detail``: what failed."""
+
+    def __init__(self, message: str, detail: str = ""):
+        super().__init__(message)
+        self.detail = detail
+
+
+def damaged(path: Path, detail: str) -> StoreDamaged:
+    """The one-line refusal of a damaged store, with how to recover."""
+    return StoreDamaged(
+        f"{path} is damaged ({detail}): egbench neither reads nor writes it. Its cells can be recomputed: "
+        f"move it aside with any {path.name}-wal and -shm file beside it (e.g. `mv {path} {path}.damaged`) "
+        f"and run `egbench run` again; the artifacts folder is separate and kept"
+    )
+
+
+def free_space(folder: Path) -> str:
+    """The free space of the filesystem holding ``folder``, for messages ("0 B", "1.5 MiB")."""
+    try:
+        free = float(shutil.disk_usage(folder).free)
+    except OSError:
+        return "unknown"
+    if free < 1024:
+        return f"{free:.0f} B"
+    for unit in ("KiB", "MiB", "GiB"):
+        free /= 1024
+        if free < 1024 or unit == "GiB":
+            break
+    return f"{free:.1f} {unit}"
+
+
+def little_space_left(folder: Path, margin: int = 1024**2) -> bool:
+    """Whether the filesystem holding ``folder`` has less than ``margin`` bytes free: then a write
+    error that does not say why (SQLite's "disk I/O error" on its -shm file, torch's "file write
+    failed") is a full disk."""
+    try:
+        return shutil.disk_usage(folder).free < margin
+    except OSError:
+        return False
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or an exception it was raised from or during) says the disk is full."""
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, StoreFull):
+            return True
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(exc, sqlite3.Error) and getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL":
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _guarded(fn: Callable[Concatenate[Store, _P], _R]) -> Callable[Concatenate[Store, _P], _R]:
+    """SQLite's corruption errors become :class:`StoreDamaged`, a full disk :class:`StoreFull`."""
+
+    @functools.wraps(fn)
+    def wrapper(self: Store, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return fn(self, *args, **kwargs)
+        except StoreError:
+            raise
+        except (sqlite3.Error, OSError) as exc:
+            name = getattr(exc, "sqlite_errorname", "")
+            if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+                raise damaged(self.path, f"SQLite: {exc}") from exc
+            if is_disk_full(exc) or (name.startswith("SQLITE_IOERR") and little_space_left(self.root)):
+                raise self.disk_full(str(exc), "nothing stored was lost; free some space and run again") from exc
+            raise
+
+    return wrapper
 
 
 def _now() -> str:
@@ -163,8 +264,15 @@ class Store:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    @_guarded
     def _open_for_writing(self) -> None:
-        _refuse_foreign(self.path, allow_missing=True)
+        if self.path.exists():
+            _check_file(self.path)
+            probe = _connect_readonly(self.path)
+            try:
+                _check_store(probe, self.path)  # foreign, damaged or of another schema: refused untouched
+            finally:
+                probe.close()
         self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -176,8 +284,8 @@ class Store:
             row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             if row is None:
                 db.execute("INSERT INTO meta VALUES('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) == 1:
-                for stmt in MIGRATIONS_1_TO_2:
+            elif int(row[0]) in MIGRATIONS:
+                for stmt in MIGRATIONS[int(row[0])]:
                     db.execute(stmt)
                 db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
             elif int(row[0]) != SCHEMA_VERSION:
@@ -189,7 +297,8 @@ class Store:
     @classmethod
     def open_readonly(cls, root: Path) -> Store:
         """Open for reading only (``egbench report``): works on a read-only folder and never
-        writes to the file (no tables, no WAL switch); refuses files that are not egbench stores."""
+        writes to the file (no tables, no WAL switch, no ``-shm``/``-wal`` file created for a
+        finished store); refuses files that are not egbench stores, and damaged ones."""
         self = cls.__new__(cls)
         self.root = Path(root)
         self.path = self.root / DB_NAME if self.root.is_dir() or not self.root.exists() else self.root
@@ -197,39 +306,45 @@ class Store:
             self.root = self.path.parent
         if not self.path.exists():
             raise StoreError(f"no results store in {self.root} (run `egbench run --out {self.root}` first)")
-        _refuse_foreign(self.path, allow_missing=False)
-        uri = f"file:{self.path.resolve()}?mode=ro"
-        if not os.access(self.root, os.W_OK) and not Path(str(self.path) + "-wal").exists():
-            uri += "&immutable=1"  # no -shm can be made in a read-only folder; nothing is writing
+        _check_file(self.path)
+        self.db = _connect_readonly(self.path)
         try:
-            self.db = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
-            self.db.row_factory = sqlite3.Row
-            row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path} cannot be read as an egbench results store: {exc}") from None
-        if row is None or int(row[0]) not in (1, SCHEMA_VERSION):
-            raise StoreError(
-                f"{self.path}: results store schema {row[0] if row else '?'}, this egbench reads 1 and {SCHEMA_VERSION}"
-            )
+            _check_store(self.db, self.path, writing=False)
+        except BaseException:
+            self.db.close()
+            raise
         return self
 
     def close(self) -> None:
         self.db.close()
 
+    def disk_full(self, detail: str, then: str = "") -> StoreFull:
+        """The one-line error of a full disk under the results folder (its free space now); ``then``
+        says what was done about it."""
+        tail = f"; {then}" if then else ""
+        return StoreFull(f"disk full: {self.root} has {free_space(self.root)} free ({detail}){tail}", detail)
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; rolled back on any error (SQLite may have rolled it back itself
+        already, e.g. on a full disk), the commit included."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
+            self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:
+                try:
+                    self.db.execute("ROLLBACK")
+                except sqlite3.Error as exc:  # the error being raised says more than this one
+                    log.debug("rollback failed: %s", exc)
             raise
-        self.db.execute("COMMIT")
 
     # -- artifacts folders --------------------------------------------------------------------
     def final_dir(self, key: str) -> Path:
         return self.root / "artifacts" / key[:16]
 
+    @_guarded
     def scratch_dir(self, key: str, owner: str) -> Path:
         """A private folder for one attempt at a cell; moved into place when the cell is done."""
         d = self.root / "artifacts" / ".tmp" / f"{key[:16]}-{owner.rsplit(':', 1)[-1]}"
@@ -245,6 +360,7 @@ class Store:
             shutil.rmtree(d, ignore_errors=True)
 
     # -- runs -----------------------------------------------------------------------------
+    @_guarded
     def start_run(self, argv: list[str], environment: dict[str, Any], provenance: dict[str, Any] | None = None) -> int:
         cur = self.db.execute(
             "INSERT INTO runs(started, argv, environment, provenance, status) VALUES(?,?,?,?,?)",
@@ -260,9 +376,11 @@ class Store:
         assert rowid is not None  # sqlite3 sets lastrowid after a successful INSERT
         return int(rowid)
 
+    @_guarded
     def finish_run(self, run_id: int, status: str = "finished") -> None:
         self.db.execute("UPDATE runs SET finished=?, status=? WHERE id=?", (_now(), status, run_id))
 
+    @_guarded
     def runs(self) -> list[dict[str, Any]]:
         out = []
         for r in self.db.execute("SELECT * FROM runs ORDER BY id"):
@@ -273,10 +391,12 @@ class Store:
         return out
 
     # -- cells ----------------------------------------------------------------------------
+    @_guarded
     def cell(self, key: str) -> CellRow | None:
         r = self.db.execute("SELECT * FROM cells WHERE key=?", (key,)).fetchone()
         return _row(r) if r else None
 
+    @_guarded
     def claim(
         self,
         key: str,
@@ -310,6 +430,7 @@ class Store:
             )
         return Claim("claimed")
 
+    @_guarded
     def mark(
         self,
         key: str,
@@ -354,6 +475,7 @@ class Store:
             )
         return True
 
+    @_guarded
     def finish_cell(
         self,
         key: str,
@@ -397,25 +519,36 @@ class Store:
                 " run_id=?, owner=NULL, heartbeat=NULL, truncated=? WHERE key=?",
                 (_now(), duration_s, json.dumps(info, default=str), run_id, int(truncated), key),
             )
+            # over the values as SQLite stored them (its column types decide how a number reads back)
+            db.execute("UPDATE cells SET checksum=? WHERE key=?", (values_checksum(db, key), key))
         return True
 
+    @_guarded
     def cells(self, status: str | None = None) -> list[CellRow]:
         q = "SELECT * FROM cells" + (" WHERE status=?" if status else "") + " ORDER BY model, dataset, task, seed"
         return [_row(r) for r in self.db.execute(q, (status,) if status else ())]
 
+    @_guarded
     def metrics(self, key: str) -> list[dict[str, Any]]:
         return [dict(r) for r in self.db.execute("SELECT * FROM metrics WHERE cell_key=? ORDER BY name, split", (key,))]
 
+    @_guarded
     def artifacts(self, key: str) -> list[tuple[str, Path]]:
         return [
             (r["kind"], self.root / r["path"])
             for r in self.db.execute("SELECT kind, path FROM artifacts WHERE cell_key=? ORDER BY kind, path", (key,))
         ]
 
+    @_guarded
     def verify(self, key: str) -> list[str]:
-        """Problems with a done cell's artifacts: missing files, or a size/checksum that is not the
-        one recorded when the cell finished. Empty when everything is intact."""
+        """Problems with a done cell: its stored values (metrics rows, info) no longer match the
+        checksum recorded when it finished; an artifact is missing, or its size/checksum is not the
+        one recorded. Empty when everything is intact (or, in an older store, nothing was recorded)."""
         problems = []
+        row = self.db.execute("SELECT * FROM cells WHERE key=?", (key,)).fetchone()
+        recorded = dict(row).get("checksum") if row is not None else None  # no column before schema 3
+        if recorded and recorded != values_checksum(self.db, key):
+            problems.append("its stored values (metrics, info) were altered since it finished (checksum differs)")
         for r in self.db.execute("SELECT * FROM artifacts WHERE cell_key=? ORDER BY path", (key,)):
             r = dict(r)
             p = self.root / r["path"]
@@ -432,12 +565,27 @@ def _ident(ident: dict[str, Any]) -> tuple:
     return ident["model"], ident["preset"], ident["dataset"], ident["task"], ident["seed"]
 
 
-def _refuse_foreign(path: Path, allow_missing: bool) -> None:
-    """One line, before SQLite touches the file, if ``path`` is not an egbench store."""
-    if not path.exists():
-        if allow_missing:
-            return
-        raise StoreError(f"no results store at {path}")
+SNAPSHOT_MAX_BYTES = 512 * 1024**2  # larger finished stores are read through SQLite (mode=ro)
+
+
+def values_checksum(db: sqlite3.Connection, key: str) -> str:
+    """sha256 over what a user reads of a cell: its identity, info and truncation flag, and every
+    metrics row, as SQLite returns them (:meth:`Store.finish_cell` records it, :meth:`Store.verify`
+    compares)."""
+    cell = db.execute(
+        "SELECT key, model, preset, dataset, task, seed, info, truncated FROM cells WHERE key=?", (key,)
+    ).fetchone()
+    rows = db.execute(
+        "SELECT name, split, mode, value, std, unit, n, version, note FROM metrics WHERE cell_key=?"
+        " ORDER BY name, split, mode",
+        (key,),
+    ).fetchall()
+    payload = {"cell": list(cell) if cell is not None else None, "metrics": [list(r) for r in rows]}
+    return hashlib.sha256(json.dumps(payload, separators=(",", ":")).encode()).hexdigest()
+
+
+def _check_file(path: Path) -> None:
+    """One line, before SQLite touches the file, if ``path`` is not an SQLite file."""
     if path.is_dir():
         raise StoreError(f"{path} is a folder, expected an egbench results store (SQLite file)")
     size = path.stat().st_size
@@ -447,26 +595,90 @@ def _refuse_foreign(path: Path, allow_missing: bool) -> None:
         head = fh.read(16)
     if head != b"SQLite format 3\x00":
         raise StoreError(f"{path} is not an egbench results store (not an SQLite file)")
-    try:
-        uri = f"file:{path.resolve()}?mode=ro"
-        if not os.access(path.parent, os.W_OK) and not Path(str(path) + "-wal").exists():
-            uri += "&immutable=1"
-        con = sqlite3.connect(uri, uri=True, timeout=60)
+
+
+def _stamp(path: Path) -> tuple[int, ...]:
+    st = path.stat()
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def _snapshot(path: Path) -> bytes | None:
+    """The bytes of a store no process is writing (no ``-wal`` or ``-journal`` beside it, and the
+    file unchanged while it was read), or None."""
+    sidecars = [Path(f"{path}-wal"), Path(f"{path}-journal")]
+    for _ in range(3):
+        if any(p.exists() for p in sidecars) or path.stat().st_size > SNAPSHOT_MAX_BYTES:
+            return None
+        before = _stamp(path)
+        data = path.read_bytes()
+        if not any(p.exists() for p in sidecars) and _stamp(path) == before:
+            return data
+    return None
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """A connection that cannot change the store or its folder: a finished store is read into
+    memory (an SQLite connection to a WAL-mode file, even ``mode=ro``, creates ``-shm`` and
+    ``-wal`` files beside it); one being written is opened ``mode=ro`` so its WAL is read."""
+    data = _snapshot(path)
+    if data is not None:
+        db = sqlite3.connect(":memory:", isolation_level=None)
+        if data[18:20] == b"\x02\x02":  # WAL mode; an in-memory image is read in rollback mode
+            data = data[:18] + b"\x01\x01" + data[20:]
         try:
-            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            version = (
-                con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-                if "meta" in tables
-                else None
-            )
-        finally:
-            con.close()
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path} cannot be read as an SQLite database: {exc}") from None
-    if not {"meta", "cells", "metrics", "runs"} <= tables or version is None:
-        raise StoreError(
-            f"{path} is an SQLite file but not an egbench results store (tables: {', '.join(sorted(tables)) or 'none'})"
+            db.deserialize(data)
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise damaged(path, f"SQLite: {exc}") from exc
+        db.execute("PRAGMA query_only=1")
+    else:
+        uri = f"file:{path.resolve()}?mode=ro"
+        if not os.access(path.parent, os.W_OK) and not Path(f"{path}-wal").exists():
+            uri += "&immutable=1"  # no -shm can be made in a read-only folder; nothing is writing
+        db = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    return db
+
+
+def _check_store(db: sqlite3.Connection, path: Path, writing: bool = True) -> None:
+    """Refuse, in one line, an SQLite file that is not an egbench store, is damaged (``PRAGMA
+    quick_check``, then every row read and its JSON decoded once) or, for reading, has a schema this
+    egbench does not read. Writing leaves the schema to :meth:`Store._open_for_writing`."""
+    try:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        version = (
+            db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() if "meta" in tables else None
         )
+        if not {"meta", "cells", "metrics", "runs"} <= tables or version is None:
+            listed = ", ".join(sorted(tables)) or "none"
+            raise StoreError(f"{path} is an SQLite file but not an egbench results store (tables: {listed})")
+        if not writing and int(version[0]) not in READABLE_SCHEMAS:
+            raise StoreError(
+                f"{path}: results store schema {version[0]}, this egbench reads "
+                f"{', '.join(map(str, READABLE_SCHEMAS[:-1]))} and {READABLE_SCHEMAS[-1]}"
+            )
+        problems = [r[0] for r in db.execute("PRAGMA quick_check(3)")]
+        if problems != ["ok"]:
+            raise damaged(path, f"SQLite quick_check: {'; '.join(problems)}")
+        for table in sorted(tables):
+            for r in db.execute(f'SELECT * FROM "{table}"'):
+                _decode(table, dict(r), path)
+    except sqlite3.DatabaseError as exc:
+        if getattr(exc, "sqlite_errorname", "").startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+            raise damaged(path, f"SQLite: {exc}") from exc
+        raise StoreError(f"{path} cannot be read as an SQLite database: {exc}") from None
+
+
+JSON_COLUMNS = {"runs": ("argv", "environment", "provenance"), "cells": ("info", "provenance")}
+
+
+def _decode(table: str, row: dict[str, Any], path: Path) -> None:
+    for col in JSON_COLUMNS.get(table, ()):
+        try:
+            json.loads(row.get(col) or "null")
+        except (ValueError, TypeError) as exc:
+            what = f"cell {str(row.get('key'))[:16]}" if table == "cells" else f"run {row.get('id')}"
+            raise damaged(path, f"{what}: its {col} is not valid JSON ({exc})") from exc
 
 
 def _row(r: sqlite3.Row) -> CellRow:
