@@ -569,12 +569,10 @@ SNAPSHOT_MAX_BYTES = 512 * 1024**2  # larger finished stores are read through SQ
 
 
 def values_checksum(db: sqlite3.Connection, key: str) -> str:
-    """sha256 over what a user reads of a cell: its identity, info and truncation flag, and every
-    metrics row, as SQLite returns them (:meth:`Store.finish_cell` records it, :meth:`Store.verify`
-    compares)."""
-    cell = db.execute(
-        "SELECT key, model, preset, dataset, task, seed, info, truncated FROM cells WHERE key=?", (key,)
-    ).fetchone()
+    """sha256 over the numbers a user reads of a cell: every metrics row and the cell's info (with
+    its key), as SQLite returns them (:meth:`Store.finish_cell` records it, :meth:`Store.verify`
+    compares). The cell's labels (model, dataset, ...) and its truncation flag are not covered."""
+    cell = db.execute("SELECT key, info FROM cells WHERE key=?", (key,)).fetchone()
     rows = db.execute(
         "SELECT name, split, mode, value, std, unit, n, version, note FROM metrics WHERE cell_key=?"
         " ORDER BY name, split, mode",
