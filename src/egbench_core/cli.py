@@ -273,16 +273,19 @@ def run(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         runner.close()
-    _show_run(store, summary, tasks_run={c.task for c in cells})
+    _show_run(store, summary, tasks_run={c.task for c in cells}, metrics=cat.metrics.values())
     if summary.failed or summary.failed_kept or summary.infra_failed:
         raise typer.Exit(EXIT_FAILED)
 
 
-def _show_run(store, summary, tasks_run: set[str]) -> None:
-    from .report import TABLES, leaderboard
+def _show_run(store, summary, tasks_run: set[str], metrics) -> None:
+    from .report import TABLES, leaderboard, metric_tables
 
-    _show_leaderboard(leaderboard(store, columns=TABLES["static"]), "static errors and cost", not_run=False)
-    sim = leaderboard(store, columns=TABLES["stability"] + TABLES["structure"][:2] + TABLES["dynamics"])
+    tables = metric_tables(metrics)  # the columns of every installed metric, built-in and plugin
+    static = leaderboard(store, columns=tables["static"], train_frames=True)
+    _show_leaderboard(static, "static errors and cost", not_run=False)
+    structure = tuple(c for c in tables["structure"] if c not in TABLES["structure"][2:])  # not WF no sqrt
+    sim = leaderboard(store, columns=tables["stability"] + structure + tables["dynamics"])
     _show_leaderboard(sim, "forward MD", not_run=False, notes=False)
     _show_calibrations(store)
     for line in summary.recomputed:
@@ -382,6 +385,7 @@ def report(
     from .report import (
         TABLES,
         leaderboard,
+        metric_tables,
         provenance_tables,
         rank_markdown,
         rank_stability,
@@ -431,7 +435,7 @@ def report(
         ui.raw(to_json(store, task))
         return
     if format == "html":
-        _write_html(store, out_dir or store.root / "report", task)
+        _write_html(store, out_dir or store.root / "report", task, metric_tables(_catalog().metrics.values()))
         return
     if plots:
         from .plots import make_plots
@@ -467,7 +471,8 @@ def report(
         for note in cmp.notes:
             ui.err_console.print(f"[yellow]warning:[/yellow] {note}", markup=True, highlight=False)
         return
-    lb = leaderboard(store, task, columns=TABLES[table])
+    tables = metric_tables(_catalog().metrics.values())  # the columns of every installed metric, plugins' too
+    lb = leaderboard(store, task, columns=tables[table], train_frames=table == "static")
     if format == "table":
         _show_leaderboard(lb, table)
         if table == "dynamics":
@@ -481,13 +486,13 @@ def report(
         ui.raw(to_csv(lb))
 
 
-def _write_html(store, out_dir: Path, task: str | None) -> None:
+def _write_html(store, out_dir: Path, task: str | None, tables) -> None:
     try:
         from .html.write import ReportFolderError, write_report
     except ImportError as exc:  # plotly is a core dependency; an environment may still lack it
         raise _fail(f"--format html needs the plotly package ({exc}): pip install 'plotly>=5.20'", EXIT_FAILED) from exc
     try:
-        index = write_report(store, out_dir, task)
+        index = write_report(store, out_dir, task, tables)
     except ReportFolderError as exc:
         raise _fail(str(exc)) from exc
     except OSError as exc:

@@ -3,8 +3,9 @@
 Columns come from the metrics' declarations (``ValueSpec.shown``: table, order, header, unit
 printed, digits, mode, split; the scale follows from the stored and printed units) and carry the
 value's direction (``better``) and meaning. ``TABLES`` holds those of the built-in metrics
-(``default_plugins/declared_metrics.py``); :func:`report_tables` builds the same from any
-declarations. Rendering to markdown and csv lives here; the rich table is drawn by ``console.py``.
+(``default_plugins/declared_metrics.py``); :func:`metric_tables` builds them from every installed
+metric, built-in and plugin (``catalog.metrics``): what ``egbench report`` shows in every format.
+Rendering to markdown and csv lives here; the rich table is drawn by ``console.py``.
 
 What a cell of a table says:
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import math
 import time
 from collections import defaultdict
@@ -39,9 +41,11 @@ from typing import Any
 import numpy as np
 
 from .default_plugins.declared_metrics import BUILTIN_VALUES, FORCE_MAE
-from .interfaces import REPORT_TABLES, ValueSpec, unit_scale
+from .interfaces import REPORT_TABLES, MetricSpec, ValueSpec, unit_scale
 from .not_run import counts_by_status, group_not_run
 from .store import LEASE_S, CellRow, Store, owner_alive
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,9 +61,10 @@ class Column:
     unit: str = ""  # the unit printed
 
 
-def report_tables(values: Iterable[ValueSpec]) -> dict[str, tuple[Column, ...]]:
+def report_tables(values: Iterable[ValueSpec], strict: bool = True) -> dict[str, tuple[Column, ...]]:
     """The leaderboard tables (REPORT_TABLES) of the columns that ``values`` declare, each table in
-    the declared order (two columns of one table may not share an order)."""
+    the declared order. Two columns of one table may not share an order: ``strict`` raises
+    ValueError; otherwise the later one is placed after the earlier, with a warning."""
     placed: dict[str, list[tuple[int, Column]]] = {t: [] for t in REPORT_TABLES}
     for v in values:
         for s in v.shown:
@@ -67,10 +72,50 @@ def report_tables(values: Iterable[ValueSpec]) -> dict[str, tuple[Column, ...]]:
             col = Column(
                 s.header, v.id, s.split, unit_scale(v.unit, shown), s.digits, s.mode, v.better, v.description, shown
             )
-            if any(o == s.order for o, _ in placed[s.table]):
-                raise ValueError(f"table {s.table!r}: two columns at order {s.order} ({s.header!r})")
+            taken = next((c for o, c in placed[s.table] if o == s.order), None)
+            if taken is not None:
+                if strict:
+                    raise ValueError(f"table {s.table!r}: two columns at order {s.order} ({s.header!r})")
+                log.warning(
+                    "report table %s: columns %r (value %s) and %r (value %s) are both declared at order %d; "
+                    "%r is shown after %r",
+                    s.table,
+                    taken.header,
+                    taken.metric,
+                    s.header,
+                    v.id,
+                    s.order,
+                    s.header,
+                    taken.header,
+                )
             placed[s.table].append((s.order, col))
+    # a stable sort: columns sharing an order stay in the order they were declared
     return {t: tuple(c for _, c in sorted(cols, key=lambda oc: oc[0])) for t, cols in placed.items()}
+
+
+def metric_tables(metrics: Iterable[MetricSpec]) -> dict[str, tuple[Column, ...]]:
+    """The leaderboard tables of ``metrics`` (every installed metric: ``catalog.metrics.values()``,
+    built-in and plugin), each column from a declared value's ``Shown``, ordered by ``Shown.order``.
+    A value id that several metrics declare is shown once: by the first declaration with columns
+    (``ev``: dynamics' columns, not oracle's undisplayed one); another declaration with different
+    columns is named in a warning and not shown. A column at an order another column of its table
+    already holds comes after it, with a warning. For the built-in metrics this is ``TABLES``."""
+    values: dict[str, tuple[str, ValueSpec]] = {}  # value id -> (metric, declaration)
+    for m in metrics:
+        for v in m.values:
+            seen = values.get(v.id)
+            if seen is None or (v.shown and not seen[1].shown):
+                values[v.id] = (m.name, v)
+            elif v.shown and v.shown != seen[1].shown:
+                log.warning(
+                    "metric %s declares value %s, which metric %s declares with other report columns; "
+                    "the report shows %s's columns of it",
+                    m.name,
+                    v.id,
+                    seen[0],
+                    seen[0],
+                )
+    return report_tables((v for _, v in values.values()), strict=False)
 
 
 # Layouts of the paper's tables: 1 (static errors, with cost), 2 (structure), 3 (dynamics), + stability.
@@ -199,11 +244,22 @@ def running_reason(cell: CellRow, now: float | None = None) -> str:
     return f"stale: owner process gone ({who}); the next `egbench run` recomputes it"
 
 
-def leaderboard(store: Store, task: str | None = None, columns=COLUMNS, verify: bool = True) -> Leaderboard:
+def leaderboard(
+    store: Store,
+    task: str | None = None,
+    columns: tuple[Column, ...] = COLUMNS,
+    verify: bool = True,
+    train_frames: bool | None = None,
+) -> Leaderboard:
+    """One row per model × dataset × task showing ``columns`` (a table of :func:`metric_tables`, or
+    ``TABLES``). ``train_frames``: add the "train frames" column after the key columns (the static
+    table's; default: when ``columns`` is the built-in ``TABLES["static"]``)."""
+    if train_frames is None:
+        train_frames = columns is TABLES["static"]
     cells, hidden = latest_cells(store, task)
     lb = Leaderboard(
         headers=["model", "dataset", "task", "test split", "seeds"]
-        + (["train frames"] if columns is TABLES["static"] else [])
+        + (["train frames"] if train_frames else [])
         + [c.header for c in columns],
         rows=[],
     )
@@ -229,7 +285,7 @@ def leaderboard(store: Store, task: str | None = None, columns=COLUMNS, verify: 
         metrics = [store.metrics(c.key) for c in group]
         first = first_eval_split(group[0], metrics[0])
         row = [label + (f" {marks}" if marks else ""), dataset, task_, first, ",".join(str(c.seed) for c in group)]
-        if columns is TABLES["static"]:
+        if train_frames:
             row.append(_train_frames(group[0].info))
         for col in columns:
             split = first if col.split is None else col.split

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..default_plugins.declared_metrics import MD_COST, TRAIN_COST
 from ..report import MARKS, MODE_ORDER, TABLES, Column, cell_mode
 from ..report_compare import LAYOUTS as COMPARE_LAYOUTS
 from ..report_compare import MARKS as PAPER_MARKS
@@ -28,28 +29,43 @@ class Layout:
     columns: tuple[Column, ...]
 
 
-LAYOUTS = (
-    Layout("static", "Static errors", "paper Table 1", TABLES["static"][:4]),
-    Layout("structure", "Structure", "paper Table 2", TABLES["structure"]),
-    Layout(
-        "dynamics",
-        "Dynamics",
-        "paper Table 3 (oracle errors first, then EV/FV)",
-        pick_columns(
-            "dynamics",
-            ("md_force_mae", "oracle"),
-            ("md_force_drift", "oracle"),
-            ("md_energy_mae_per_atom", "oracle"),
-            ("aligned_force_mae", "aligned"),
-            ("ev", "oracle"),
-            ("fv", "oracle"),
-            ("ev", "aligned"),
-            ("fv", "aligned"),
-        ),
-    ),
-    Layout("stability", "Stability", "no paper table", TABLES["stability"]),
-    Layout("cost", "Cost", "paper Table 4 (measured on the machine that ran the cell)", TABLES["static"][4:]),
+COST_VALUES = frozenset(v.id for v in (*TRAIN_COST, *MD_COST))  # the static table's columns on the Cost board
+DYNAMICS = pick_columns(
+    "dynamics",
+    ("md_force_mae", "oracle"),
+    ("md_force_drift", "oracle"),
+    ("md_energy_mae_per_atom", "oracle"),
+    ("aligned_force_mae", "aligned"),
+    ("ev", "oracle"),
+    ("fv", "oracle"),
+    ("ev", "aligned"),
+    ("fv", "aligned"),
 )
+
+
+def layouts(tables: dict[str, tuple[Column, ...]] = TABLES) -> tuple[Layout, ...]:
+    """The Overview's boards over ``tables`` (:func:`~egbench_core.report.metric_tables` of the
+    installed metrics: built-in and plugin columns), each table's columns by their declared order,
+    except: the static table's cost columns (``COST_VALUES``) make the Cost board, its others the
+    Static errors board; the built-in dynamics columns follow the article's Table 3, a plugin's
+    dynamics columns come after them."""
+    static = tables["static"]
+    dynamics = DYNAMICS + tuple(c for c in tables["dynamics"] if c not in TABLES["dynamics"])
+    return (
+        Layout("static", "Static errors", "paper Table 1", tuple(c for c in static if c.metric not in COST_VALUES)),
+        Layout("structure", "Structure", "paper Table 2", tables["structure"]),
+        Layout("dynamics", "Dynamics", "paper Table 3 (oracle errors first, then EV/FV)", dynamics),
+        Layout("stability", "Stability", "no paper table", tables["stability"]),
+        Layout(
+            "cost",
+            "Cost",
+            "paper Table 4 (measured on the machine that ran the cell)",
+            tuple(c for c in static if c.metric in COST_VALUES),
+        ),
+    )
+
+
+LAYOUTS = layouts()  # the built-in metrics' boards
 STATE_TEXT = {"n/a": "not applicable", "error": "the metric failed", "—": "nothing stored (e.g. no MD in this task)"}
 
 
@@ -199,5 +215,6 @@ def _mark_best(columns: tuple[Column, ...], rows: list[Row]) -> None:
                 c.best = c.number == best
 
 
-def boards(groups, not_done, paper) -> list[Board]:
-    return [board(layout, groups, not_done, paper) for layout in LAYOUTS]
+def boards(groups, not_done, paper, tables: dict[str, tuple[Column, ...]] = TABLES) -> list[Board]:
+    """One board per layout of ``tables`` (:func:`layouts`; default: the built-in metrics' columns)."""
+    return [board(layout, groups, not_done, paper) for layout in layouts(tables)]

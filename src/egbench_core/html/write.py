@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from ..not_run import group_not_run
-from ..report import code_warnings, latest_cells
+from ..report import TABLES, Column, code_warnings, latest_cells
 from ..store import Store
 from .cells import by_dataset, collect
 from .figures import colours, figures
@@ -61,9 +61,12 @@ def _prepare(out: Path) -> None:
     (out / "assets").mkdir(parents=True, exist_ok=True)
 
 
-def write_report(store: Store, out: Path, task: str | None = None) -> Path:
+def write_report(
+    store: Store, out: Path, task: str | None = None, tables: dict[str, tuple[Column, ...]] = TABLES
+) -> Path:
     """Render the store (the cells of ``task`` only, if given) into ``out``; returns the path of
-    ``index.html``."""
+    ``index.html``. ``tables``: the leaderboards' columns, :func:`~egbench_core.report.metric_tables`
+    of the installed metrics (``egbench report`` passes them; default: the built-in metrics')."""
     import plotly.offline
 
     out = Path(out)
@@ -88,7 +91,7 @@ def write_report(store: Store, out: Path, task: str | None = None) -> Path:
     )
     not_run = group_not_run([[f"{c.model} [{c.preset}]", c.dataset, c.task, c.status, c.reason] for c in not_done])
     notes = code_warnings([c for g in groups.values() for c in g.cells])
-    files["index.html"] = overview(site, boards(groups, not_done, paper_values(store)), not_run, summary, notes)
+    files["index.html"] = overview(site, boards(groups, not_done, paper_values(store), tables), not_run, summary, notes)
     files["ood.html"] = ood_page(site, ood_tables(groups))
     palette = colours([g.label for g in groups.values()])
     for dataset, tasks in per_dataset.items():
