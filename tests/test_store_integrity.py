@@ -92,12 +92,11 @@ def test_damaged_store_is_refused_in_one_line_and_nothing_counts_as_cached(toy_s
     data[half : half + 8192] = random.Random(21).randbytes(8192)  # the metrics' pages
     db.write_bytes(bytes(data))
     before = _folder_state(finished_store)
-    for fmt in ("table", "json"):
-        res = _egbench(toy_site, "report", "--out", str(finished_store), "--format", fmt)
-        assert res.returncode == 2 and res.stdout == "", (res.returncode, res.stdout[-2000:])
-        line = _one_error_line(res)
-        assert f"{db} is damaged" in line and f"mv {db} {db}.damaged" in line and "can be recomputed" in line
-        assert _folder_state(finished_store) == before  # refused untouched: no byte, no -wal, no -shm
+    res = _egbench(toy_site, "report", "--out", str(finished_store))
+    assert res.returncode == 2 and res.stdout == "", (res.returncode, res.stdout[-2000:])
+    line = _one_error_line(res)
+    assert f"{db} is damaged" in line and f"mv {db} {db}.damaged" in line and "can be recomputed" in line
+    assert _folder_state(finished_store) == before  # refused untouched: no byte, no -wal, no -shm
     res = _egbench(toy_site, "run", *SMOKE, "--out", str(finished_store))
     assert res.returncode == 2, res.stderr[-3000:]
     assert f"{db} is damaged" in _one_error_line(res)
@@ -132,8 +131,6 @@ def test_edited_metric_value_is_marked_and_recomputed(toy_site, finished_store):
     assert "recomputed" in run.stderr and "checksum differs" in run.stderr
     records = _json_records(toy_site, finished_store)
     assert _force_mae(records) == pytest.approx(original, rel=1e-9) and {r["integrity"] for r in records} == {"ok"}
-    report = _egbench(toy_site, "report", "--out", str(finished_store), "--format", "markdown")
-    assert "| toy-pair [smoke] |" in report.stdout and "altered" not in report.stdout + report.stderr
 
 
 def test_store_without_checksums_is_read_as_not_recorded_and_migrated(toy_site, finished_store):
@@ -230,48 +227,61 @@ def _fill(folder: Path, leave: int) -> None:
         os.close(fd)
 
 
-def test_full_disk_says_one_line_releases_the_cell_and_loses_nothing(toy_site, emt_env, finished_store, tmp_path):
-    # while writing artifacts: room for the store, not for the cell's files
-    small = _tmpfs(tmp_path / "small", "160k")
+def _stored(out: Path) -> tuple[dict[int, str], dict[str, list[dict]]]:
+    """Each seed's status, and every done cell's metrics, as the store holds them."""
+    store = Store.open_readonly(out)
     try:
-        out = small / "out"
-        res = _egbench(toy_site, "run", *SMOKE, "--out", str(out))
-        assert res.returncode == 1, res.stderr[-3000:]
-        line = _one_error_line(res)
-        assert re.match(rf"error: disk full: {out} has [0-9.]+ (B|KiB) free \(", line), line
-        assert "released (interrupted), its attempt folder removed" in line
-        con = sqlite3.connect(f"file:{out}/egbench.sqlite?mode=ro", uri=True)
-        assert con.execute("SELECT status, reason, owner FROM cells").fetchall() == [
-            ("interrupted", "disk full; recomputed next run", None)
-        ]
-        con.close()
-        assert list((out / "artifacts").iterdir()) == [out / "artifacts" / ".tmp"]
-        assert not list((out / "artifacts" / ".tmp").iterdir())
+        cells = store.cells()
+        return {c.seed: c.status for c in cells}, {c.key: store.metrics(c.key) for c in cells if c.status == "done"}
     finally:
-        subprocess.run(["umount", "--lazy", str(small)], check=True)
-    # while claiming a new cell: a store with a done cell on a disk with 48 KiB left (enough for SQLite's
-    # -shm and the run's record, not for the claim, here; whichever write meets the full disk, the same holds)
+        store.close()
+
+
+def test_full_disk_says_one_line_releases_the_cell_and_loses_nothing(toy_site, emt_env, finished_store, tmp_path):
+    """A store with a done cell (seed 0) on a small disk; `run --seeds 0,1` computes seed 1."""
     disk = _tmpfs(tmp_path / "disk", "2m")
     try:
         out = disk / "out"
         shutil.copytree(finished_store, out)
-        store = Store.open_readonly(out)
-        kept = {c.key: store.metrics(c.key) for c in store.cells()}  # what is stored
-        store.close()
+        _, kept = _stored(out)
+        # the disk fills up (another process) while the cell computes: not a byte left
+        proc = subprocess.Popen(
+            toy_site.egbench + ["run", *SMOKE, "--seeds", "0,1", "--out", str(out)],
+            env=_env(toy_site),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        t0 = time.time()
+        while not _running(out):
+            assert proc.poll() is None and time.time() - t0 < 120, "the run never claimed its cell"
+            time.sleep(0.05)
+        _fill(disk, leave=0)
+        stdout, stderr = proc.communicate(timeout=300)
+        res = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+        assert res.returncode == 1, res.stderr[-3000:]
+        line = _one_error_line(res)
+        assert re.match(rf"error: disk full: {out} has [0-9.]+ (B|KiB) free \(", line), line
+        assert "released (interrupted), its attempt folder removed" in line and "free some space" in line
+        seeds, done = _stored(out)
+        assert seeds == {0: "done", 1: "interrupted"} and done == kept  # released, and nothing stored lost
+        assert not list((out / "artifacts" / ".tmp").iterdir())
+        assert len(list((out / "artifacts").iterdir())) == 2  # .tmp and the done cell's folder
+        # space again: the next run recomputes the released cell and keeps the done one
+        (disk / "filler").unlink()
+        again = _egbench(toy_site, "run", *SMOKE, "--seeds", "0,1", "--out", str(out))
+        assert again.returncode == 0 and _summary(again.stdout) == (1, 1), again.stderr[-3000:]
+        # a full disk when the run claims a cell (48 KiB left: room for SQLite's -shm and the run's
+        # record, not for the claim, here; whichever write meets the full disk, the same holds)
+        seeds, kept = _stored(out)
         _fill(disk, leave=48 * 1024)
-        res = _egbench(toy_site, "run", *SMOKE, "--seeds", "0,1", "--out", str(out))
+        res = _egbench(toy_site, "run", *SMOKE, "--seeds", "0,1,2", "--out", str(out))
         assert res.returncode == 1, res.stderr[-3000:]
         line = _one_error_line(res)
         assert re.match(rf"error: disk full: {out} has [0-9.]+ (B|KiB) free \(.+\); .*free some space", line), line
-        store = Store.open_readonly(out)
-        seeds = {c.seed: c.status for c in store.cells()}
-        assert seeds[0] == "done" and seeds.get(1, "interrupted") == "interrupted"  # nothing left running
-        assert {k: store.metrics(k) for k in kept} == kept and store.verify(next(iter(kept))) == []  # nothing lost
-        store.close()
+        after, done = _stored(out)
+        assert after.pop(2, "interrupted") == "interrupted" and after == seeds and done == kept
         assert not list((out / "artifacts" / ".tmp").glob("*"))
-        (disk / "filler").unlink()  # space again: the run goes on where it stopped
-        again = _egbench(toy_site, "run", *SMOKE, "--seeds", "0,1", "--out", str(out))
-        assert again.returncode == 0 and _summary(again.stdout) == (1, 1), again.stderr[-3000:]
     finally:
         subprocess.run(["umount", "--lazy", str(disk)], check=True)
 

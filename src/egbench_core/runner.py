@@ -299,11 +299,9 @@ def _release(store: Store, cell: Cell, run_id: int, owner: str, t0: float, reaso
 
 def _disk_full(exc: BaseException, store: Store) -> bool:
     """Whether a cell failed because the results folder's disk is full: an ENOSPC (or SQLite's
-    "disk is full") in the exception's chain, or a failed write (torch.save says only "file write
-    failed") while the disk has no space left."""
-    if is_disk_full(exc) or "No space left on device" in str(exc):
-        return True
-    return "write failed" in str(exc) and little_space_left(store.root)
+    "disk is full") in the exception's chain, or any error while the disk has (almost) no space
+    left (torch.save says only "file write failed" or "basic_ios::clear: iostream error")."""
+    return is_disk_full(exc) or "No space left on device" in str(exc) or little_space_left(store.root)
 
 
 def _full(store: Store, cell: Cell, run_id: int, owner: str, t0: float, exc: BaseException) -> StoreFull:

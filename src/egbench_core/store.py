@@ -52,6 +52,10 @@ SCHEMA_VERSION = 3
 DB_NAME = "egbench.sqlite"
 LEASE_S = 90.0  # a claim without a heartbeat for this long is stale
 HEARTBEAT_S = 10.0  # how often a running cell's owner renews its claim
+# Space kept in the results folder by `egbench run`, given up on a full disk to record the release of
+# the cells in flight (a few SQLite pages are enough; a disk that cannot hold it has no reserve).
+RESERVE_NAME = ".egbench-reserve"
+RESERVE_BYTES = 256 * 1024
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS runs(
@@ -174,6 +178,22 @@ def _guarded(fn: Callable[Concatenate[Store, _P], _R]) -> Callable[Concatenate[S
     return wrapper
 
 
+def _with_reserve(fn: Callable[Concatenate[Store, _P], _R]) -> Callable[Concatenate[Store, _P], _R]:
+    """A write that meets a full disk gives up the results folder's reserve (:data:`RESERVE_NAME`)
+    and is tried once more: a cell is released (``interrupted``) even on a disk with no byte left."""
+
+    @functools.wraps(fn)
+    def wrapper(self: Store, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return fn(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            if not (is_disk_full(exc) or little_space_left(self.root)) or not self.drop_reserve():
+                raise
+            return fn(self, *args, **kwargs)
+
+    return wrapper
+
+
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
@@ -261,8 +281,30 @@ class Store:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 self._open_for_writing()
+                self._make_reserve()
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _make_reserve(self) -> None:
+        """Write the reserve file (:data:`RESERVE_NAME`) unless it is there; no room for it: none."""
+        path = self.root / RESERVE_NAME
+        if path.exists() and path.stat().st_size == RESERVE_BYTES:
+            return
+        try:
+            with open(path, "wb") as fh:  # real bytes: a sparse file would reserve nothing
+                fh.write(b"\0" * RESERVE_BYTES)
+        except OSError as exc:
+            path.unlink(missing_ok=True)
+            log.debug("no reserve in %s: %s", self.root, exc)
+
+    def drop_reserve(self) -> bool:
+        """Give up the reserve to let a write through on a full disk; whether there was one."""
+        path = self.root / RESERVE_NAME
+        if not path.exists():
+            return False
+        path.unlink()
+        log.info("disk full under %s: its %d KiB reserve given up", self.root, RESERVE_BYTES // 1024)
+        return True
 
     @_guarded
     def _open_for_writing(self) -> None:
@@ -431,6 +473,7 @@ class Store:
         return Claim("claimed")
 
     @_guarded
+    @_with_reserve
     def mark(
         self,
         key: str,
