@@ -80,13 +80,13 @@ def test_model_as_its_own_oracle_gives_zero_violation(emt_data_dir, toy, tmp_pat
         def oracle(self):
             return EgbenchCalculator(holder["pot"])
 
-    orig_train = __import__("egbench_core.execute", fromlist=["train"]).train
+    orig_train = __import__("egbench_core.stage_train", fromlist=["train"]).train
 
     def train_and_keep(pot, *a, **k):
         holder["pot"] = pot
         return orig_train(pot, *a, **k)
 
-    monkeypatch.setattr("egbench_core.execute.train", train_and_keep)
+    monkeypatch.setattr("egbench_core.stage_train.train", train_and_keep)
     art = tmp_path / "art"
     art.mkdir()
     job = ModelJob(cell, inputs, proto, art, Execution(threads=torch.get_num_threads()))

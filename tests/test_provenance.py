@@ -6,11 +6,11 @@ from __future__ import annotations
 import importlib
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from egbench_core import code_paths
 from egbench_core.cli import app
 from egbench_core.interfaces import stable_hash
 from egbench_core.plugins import load_catalog
@@ -48,15 +48,28 @@ def test_cell_key_hashes_every_input_that_changes_numbers(edited_plugin):
     path, load = edited_plugin
     (cell,) = plan_cells(load(), "toy-pair", "acac", preset="smoke", seed=3)
     p = cell.provenance
-    assert cell.key == stable_hash(p)
-    core = Path(importlib.import_module("egbench_core").__file__).parent
-    assert p["core"]["dist"] == "egbench-core" and p["core"]["source"] == source_hash(core)
+    assert cell.key == stable_hash({**p, "stage_keys": cell.stages})
+    assert cell.stages == {kind: stable_hash(p["stages"][kind]) for kind in ("train", "simulate")}
+    # core's code by path (stages.md): the scoring path in the cell's key, training and MD in the stages'
+    assert p["score_code"] == {**code_paths.stage_code("score"), "path": "score"} and "core" not in p
+    train, sim = p["stages"]["train"], p["stages"]["simulate"]
+    assert train["code"]["train"]["source"] == code_paths.code_hash("train")
+    assert (
+        sim["code"]["simulate"]["source"] == code_paths.code_hash("simulate") and sim["train"] == cell.stages["train"]
+    )
+    assert train["model"]["code"]["source"] == source_hash(path) and (train["seed"], train["precision"]) == (
+        3,
+        "float32",
+    )
     assert p["model"]["code"]["source"] == source_hash(path) and p["model"]["version"] == "1"
     assert p["preset"]["resolved"]["train"]["epochs"] == 3  # the resolved preset, not just its name
     fp = p["data"]["acac"]["fingerprint"]
     assert any("units=energy=eV" in v and "format=extxyz" in v for v in fp.values())
     assert p["task"]["id"] == "standard" and p["task"]["plan"]["train_split"] == "train"
-    assert p["metrics"]["energy_mae"]["version"] == "1" and p["metrics"]["stability"]["code"] == "core"
+    assert p["metrics"]["energy_mae"]["version"] == "1"
+    stability = p["metrics"]["stability"]["code"]  # a built-in metric: the closure of its module
+    assert stability == {"module": stability["module"], "source": code_paths.module_code(stability["module"])}
+    assert sim["observers"]["stability"] == p["metrics"]["stability"]  # it watches the MD: in simulate's key
     assert (p["seed"], p["device"], p["precision"]) == (3, "cpu", "float32")
     assert p["protocol_preset"]["name"] == "smoke"
 

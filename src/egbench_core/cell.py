@@ -31,6 +31,7 @@ class Cell:
     skip_reason: str = ""
     key: str = ""
     provenance: dict[str, Any] = field(default_factory=dict)  # what the key hashes, readable
+    stages: dict[str, str] = field(default_factory=dict)  # stage kind -> its key (train, simulate)
 
     @property
     def label(self) -> str:
@@ -47,6 +48,7 @@ class Cell:
             "skip_reason": self.skip_reason,
             "key": self.key,
             "provenance": self.provenance,
+            "stages": self.stages,
         }
 
     @classmethod
@@ -61,6 +63,7 @@ class Cell:
             d.get("skip_reason", ""),
             d.get("key", ""),
             d.get("provenance") or {},
+            d.get("stages") or {},
         )
 
 

@@ -300,6 +300,10 @@ def _show_run(store, summary, tasks_run: set[str], metrics) -> None:
         parts.append(f"{summary.busy} running in another process")
     parts.append(f"{summary.skipped} skipped")
     ui.console.print(f"run {summary.run_id}: {', '.join(parts)} — results in {store.root}")
+    if summary.stages is not None and summary.stages.counts:
+        from .stage_runner import summary_line
+
+        ui.console.print(f"stages: {summary_line(summary.stages.counts)}", markup=False, highlight=False)
     ui.console.print(
         f"HTML report (leaderboards, OOD, plots per dataset, provenance): egbench report --out "
         f"{store.root} --format html  → {store.root / 'report' / 'index.html'}",
@@ -347,6 +351,68 @@ def _show_leaderboard(lb, title: str, not_run: bool = True, notes: bool = True) 
             ui.err_console.print(f"[yellow]warning:[/yellow] {note}", markup=True, highlight=False)
     if lb.not_run and not_run:
         _show_not_run(lb)
+
+
+@app.command()
+def score(
+    out: Path = typer.Option(Path("egbench-results"), help="results folder (SQLite store + artifacts)"),
+    threads: int = typer.Option(1, help="torch threads"),
+) -> None:
+    """Re-score the stored cells for metrics that are new or changed (a metric plugin installed,
+    a metric's version or code changed), from their stored stages: no training, no MD."""
+    import signal
+
+    from .report import latest_cells
+    from .rescore import plan_rescoring
+    from .runner import run_cells
+    from .store import Store, StoreError, StoreFull
+
+    if threads < 1:
+        raise _fail(f"--threads {threads}: expected a positive number of torch threads (e.g. 1)")
+    cat = _catalog()
+    try:
+        if not (Path(out) / "egbench.sqlite").exists():
+            raise StoreError(f"no results store in {out} (run `egbench run --out {out}` first)")
+        store = Store(out)
+        rows = [c for c in latest_cells(store)[0] if c.status == "done"]
+        todo = plan_rescoring(cat, store, rows)
+    except _user_error_types() as exc:
+        raise _fail(str(exc), EXIT_FAILED if isinstance(exc, StoreFull) else EXIT_USAGE) from exc
+    for label, why in todo.blocked:
+        ui.err_console.print(f"[yellow]not re-scored[/yellow] {label}: {why}", highlight=False, soft_wrap=True)
+    if not todo.cells:
+        ui.console.print(
+            f"nothing to re-score: {todo.current} cell(s) already scored with the installed metrics"
+            + (f", {len(todo.blocked)} cannot be re-scored here (above)" if todo.blocked else ""),
+            markup=False,
+            highlight=False,
+        )
+        return
+    import torch
+
+    torch.set_num_threads(threads)
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with ui.RunProgress(len(todo.cells), _VERBOSE["level"]) as progress:
+            summary = run_cells(todo.cells, cat, store, sys.argv, progress)
+    except KeyboardInterrupt as exc:
+        what = getattr(exc, "signal", "SIGINT")
+        raise _fail(f"interrupted by {what}: the cells re-scored so far are kept", EXIT_INTERRUPTED) from exc
+    except StoreError as exc:
+        raise _fail(str(exc), EXIT_FAILED if isinstance(exc, StoreFull) else EXIT_USAGE) from exc
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    for label, what in todo.changed.items():
+        ui.console.print(f"re-scored {label}: {', '.join(what)}", markup=False, highlight=False, soft_wrap=True)
+    line = f"score: {summary.done} cell(s) re-scored, {summary.failed} failed"
+    if summary.stages is not None and summary.stages.counts:
+        from .stage_runner import summary_line
+
+        line += f" — stages: {summary_line(summary.stages.counts)}"
+    ui.console.print(line, markup=False, highlight=False)
+    if summary.failed:
+        raise typer.Exit(EXIT_FAILED)
 
 
 @app.command()

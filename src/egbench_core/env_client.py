@@ -52,6 +52,7 @@ def run_in_environment(
         "cell": cell.to_dict(),
         "proto": job.proto.to_dict(),
         "execution": job.execution.to_dict(),
+        "train_from": str(job.train_from) if job.train_from is not None else None,  # a done training
     }
     (art_dir / "request.json").write_text(json.dumps(request))
     cmd = [str(python), "-m", "egbench_core.worker", "run", str(art_dir / "request.json")]

@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,7 @@ class Job:
     proto: dict[str, Any]
     execution: dict[str, Any]
     priority: float = 0.0
+    reuse: dict[str, str] = field(default_factory=dict)  # stage kind -> folder of its done stage
 
 
 class Done:
@@ -94,12 +95,13 @@ class LocalExecutor:
                 ProtocolPreset(**job.proto),
                 progress,
                 Execution(**job.execution),
+                job.reuse,
             )
         except Exception as exc:  # noqa: BLE001 - the runner records it; KeyboardInterrupt propagates
             return Done(error=exc)
         return Done(result)
 
-    def wait_one(self, handles: Iterable[Done]) -> Done:
+    def wait_one(self, handles: Iterable[Done], timeout: float | None = None) -> Done:
         return next(iter(handles))
 
     def result(self, handle: Done) -> CellResult:
@@ -135,7 +137,13 @@ def run_job(job: Job) -> CellResult:
         execution = Execution(**job.execution)
         torch.set_num_threads(execution.threads)
         result = execute_cell(
-            cell, catalog(), Path(job.scratch), ProtocolPreset(**job.proto), _WorkerProgress(cell.key), execution
+            cell,
+            catalog(),
+            Path(job.scratch),
+            ProtocolPreset(**job.proto),
+            _WorkerProgress(cell.key),
+            execution,
+            job.reuse,
         )
         result.info["worker"] = {
             "host": socket.gethostname(),
@@ -245,15 +253,18 @@ class DaskExecutor:
         if progress is not None:
             relay(progress, msg.get("event", ""), msg.get("args", []))
 
-    def wait_one(self, handles):
-        """The first of ``handles`` to finish. The wait wakes every :data:`WATCH_S` seconds to keep a
-        SLURM cluster's jobs alive (:class:`~egbench_core.slurm_jobs.SlurmJobs`); on a cluster that
-        can run nothing any more, every handle ends as an infrastructure failure."""
+    def wait_one(self, handles, timeout: float | None = None):
+        """The first of ``handles`` to finish, or None after ``timeout`` seconds (None: no limit).
+        The wait wakes every :data:`WATCH_S` seconds to keep a SLURM cluster's jobs alive
+        (:class:`~egbench_core.slurm_jobs.SlurmJobs`); on a cluster that can run nothing any more,
+        every handle ends as an infrastructure failure."""
         from distributed import wait
 
-        while True:
+        end = None if timeout is None else time.monotonic() + timeout
+        while end is None or time.monotonic() < end:
+            step = WATCH_S if end is None else max(0.1, min(WATCH_S, end - time.monotonic()))
             try:
-                done, _ = wait(list(handles), timeout=WATCH_S, return_when="FIRST_COMPLETED")
+                done, _ = wait(list(handles), timeout=step, return_when="FIRST_COMPLETED")
             except TimeoutError:
                 done = set()
             if done:
@@ -266,6 +277,7 @@ class DaskExecutor:
                 handle = next(iter(handles))
                 self._stranded[handle] = why
                 return handle
+        return None
 
     def result(self, handle) -> CellResult:
         from distributed import KilledWorker

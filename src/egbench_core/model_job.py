@@ -21,3 +21,4 @@ class ModelJob:
     proto: ProtocolPreset
     art_dir: Path  # the cell's attempt folder: checkpoint, predictions and trajectories go there
     execution: Execution
+    train_from: Path | None = None  # a done ``train`` stage's folder: its model is loaded, not trained

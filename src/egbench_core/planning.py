@@ -16,13 +16,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from . import ase_models
+from . import ase_models, stage_keys
 from .cell import Cell
-from .interfaces import SkipCell, stable_hash
+from .interfaces import SkipCell, TaskPlan, stable_hash
 from .protocol import protocol
-from .provenance import core_code, plugin_code
+from .provenance import plugin_code
 
-PROTOCOL_VERSION = "2"  # bump when execute.py changes what a cell computes
+PROTOCOL_VERSION = "3"  # bump when execute.py changes what a cell computes (3: stages)
 
 
 def select(
@@ -113,15 +113,16 @@ def plan_cells(
     t_names = select(
         "task", tasks if tasks is not None else "standard", catalog.tasks, families=True, problems=catalog.problems
     )
+    device_class = device.split(":")[0]
+    paths = stage_keys.core_paths()
+    scoring = metric_provenance(catalog, paths)
+    observers = scoring.pop("observers")
     shared = {
         "protocol": PROTOCOL_VERSION,
-        "core": core_code(),
+        "layout": stage_keys.LAYOUT,
         "protocol_preset": proto.to_dict(),
-        "metrics": {
-            m.name: {"version": m.version, "code": _code_ref(catalog, m.plugin)}
-            for m in sorted(catalog.metrics.values(), key=lambda m: m.name)
-        },
-        "device": device.split(":")[0],
+        **scoring,
+        "device": device_class,
         "md_engine": md_engine,
     }
     data_cache: dict[str, Any] = {}
@@ -138,9 +139,7 @@ def plan_cells(
             ds = catalog.datasets[d]
             for t in t_names:
                 task = catalog.tasks[t]
-                template = Cell(m, preset, d, t, seeds[0])
-                template.skip_reason = _skip_reason(catalog, spec, ds, task, template)
-                plan = template.plan
+                skip_reason, plan = plan_task(catalog, spec, ds, task, preset)
                 train_name = (plan.train_dataset if plan is not None else None) or d
                 data = {
                     name: _data_ref(catalog, name, data_cache)
@@ -149,8 +148,9 @@ def plan_cells(
                 }
                 oracle_ref = _oracle_ref(catalog, ds, oracle, proto) if plan is not None and plan.md else None
                 preset_cfg = spec.presets.get(preset)
+                precision = "calculator" if spec.calculator_backed else dtype or _precision(preset_cfg)
                 for s in seeds:
-                    cell = Cell(m, preset, d, t, s, plan, template.skip_reason)
+                    cell = Cell(m, preset, d, t, s, plan, skip_reason)
                     cell.provenance = {
                         **model_shared,
                         "model": model_prov,
@@ -164,11 +164,60 @@ def plan_cells(
                         },
                         "seed": s,
                         "oracle": oracle_ref,
-                        "precision": "calculator" if spec.calculator_backed else dtype or _precision(preset_cfg),
+                        "precision": precision,
                     }
-                    cell.key = stable_hash(cell.provenance)
+                    if oracle_ref is not None and "none" not in oracle_ref:
+                        cell.provenance["oracle_code"] = paths["oracle"]
+                    if plan is not None and not cell.skip_reason:
+                        train_key, train_prov = stage_keys.train_stage(
+                            model=model_prov,
+                            preset={"name": preset, "resolved": preset_cfg},
+                            mode=spec.mode,
+                            train_data={train_name: data[train_name]},
+                            plan=plan,
+                            proto=proto,
+                            seed=s,
+                            precision=precision,
+                            device=device_class,
+                            paths=paths,
+                        )
+                        sim_key, sim_prov = stage_keys.simulate_stage(
+                            train_key=train_key,
+                            data={d: data[d]},
+                            plan=plan,
+                            proto=proto,
+                            seed=s,
+                            engine=model_shared["md_engine"],
+                            device=device_class,
+                            observers=observers,
+                            paths=paths,
+                        )
+                        cell.stages = {"train": train_key, "simulate": sim_key}
+                        cell.provenance["stages"] = {"train": train_prov, "simulate": sim_prov}
+                    cell.key = cell_key(cell.provenance, cell.stages)
                     cells.append(cell)
     return cells
+
+
+def cell_key(provenance: dict[str, Any], stages: dict[str, str]) -> str:
+    """A cell's key: everything it is computed from (``provenance``) and its stages' keys."""
+    return stable_hash({**provenance, "stage_keys": stages})
+
+
+def metric_provenance(catalog, paths: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the installed metrics put in keys: ``metrics`` (each one's version and code) and
+    ``score_code`` in the cell's, ``observers`` (the metrics that watch the MD) in the simulate
+    stage's."""
+    paths = paths or stage_keys.core_paths()
+    metrics = sorted(catalog.metrics.values(), key=lambda m: m.name)
+    refs = {
+        m.name: {"version": m.version, "code": stage_keys.metric_code(_code_ref(catalog, m.plugin), m)} for m in metrics
+    }
+    return {
+        "metrics": refs,
+        "score_code": paths["score"],
+        "observers": {m.name: refs[m.name] for m in metrics if m.observer},
+    }
 
 
 def _select_models(catalog, models) -> tuple[list[str], dict[str, Any], dict[str, str]]:
@@ -252,46 +301,48 @@ def _fingerprint(ds) -> dict[str, str]:
         return {"error": str(exc)}
 
 
-def _skip_reason(catalog, spec, ds, task, cell: Cell) -> str:
-    if cell.preset not in spec.presets:
-        return f"model {spec.name} has no preset {cell.preset!r} (it has {', '.join(sorted(spec.presets))})"
+def plan_task(catalog, spec, ds, task, preset: str) -> tuple[str, TaskPlan | None]:
+    """Why a cell of ``spec`` × ``ds`` × ``task`` at ``preset`` is skipped (``""``: it runs), and
+    its plan (None where the task does not apply). Pure: every decision about what runs — the
+    split a zero-shot model refits its offsets on included — is in the plan it returns, which
+    execution reads and never re-derives."""
+    if preset not in spec.presets:
+        return f"model {spec.name} has no preset {preset!r} (it has {', '.join(sorted(spec.presets))})", None
     if spec.environment:  # its requirements live in that environment, which pip resolved
         from .envs import EnvironmentError_, get_env
 
         try:
             get_env(spec.environment)
         except EnvironmentError_ as exc:
-            return str(exc)
+            return str(exc), None
     else:
         missing = missing_requirements(spec.requires)
         if missing:
-            return f"missing dependency: {'; '.join(missing)}"
+            return f"missing dependency: {'; '.join(missing)}", None
     if ds.periodic and not spec.capabilities.periodic:
-        return f"model {spec.name} does not support periodic systems and {ds.name} is periodic"
+        return f"model {spec.name} does not support periodic systems and {ds.name} is periodic", None
     try:
-        cell.plan = task.plan(ds)
+        plan = task.plan(ds)
     except SkipCell as exc:
-        return str(exc)
+        return str(exc), None
     if spec.capabilities.max_elements is not None and len(ds.elements) > spec.capabilities.max_elements:
-        return (
+        why = (
             f"{ds.name} has {len(ds.elements)} elements; model {spec.name} supports at most "
             f"{spec.capabilities.max_elements}"
         )
+        return why, plan
     covered = spec.capabilities.elements
     if covered is not None:
         outside = [e for e in ds.elements if _atomic_number(e) not in set(covered)]
         if outside:
-            return (
-                f"model {spec.name} does not cover element{'s' if len(outside) > 1 else ''} "
-                f"{', '.join(outside)} of {ds.name}"
-            )
-    train_ds = catalog.datasets.get(cell.plan.train_dataset or ds.name)
+            s = "s" if len(outside) > 1 else ""
+            return f"model {spec.name} does not cover element{s} {', '.join(outside)} of {ds.name}", plan
+    train_ds = catalog.datasets.get(plan.train_dataset or ds.name)
     if train_ds is None:
-        return f"task {task.name} trains on dataset {cell.plan.train_dataset!r}, which is not installed"
+        return f"task {task.name} trains on dataset {plan.train_dataset!r}, which is not installed", plan
     unseen = sorted(set(ds.elements) - set(train_ds.elements))
     if unseen:
-        return f"elements {', '.join(unseen)} of {ds.name} never occur in the training data ({train_ds.name})"
-    plan = cell.plan
+        return f"elements {', '.join(unseen)} of {ds.name} never occur in the training data ({train_ds.name})", plan
     if spec.mode == "zero-shot" and plan.train_split != plan.val_split:
         # a zero-shot model only refits its energy offsets on the training split: where that file
         # is not obtainable, the validation split (same system, same DFT) serves, and the plan says so
@@ -301,7 +352,7 @@ def _skip_reason(catalog, spec, ds, task, cell: Cell) -> str:
                 f"zero-shot energy offsets refitted on the {plan.val_split!r} split: "
                 f"{train_ds.name}'s {plan.train_split!r} split is not available ({missing_train})"
             )
-            plan = cell.plan = dataclasses.replace(
+            plan = dataclasses.replace(
                 plan, train_split=plan.val_split, note="; ".join(x for x in (plan.note, note) if x)
             )
     needed = {train_ds.name: {plan.train_split, plan.val_split}}
@@ -311,8 +362,8 @@ def _skip_reason(catalog, spec, ds, task, cell: Cell) -> str:
     for d, splits in needed.items():
         why = catalog.datasets[d].unavailable_reason(sorted(splits))
         if why:
-            return f"dataset {d}: {why}; run `egbench fetch {d}` or set EGBENCH_DATA_MIRROR"
-    return ""
+            return f"dataset {d}: {why}; run `egbench fetch {d}` or set EGBENCH_DATA_MIRROR", plan
+    return "", plan
 
 
 def _atomic_number(element) -> int:

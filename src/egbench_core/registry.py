@@ -266,7 +266,7 @@ class Registry:
         opener: Callable[..., Any] | None = {".bz2": bz2.open, ".gz": gzip.open}.get(Path(name).suffix)
         if opener is None:
             return path
-        from .sidecar import sidecar_problem, write_sidecar  # sidecar imports this module
+        from .sidecar import sidecar_problem, write_sidecar
 
         e = self.entry(name)
         out = data_dir() / "decompressed" / name[: -len(Path(name).suffix)]

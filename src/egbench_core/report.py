@@ -426,6 +426,39 @@ def oracle_calibrations(store: Store) -> tuple[list[str], list[list[str]]]:
     return headers, [seen[k] for k in sorted(seen)]
 
 
+def stage_rows(store: Store) -> list[list[str]]:
+    """One row per stage of each done cell (``report --provenance``)."""
+    from .stage_store import StageStore
+
+    tables = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "cell_stages" not in tables:  # a store of the layout before stages
+        return []
+    stages, rows = StageStore(store), []
+    for c in store.cells("done"):
+        for st in stages.of_cell(c.key):
+            prov = st.get("provenance") or {}
+            code = " ".join(f"{k} {v.get('source', '')[:12]}" for k, v in sorted((prov.get("code") or {}).items()))
+            inputs = ", ".join(f"{k}: {v}" for k, v in sorted((prov.get("splits") or {}).items())) or ", ".join(
+                prov.get("eval_splits") or []
+            )
+            took = st.get("duration_s")
+            rows.append(
+                [
+                    f"{c.model} [{c.preset}]",
+                    c.dataset,
+                    c.task,
+                    str(c.seed),
+                    st["kind"],
+                    st["stage_key"][:16],
+                    "reused" if st["reused"] else "computed",
+                    f"{took:.1f}" if took is not None else "",
+                    code,
+                    inputs,
+                ]
+            )
+    return rows
+
+
 def provenance_tables(store: Store) -> list[tuple[str, list[str], list[list[str]]]]:
     """For ``egbench report --provenance``: per run, the code, the libraries and the machine."""
     runs_rows, code_rows, lib_rows = [], [], []
@@ -484,6 +517,11 @@ def provenance_tables(store: Store) -> list[tuple[str, list[str], list[list[str]
         ),
         ("code per run", ["run", "distribution", "version", "source sha256", "provides"], code_rows),
         ("libraries per run", ["run", "library", "version"], lib_rows),
+        (
+            "stages per cell: key, computed or reused, seconds, core code on the stage's path, inputs",
+            ["model", "dataset", "task", "seed", "stage", "key", "", "s", "code", "inputs"],
+            stage_rows(store),
+        ),
     ]
 
 

@@ -30,6 +30,8 @@ from .planning import parse_seeds, plan_cells, select  # noqa: F401 - re-exporte
 from .progress import RunListener
 from .protocol import protocol
 from .provenance import run_provenance
+from .stage_keys import LAYOUT
+from .stage_runner import RunStages
 from .store import (
     HEARTBEAT_S,
     Store,
@@ -45,6 +47,9 @@ if TYPE_CHECKING:
     from .plugins import Catalog
 
 log = logging.getLogger(__name__)
+
+STAGE_POLL_S = 2.0  # how often a run whose cells all wait for another process's stage looks again
+TRAINED_POLL_S = 2.0  # how often a run with cells waiting for a training in flight looks for it
 
 
 class Interrupted(KeyboardInterrupt):
@@ -67,6 +72,7 @@ class RunSummary:
     busy: int = 0  # running in another process
     recomputed: list[str] = field(default_factory=list)  # done cells whose artifacts were missing/altered
     skip_reasons: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # reason -> cell labels
+    stages: RunStages | None = None  # stages computed and reused, by kind (stage_runner.summary_line)
 
 
 class _Claims:
@@ -115,10 +121,12 @@ class CellProgress:
     """A cell's :class:`~egbench_core.progress.Progress`, addressed to the run's listener with the
     cell attached (``stage`` -> ``cell_stage(cell, ...)``, ...)."""
 
-    def __init__(self, progress: RunListener | None, cell: Cell):
-        self.progress, self.cell = progress, cell
+    def __init__(self, progress: RunListener | None, cell: Cell, stages: RunStages | None = None):
+        self.progress, self.cell, self.stages = progress, cell, stages
 
     def stage(self, name: str) -> None:
+        if name == "evaluate" and self.stages is not None:  # its training is done and written
+            self.stages.trained(self.cell)
         _notify(self.progress, "cell_stage", self.cell, name)
 
     def train_epoch(self, epoch: int, total: int, row: dict[str, float]) -> None:
@@ -147,18 +155,27 @@ def run_cells(
     prov["execution"] = {"executor": executor.name, **execution.to_dict()}
     run_id = store.start_run(argv or sys.argv, prov["machine"], prov)
     summary = RunSummary(run_id)
+    _say_old_layout(store, cells)
     queue = list(cells) if executor.name == "local" else sorted(cells, key=lambda c: -_cost(c, catalog))
     inflight: dict[Any, tuple[Cell, Any, float]] = {}
     submitting: tuple[Cell, Any, float] | None = None
     status = "interrupted"
     with _Claims(store, owner) as claims:
+        stages = summary.stages = RunStages(store, run_id, owner, claims)
         try:
             while queue or inflight:
+                waiting: list[Cell] = []  # their training is being computed (here or by another process)
                 while queue and len(inflight) < executor.slots:
                     cell = queue.pop(0)
+                    if stages.wait_reason(cell) or not stages.take(cell):
+                        waiting.append(cell)
+                        continue
+                    cached_before = summary.cached
                     scratch = _claim(cell, store, run_id, owner, summary, progress, retry_failed)
                     if scratch is None:
+                        stages.cached(cell) if summary.cached > cached_before else stages.release(cell)
                         continue
+                    reuse = stages.plan(cell)
                     claims.add(cell.key)
                     _notify(progress, "cell_started", cell)
                     submitting = (cell, scratch, time.perf_counter())
@@ -168,21 +185,32 @@ def run_cells(
                         protocol(cell.preset).to_dict(),
                         execution.to_dict(),
                         priority=_cost(cell, catalog),
+                        reuse=reuse,
                     )
-                    handle = executor.submit(job, CellProgress(progress, cell))
+                    stages.scratch[cell.key] = scratch
+                    handle = executor.submit(job, CellProgress(progress, cell, stages))
                     inflight[handle] = submitting
                     submitting = None
+                queue[:0] = waiting
                 if not inflight:
+                    if queue:  # every cell left waits for a training another process computes
+                        log.info("%d cell(s) wait for a stage another process computes", len(queue))
+                        time.sleep(STAGE_POLL_S)
                     continue
-                handle = executor.wait_one(inflight)
+                # while cells wait for a training, look every few seconds whether it is written
+                handle = executor.wait_one(inflight, timeout=TRAINED_POLL_S if waiting else None)
+                if handle is None:
+                    stages.register_trained()
+                    continue
                 cell, scratch, t0 = inflight.pop(handle)
                 claims.remove(cell.key)
-                _record(executor, handle, cell, scratch, t0, store, run_id, owner, summary, progress)
+                _record(executor, handle, cell, scratch, t0, store, run_id, owner, summary, progress, stages)
             status = "finished"
         except StoreFull:  # the cell that met the full disk is released; so is every other in flight
             if inflight and hasattr(executor, "cancel"):
                 executor.cancel(inflight)
             for cell, _, t0 in list(inflight.values()) + ([submitting] if submitting else []):
+                stages.release(cell)
                 _release(store, cell, run_id, owner, t0, "stopped: the disk is full; recomputed next run")
                 _notify(progress, "cell_finished", cell, "interrupted")
             raise
@@ -192,6 +220,7 @@ def run_cells(
             if inflight and hasattr(executor, "cancel"):
                 executor.cancel(inflight)
             for cell, _, t0 in stopped:
+                stages.release(cell)
                 store.mark(
                     cell.key,
                     run_id,
@@ -210,6 +239,24 @@ def run_cells(
             except StoreError as exc:  # a full disk: the error being raised (if any) says more
                 log.warning("run %d not marked %s: %s", run_id, status, exc)
     return summary
+
+
+def _say_old_layout(store: Store, cells: Sequence[Cell]) -> None:
+    """One line when cells of this run were stored by the layout before stages (keys over the whole
+    of core): they are never read as cached, and are recomputed under stage keys."""
+    old = {
+        (c.model, c.preset, c.dataset, c.task, c.seed)
+        for c in store.cells("done")
+        if (c.provenance or {}).get("layout") != LAYOUT
+    }
+    again = sum((c.model, c.preset, c.dataset, c.task, c.seed) in old for c in cells if not c.skip_reason)
+    if again:
+        log.warning(
+            "%d cell(s) of this run were stored in %s by egbench's layout before stages: they are recomputed "
+            "under stage keys (training shared across tasks); `egbench report` shows the new results",
+            again,
+            store.root,
+        )
 
 
 def _cost(cell: Cell, catalog: Catalog) -> float:
@@ -325,9 +372,11 @@ def _record(
     owner: str,
     summary: RunSummary,
     progress: RunListener | None,
+    stages: RunStages,
 ) -> None:
 
     def failed(reason: str, error: str) -> None:
+        stages.release(cell)
         try:
             store.mark(
                 cell.key,
@@ -375,9 +424,11 @@ def _record(
         _notify(progress, "cell_finished", cell, "interrupted")
         raise _full(store, cell, run_id, owner, t0, exc) from exc
     if not ok:  # the claim was taken over (this process stalled past the lease): the other attempt counts
+        stages.release(cell)
         summary.busy += 1
         _notify(progress, "cell_busy", cell, "its claim was taken over by another process")
         return
+    stages.finished(cell, store.final_dir(cell.key), res.info)
     summary.done += 1
     _notify(progress, "cell_finished", cell, "done")
 

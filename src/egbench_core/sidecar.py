@@ -6,11 +6,18 @@ cache file changed after it was written, or one whose writing was interrupted, i
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
 
-from .registry import file_hash
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def sidecar_path(path: Path) -> Path:
@@ -20,7 +27,7 @@ def sidecar_path(path: Path) -> Path:
 def write_sidecar(path: Path) -> str:
     """Record the sha256 of ``path`` beside it (``sha256sum`` format); returns the digest."""
     path = Path(path)
-    digest = file_hash(path, "sha256")
+    digest = _sha256(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "w") as fh:
@@ -36,7 +43,7 @@ def sidecar_problem(path: Path) -> str | None:
     expected and the actual hash)."""
     path = Path(path)
     side = sidecar_path(path)
-    actual = file_hash(path, "sha256")
+    actual = _sha256(path)
     try:
         expected = side.read_text().split()[0]
     except (OSError, IndexError):

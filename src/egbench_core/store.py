@@ -70,6 +70,13 @@ CREATE TABLE IF NOT EXISTS metrics(
   version TEXT, note TEXT, PRIMARY KEY(cell_key, name, split, mode));
 CREATE TABLE IF NOT EXISTS artifacts(
   cell_key TEXT, kind TEXT, path TEXT, sha256 TEXT, size INTEGER, PRIMARY KEY(cell_key, kind, path));
+CREATE TABLE IF NOT EXISTS stages(
+  key TEXT PRIMARY KEY, kind TEXT, status TEXT, run_id INTEGER, owner TEXT, heartbeat REAL, started TEXT,
+  finished TEXT, duration_s REAL, info TEXT, provenance TEXT, reason TEXT);
+CREATE TABLE IF NOT EXISTS stage_artifacts(
+  stage_key TEXT, kind TEXT, path TEXT, sha256 TEXT, size INTEGER, PRIMARY KEY(stage_key, path));
+CREATE TABLE IF NOT EXISTS cell_stages(
+  cell_key TEXT, kind TEXT, stage_key TEXT, reused INTEGER, PRIMARY KEY(cell_key, kind));
 """
 # Columns added since schema 1 (a schema-1 store is migrated when opened for writing).
 MIGRATIONS_1_TO_2 = (
@@ -710,7 +717,11 @@ def _check_store(db: sqlite3.Connection, path: Path, writing: bool = True) -> No
         raise StoreError(f"{path} cannot be read as an SQLite database: {exc}") from None
 
 
-JSON_COLUMNS = {"runs": ("argv", "environment", "provenance"), "cells": ("info", "provenance")}
+JSON_COLUMNS = {
+    "runs": ("argv", "environment", "provenance"),
+    "cells": ("info", "provenance"),
+    "stages": ("info", "provenance"),
+}
 
 
 def _decode(table: str, row: dict[str, Any], path: Path) -> None:
@@ -718,7 +729,9 @@ def _decode(table: str, row: dict[str, Any], path: Path) -> None:
         try:
             json.loads(row.get(col) or "null")
         except (ValueError, TypeError) as exc:
-            what = f"cell {str(row.get('key'))[:16]}" if table == "cells" else f"run {row.get('id')}"
+            what = {"cells": "cell", "stages": "stage"}.get(
+                table, "run"
+            ) + f" {str(row.get('key', row.get('id')))[:16]}"
             raise damaged(path, f"{what}: its {col} is not valid JSON ({exc})") from exc
 
 
@@ -735,6 +748,8 @@ def _row(r: sqlite3.Row) -> CellRow:
 
 
 def renew_claim(db: sqlite3.Connection, key: str, owner: str) -> None:
-    """Renew ``owner``'s claim of the running cell ``key`` (the runner's heartbeat thread, on its own
-    connection ``db``)."""
-    db.execute("UPDATE cells SET heartbeat=? WHERE key=? AND owner=? AND status='running'", (time.time(), key, owner))
+    """Renew ``owner``'s claim of the running cell (or stage) ``key`` (the runner's heartbeat
+    thread, on its own connection ``db``)."""
+    now = time.time()
+    db.execute("UPDATE cells SET heartbeat=? WHERE key=? AND owner=? AND status='running'", (now, key, owner))
+    db.execute("UPDATE stages SET heartbeat=? WHERE key=? AND owner=? AND status='running'", (now, key, owner))

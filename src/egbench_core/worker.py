@@ -87,7 +87,8 @@ def _run(request_path: Path) -> None:
     dataset = cat.datasets.get(cell.dataset)  # for its oracle, if this environment has the dataset too
     stdout = sys.stdout
     sys.stdout = sys.stderr  # anything a library prints must not corrupt the protocol stream
-    job = ModelJob(cell, inputs, ProtocolPreset(**req["proto"]), art_dir, execution)
+    train_from = Path(req["train_from"]) if req.get("train_from") else None
+    job = ModelJob(cell, inputs, ProtocolPreset(**req["proto"]), art_dir, execution, train_from)
     outputs = run_model(
         job, spec, dataset=dataset, observer_metrics=cat.metrics.values(), progress=_StdoutProgress(stdout)
     )
