@@ -223,3 +223,21 @@ def test_slurm_jobs_run_one_cell_per_process(toy_site, tmp_path):
         .splitlines()[-1]
         .endswith("processes = 3 exceeds cores = 2: expected at most one process per core")
     )
+
+
+def test_a_cell_longer_than_the_slurm_walltime_is_named_before_submission(dask_catalog, tmp_path, caplog):
+    """Its model, preset and dataset took longer than the jobs' walltime when last computed here."""
+    from egbench_core.executors import LocalExecutor, walltime_seconds
+
+    cells = plan_cells(dask_catalog, "toy-pair", "acac", preset="smoke", seeds=[0])
+    store = Store(tmp_path / "res")
+    assert run_cells(cells, dask_catalog, store).done == 1
+    (done,) = store.cells("done")
+    executor = LocalExecutor(dask_catalog)
+    executor.walltime_s = 1.0  # seconds: what a SLURM executor carries (its jobs' walltime_seconds)
+    again = plan_cells(dask_catalog, "toy-pair", "acac", preset="smoke", seeds=[1])
+    with caplog.at_level("WARNING", logger="egbench_core.runner"):
+        run_cells(again, dask_catalog, store, executor=executor)
+    (line,) = [r.getMessage() for r in caplog.records if "walltime" in r.getMessage()]
+    assert line.startswith(f"cell {again[0].label} took {done.duration_s:.0f} s when last computed here")
+    assert walltime_seconds("1-02:03:04") == 93784 and walltime_seconds("04:00:00") == 14400

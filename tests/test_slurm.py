@@ -93,6 +93,10 @@ def test_slurm_cells_equal_local_for_mace_and_painn(slurm, tmp_path, stored_numb
     store = Store.open_readonly(tmp_path / "slurm")
     (run,) = store.runs()
     assert run["provenance"]["execution"]["executor"] == "slurm"
+    for c in store.cells("done"):  # the time a worker held the cell; the wait before it, apart
+        held = c.info["worker"]["finished"] - c.info["worker"]["started"]
+        assert c.duration_s == pytest.approx(held) and c.info["queue_wait_s"] >= 0
+    assert max(c.info["queue_wait_s"] for c in store.cells("done")) > 1  # the job's start, at least
     workers = [c.info["worker"] for c in store.cells("done")]
     assert len({w["pid"] for w in workers}) == 2  # the job's two worker processes ...
     for pid in {w["pid"] for w in workers}:  # ... each ran its cells one after the other

@@ -181,6 +181,7 @@ class DaskExecutor:
         self.uses_gpu_resources = uses_gpu_resources
         self.expected_workers = expected_workers  # worker processes asked for (a SLURM cluster: jobs × processes)
         self.jobs: SlurmJobs | None = None  # a SLURM cluster's jobs, replaced when they end early
+        self.walltime_s: float | None = None  # a SLURM job's walltime (cells longer are named before)
         self._warned: set[str] = set()
         self._lost_at: dict[Any, int] = {}  # handle -> SLURM losses seen before it was submitted
         self._stranded: dict[Any, str] = {}  # handle -> why no worker can run it any more
@@ -385,6 +386,23 @@ def slurm_cluster(config: dict[str, Any], threads: int):
     return cluster, int(table.get("jobs", 1)), processes, bool(gpus)
 
 
+def walltime_seconds(text: str) -> float | None:
+    """SLURM's time formats (``MM``, ``MM:SS``, ``HH:MM:SS``, ``D-HH``, ``D-HH:MM``, ``D-HH:MM:SS``)
+    in seconds; None for one it does not recognise."""
+    days, _, rest = text.strip().rpartition("-") if "-" in text else ("0", "", text.strip())
+    try:
+        parts = [int(x) for x in rest.split(":")]
+        d = int(days or 0)
+    except ValueError:
+        return None
+    if "-" in text:  # D-HH[:MM[:SS]]
+        parts += [0] * (3 - len(parts))
+        h, m, s = parts[:3]
+    else:
+        h, m, s = {1: (0, parts[0], 0), 2: (0, *parts), 3: tuple(parts)}.get(len(parts), (0, 0, 0))
+    return float(((d * 24 + h) * 60 + m) * 60 + s)
+
+
 def _positive_int(table: dict[str, Any], key: str) -> int:
     value = table[key]
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -469,6 +487,7 @@ def make_executor(
         cluster.scale(jobs=jobs)
         slurm = DaskExecutor(Client(cluster), cluster, uses_gpu_resources=gpus, expected_workers=jobs * processes)
         slurm.name = "slurm"  # recorded with the run (a Dask cluster of SLURM jobs)
+        slurm.walltime_s = walltime_seconds(str(config["slurm"]["walltime"]))
         slurm.jobs = SlurmJobs(cluster, jobs)
         return slurm
     raise ExecutorConfigError(f"--executor {kind!r}: expected one of {', '.join(EXECUTORS)}")

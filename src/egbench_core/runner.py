@@ -156,6 +156,7 @@ def run_cells(
     run_id = store.start_run(argv or sys.argv, prov["machine"], prov)
     summary = RunSummary(run_id)
     _say_old_layout(store, cells)
+    _warn_walltime(cells, store, executor)
     queue = list(cells) if executor.name == "local" else sorted(cells, key=lambda c: -_cost(c, catalog))
     inflight: dict[Any, tuple[Cell, Any, float]] = {}
     submitting: tuple[Cell, Any, float] | None = None
@@ -408,6 +409,7 @@ def _record(
         failed(f"{type(exc).__name__}: {exc}", "".join(traceback.format_exception(exc)))
         summary.failed += 1
         return
+    duration = _compute_time(res.info, time.perf_counter() - t0)
     try:
         ok = store.finish_cell(
             cell.key,
@@ -417,7 +419,7 @@ def _record(
             res.metrics,
             res.artifacts,
             res.info,
-            time.perf_counter() - t0,
+            duration,
             truncated=bool(res.info.get("truncated")),
         )
     except StoreFull as exc:  # rolled back: the cell is not done
@@ -431,6 +433,40 @@ def _record(
     stages.finished(cell, store.final_dir(cell.key), res.info)
     summary.done += 1
     _notify(progress, "cell_finished", cell, "done")
+
+
+def _compute_time(info: dict[str, Any], elapsed: float) -> float:
+    """A cell's duration: the time its worker process held it (``info["worker"]``, a Dask or SLURM
+    worker), the wait before that (queue, job start, a worker busy with another cell) recorded
+    apart as ``info["queue_wait_s"]``; in this process, the time since it was submitted."""
+    worker = info.get("worker")
+    if not worker:
+        return elapsed
+    submitted = time.time() - elapsed
+    info["queue_wait_s"] = max(0.0, float(worker["started"]) - submitted)
+    return max(0.0, float(worker["finished"]) - float(worker["started"]))
+
+
+def _warn_walltime(cells: Sequence[Cell], store: Store, executor) -> None:
+    """Name, before submission, each cell that took longer than the SLURM jobs' walltime when it
+    (its model, preset and dataset) was last computed in this store: its job would end first."""
+    limit = getattr(executor, "walltime_s", None)
+    if not limit:
+        return
+    took: dict[tuple[str, str, str], float] = {}
+    for c in store.cells("done"):
+        k = (c.model, c.preset, c.dataset)
+        took[k] = max(took.get(k, 0.0), float(c.duration_s or 0.0))
+    for cell in cells:
+        seconds = took.get((cell.model, cell.preset, cell.dataset), 0.0)
+        if not cell.skip_reason and seconds > limit:
+            log.warning(
+                "cell %s took %.0f s when last computed here, more than the SLURM jobs' walltime (%.0f s): "
+                "its job would end first; raise walltime in [executor.slurm]",
+                cell.label,
+                seconds,
+                limit,
+            )
 
 
 def _notify(progress: RunListener | None, event: str, *args: Any) -> None:

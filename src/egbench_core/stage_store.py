@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import shutil
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,9 +117,14 @@ class StageStore:
         return Claim("claimed")
 
     def release(self, key: str, owner: str) -> None:
-        """Drop ``owner``'s claim of a stage it did not finish (the cell failed or was interrupted)."""
-        with self.store.transaction() as db:
-            db.execute("DELETE FROM stages WHERE key=? AND owner=? AND status='running'", (key, owner))
+        """Drop ``owner``'s claim of a stage it did not finish (the cell failed or was interrupted).
+        A store that cannot be written (a full disk) keeps the claim: it goes stale with this
+        process and is taken over then."""
+        try:
+            with self.store.transaction() as db:
+                db.execute("DELETE FROM stages WHERE key=? AND owner=? AND status='running'", (key, owner))
+        except sqlite3.Error as exc:
+            log.warning("stage %s: its claim is left to go stale (%s)", key[:16], exc)
 
     def forget(self, key: str) -> None:
         with self.store.transaction() as db:
