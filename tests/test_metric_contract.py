@@ -187,12 +187,16 @@ def test_list_metrics_shows_one_row_per_declared_value(monkeypatch):
     monkeypatch.setattr(ui, "console", Console(width=400, color_system=None))
     res = CliRunner().invoke(cli.app, ["list", "metrics"])
     assert res.exit_code == 0, res.output
-    rows = {}
+    rows, watches = {}, {}
     for line in res.output.splitlines():
         cells = [c.strip() for c in line.strip().strip("│┃|").split("│")]
-        if len(cells) == 7 and cells[0] == "stability":
+        if len(cells) == 8 and cells[0] == "stability":
             rows[cells[1]] = cells
+        if len(cells) == 8 and cells[6]:
+            watches[cells[0]] = cells[6]
     assert rows["stable_fraction"][2:4] == ["fraction", "higher"], rows
     assert rows["time_to_failure"][2:4] == ["fs", "higher"], rows
     assert rows["failures_collapse"][2:4] == ["replicas", "lower"], rows
-    assert "stayed stable" in rows["stable_fraction"][6]
+    assert "stayed stable" in rows["stable_fraction"][7]
+    # how each metric watches the MD: what adding or changing it recomputes (docs/guide.md, stages)
+    assert watches == {"stability": "every step", "structure": "saved frames", "dynamics": "saved frames"}, watches

@@ -49,6 +49,47 @@ def register_metrics(register):
 """
 
 
+OBSERVER_PLUGIN = """
+from egbench_core.hookspecs import hookimpl
+from egbench_core.interfaces import MetricResult, MetricSpec, ObserverSpec, ValueSpec
+
+PROBE = ValueSpec("frames_probe", "eV", "neither", "sum over saved frames of energy, |positions| and |forces|")
+
+
+class Probe:
+    def __init__(self):
+        self.n, self.total, self.stop = 0, 0.0, None
+
+    def update(self, step, time_fs, atoms, energy, forces):
+        self.n += 1
+        self.total += energy + abs(atoms.positions).sum() + abs(forces).sum() + abs(atoms.get_momenta()).sum()
+
+    def stopped(self, step, time_fs, reason, source, atoms):
+        self.stop = [step, source, float(abs(atoms.positions).sum())]
+
+    def finish(self):
+        return {"n": self.n, "total": float(self.total), "stop": self.stop}
+@CHECK@
+
+OBSERVER = ObserverSpec("frames-probe", lambda outputs: Probe(), saved_frames_only=@SAVED@)
+
+
+def compute(outputs):
+    seen = [OBSERVER.of(r) for r in outputs.md]
+    total, n = sum(x["total"] for x in seen), sum(x["n"] for x in seen)
+    return MetricResult([PROBE(total, n=n, note=str([x["stop"] for x in seen]))])
+
+
+@hookimpl
+def register_metrics(register):
+    register(MetricSpec(name="frames_probe", compute=compute, values=(PROBE,), version="1", observer=OBSERVER))
+"""
+EVERY_STEP = """
+    def check(self, step, time_fs, positions, numbers, cell, pbc, temperature_K):
+        return None
+"""
+
+
 # -- which stages a code edit recomputes ---------------------------------------------------------
 @pytest.fixture
 def core_copy(tmp_path, monkeypatch):
@@ -143,6 +184,38 @@ def _install_metric(site) -> None:
 
 
 RUN = ["run", "--models", "toy-pair", "--datasets", "acac", "--preset", "smoke"]
+
+
+def _install(site, name: str, source: str) -> None:
+    (site.path / f"{name}.py").write_text(source)
+    info = site.path / f"{name}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name.replace('_', '-')}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[egbench]\n{name.replace('_', '-')} = {name}\n")
+    site.plugins += f",{name.replace('_', '-')}"
+
+
+def _probe(out) -> tuple[float, str]:
+    store = Store.open_readonly(out)
+    (row,) = [m for c in store.cells("done") for m in store.metrics(c.key) if m["name"] == "frames_probe"]
+    return row["value"], row["note"]
+
+
+def test_an_observer_of_saved_frames_added_later_is_replayed_exactly_without_md(site, tmp_path):
+    """The replayed observer gives, to the last bit, what it gives when it watches the MD live
+    (replicas stopped by the stability criterion included); an every-step observer simulates again."""
+    _run(site, *RUN, "--out", str(tmp_path / "later"), env=site.run_env())
+    _install(site, "frames_probe_metric", OBSERVER_PLUGIN.replace("@CHECK@", "").replace("@SAVED@", "True"))
+    later = _run(site, *RUN, "--out", str(tmp_path / "later"), env=site.run_env())
+    assert _stages_line(later) == "stages: train: 1 reused · simulate: 1 reused · score: 1 computed"
+    live = _run(site, *RUN, "--out", str(tmp_path / "live"), env=site.run_env())
+    assert _stages_line(live) == "stages: train: 1 computed · simulate: 1 computed · score: 1 computed"
+    (value, note), (live_value, live_note) = _probe(tmp_path / "later"), _probe(tmp_path / "live")
+    assert value == live_value and note == live_note and "stability" in note  # a replica was stopped
+    site.plugins = "toy,ood"
+    _install(site, "every_step_probe", OBSERVER_PLUGIN.replace("@CHECK@", EVERY_STEP).replace("@SAVED@", "False"))
+    again = _run(site, *RUN, "--out", str(tmp_path / "later"), env=site.run_env())
+    assert _stages_line(again) == "stages: train: 1 reused · simulate: 1 computed · score: 1 computed"
 
 
 def test_one_training_for_standard_and_ood_temperature_with_the_numbers_of_a_fresh_one(site, tmp_path, stored_numbers):

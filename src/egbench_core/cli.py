@@ -630,13 +630,21 @@ def list_tasks() -> None:
 
 @list_app.command("metrics")
 def list_metrics() -> None:
-    """One row per value a metric declares: its id, unit and which direction is better."""
+    """One row per value a metric declares: its id, unit and which direction is better, and how the
+    metric watches the MD (adding or changing it: "every step" simulates again, "saved frames"
+    replays the stored frames, otherwise re-scores only)."""
     cat = _catalog()
+
+    def watches(m) -> str:
+        if m.observer is None:
+            return ""
+        return "saved frames" if m.observer.saved_frames_only else "every step"
+
     ui.table(
         "metrics",
-        ["metric", "value", "unit", "better", "version", "plugin", "description"],
+        ["metric", "value", "unit", "better", "version", "plugin", "watches MD", "description"],
         [
-            [m.name, v.id, v.unit, v.better, m.version, m.plugin, v.description]
+            [m.name, v.id, v.unit, v.better, m.version, m.plugin, watches(m), v.description]
             for m in cat.metrics.values()
             for v in m.values
         ],

@@ -91,11 +91,11 @@ def execute_cell(
     train_from = Path(reuse["train"]) if reuse.get("train") else None
     if train_from is not None:
         link_tree(train_from, art_dir)  # the checkpoint and train.json, as if trained here
+    outputs = None
     if reuse.get("simulate"):
         progress.stage("reuse simulation")
-        link_tree(Path(reuse["simulate"]), art_dir)
-        outputs = read_outputs(art_dir, cell, inputs, dataset)
-    else:
+        outputs = reuse_simulation(Path(reuse["simulate"]), art_dir, cell, inputs, dataset, catalog)
+    if outputs is None:
         job = ModelJob(cell, inputs, proto, art_dir, execution, train_from)
         if spec.environment:
             from .envs import run_in_environment
@@ -105,7 +105,7 @@ def execute_cell(
             outputs = run_model(
                 job, spec, dataset=dataset, observer_metrics=catalog.metrics.values(), progress=progress
             )
-        write_outputs(outputs, art_dir)
+        write_outputs(outputs, art_dir, observer_refs(cell, catalog))
     if outputs.md:
         progress.stage("oracle")
         outputs.oracle = run_oracle(catalog, dataset, outputs, art_dir, oracle_enabled(cell, execution, proto))
@@ -115,20 +115,50 @@ def execute_cell(
     return collect(outputs, art_dir, metrics, errors, inputs, proto, written)
 
 
-def write_outputs(outputs: CellOutputs, art_dir: Path) -> None:
+def write_outputs(outputs: CellOutputs, art_dir: Path, observers: dict[str, Any]) -> None:
     """``outputs.json``: what the metrics read besides the arrays in the stage's files, with the
-    trajectories relative to the cell's folder (a later cell reads it back: :func:`read_outputs`)."""
+    trajectories relative to the cell's folder, and the observers that watched the MD (their
+    metric's version and code); a later cell reads it back (:func:`reuse_simulation`)."""
     d = outputs.to_json()
     for r in d["md"]:
         r["trajectory"] = relative(r["trajectory"], art_dir)
+    d["observers"] = observers
     (art_dir / OUTPUTS_FILE).write_text(json.dumps(d, default=_jsonable))
 
 
-def read_outputs(art_dir: Path, cell: Cell, inputs, dataset) -> CellOutputs:
+def observer_refs(cell: Cell, catalog: Catalog) -> dict[str, Any]:
+    """Observer name -> the version and code of its metric, as planned into the cell's key."""
+    planned = cell.provenance.get("metrics") or {}
+    return {m.observer.name: planned.get(m.name) for m in catalog.metrics.values() if m.observer is not None}
+
+
+def reuse_simulation(stage: Path, art_dir: Path, cell: Cell, inputs, dataset, catalog: Catalog) -> CellOutputs | None:
+    """The outputs of a done ``simulate`` stage, its files linked into the cell's folder, with the
+    observers added or changed since replayed over its frames (:mod:`egbench_core.replay`); None
+    (its files unlinked again) where that cannot be exact: the cell simulates again."""
+    from .replay import ReplayMismatch, plan_replay, replay
+
+    link_tree(stage, art_dir)
     d = json.loads((art_dir / OUTPUTS_FILE).read_text())
     for r in d["md"]:
         r["trajectory"] = str(art_dir / r["trajectory"]) if r["trajectory"] else ""
-    return CellOutputs.from_json(d, cell, inputs, dataset, art_dir)
+    outputs = CellOutputs.from_json(d, cell, inputs, dataset, art_dir)
+    specs = [m.observer for m in catalog.metrics.values() if m.observer is not None]
+    ran, installed = d.get("observers") or {}, observer_refs(cell, catalog)
+    try:
+        replay(outputs, plan_replay(ran, installed, specs), specs, ran, installed)
+    except ReplayMismatch as exc:
+        log.info("cell %s simulates again: %s", cell.label, exc)
+        unlink_tree(stage, art_dir)  # its files are the stage's (hard links): never written through
+        return None
+    return outputs
+
+
+def unlink_tree(src: Path, dst: Path) -> None:
+    """Remove from ``dst`` the files :func:`link_tree` put there from ``src``."""
+    for f in sorted(src.rglob("*")):
+        if f.is_file():
+            (dst / f.relative_to(src)).unlink(missing_ok=True)
 
 
 def link_tree(src: Path, dst: Path) -> None:

@@ -485,12 +485,20 @@ class ObserverSpec:
     temperature_K) -> str | None`` at every step and ``stopped(step, time_fs, reason, source, atoms)``.
     ``name`` keys its result (``spec.of(replica)``) and prefixes the failure it reports
     ("stability: ..."). ``after``: observers that must see each step first (a failure they report
-    ends the stable part before this one sees the frame); core orders observers by it, ties by name."""
+    ends the stable part before this one sees the frame); core orders observers by it, ties by name.
+
+    ``saved_frames_only``: the observer has no ``check``, never reports a failure from ``update``,
+    and reads only what a saved frame holds (positions, momenta, cell, numbers, pbc, the model's
+    energy and forces). Such an observer, added or changed after a simulation, is *replayed* over
+    the stored frames (:mod:`egbench_core.replay`): its metric is re-scored without MD. Any other
+    observer may shape the trajectories (it can end a replica): it is part of the ``simulate``
+    stage's key, and adding or changing it simulates again."""
 
     name: str
     make: Callable[[Any], Any]
     after: tuple[ObserverSpec, ...] = ()
     description: str = ""
+    saved_frames_only: bool = False
 
     def of(self, replica: Any) -> dict[str, Any]:
         """What this observer's ``finish()`` gave for a replica ({} if it did not run there)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -87,9 +88,62 @@ def _check_atoms(observers, step: int, t_fs: float, atoms) -> str | None:
     )
 
 
+# Full-precision copies of the saved frames, per replica (the trajectory's text has 8 decimals):
+# what an observer that reads saved frames only sees, so it can be replayed exactly (replay.py).
+_FRAMES: dict[int, dict[str, list]] = {}
+
+
+def frames_path(trajectory: str) -> str:
+    """``md/replica-0.extxyz`` -> ``md/replica-0.frames.npz``."""
+    return str(Path(trajectory).with_suffix(".frames.npz"))
+
+
+def _log_frame(res: ReplicaResult, atoms, step: int, t_fs: float, energy: float, forces) -> None:
+    if not res.trajectory:
+        return
+    log_ = _FRAMES.setdefault(
+        id(res), {k: [] for k in ("step", "time_fs", "positions", "momenta", "cell", "energy", "forces")}
+    )
+    log_["step"].append(step)
+    log_["time_fs"].append(t_fs)
+    log_["positions"].append(np.array(atoms.positions, dtype=np.float64))
+    log_["momenta"].append(np.array(atoms.get_momenta(), dtype=np.float64))
+    log_["cell"].append(np.array(atoms.cell.array, dtype=np.float64))
+    log_["energy"].append(float(energy))
+    log_["forces"].append(np.array(forces, dtype=np.float64))
+
+
+def _write_frames(res: ReplicaResult, atoms) -> None:
+    """``<trajectory>.frames.npz``: the saved frames in full precision, the numbers and pbc, and the
+    atoms where the replica stopped (what ``stopped`` is told)."""
+    log_ = _FRAMES.pop(id(res), None)
+    if not res.trajectory:
+        return
+    n = len(atoms) if atoms is not None else 0
+    arrays: dict[str, Any] = {
+        "step": np.asarray(log_["step"] if log_ else [], dtype=np.int64),
+        "time_fs": np.asarray(log_["time_fs"] if log_ else [], dtype=np.float64),
+        "positions": np.asarray(log_["positions"], dtype=np.float64) if log_ else np.zeros((0, n, 3)),
+        "momenta": np.asarray(log_["momenta"], dtype=np.float64) if log_ else np.zeros((0, n, 3)),
+        "cell": np.asarray(log_["cell"], dtype=np.float64) if log_ else np.zeros((0, 3, 3)),
+        "energy": np.asarray(log_["energy"] if log_ else [], dtype=np.float64),
+        "forces": np.asarray(log_["forces"], dtype=np.float64) if log_ else np.zeros((0, n, 3)),
+    }
+    if atoms is not None:
+        arrays.update(
+            numbers=np.asarray(atoms.numbers),
+            pbc=np.asarray(atoms.pbc),
+            stop_positions=np.array(atoms.positions, dtype=np.float64),
+            stop_momenta=np.array(atoms.get_momenta(), dtype=np.float64),
+            stop_cell=np.array(atoms.cell.array, dtype=np.float64),
+        )
+    np.savez_compressed(frames_path(res.trajectory), **arrays)
+
+
 def _finish(
     res: ReplicaResult, observers, step_time: float, atoms=None, timestep_fs: float | None = None
 ) -> ReplicaResult:
+    _write_frames(res, atoms)
     res.time_per_step_ms = 1e3 * step_time / res.steps_done if res.steps_done else float("nan")
     if res.failed_step is not None:  # observers that did not stop the replica learn why it stopped
         source = next((name for name in observers if res.failure.startswith(f"{name}: ")), "engine")
@@ -112,6 +166,7 @@ def _save(res: ReplicaResult, fh, atoms, step: int, t_fs: float, forces, observe
     res.temperature_K.append(float(atoms.get_temperature()))
     if fh:
         write_extxyz(fh, atoms, energy, forces, {"step": step, "time_fs": t_fs})
+    _log_frame(res, atoms, step, t_fs, energy, forces)
     for name, obs in observers.items():  # in order: the first failure ends the stable part
         r = obs.update(step, t_fs, atoms, energy, forces)
         if r:

@@ -206,8 +206,8 @@ def cell_key(provenance: dict[str, Any], stages: dict[str, str]) -> str:
 
 def metric_provenance(catalog, paths: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the installed metrics put in keys: ``metrics`` (each one's version and code) and
-    ``score_code`` in the cell's, ``observers`` (the metrics that watch the MD) in the simulate
-    stage's."""
+    ``score_code`` in the cell's, ``observers`` (the metrics whose observer watches every step of
+    the MD, and may end a replica) in the simulate stage's."""
     paths = paths or stage_keys.core_paths()
     metrics = sorted(catalog.metrics.values(), key=lambda m: m.name)
     refs = {
@@ -216,7 +216,9 @@ def metric_provenance(catalog, paths: dict[str, Any] | None = None) -> dict[str,
     return {
         "metrics": refs,
         "score_code": paths["score"],
-        "observers": {m.name: refs[m.name] for m in metrics if m.observer},
+        # an observer that may end a replica shapes the trajectories; one that reads saved frames
+        # only is replayed over them instead (replay.py), so it is not part of the simulate key
+        "observers": {m.name: refs[m.name] for m in metrics if m.observer and not m.observer.saved_frames_only},
     }
 
 

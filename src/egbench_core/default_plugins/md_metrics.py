@@ -178,6 +178,7 @@ RDF_OBSERVER = ObserverSpec(
     _rdf_observer,
     after=(STABILITY_OBSERVER,),
     description="the RDF of the saved frames of the stable part",
+    saved_frames_only=True,
 )
 
 
@@ -228,6 +229,7 @@ ORACLE_OBSERVER = ObserverSpec(
     _oracle_observer,
     after=(STABILITY_OBSERVER,),
     description="an exact oracle on every saved frame of the stable part (EV(t), FV(t))",
+    saved_frames_only=True,
 )
 
 ALIGNED_WINDOW_FS = 50.0  # aligned comparisons stop here: the trajectories decorrelate within a few hundred fs
