@@ -241,3 +241,21 @@ def test_a_cell_longer_than_the_slurm_walltime_is_named_before_submission(dask_c
     (line,) = [r.getMessage() for r in caplog.records if "walltime" in r.getMessage()]
     assert line.startswith(f"cell {again[0].label} took {done.duration_s:.0f} s when last computed here")
     assert walltime_seconds("1-02:03:04") == 93784 and walltime_seconds("04:00:00") == 14400
+
+
+def test_a_cluster_with_no_worker_left_ends_the_run(dask_catalog, tmp_path, monkeypatch):
+    """An existing scheduler whose workers are all gone: the cells in flight end as infrastructure
+    failures once no worker has connected for STRANDED_S (120 s; 2 s here), and the run ends."""
+    from distributed import Client, LocalCluster
+
+    from egbench_core import executors
+
+    monkeypatch.setattr(executors, "STRANDED_S", 2.0)
+    monkeypatch.setattr(executors, "WATCH_S", 0.5)
+    cells = plan_cells(dask_catalog, "toy-pair", "acac", preset="smoke")
+    store = Store(tmp_path / "res")
+    with LocalCluster(n_workers=0, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
+        summary = run_cells(cells, dask_catalog, store, executor=DaskExecutor(client))
+    assert summary.infra_failed == 1
+    (cell,) = store.cells("failed")
+    assert cell.reason.startswith("infrastructure: worker lost (no Dask worker connected for ")

@@ -29,7 +29,7 @@ from typing import Any
 
 from .cell import Cell, CellResult, Execution
 from .progress import EventForwarder, Progress, relay
-from .slurm_jobs import SlurmJobs
+from .slurm_jobs import STRANDED_S, SlurmJobs
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +185,7 @@ class DaskExecutor:
         self._warned: set[str] = set()
         self._lost_at: dict[Any, int] = {}  # handle -> SLURM losses seen before it was submitted
         self._stranded: dict[Any, str] = {}  # handle -> why no worker can run it any more
+        self._no_workers_since: float | None = None
         self._progress: dict[str, Progress] = {}
         client.subscribe_topic(PROGRESS_TOPIC, self._on_progress)
 
@@ -270,15 +271,27 @@ class DaskExecutor:
                 done = set()
             if done:
                 return next(iter(done))
-            if self.jobs is None:
-                continue
-            self.jobs.check()
-            why = self.jobs.stranded()
+            if self.jobs is not None:
+                self.jobs.check()
+                why = self.jobs.stranded()
+            else:
+                why = self._no_workers()
             if why is not None:
                 handle = next(iter(handles))
                 self._stranded[handle] = why
                 return handle
         return None
+
+    def _no_workers(self) -> str | None:
+        """Why cells in flight can never run (no worker connected for :data:`STRANDED_S`), or None.
+        A worker lost while running a cell is retried elsewhere; with none left, the run ends."""
+        if self.client.nthreads():
+            self._no_workers_since = None
+            return None
+        if self._no_workers_since is None:
+            self._no_workers_since = time.monotonic()
+        waited = time.monotonic() - self._no_workers_since
+        return f"no Dask worker connected for {waited:.0f} s" if waited >= STRANDED_S else None
 
     def result(self, handle) -> CellResult:
         from distributed import KilledWorker
