@@ -71,11 +71,16 @@ def stored_numbers():
     the store at ``out``, ``{(model, dataset, seed, name, split, mode): (value, std)}``."""
     from egbench_core.store import Store
 
-    def numbers(out) -> dict:
+    def numbers(out, task: str | None = None, by_task: bool = False) -> dict:
+        """``task``: the cells of that task only; ``by_task``: the task in every key."""
         store = Store.open_readonly(out)
         return {
-            (c.model, c.dataset, c.seed, m["name"], m["split"], m["mode"]): (m["value"], m["std"])
+            ((c.task,) if by_task else ()) + (c.model, c.dataset, c.seed, m["name"], m["split"], m["mode"]): (
+                m["value"],
+                m["std"],
+            )
             for c in store.cells("done")
+            if task is None or c.task == task
             for m in store.metrics(c.key)
             if m["name"] not in TIMINGS
         }

@@ -77,7 +77,7 @@ def _env(slurm, **extra: str) -> dict[str, str]:
     return {**os.environ, **slurm.env, "EGBENCH_THREADS": "1", "COLUMNS": "200", **extra}
 
 
-def test_slurm_cells_equal_local_for_mace_and_painn(slurm, tmp_path):
+def test_slurm_cells_equal_local_for_mace_and_painn(slurm, tmp_path, stored_numbers):
     """Six cells on one job of 2 worker processes (two cells at a time, never in one process), the
     graph of stages with them: acac's ood-temperature cells wait for, then reuse, its trainings."""
     pytest.importorskip("mace")
@@ -92,7 +92,7 @@ def test_slurm_cells_equal_local_for_mace_and_painn(slurm, tmp_path):
     assert "6 computed" in res.stdout
     stages = "stages: train: 4 computed, 2 reused · simulate: 6 computed · score: 6 computed"
     assert stages in res.stdout and stages in local.stdout
-    a, b = _by_task(tmp_path / "local"), _by_task(tmp_path / "slurm")
+    a, b = (stored_numbers(tmp_path / out, by_task=True) for out in ("local", "slurm"))
     assert len(a) > 60 and a == b
     store = Store.open_readonly(tmp_path / "slurm")
     (run,) = store.runs()
@@ -109,19 +109,6 @@ def test_slurm_cells_equal_local_for_mace_and_painn(slurm, tmp_path):
     slurm.wait_idle()
     states = [j["JobState"] for j in slurm.jobs().values() if j["Name"] == "egbench"]
     assert states == ["CANCELLED"]  # dask-jobqueue cancels its job when the run closes the cluster
-
-
-def _by_task(out) -> dict:
-    """Every non-timing value of the done cells: (model, dataset, task, name, split, mode) -> (value, std)."""
-    from conftest import TIMINGS
-
-    store = Store.open_readonly(out)
-    return {
-        (c.model, c.dataset, c.task, m["name"], m["split"], m["mode"]): (m["value"], m["std"])
-        for c in store.cells("done")
-        for m in store.metrics(c.key)
-        if m["name"] not in TIMINGS
-    }
 
 
 def _start_run(slurm, tmp_path: Path, seconds: float, walltime: str) -> subprocess.Popen:

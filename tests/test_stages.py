@@ -148,20 +148,6 @@ def _run(site, *args: str, env: dict[str, str], timeout: float = 900) -> subproc
     return res
 
 
-def _task_numbers(out, task: str) -> dict:
-    """Every non-timing value of the done cells of ``task``: (name, split, mode) -> (value, std)."""
-    from conftest import TIMINGS
-
-    store = Store.open_readonly(out)
-    return {
-        (m["name"], m["split"], m["mode"]): (m["value"], m["std"])
-        for c in store.cells("done")
-        if c.task == task
-        for m in store.metrics(c.key)
-        if m["name"] not in TIMINGS
-    }
-
-
 def _stages_line(res: subprocess.CompletedProcess) -> str:
     return next(line for line in res.stdout.splitlines() if line.startswith("stages: "))
 
@@ -227,10 +213,7 @@ def test_one_training_for_standard_and_ood_temperature_with_the_numbers_of_a_fre
     assert len(checkpoints) == 1 and train
     alone = _run(site, *RUN, "--tasks", "ood-temperature", "--out", str(tmp_path / "b"), env=site.run_env())
     assert _stages_line(alone).startswith("stages: train: 1 computed · simulate: 1 computed")
-    shared_ood, fresh = (
-        _task_numbers(tmp_path / "a", "ood-temperature"),
-        _task_numbers(tmp_path / "b", "ood-temperature"),
-    )
+    shared_ood, fresh = (stored_numbers(tmp_path / out, task="ood-temperature") for out in ("a", "b"))
     assert len(fresh) > 20 and shared_ood == fresh  # the reused training gives a fresh one's numbers
     # the second task in the same folder later: nothing trained
     again = _run(site, *RUN, "--tasks", "ood-temperature", "--out", str(tmp_path / "a"), env=site.run_env())
