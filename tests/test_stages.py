@@ -314,3 +314,17 @@ def test_report_provenance_shows_each_stage(site, tmp_path):
     shown = _run(site, "report", "--out", out, "--provenance", env=site.run_env()).stdout
     keys = dict(Store.open_readonly(tmp_path / "res").db.execute("SELECT kind, stage_key FROM cell_stages"))
     assert keys["train"][:16] in shown and keys["simulate"][:16] in shown and "computed" in shown
+
+
+def test_the_zero_shot_cells_share_the_training_of_their_source_dataset(mirror, tmp_path, monkeypatch):
+    """md17 zero-shot (aspirin → naphthalene) trains on md17-aspirin's splits: the same training as
+    ``md17-aspirin × standard``, one key, one training."""
+    monkeypatch.setenv("EGBENCH_DATA_DIR", str(tmp_path / "data"))
+    cat = load_catalog()
+    cells = plan_cells(cat, "painn", "md17-aspirin,md17-naphthalene", "standard,zero-shot", "smoke")
+    runnable = {(c.dataset, c.task): c for c in cells if not c.skip_reason}
+    aspirin, zero_shot = runnable[("md17-aspirin", "standard")], runnable[("md17-naphthalene", "zero-shot")]
+    assert zero_shot.plan.train_dataset == "md17-aspirin"
+    assert zero_shot.stages["train"] == aspirin.stages["train"]
+    assert zero_shot.stages["simulate"] != aspirin.stages["simulate"]  # evaluated and simulated elsewhere
+    assert runnable[("md17-naphthalene", "standard")].stages["train"] != aspirin.stages["train"]
