@@ -234,7 +234,7 @@ def test_a_cell_longer_than_the_slurm_walltime_is_named_before_submission(dask_c
     assert run_cells(cells, dask_catalog, store).done == 1
     (done,) = store.cells("done")
     executor = LocalExecutor(dask_catalog)
-    executor.walltime_s = 1.0  # seconds: what a SLURM executor carries (its jobs' walltime_seconds)
+    executor.walltime_s = done.duration_s / 2  # seconds: what a SLURM executor carries (walltime_seconds)
     again = plan_cells(dask_catalog, "toy-pair", "acac", preset="smoke", seeds=[1])
     with caplog.at_level("WARNING", logger="egbench_core.runner"):
         run_cells(again, dask_catalog, store, executor=executor)

@@ -49,7 +49,8 @@ def test_cell_key_hashes_every_input_that_changes_numbers(edited_plugin):
     (cell,) = plan_cells(load(), "toy-pair", "acac", preset="smoke", seed=3)
     p = cell.provenance
     assert cell.key == stable_hash({**p, "stage_keys": cell.stages})
-    assert cell.stages == {kind: stable_hash(p["stages"][kind]) for kind in ("train", "simulate")}
+    assert cell.stages == {kind: stable_hash(prov) for kind, prov in p["stages"].items()}
+    assert set(cell.stages) == {"train", "evaluate:test", "simulate"}
     # core's code by path (stages.md): the scoring path in the cell's key, training and MD in the stages'
     assert p["score_code"] == {**code_paths.stage_code("score"), "path": "score"} and "core" not in p
     train, sim = p["stages"]["train"], p["stages"]["simulate"]

@@ -90,7 +90,7 @@ def test_slurm_cells_equal_local_for_mace_and_painn(slurm, tmp_path, stored_numb
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tmp_path, timeout=900)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert "6 computed" in res.stdout
-    stages = "stages: train: 4 computed, 2 reused · simulate: 6 computed · score: 6 computed"
+    stages = "stages: train: 4 computed, 2 reused · evaluate: 6 computed · simulate: 6 computed · score: 6 computed"
     assert stages in res.stdout and stages in local.stdout
     a, b = (stored_numbers(tmp_path / out, by_task=True) for out in ("local", "slurm"))
     assert len(a) > 60 and a == b

@@ -105,10 +105,13 @@ def core_copy(tmp_path, monkeypatch):
     return edit
 
 
-def _keys(emt_env) -> dict[str, tuple[str, str, str]]:
+KINDS = ("train", "evaluate:test", "simulate", "cell")
+
+
+def _keys(emt_env) -> tuple[str, ...]:
     cat = load_catalog(entry_points=False, extra_plugins=[FakeModelPlugin()])
-    cells = plan_cells(cat, "toy-pair", "synthetic-emt", "standard", "smoke", 0)
-    return {c.task: (c.stages["train"], c.stages["simulate"], c.key) for c in cells}
+    (cell,) = plan_cells(cat, "toy-pair", "synthetic-emt", "standard", "smoke", 0)
+    return tuple(cell.stages[k] for k in KINDS[:-1]) + (cell.key,)
 
 
 @pytest.mark.parametrize(
@@ -117,7 +120,8 @@ def _keys(emt_env) -> dict[str, tuple[str, str, str]]:
         ("cli.py", ()),
         ("report.py", ()),
         ("html/render.py", ()),
-        ("train.py", ("train", "simulate", "cell")),
+        ("train.py", KINDS),
+        ("stage_evaluate.py", ("evaluate:test", "cell")),
         ("md.py", ("simulate", "cell")),
         ("default_plugins/metrics.py", ("cell",)),
     ],
@@ -126,10 +130,7 @@ def test_a_code_edit_recomputes_the_stages_on_its_path(emt_env, core_copy, edite
     before = _keys(emt_env)
     core_copy(edited)
     after = _keys(emt_env)
-    (b,) = before.values()
-    (a,) = after.values()
-    changed = tuple(kind for kind, x, y in zip(("train", "simulate", "cell"), b, a, strict=True) if x != y)
-    assert changed == recomputed
+    assert tuple(kind for kind, x, y in zip(KINDS, before, after, strict=True) if x != y) == recomputed
 
 
 def test_no_stage_path_reaches_the_cli_the_report_or_the_html():
@@ -193,26 +194,36 @@ def test_an_observer_of_saved_frames_added_later_is_replayed_exactly_without_md(
     _run(site, *RUN, "--out", str(tmp_path / "later"), env=site.run_env())
     _install(site, "frames_probe_metric", OBSERVER_PLUGIN.replace("@CHECK@", "").replace("@SAVED@", "True"))
     later = _run(site, *RUN, "--out", str(tmp_path / "later"), env=site.run_env())
-    assert _stages_line(later) == "stages: train: 1 reused · simulate: 1 reused · score: 1 computed"
+    assert (
+        _stages_line(later) == "stages: train: 1 reused · evaluate: 1 reused · simulate: 1 reused · score: 1 computed"
+    )
     live = _run(site, *RUN, "--out", str(tmp_path / "live"), env=site.run_env())
-    assert _stages_line(live) == "stages: train: 1 computed · simulate: 1 computed · score: 1 computed"
+    assert (
+        _stages_line(live)
+        == "stages: train: 1 computed · evaluate: 1 computed · simulate: 1 computed · score: 1 computed"
+    )
     (value, note), (live_value, live_note) = _probe(tmp_path / "later"), _probe(tmp_path / "live")
     assert value == live_value and note == live_note and "stability" in note  # a replica was stopped
     site.plugins = "toy,ood"
     _install(site, "every_step_probe", OBSERVER_PLUGIN.replace("@CHECK@", EVERY_STEP).replace("@SAVED@", "False"))
     again = _run(site, *RUN, "--out", str(tmp_path / "later"), env=site.run_env())
-    assert _stages_line(again) == "stages: train: 1 reused · simulate: 1 computed · score: 1 computed"
+    assert (
+        _stages_line(again) == "stages: train: 1 reused · evaluate: 1 reused · simulate: 1 computed · score: 1 computed"
+    )
 
 
 def test_one_training_for_standard_and_ood_temperature_with_the_numbers_of_a_fresh_one(site, tmp_path, stored_numbers):
     shared = _run(site, *RUN, "--tasks", "standard,ood-temperature", "--out", str(tmp_path / "a"), env=site.run_env())
-    assert _stages_line(shared) == "stages: train: 1 computed, 1 reused · simulate: 2 computed · score: 2 computed"
+    assert (
+        _stages_line(shared)
+        == "stages: train: 1 computed, 1 reused · evaluate: 2 computed · simulate: 2 computed · score: 2 computed"
+    )
     store = Store.open_readonly(tmp_path / "a")
     (train,) = {r[0] for r in store.db.execute("SELECT stage_key FROM cell_stages WHERE kind='train'")}
     checkpoints = {p.read_bytes() for p in (tmp_path / "a" / "artifacts").glob("*/model.pt")}
     assert len(checkpoints) == 1 and train
     alone = _run(site, *RUN, "--tasks", "ood-temperature", "--out", str(tmp_path / "b"), env=site.run_env())
-    assert _stages_line(alone).startswith("stages: train: 1 computed · simulate: 1 computed")
+    assert _stages_line(alone).startswith("stages: train: 1 computed · evaluate: 1 computed · simulate: 1 computed")
     shared_ood, fresh = (stored_numbers(tmp_path / out, task="ood-temperature") for out in ("a", "b"))
     assert len(fresh) > 20 and shared_ood == fresh  # the reused training gives a fresh one's numbers
     # the second task in the same folder later: nothing trained
@@ -223,13 +234,17 @@ def test_one_training_for_standard_and_ood_temperature_with_the_numbers_of_a_fre
 def test_a_metric_plugin_installed_later_rescores_without_training_or_md(site, tmp_path, stored_numbers):
     out = str(tmp_path / "res")
     first = _run(site, *RUN, "--out", out, env=site.run_env())
-    assert _stages_line(first) == "stages: train: 1 computed · simulate: 1 computed · score: 1 computed"
+    assert (
+        _stages_line(first)
+        == "stages: train: 1 computed · evaluate: 1 computed · simulate: 1 computed · score: 1 computed"
+    )
     before = stored_numbers(tmp_path / "res")
     _install_metric(site)
     scored = _run(site, "score", "--out", out, env=site.run_env())
     assert "re-scored toy-pair[smoke] × acac × standard (seed 0): max_force (new)" in scored.stdout
     assert scored.stdout.strip().splitlines()[-1] == (
-        "score: 1 cell(s) re-scored, 0 failed — stages: train: 1 reused · simulate: 1 reused · score: 1 computed"
+        "score: 1 cell(s) re-scored, 0 failed — stages: "
+        "train: 1 reused · evaluate: 1 reused · simulate: 1 reused · score: 1 computed"
     )
     after = stored_numbers(tmp_path / "res")
     new = {k: v for k, v in after.items() if k not in before}
@@ -247,7 +262,9 @@ def test_run_rescores_a_new_metric_from_the_stored_stages(site, tmp_path, stored
     before = stored_numbers(tmp_path / "res")
     _install_metric(site)
     again = _run(site, *RUN, "--out", out, env=site.run_env())
-    assert _stages_line(again) == "stages: train: 1 reused · simulate: 1 reused · score: 1 computed"
+    assert (
+        _stages_line(again) == "stages: train: 1 reused · evaluate: 1 reused · simulate: 1 reused · score: 1 computed"
+    )
     after = stored_numbers(tmp_path / "res")
     assert {k: after[k] for k in before} == before and len(after) > len(before)
 
@@ -279,8 +296,8 @@ def test_two_concurrent_runs_share_one_training(site, tmp_path):
     assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
     lines = sorted(next(x for x in o[0].splitlines() if x.startswith("stages: ")) for o in outs)
     assert lines == [
-        "stages: train: 1 computed · simulate: 1 computed · score: 1 computed",
-        "stages: train: 1 reused · simulate: 1 computed · score: 1 computed",
+        "stages: train: 1 computed · evaluate: 1 computed · simulate: 1 computed · score: 1 computed",
+        "stages: train: 1 reused · evaluate: 1 computed · simulate: 1 computed · score: 1 computed",
     ]
 
 

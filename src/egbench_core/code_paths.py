@@ -26,7 +26,9 @@ ROOT = Path(__file__).parent
 ENTRIES: dict[str, tuple[str, ...]] = {
     # statistics, build, offset refit and training of a model; the checkpoint
     "train": ("egbench_core.stage_train",),
-    # static predictions on the evaluation splits and the MD of the replicas with their observers
+    # a trained model's predictions on one evaluation split
+    "evaluate": ("egbench_core.stage_evaluate",),
+    # the MD of the replicas with their observers
     "simulate": ("egbench_core.stage_simulate",),
     # the oracle's labels of the MD frames (calibrated first when not exact)
     "oracle": ("egbench_core.oracles",),

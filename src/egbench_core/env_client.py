@@ -53,6 +53,8 @@ def run_in_environment(
         "proto": job.proto.to_dict(),
         "execution": job.execution.to_dict(),
         "train_from": str(job.train_from) if job.train_from is not None else None,  # a done training
+        "eval_splits": list(job.eval_splits) if job.eval_splits is not None else None,
+        "run_md": job.run_md,
     }
     (art_dir / "request.json").write_text(json.dumps(request))
     cmd = [str(python), "-m", "egbench_core.worker", "run", str(art_dir / "request.json")]

@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from . import stage_simulate, stage_train
+from . import stage_evaluate, stage_simulate, stage_train
 from .ase_models import model_for_cell
 from .cell import Cell, CellOutputs, CellResult, Execution
 from .inputs import load_inputs, subset_indices  # noqa: F401 - re-exported (tests, benchmarks)
@@ -30,8 +28,8 @@ from .progress import NullProgress, Progress
 from .protocol import ProtocolPreset
 from .scoring import CORE_FILES, collect, score, write_artifacts  # noqa: F401 - re-exported (tests)
 from .seeding import seed_everything  # noqa: F401 - re-exported (benchmarks seed as a cell does)
+from .stage_records import assemble_outputs, link_tree, md_observers, unlink_tree, write_records
 from .stage_simulate import jsonable as _jsonable
-from .stage_simulate import relative
 
 if TYPE_CHECKING:
     from .datasets import DatasetSpec
@@ -39,8 +37,6 @@ if TYPE_CHECKING:
     from .plugins import Catalog
 
 log = logging.getLogger(__name__)
-
-OUTPUTS_FILE = "outputs.json"  # the simulate stage's record (CellOutputs.to_json)
 
 
 def run_model(
@@ -64,9 +60,11 @@ def run_model(
         trained = stage_train.load(job.train_from, job, spec)
     else:
         trained = stage_train.fit(job, spec, progress)
-    return stage_simulate.simulate(
-        job, spec, trained, dataset=dataset, observer_metrics=observer_metrics, progress=progress
-    )
+    progress.stage("evaluate")
+    outputs = stage_evaluate.evaluate(job, spec, trained, dataset)
+    if not job.run_md:
+        return outputs
+    return stage_simulate.simulate(job, spec, trained, outputs, observer_metrics=observer_metrics, progress=progress)
 
 
 def execute_cell(
@@ -78,9 +76,10 @@ def execute_cell(
     execution: Execution | None = None,
     reuse: dict[str, str] | None = None,
 ) -> CellResult:
-    """The cell's inputs, its ``train`` and ``simulate`` stages (each computed, or, where ``reuse``
-    names the folder of a done one, its files linked into ``art_dir`` and read back), the oracle
-    and the metrics."""
+    """The cell's inputs; its ``train``, ``evaluate`` (one per split) and ``simulate`` stages, each
+    computed here or, where ``reuse`` names the folder of a done one, its files linked into
+    ``art_dir``; then the oracle and the metrics, over the outputs read back from the stages' files
+    (:func:`~egbench_core.stage_records.assemble_outputs`) however they came."""
     progress = progress or NullProgress()
     execution = execution or Execution(threads=torch.get_num_threads())
     reuse = reuse or {}
@@ -88,24 +87,32 @@ def execute_cell(
     progress.stage("data")
     inputs = load_inputs(cell, catalog, proto)
     dataset = catalog.dataset(cell.dataset)
+    assert cell.plan is not None  # a cell that runs was planned by its task
+    for folder in reuse.values():  # as if computed here
+        link_tree(Path(folder), art_dir)
     train_from = Path(reuse["train"]) if reuse.get("train") else None
-    if train_from is not None:
-        link_tree(train_from, art_dir)  # the checkpoint and train.json, as if trained here
-    outputs = None
-    if reuse.get("simulate"):
-        progress.stage("reuse simulation")
-        outputs = reuse_simulation(Path(reuse["simulate"]), art_dir, cell, inputs, dataset, catalog)
-    if outputs is None:
-        job = ModelJob(cell, inputs, proto, art_dir, execution, train_from)
+    need_eval = [s for s in cell.plan.eval_splits if f"evaluate:{s}" not in reuse]
+    has_md = inputs.md_start is not None
+    md_now = has_md and "simulate" not in reuse
+
+    def compute(splits: list[str], md: bool) -> None:
+        job = ModelJob(cell, inputs, proto, art_dir, execution, train_from, tuple(splits), md)
         if spec.environment:
             from .envs import run_in_environment
 
-            outputs = run_in_environment(spec.environment, job, dataset=dataset, progress=progress)
+            done = run_in_environment(spec.environment, job, dataset=dataset, progress=progress)
         else:
-            outputs = run_model(
-                job, spec, dataset=dataset, observer_metrics=catalog.metrics.values(), progress=progress
-            )
-        write_outputs(outputs, art_dir, observer_refs(cell, catalog))
+            metrics = catalog.metrics.values()
+            done = run_model(job, spec, dataset=dataset, observer_metrics=metrics, progress=progress)
+        write_records(done, art_dir, splits, md, observer_refs(cell, catalog))
+
+    if need_eval or md_now:
+        compute(need_eval, md_now)
+    outputs = assemble_outputs(art_dir, cell, inputs, dataset, has_md)
+    if has_md and not md_now and not _replayed(outputs, art_dir, cell, catalog):
+        unlink_tree(Path(reuse["simulate"]), art_dir)  # hard links to the stage's files: never written through
+        compute([], True)
+        outputs = assemble_outputs(art_dir, cell, inputs, dataset, has_md)
     if outputs.md:
         progress.stage("oracle")
         outputs.oracle = run_oracle(catalog, dataset, outputs, art_dir, oracle_enabled(cell, execution, proto))
@@ -115,65 +122,28 @@ def execute_cell(
     return collect(outputs, art_dir, metrics, errors, inputs, proto, written)
 
 
-def write_outputs(outputs: CellOutputs, art_dir: Path, observers: dict[str, Any]) -> None:
-    """``outputs.json``: what the metrics read besides the arrays in the stage's files, with the
-    trajectories relative to the cell's folder, and the observers that watched the MD (their
-    metric's version and code); a later cell reads it back (:func:`reuse_simulation`)."""
-    d = outputs.to_json()
-    for r in d["md"]:
-        r["trajectory"] = relative(r["trajectory"], art_dir)
-    d["observers"] = observers
-    (art_dir / OUTPUTS_FILE).write_text(json.dumps(d, default=_jsonable))
-
-
 def observer_refs(cell: Cell, catalog: Catalog) -> dict[str, Any]:
     """Observer name -> the version and code of its metric, as planned into the cell's key."""
     planned = cell.provenance.get("metrics") or {}
     return {m.observer.name: planned.get(m.name) for m in catalog.metrics.values() if m.observer is not None}
 
 
-def reuse_simulation(stage: Path, art_dir: Path, cell: Cell, inputs, dataset, catalog: Catalog) -> CellOutputs | None:
-    """The outputs of a done ``simulate`` stage, its files linked into the cell's folder, with the
-    observers added or changed since replayed over its frames (:mod:`egbench_core.replay`); None
-    (its files unlinked again) where that cannot be exact: the cell simulates again."""
+def _replayed(outputs: CellOutputs, art_dir: Path, cell: Cell, catalog: Catalog) -> bool:
+    """Replay over a reused simulation the observers added or changed since it ran
+    (:mod:`egbench_core.replay`); False where that cannot be exact (the cell simulates again)."""
     from .replay import ReplayMismatch, plan_replay, replay
 
-    link_tree(stage, art_dir)
-    d = json.loads((art_dir / OUTPUTS_FILE).read_text())
-    for r in d["md"]:
-        r["trajectory"] = str(art_dir / r["trajectory"]) if r["trajectory"] else ""
-    outputs = CellOutputs.from_json(d, cell, inputs, dataset, art_dir)
     specs = [m.observer for m in catalog.metrics.values() if m.observer is not None]
-    ran, installed = d.get("observers") or {}, observer_refs(cell, catalog)
+    ran, installed = md_observers(art_dir), observer_refs(cell, catalog)
     try:
-        replay(outputs, plan_replay(ran, installed, specs), specs, ran, installed)
+        replayed = plan_replay(ran, installed, specs)
+        replay(outputs, replayed, specs, ran, installed)
     except ReplayMismatch as exc:
         log.info("cell %s simulates again: %s", cell.label, exc)
-        unlink_tree(stage, art_dir)  # its files are the stage's (hard links): never written through
-        return None
-    return outputs
-
-
-def unlink_tree(src: Path, dst: Path) -> None:
-    """Remove from ``dst`` the files :func:`link_tree` put there from ``src``."""
-    for f in sorted(src.rglob("*")):
-        if f.is_file():
-            (dst / f.relative_to(src)).unlink(missing_ok=True)
-
-
-def link_tree(src: Path, dst: Path) -> None:
-    """Every file under ``src`` at the same place under ``dst``: hard links (a stage's files are
-    never rewritten), copies where the two are on different file systems."""
-    for f in sorted(src.rglob("*")):
-        if not f.is_file():
-            continue
-        target = dst / f.relative_to(src)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.unlink(missing_ok=True)
-        try:
-            os.link(f, target)
-        except OSError:
-            shutil.copy2(f, target)
+        return False
+    for r in outputs.md:  # what a live run's results become through md.json
+        r.observed = json.loads(json.dumps(r.observed, default=_jsonable))
+    return True
 
 
 def oracle_enabled(cell, execution: Execution, proto: ProtocolPreset) -> bool:

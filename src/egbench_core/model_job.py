@@ -22,3 +22,5 @@ class ModelJob:
     art_dir: Path  # the cell's attempt folder: checkpoint, predictions and trajectories go there
     execution: Execution
     train_from: Path | None = None  # a done ``train`` stage's folder: its model is loaded, not trained
+    eval_splits: tuple[str, ...] | None = None  # the splits to predict on (None: all of the plan's)
+    run_md: bool = True  # False: the simulate stage is reused, no MD here

@@ -181,19 +181,30 @@ def plan_cells(
                             device=device_class,
                             paths=paths,
                         )
-                        sim_key, sim_prov = stage_keys.simulate_stage(
-                            train_key=train_key,
-                            data={d: data[d]},
-                            plan=plan,
-                            proto=proto,
-                            seed=s,
-                            engine=model_shared["md_engine"],
-                            device=device_class,
-                            observers=observers,
-                            paths=paths,
-                        )
-                        cell.stages = {"train": train_key, "simulate": sim_key}
-                        cell.provenance["stages"] = {"train": train_prov, "simulate": sim_prov}
+                        provs = {"train": train_prov}
+                        for split in plan.eval_splits:
+                            provs[f"evaluate:{split}"] = stage_keys.evaluate_stage(
+                                train_key=train_key,
+                                data={d: data[d]},
+                                split=split,
+                                proto=proto,
+                                device=device_class,
+                                paths=paths,
+                            )[1]
+                        if plan.md is not None and proto.md_replicas > 0:
+                            provs["simulate"] = stage_keys.simulate_stage(
+                                train_key=train_key,
+                                data={d: data[d]},
+                                plan=plan,
+                                proto=proto,
+                                seed=s,
+                                engine=model_shared["md_engine"],
+                                device=device_class,
+                                observers=observers,
+                                paths=paths,
+                            )[1]
+                        cell.stages = {kind: stable_hash(p) for kind, p in provs.items()}
+                        cell.provenance["stages"] = provs
                     cell.key = cell_key(cell.provenance, cell.stages)
                     cells.append(cell)
     return cells

@@ -438,8 +438,11 @@ def stage_rows(store: Store) -> list[list[str]]:
         for st in stages.of_cell(c.key):
             prov = st.get("provenance") or {}
             code = " ".join(f"{k} {v.get('source', '')[:12]}" for k, v in sorted((prov.get("code") or {}).items()))
-            inputs = ", ".join(f"{k}: {v}" for k, v in sorted((prov.get("splits") or {}).items())) or ", ".join(
-                prov.get("eval_splits") or []
+            md = prov.get("md") or {}
+            inputs = (
+                ", ".join(f"{k}: {v}" for k, v in sorted((prov.get("splits") or {}).items()))
+                or prov.get("split")
+                or (f"MD from {md.get('start_split')} at {md.get('temperature_K')} K" if md else "")
             )
             took = st.get("duration_s")
             rows.append(

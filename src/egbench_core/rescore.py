@@ -48,8 +48,8 @@ def plan_rescoring(catalog, store: Store, rows: list[CellRow]) -> Rescoring:
         if cell_key(new, keys) == row.key:
             out.current += 1
             continue
-        sim = (prov.get("stages") or {}).get("simulate") or {}
-        if sim.get("observers") != observers:
+        sim = (prov.get("stages") or {}).get("simulate")
+        if sim is not None and sim.get("observers") != observers:
             watched = sorted(set(sim.get("observers") or {}) ^ set(observers)) or sorted(observers)
             out.blocked.append(
                 (label, f"a metric that watches the MD changed ({', '.join(watched)}): `egbench run` simulates again")

@@ -4,12 +4,14 @@
   mode, the training dataset's fingerprint, the training and validation splits and how they are
   limited (the protocol's frame/atom caps, subset rule and seed, the training guard), the seed,
   the precision, the device class, and core's ``train`` and ``inputs`` paths;
-* ``simulate``: the ``train`` key, the evaluated dataset's fingerprint, the evaluation splits and
-  their limit, the MD plan (engine, temperature, timestep, steps, replicas, start frames), the
-  seed, the observers of the installed metrics (an observer can end a replica, so it shapes the
-  trajectories: its metric's version and code) and core's ``simulate`` and ``inputs`` paths.
+* ``evaluate`` (one per evaluation split): the ``train`` key, the evaluated dataset's fingerprint,
+  the split and its limit, the device class, and core's ``evaluate`` and ``inputs`` paths;
+* ``simulate`` (a plan with MD): the ``train`` key, the dataset's fingerprint, the MD plan (engine,
+  temperature, timestep, steps, replicas, start frames), the seed, the observers that watch every
+  step (an observer that can end a replica shapes the trajectories: its metric's version and code)
+  and core's ``simulate`` and ``inputs`` paths.
 
-The cell's own key (``planning.plan_cells``) holds both keys, the task, the oracle, every metric's
+The cell's own key (``planning.plan_cells``) holds its stages' keys, the task, the oracle, every metric's
 version and code and core's ``score`` path: adding or editing a metric changes the cell and
 nothing upstream, so the cell is re-scored from its stored stages. The code of a path is the
 import closure of its modules (:mod:`egbench_core.code_paths`).
@@ -24,7 +26,7 @@ from .code_paths import ENTRIES, module_code, stage_code
 from .interfaces import stable_hash
 from .protocol import ProtocolPreset
 
-LAYOUT = "stages-1"  # bump when what a stage computes from the same inputs changes
+LAYOUT = "stages-2"  # bump when what a stage computes from the same inputs changes
 
 
 def core_paths() -> dict[str, dict[str, str]]:
@@ -80,6 +82,29 @@ def train_stage(
     return stable_hash(prov), prov
 
 
+def evaluate_stage(
+    *,
+    train_key: str,
+    data: dict[str, Any],
+    split: str,
+    proto: ProtocolPreset,
+    device: str,
+    paths: dict[str, dict[str, str]],
+) -> tuple[str, dict[str, Any]]:
+    """The key and provenance of a trained model's predictions on one evaluation split."""
+    prov = {
+        "stage": "evaluate",
+        "layout": LAYOUT,
+        "train": train_key,
+        "data": data,
+        "split": split,
+        "limits": {"max_eval_frames": proto.max_eval_frames, "subset": proto.subset},
+        "device": device,
+        "code": {"evaluate": paths["evaluate"], "inputs": paths["inputs"]},
+    }
+    return stable_hash(prov), prov
+
+
 def simulate_stage(
     *,
     train_key: str,
@@ -92,17 +117,14 @@ def simulate_stage(
     observers: dict[str, Any],
     paths: dict[str, dict[str, str]],
 ) -> tuple[str, dict[str, Any]]:
-    """The key and provenance of the predictions and MD of a cell on a trained model."""
+    """The key and provenance of the MD of a cell on a trained model."""
     prov = {
         "stage": "simulate",
         "layout": LAYOUT,
         "train": train_key,
         "data": data,
-        "eval_splits": list(plan.eval_splits),
-        "md": asdict(plan.md) if plan.md is not None else None,
+        "md": asdict(plan.md),
         "limits": {
-            "max_eval_frames": proto.max_eval_frames,
-            "subset": proto.subset,
             "md_replicas": proto.md_replicas,
             "md_steps": proto.md_steps,
             "md_save_every": proto.md_save_every,

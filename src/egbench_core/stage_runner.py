@@ -88,21 +88,25 @@ class RunStages:
         return True
 
     def plan(self, cell: Cell) -> dict[str, str]:
-        """The folders of the done stages ``cell`` reuses (after its own claim); claims its
-        ``simulate`` stage when it computes it."""
+        """The folders of the done stages ``cell`` reuses (after its own claim); claims the
+        ``evaluate`` and ``simulate`` stages it computes. Stages downstream of a training are reused
+        only with that training (their files sit beside its checkpoint in the cell's folder)."""
         reuse: dict[str, str] = {}
-        train, sim = cell.stages.get("train"), cell.stages.get("simulate")
+        train = cell.stages.get("train")
         train_dir = self.stages.done(train) if train and "train" not in self.owned[cell.key] else None
         if train_dir is not None:
             reuse["train"] = str(train_dir)
-            sim_dir = self.stages.done(sim) if sim else None
-            if sim_dir is not None:
-                reuse["simulate"] = str(sim_dir)
-        if sim and "simulate" not in reuse:
-            claim = self.stages.claim(sim, "simulate", self.run_id, self.owner, self._provenance(cell, "simulate"))
+        for kind, key in cell.stages.items():
+            if kind == "train":
+                continue
+            done = self.stages.done(key) if train_dir is not None else None
+            if done is not None:
+                reuse[kind] = str(done)
+                continue
+            claim = self.stages.claim(key, kind, self.run_id, self.owner, self._provenance(cell, kind))
             if claim.state == "claimed":
-                self.owned[cell.key]["simulate"] = sim
-                self.claims.add(sim)
+                self.owned[cell.key][kind] = key
+                self.claims.add(key)
         self.reuse[cell.key] = reuse
         return reuse
 
@@ -123,7 +127,7 @@ class RunStages:
         self.release(cell)
         if cell.stages:
             for kind in (*cell.stages, "score"):
-                self.counts[kind]["reused"] += 1
+                self.counts[kind.partition(":")[0]]["reused"] += 1
 
     def finished(self, cell: Cell, folder: Path, info: dict[str, Any]) -> None:
         """Register the stages ``cell`` computed (from its done folder) and what it read."""
@@ -142,7 +146,7 @@ class RunStages:
             if not ok:
                 log.info("%s stage of %s not stored (its claim was lost or a file is missing)", kind, cell.label)
         for kind in cell.stages:
-            self.counts[kind]["reused" if kind in reuse else "computed"] += 1
+            self.counts[kind.partition(":")[0]]["reused" if kind in reuse else "computed"] += 1
         if cell.stages:
             self.counts["score"]["computed"] += 1
             self.stages.link_cell(cell.key, cell.stages, {k: k in reuse for k in cell.stages})
@@ -170,6 +174,8 @@ def _duration(kind: str, info: dict[str, Any], folder: Path) -> float | None:
     measured time per step; None without MD)."""
     if kind == "train":
         return (info.get("train") or {}).get("total_time_s")
+    if kind != "simulate":
+        return None
     try:
         replicas = json.loads((folder / "md" / "replicas.json").read_text())
     except (OSError, ValueError):
@@ -179,9 +185,9 @@ def _duration(kind: str, info: dict[str, Any], folder: Path) -> float | None:
 
 
 def summary_line(counts: dict[str, Counter]) -> str:
-    """``train: 2 computed, 2 reused · simulate: 4 computed · score: 4 computed``."""
+    """``train: 2 computed, 2 reused · evaluate: 4 computed · simulate: 4 computed · score: 4 computed``."""
     parts = []
-    for kind in ("train", "simulate", "score"):
+    for kind in ("train", "evaluate", "simulate", "score"):
         c = counts.get(kind)
         if not c:
             continue

@@ -1,9 +1,12 @@
-"""The ``simulate`` stage: a trained model's static predictions on the evaluation splits and the
-MD of its replicas, with the observers of the installed metrics watching.
+"""The ``simulate`` stage, where the model's packages live: the MD of a trained model's replicas,
+with the observers of the installed metrics watching, after the predictions of the evaluation
+splits the job asks for (:mod:`egbench_core.stage_evaluate`), which it never imports: editing how
+predictions are made does not re-simulate.
 
-Writes ``predictions-<split>.npz``, ``md/`` (trajectories, ``replicas.json``) and returns the
-:class:`~egbench_core.cell.CellOutputs` the metrics read; ``outputs.json`` (written by the caller)
-is what a later cell that shares this stage reads back instead of simulating again.
+Writes ``md/`` (trajectories, their full-precision frames, ``replicas.json``) and returns the
+:class:`~egbench_core.cell.CellOutputs` of what it computed; the caller records each stage
+(``stage_records.write_records``) and reads every stage back the same way, computed here or
+reused (``stage_records.assemble_outputs``).
 """
 
 from __future__ import annotations
@@ -14,20 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
-from .calculator_model import CalculatorPotential
-from .cell import CellOutputs, SplitPrediction
-from .environment import hardware
+from .cell import CellOutputs
 from .interfaces import order_observers
 from .md import MDSettings, run_md
-from .predict import predict
 from .progress import NullProgress, Progress
-from .provenance import libraries, requirement_names
-from .stats import composition_matrix
 
 if TYPE_CHECKING:
-    from .datasets import DatasetSpec
     from .interfaces import MetricSpec, ModelSpec
     from .model_job import ModelJob
     from .stage_train import Trained
@@ -37,45 +33,20 @@ def simulate(
     job: ModelJob,
     spec: ModelSpec,
     trained: Trained,
+    outputs: CellOutputs,
     *,
-    dataset: DatasetSpec | None,
     observer_metrics: Iterable[MetricSpec] = (),
     progress: Progress | None = None,
 ) -> CellOutputs:
-    """Predict on every evaluation split and run the MD of the job's plan with ``trained``."""
+    """Run the MD of the job's plan with ``trained`` into ``outputs`` (those of
+    :func:`egbench_core.stage_evaluate.evaluate`, which the observers may read)."""
     cell, inputs, proto, art_dir = job.cell, job.inputs, job.proto, job.art_dir
     assert cell.plan is not None  # a cell that runs was planned by its task
     progress = progress or NullProgress()
     pot = trained.pot
-    device = torch.device(job.execution.device)
     # as planning decided (a calculator-backed model: "ase", it has no batched path); cells planned
     # before this was recorded fall back to the same rule
     md_engine = cell.provenance.get("md_engine") or ("ase" if spec.calculator_backed else job.execution.md_engine)
-    pretrained = spec.mode != "from-scratch" and not spec.calculator_backed
-    progress.stage("evaluate")
-    where = dict(hardware(trained.precision, device), libraries=libraries(requirement_names(spec.requires)))
-    outputs = CellOutputs.of_cell(
-        cell, dataset, art_dir, stats=trained.stats, train=trained.rec, hardware=where, model_info=trained.model_info
-    )
-    for split, ref in inputs.evals.items():
-        extra: dict[str, Any] = {}
-        if isinstance(pot, CalculatorPotential):
-            e, f, extra["raw_energy"] = pot.predict(ref)
-        else:
-            e, f = predict(pot, ref)
-            if pretrained:  # the network's own energies, without the refitted offsets
-                extra["raw_energy"] = e - composition_matrix(ref, pot.species) @ pot.e0.numpy()
-        outputs.predictions[split] = SplitPrediction(split, ref, e, f)
-        np.savez_compressed(
-            art_dir / f"predictions-{split}.npz",
-            energy=e,
-            forces=f,
-            ref_energy=ref.energy,
-            ref_forces=ref.forces,
-            n_atoms=ref.n_atoms,
-            **extra,
-        )
-
     md_plan = cell.plan.md
     if inputs.md_start is not None:
         assert md_plan is not None  # load_inputs sets md_start only for a plan with MD

@@ -26,11 +26,13 @@ from .store import Claim, Store, _now, file_sha256, owner_alive
 
 log = logging.getLogger(__name__)
 
-KINDS = ("train", "simulate")
-# the files of a cell's folder that make up each stage (glob patterns relative to the folder)
+KINDS = ("train", "evaluate", "simulate")  # an evaluate stage's full kind names its split: "evaluate:test"
+# the files of a cell's folder that make up each stage (glob patterns relative to the folder;
+# {split}: an evaluate stage's split)
 FILES = {
     "train": ("model.pt", "model.json", "train.json"),
-    "simulate": ("predictions-*.npz", "md/**/*", "outputs.json"),
+    "evaluate": ("predictions-{split}.npz", "evaluate-{split}.json"),
+    "simulate": ("md/**/*", "md.json"),
 }
 
 
@@ -56,7 +58,7 @@ class StageStore:
         self.db = store.db
 
     def folder(self, kind: str, key: str) -> Path:
-        return self.root / "stages" / kind / key[:16]
+        return self.root / "stages" / kind.partition(":")[0] / key[:16]
 
     def get(self, key: str) -> StageRow | None:
         r = self.db.execute("SELECT * FROM stages WHERE key=?", (key,)).fetchone()
@@ -207,10 +209,12 @@ class StageStore:
 
 
 def stage_files(kind: str, cell_dir: Path) -> list[str]:
-    """The files of ``kind`` in a cell's folder, relative to it."""
+    """The files of ``kind`` (``evaluate:<split>`` for an evaluate stage) in a cell's folder,
+    relative to it."""
+    base, _, split = kind.partition(":")
     found: set[str] = set()
-    for pattern in FILES[kind]:
-        found.update(str(p.relative_to(cell_dir)) for p in cell_dir.glob(pattern) if p.is_file())
+    for pattern in FILES[base]:
+        found.update(str(p.relative_to(cell_dir)) for p in cell_dir.glob(pattern.format(split=split)) if p.is_file())
     return sorted(found)
 
 
@@ -219,4 +223,4 @@ def file_kind(rel: str) -> str:
         return "md-summary" if rel.endswith("replicas.json") else "trajectory"
     if rel.startswith("predictions-"):
         return "predictions"
-    return {"model.pt": "checkpoint", "model.json": "model", "train.json": "train"}.get(rel, "outputs")
+    return {"model.pt": "checkpoint", "model.json": "model"}.get(rel, "record")

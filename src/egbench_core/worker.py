@@ -88,7 +88,9 @@ def _run(request_path: Path) -> None:
     stdout = sys.stdout
     sys.stdout = sys.stderr  # anything a library prints must not corrupt the protocol stream
     train_from = Path(req["train_from"]) if req.get("train_from") else None
-    job = ModelJob(cell, inputs, ProtocolPreset(**req["proto"]), art_dir, execution, train_from)
+    splits = tuple(req["eval_splits"]) if req.get("eval_splits") is not None else None
+    proto = ProtocolPreset(**req["proto"])
+    job = ModelJob(cell, inputs, proto, art_dir, execution, train_from, splits, bool(req.get("run_md", True)))
     outputs = run_model(
         job, spec, dataset=dataset, observer_metrics=cat.metrics.values(), progress=_StdoutProgress(stdout)
     )
