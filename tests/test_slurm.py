@@ -102,6 +102,8 @@ def test_slurm_cells_equal_local_for_mace_and_painn(slurm, tmp_path, stored_numb
         assert c.duration_s == pytest.approx(held) and c.info["queue_wait_s"] >= 0
     assert max(c.info["queue_wait_s"] for c in store.cells("done")) > 1  # the job's start, at least
     workers = [c.info["worker"] for c in store.cells("done")]
+    first, second = sorted((w["started"], w["finished"]) for w in workers)[:2]  # the job's first two cells
+    assert second[0] < first[1]  # started together: a cell per process at once, not one and then a wait
     assert len({w["pid"] for w in workers}) == 2  # the job's two worker processes ...
     for pid in {w["pid"] for w in workers}:  # ... each ran its cells one after the other
         spans = sorted((w["started"], w["finished"]) for w in workers if w["pid"] == pid)
