@@ -164,6 +164,7 @@ def test_slurm_dry_run_prints_the_job_script(toy_site, tmp_path):
         "#SBATCH --gres=gpu:1",
         "source /opt/egbench/.venv/bin/activate",
         "--resources GPU=1",
+        "export DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__MALLOC_TRIM_THRESHOLD_=None",
     ):
         assert line in res.stdout, res.stdout
     assert not (tmp_path / "egbench-results").exists()
@@ -259,3 +260,16 @@ def test_a_cluster_with_no_worker_left_ends_the_run(dask_catalog, tmp_path, monk
     assert summary.infra_failed == 1
     (cell,) = store.cells("failed")
     assert cell.reason.startswith("infrastructure: worker lost (no Dask worker connected for ")
+
+
+def test_workers_keep_glibcs_memory_trimming(tmp_path, monkeypatch):
+    """Dask's nannies export MALLOC_TRIM_THRESHOLD_=65536, which made training on a worker 2.6x
+    slower (docs/performance.md): egbench's LocalCluster workers and SLURM jobs unset it."""
+    import os
+
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    executor = DaskExecutor.local(1, 1)
+    try:
+        assert set(executor.client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values()) == {None}
+    finally:
+        executor.close()

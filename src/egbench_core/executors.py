@@ -34,6 +34,12 @@ from .slurm_jobs import STRANDED_S, SlurmJobs
 log = logging.getLogger(__name__)
 
 PROGRESS_TOPIC = "egbench-progress"
+# Dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536 (distributed.nanny.pre-spawn-environ):
+# glibc then hands freed memory back at once, and torch's training loop spends its time in the
+# kernel (PaiNN at quick on acac: 126 s of training instead of 49, 72 s of it system time). egbench's
+# workers keep glibc's default (a None in that config unsets the variable).
+NO_MALLOC_TRIM = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+NO_MALLOC_TRIM_ENV = "export DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__MALLOC_TRIM_THRESHOLD_=None"
 WATCH_S = 5.0  # how often a waiting run looks at its SLURM jobs
 EXECUTORS = ("local", "dask", "slurm")
 
@@ -198,7 +204,7 @@ class DaskExecutor:
 
         from .dask_preload import WARM_MODELS_ENV
 
-        dask.config.set({"distributed.scheduler.allowed-failures": 1})
+        dask.config.set({"distributed.scheduler.allowed-failures": 1, **NO_MALLOC_TRIM})
         cluster = LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
@@ -379,7 +385,7 @@ def slurm_cluster(config: dict[str, Any], threads: int):
     gpus = int(table.get("gpus", 0))
     cores = _positive_int(table, "cores")
     processes = worker_processes(table)
-    prologue = ([table["env"]] if table.get("env") else []) + [f"export EGBENCH_THREADS={threads}"]
+    prologue = ([table["env"]] if table.get("env") else []) + [f"export EGBENCH_THREADS={threads}", NO_MALLOC_TRIM_ENV]
     cluster = SLURMCluster(
         queue=table.get("queue"),
         account=table.get("account"),
