@@ -10,7 +10,7 @@ two modes.
   acac and md17-ethanol): what the executor is for. Last line ``dask/local wall at quick: X``
   (target ≤ 0.65 on a 2-core machine).
 
-Run: python benchmarks/executor.py [--size smoke|quick] [--models ...] [--datasets ...] [--rounds N]
+Run: python benchmarks/executor.py [--size smoke|quick] [--models ...] [--datasets ...] [--seeds 0,1] [--rounds N]
 """
 
 from __future__ import annotations
@@ -54,13 +54,18 @@ def main() -> None:
     ap.add_argument("--datasets", default=None)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=None)
+    ap.add_argument("--seeds", default="0", help="e.g. 0,1: cells of the same size, one per seed")
     args = ap.parse_args()
     sizes = {"smoke": ("mace,painn", "acac,synthetic-emt", 2), "quick": ("painn", "acac,md17-ethanol", 1)}
     models, datasets, rounds = sizes[args.size]
     args.models, args.datasets = args.models or models, args.datasets or datasets
     args.rounds = args.rounds or rounds
     base = ["--models", args.models, "--datasets", args.datasets, "--preset", args.size, "--threads", "1"]
-    print(header("preset's"), f"cells: {args.models} × {args.datasets}, {args.size}, 1 torch thread per cell")
+    base += ["--seeds", args.seeds]
+    print(
+        header("preset's"),
+        f"cells: {args.models} × {args.datasets} × seeds {args.seeds}, {args.size}, 1 torch thread per cell",
+    )
     serial, parallel, compute = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         first = args.models.split(",")[0]  # warms the caches (data, imports) at the smoke size
@@ -74,7 +79,7 @@ def main() -> None:
                 f"round {k}: local {serial[-1]:.1f} s (cells {compute[-1]:.1f} s), dask {parallel[-1]:.1f} s",
                 flush=True,
             )
-    n_cells = len(args.models.split(",")) * len(args.datasets.split(","))
+    n_cells = len(args.models.split(",")) * len(args.datasets.split(",")) * len(args.seeds.split(","))
     s, p, c = statistics.median(serial), statistics.median(parallel), statistics.median(compute)
     overhead = (p - c / args.workers) / n_cells
     print(
