@@ -201,11 +201,16 @@ class CellOutputs:
             md_total_time_fs=d["md_total_time_fs"],
             model_info=d.get("model_info") or {},
         )
-        for split in d["predictions"]:
-            with np.load(Path(art_dir) / f"predictions-{split}.npz") as z:
-                out.predictions[split] = SplitPrediction(split, inputs.evals[split], z["energy"], z["forces"])
+        out.load_predictions(d["predictions"], inputs)
         out.md = [ReplicaResult(**r) for r in d["md"]]
         return out
+
+    def load_predictions(self, splits, inputs: CellInputs) -> None:
+        """The model's energies and forces on ``splits`` from ``predictions-<split>.npz`` in the
+        artifacts folder, beside their reference frames."""
+        for split in splits:
+            with np.load(Path(self.artifacts_dir) / f"predictions-{split}.npz") as z:
+                self.predictions[split] = SplitPrediction(split, inputs.evals[split], z["energy"], z["forces"])
 
 
 @dataclass

@@ -19,7 +19,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .cell import Cell, CellInputs, CellOutputs, SplitPrediction
+from .cell import Cell, CellInputs, CellOutputs
 from .records import ReplicaResult, TrainRecord
 from .stage_simulate import jsonable, relative
 from .stats import DatasetStats
@@ -67,11 +67,7 @@ def assemble_outputs(art_dir: Path, cell: Cell, inputs: CellInputs, dataset: Any
         hardware=where,
         model_info=train["model_info"],
     )
-    import numpy as np
-
-    for split in splits:
-        with np.load(art_dir / f"predictions-{split}.npz") as z:
-            outputs.predictions[split] = SplitPrediction(split, inputs.evals[split], z["energy"], z["forces"])
+    outputs.load_predictions(splits, inputs)
     if md_record is not None:
         outputs.md_reference = inputs.md_reference
         outputs.md_total_time_fs = md_record["md_total_time_fs"]
