@@ -22,7 +22,7 @@ import time
 import numpy as np
 import torch
 
-from egbench_core.environment import hardware
+from egbench_core.run.hardware import hardware
 
 
 def _box(acac_atoms, n_molecules: int = 13, spacing: float = 6.5):
@@ -41,10 +41,10 @@ def _box(acac_atoms, n_molecules: int = 13, spacing: float = 6.5):
 
 def measure(spec, acac_train, acac_val, start, box) -> dict:
     from egbench_core.interfaces import MDPlan
-    from egbench_core.md import run_replica
-    from egbench_core.potential import NormalisedPotential
-    from egbench_core.stats import compute_stats
-    from egbench_core.train import TrainConfig, train
+    from egbench_core.md.ase_engine import run_replica
+    from egbench_core.model.potential import NormalisedPotential
+    from egbench_core.model.stats import compute_stats
+    from egbench_core.model.train import TrainConfig, train
 
     preset = spec.preset("quick")
     cutoff = float(preset["cutoff"])
@@ -106,7 +106,7 @@ def main() -> None:
         return
     print("machine: " + json.dumps(hardware("per model, see table")))
     rows = worker(models)
-    from egbench_core.envs import list_envs
+    from egbench_core.envs.manage import list_envs
 
     for env in list_envs():
         cmd = [str(env.python), __file__, "--worker"] + (["--threads", str(args.threads)] if args.threads else [])

@@ -7,7 +7,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-from egbench_core.environment import hardware
+from egbench_core.run.hardware import hardware
 
 
 def header(precision: str) -> str:

@@ -32,7 +32,7 @@ export EGBENCH_LOAD_PLUGINS=mace,painn
 say "== machine"
 "$PY" - <<'PYEOF' | tee -a "$FIG"
 import json, torch
-from egbench_core.environment import hardware
+from egbench_core.run.hardware import hardware
 dev = "cuda" if torch.cuda.is_available() else "cpu"
 print(json.dumps(hardware("float32", dev)))
 PYEOF

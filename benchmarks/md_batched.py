@@ -27,10 +27,10 @@ from common import header
 
 def build(preset: str, device: str):
     from egbench_core.interfaces import MDPlan
+    from egbench_core.model.potential import NormalisedPotential
+    from egbench_core.model.stats import compute_stats
+    from egbench_core.model.train import TrainConfig, train
     from egbench_core.plugins import load_catalog
-    from egbench_core.potential import NormalisedPotential
-    from egbench_core.stats import compute_stats
-    from egbench_core.train import TrainConfig, train
 
     cat = load_catalog()
     spec = cat.models["mace"]
@@ -48,7 +48,7 @@ def build(preset: str, device: str):
 
 
 def wall(pot, frames, plan, replicas: int, steps: int, engine: str) -> float:
-    from egbench_core.md import MDSettings, run_md
+    from egbench_core.md.ase_engine import MDSettings, run_md
 
     t0 = time.perf_counter()
     res = run_md(pot, frames, plan, MDSettings(replicas, steps, steps, 0), None, engine=engine)

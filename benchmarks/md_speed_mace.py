@@ -43,7 +43,7 @@ from ase import Atoms, units
 from ase.calculators.calculator import all_changes
 from common import header
 
-from egbench_core.calculator import EgbenchCalculator
+from egbench_core.md.calculator import EgbenchCalculator
 
 SEED = 0
 TIMESTEP_FS = 0.5
@@ -55,11 +55,11 @@ TRAIN_EPOCHS = 2
 
 def build_models(epochs: int = TRAIN_EPOCHS):
     """egbench's ``NormalisedPotential`` (trained ``epochs`` epochs on acac, seeded) and its test split."""
-    from egbench_core.execute import seed_everything
+    from egbench_core.model.potential import NormalisedPotential
+    from egbench_core.model.stats import compute_stats
+    from egbench_core.model.train import TrainConfig, train
     from egbench_core.plugins import load_catalog
-    from egbench_core.potential import NormalisedPotential
-    from egbench_core.stats import compute_stats
-    from egbench_core.train import TrainConfig, train
+    from egbench_core.run.execute import seed_everything
 
     cat = load_catalog()
     ds = cat.datasets["acac"]

@@ -10,7 +10,7 @@ from ase.build import bulk
 from ase.neighborlist import neighbor_list
 from common import best_of, header
 
-from egbench_core.graph import neighbour_list
+from egbench_core.model.graph import neighbour_list
 
 CUTOFF = 5.0
 

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import torch
 
-from egbench_core.environment import hardware
+from egbench_core.run.hardware import hardware
 
 TABLE4_MODELS = ("nequip", "allegro", "botnet", "mace", "equiformer", "torchmd-net")
 DATASET = "gete"
@@ -43,9 +43,9 @@ DATASET = "gete"
 
 def measure(spec, test, start, steps: int, warmup: int) -> dict:
     from egbench_core.interfaces import MDPlan
-    from egbench_core.md import run_replica
-    from egbench_core.potential import NormalisedPotential
-    from egbench_core.stats import compute_stats
+    from egbench_core.md.ase_engine import run_replica
+    from egbench_core.model.potential import NormalisedPotential
+    from egbench_core.model.stats import compute_stats
 
     preset = spec.preset("paper")
     cutoff = float(preset["cutoff"])
@@ -86,7 +86,7 @@ def measure(spec, test, start, steps: int, warmup: int) -> dict:
 def sample_frames(path: Path) -> None:
     """Every 30th frame of the gete test split (frame 0 first) into ``path``: the MD start and the
     frames for E0 and scale; passed to the workers of other environments, which lack the dataset."""
-    from egbench_core.data import save_frames
+    from egbench_core.data.readers import save_frames
     from egbench_core.plugins import load_catalog
 
     test = load_catalog().datasets[DATASET].load("test")
@@ -94,7 +94,7 @@ def sample_frames(path: Path) -> None:
 
 
 def worker(models: set[str], steps: int, warmup: int, frames: Path) -> list[dict]:
-    from egbench_core.data import load_frames
+    from egbench_core.data.readers import load_frames
     from egbench_core.plugins import load_catalog
 
     cat = load_catalog()
@@ -115,7 +115,7 @@ def worker(models: set[str], steps: int, warmup: int, frames: Path) -> list[dict
 
 def paper_table4() -> dict[str, float]:
     """The paper's Table 4 inference minutes per 1000 steps on GeTe, per model."""
-    from egbench_core.paper import load_tables
+    from egbench_core.report.paper import load_tables
 
     return {
         r["model"]: float(r["inference_min_per_1000_steps"])
@@ -142,7 +142,7 @@ def main() -> None:
     load_before = os.getloadavg()
     print("machine: " + json.dumps(hardware("float32")))
     print(f"load average at the start: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}")
-    from egbench_core.envs import list_envs
+    from egbench_core.envs.manage import list_envs
 
     with tempfile.TemporaryDirectory() as tmp:
         frames = Path(tmp) / "gete-test-sample.npz"

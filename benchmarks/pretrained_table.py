@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from egbench_core.report import MODE_ORDER, cell_mode
+from egbench_core.report.leaderboard import MODE_ORDER, cell_mode
 from egbench_core.store import Store
 
 

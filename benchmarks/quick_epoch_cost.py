@@ -27,14 +27,14 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
-    from egbench_core.execute import load_inputs, seed_everything
-    from egbench_core.md import MDSettings, run_md
+    from egbench_core.md.ase_engine import MDSettings, run_md
+    from egbench_core.model.potential import NormalisedPotential
+    from egbench_core.model.stats import compute_stats
+    from egbench_core.model.train import TrainConfig, train
     from egbench_core.plugins import load_catalog
-    from egbench_core.potential import NormalisedPotential
-    from egbench_core.protocol import protocol
-    from egbench_core.runner import plan_cells
-    from egbench_core.stats import compute_stats
-    from egbench_core.train import TrainConfig, train
+    from egbench_core.run.execute import load_inputs, seed_everything
+    from egbench_core.run.protocol import protocol
+    from egbench_core.run.runner import plan_cells
 
     print(header("float32"), f"torch threads {torch.get_num_threads()}")
     cat = load_catalog()

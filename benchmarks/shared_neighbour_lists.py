@@ -14,9 +14,9 @@ import sys
 
 from common import best_of, header
 
-from egbench_core.graph import NeighbourLists, frames_to_parts
+from egbench_core.model.graph import NeighbourLists, frames_to_parts
+from egbench_core.model.stats import STATS_NEIGHBOUR_FRAMES
 from egbench_core.plugins import load_catalog
-from egbench_core.stats import STATS_NEIGHBOUR_FRAMES
 
 
 def main(dataset: str = "acac", cutoff: float = 5.0) -> None:

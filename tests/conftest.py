@@ -276,7 +276,7 @@ def report_store(emt_data_dir, tmp_path_factory):
     synthetic-emt has no hot split: skipped); toy-broken fails; toy-molecular is skipped on the
     periodic synthetic-emt. Returns the store (open for reading)."""
     from egbench_core.plugins import load_catalog
-    from egbench_core.runner import plan_cells, run_cells
+    from egbench_core.run.runner import plan_cells, run_cells
     from egbench_core.store import Store
 
     wide = {"smoke": {"cutoff": 4.5, "model": {"n_basis": 10}, "train": {"epochs": 4, "batch_size": 8, "lr": 2e-2}}}

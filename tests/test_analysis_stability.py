@@ -19,7 +19,7 @@ from egbench_core.analysis.stability import (
     stable_fraction,
     survival_curve,
 )
-from egbench_core.data import Frames
+from egbench_core.data.readers import Frames
 
 
 def _run(monitor, frames, dt_fs=0.5, saved_every=1):
@@ -109,7 +109,7 @@ def test_an_exploding_md_run_is_recorded_by_the_monitor_in_both_engines():
     import torch
 
     from egbench_core.interfaces import MDPlan
-    from egbench_core.md import MDSettings, run_md
+    from egbench_core.md.ase_engine import MDSettings, run_md
 
     class Runaway(torch.nn.Module):
         cutoff, species, dtype = 3.0, (1, 6, 8), torch.float64

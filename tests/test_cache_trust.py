@@ -15,10 +15,10 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from egbench_core.data import MalformedDataError
-from egbench_core.oracles import OracleCache, calibrate, frame_key, resolve
+from egbench_core.data.readers import MalformedDataError
+from egbench_core.data.synthetic import emt_oracle
 from egbench_core.plugins import load_catalog
-from egbench_core.synthetic import emt_oracle
+from egbench_core.run.oracles import OracleCache, calibrate, frame_key, resolve
 
 LI = "mdbenchgnn/Datasets/LiPS20/Li/3000K/deepmd/Li54P0S0"  # LiPS20's Li system: 1000 frames of 54 atoms
 
@@ -58,7 +58,7 @@ def test_an_edited_or_unstamped_oracle_label_is_relabelled_never_used(emt_data, 
     # 1. the label's energy edited in place (the checksum it records no longer matches)
     path.write_text(json.dumps({**label, "energy": label["energy"] + 1.0}))
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="egbench_core.oracles"):
+    with caplog.at_level(logging.WARNING, logger="egbench_core.run.oracles"):
         again = OracleCache(oracle)
         e2, f2 = again.evaluate(atoms)
     assert e2 == e and np.array_equal(f2, f) and np.allclose(f2, true_f, atol=1e-12)
@@ -68,7 +68,7 @@ def test_an_edited_or_unstamped_oracle_label_is_relabelled_never_used(emt_data, 
     # 2. a label in the format an older egbench wrote (no checksum), with a wrong energy
     path.write_text(json.dumps({"energy": e + 1.0, "forces": f.tolist(), "oracle": oracle.id}))
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="egbench_core.oracles"):
+    with caplog.at_level(logging.WARNING, logger="egbench_core.run.oracles"):
         old = OracleCache(oracle)
         e3, _ = old.evaluate(atoms)
     assert e3 == e and (old.computed, old.reused) == (1, 0)
@@ -76,7 +76,7 @@ def test_an_edited_or_unstamped_oracle_label_is_relabelled_never_used(emt_data, 
 
     # the rewritten label is trusted again: reused, with no warning
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="egbench_core.oracles"):
+    with caplog.at_level(logging.WARNING, logger="egbench_core.run.oracles"):
         hit = OracleCache(oracle)
         assert hit.evaluate(atoms)[0] == e and (hit.computed, hit.reused) == (0, 1)
     assert not _untrusted(caplog, path)
@@ -92,7 +92,7 @@ def test_an_edited_calibration_is_computed_again(emt_data, caplog):
     record = json.loads(path.read_text())
     path.write_text(json.dumps({**record, "energy_offset_mean": 0.25, "accepted": True}))
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="egbench_core.oracles"):
+    with caplog.at_level(logging.WARNING, logger="egbench_core.run.oracles"):
         again = calibrate(oracle, ds)
     assert asdict(again) == asdict(cal)  # the untampered numbers, from the (trusted) labels
     assert any("not trusted" in m for m in _untrusted(caplog, path))
@@ -120,7 +120,7 @@ def test_a_stray_set_folder_is_not_read_lips20(mirror, hermetic_env, caplog):
     assert len(before) == 1000
     _stray_set(hermetic_env, LI)
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="egbench_core.data"):
+    with caplog.at_level(logging.WARNING, logger="egbench_core.data.readers"):
         after = _lips_catalog().datasets["lips20"].load_system("Li")  # a fresh dataset: read again
     assert len(after) == 1000
     for k in ("positions", "numbers", "cell", "energy", "forces"):
@@ -141,7 +141,7 @@ def test_a_stray_set_folder_is_not_read_registry_folder_split(mirror, hermetic_e
     before = _lips_catalog().datasets["li-melt"].load("test")
     _stray_set(hermetic_env, LI)
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="egbench_core.data"):
+    with caplog.at_level(logging.WARNING, logger="egbench_core.data.readers"):
         after = _lips_catalog().datasets["li-melt"].load("test")
     assert len(before) == len(after) == 1000
     np.testing.assert_array_equal(after.energy, before.energy)

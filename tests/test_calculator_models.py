@@ -12,13 +12,13 @@ from ase import Atoms
 from ase.build import bulk
 from ase.calculators.emt import EMT
 
-from egbench_core.ase_models import AseSpecError, ase_model, model_id, parse_spec
-from egbench_core.calculator import NonFiniteOutputError
-from egbench_core.calculator_model import GuardedCalculator, refit_offsets
-from egbench_core.data import Frames
+from egbench_core.data.readers import Frames
 from egbench_core.interfaces import calculator_model
+from egbench_core.md.calculator import NonFiniteOutputError
+from egbench_core.model.ase_models import AseSpecError, ase_model, model_id, parse_spec
+from egbench_core.model.calculator_model import GuardedCalculator, refit_offsets
 from egbench_core.plugins import load_catalog
-from egbench_core.runner import plan_cells, run_cells
+from egbench_core.run.runner import plan_cells, run_cells
 from egbench_core.store import Store
 from egbench_core.testing import CalculatorConformance, finite_difference_forces
 
@@ -286,8 +286,8 @@ def test_emt_through_the_seam_reproduces_the_emt_labels(emt_env, tmp_path):
 def test_energies_of_compositions_the_offsets_do_not_determine_are_not_applicable(emt_frames):
     """Training on one composition fixes only Σ n_Z δ_Z along it: another composition's energy is
     n/a (the dataset's isolated-atom energies would not help: they are not the calculator's)."""
-    from egbench_core.calculator_model import CalculatorPotential
-    from egbench_core.stats import compute_stats, energy_transfer_reason
+    from egbench_core.model.calculator_model import CalculatorPotential
+    from egbench_core.model.stats import compute_stats, energy_transfer_reason
 
     train = emt_frames["train"].subset(range(10))  # Cu24Au8 only
     pot = CalculatorPotential(calculator_model("emt", EMT))

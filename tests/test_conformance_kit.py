@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from egbench_core.graph import neighbour_list
 from egbench_core.interfaces import Capabilities
+from egbench_core.model.graph import neighbour_list
+from egbench_core.model.train import TrainConfig
 from egbench_core.plugins import load_catalog
 from egbench_core.testing import (
     FIXTURE_SPECIES,
@@ -22,7 +23,6 @@ from egbench_core.testing import (
     toy_pair_spec,
 )
 from egbench_core.testing.fakes import build_toy_pair
-from egbench_core.train import TrainConfig
 
 
 # -- the toy model passes ----------------------------------------------------------------

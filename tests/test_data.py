@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from ase import units
 
-from egbench_core.data import Frames, MalformedDataError, read_deepmd, read_extxyz, read_nequip_npz
-from egbench_core.datasets import RegistryDataset
+from egbench_core.data.datasets import RegistryDataset
+from egbench_core.data.readers import Frames, MalformedDataError, read_deepmd, read_extxyz, read_nequip_npz
+from egbench_core.data.registry import Registry
 from egbench_core.plugins import load_catalog
-from egbench_core.registry import Registry
 
 TRAIN = "botnet-datasets/dataset_acac/train_300K.xyz"
 TEST = "botnet-datasets/dataset_acac/test_MD_300K.xyz"

@@ -17,10 +17,10 @@ from typer.testing import CliRunner
 
 import egbench_core.plugins as plugins
 from egbench_core.cli import app
-from egbench_core.data import Frames, MalformedDataError, load_frames, save_frames
-from egbench_core.datasets import GeneratedDataset, RegistryDataset, SplitInfo
+from egbench_core.data.datasets import GeneratedDataset, RegistryDataset, SplitInfo
+from egbench_core.data.readers import Frames, MalformedDataError, load_frames, save_frames
+from egbench_core.data.registry import ChecksumError, MirrorChecksumError, Registry, RegistryError, file_hash
 from egbench_core.plugins import load_catalog
-from egbench_core.registry import ChecksumError, MirrorChecksumError, Registry, RegistryError, file_hash
 
 ISO_ACAC = "botnet-datasets/dataset_acac/isolated_atoms.xyz"
 ACAC_E0 = {1: -13.568422178253735, 6: -1026.8538996116154, 8: -2037.796869412825}
@@ -211,7 +211,7 @@ def test_generated_cache_tampered_is_regenerated_with_a_warning(hermetic_env, ca
     save_frames(path, cached)
     tampered = file_hash(path, "sha256")
     fresh = _tiny_generated(calls)
-    with caplog.at_level(logging.WARNING, logger="egbench_core.datasets"):
+    with caplog.at_level(logging.WARNING, logger="egbench_core.data.datasets"):
         energy = fresh.load("train").energy
     np.testing.assert_array_equal(energy, original)
     assert len(calls) == 2 and fresh.cache_status.startswith(f"regenerated {path}: ")
@@ -233,7 +233,7 @@ def test_generated_cache_without_sidecar_is_regenerated(hermetic_env):
 
 
 def _fake_emt():
-    from egbench_core.synthetic import EMT_PARAMS as p
+    from egbench_core.data.synthetic import EMT_PARAMS as p
 
     return {s: _tiny_frames(p[s], -100.0 * (k + 1)) for k, s in enumerate(("train", "val", "test"))}
 

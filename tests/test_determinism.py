@@ -10,12 +10,12 @@ import sys
 import numpy as np
 import pytest
 
-from egbench_core.data import Frames
-from egbench_core.execute import subset_indices
+from egbench_core.data.readers import Frames
 from egbench_core.plugins import load_catalog
-from egbench_core.protocol import protocol
-from egbench_core.report import leaderboard, rank_stability, to_csv, to_markdown
-from egbench_core.runner import plan_cells, run_cells
+from egbench_core.report.leaderboard import leaderboard, rank_stability, to_csv, to_markdown
+from egbench_core.run.execute import subset_indices
+from egbench_core.run.protocol import protocol
+from egbench_core.run.runner import plan_cells, run_cells
 from egbench_core.store import Store
 
 

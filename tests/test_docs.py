@@ -9,7 +9,8 @@ from pathlib import Path
 
 import typer
 
-from egbench_core import datasets, hookspecs, interfaces, registry
+from egbench_core import hookspecs, interfaces
+from egbench_core.data import datasets, registry
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from egbench_core.env_client import describe_environment
-from egbench_core.envs import Environment, list_envs
+from egbench_core.envs.client import describe_environment
+from egbench_core.envs.manage import Environment, list_envs
 from egbench_core.plugins import load_catalog
-from egbench_core.runner import plan_cells, run_cells
+from egbench_core.run.runner import plan_cells, run_cells
 from egbench_core.store import Store
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "plugins" / "_template"

@@ -13,10 +13,10 @@ import time
 
 import pytest
 
-from egbench_core.cell import Execution
-from egbench_core.executors import DaskExecutor
 from egbench_core.plugins import load_catalog
-from egbench_core.runner import plan_cells, run_cells
+from egbench_core.run.cell import Execution
+from egbench_core.run.executors import DaskExecutor
+from egbench_core.run.runner import plan_cells, run_cells
 from egbench_core.store import Store
 
 pytestmark = pytest.mark.slow
@@ -228,7 +228,7 @@ def test_slurm_jobs_run_one_cell_per_process(toy_site, tmp_path):
 
 def test_a_cell_longer_than_the_slurm_walltime_is_named_before_submission(dask_catalog, tmp_path, caplog):
     """Its model, preset and dataset took longer than the jobs' walltime when last computed here."""
-    from egbench_core.executors import LocalExecutor, walltime_seconds
+    from egbench_core.run.executors import LocalExecutor, walltime_seconds
 
     cells = plan_cells(dask_catalog, "toy-pair", "acac", preset="smoke", seeds=[0])
     store = Store(tmp_path / "res")
@@ -237,7 +237,7 @@ def test_a_cell_longer_than_the_slurm_walltime_is_named_before_submission(dask_c
     executor = LocalExecutor(dask_catalog)
     executor.walltime_s = done.duration_s / 2  # seconds: what a SLURM executor carries (walltime_seconds)
     again = plan_cells(dask_catalog, "toy-pair", "acac", preset="smoke", seeds=[1])
-    with caplog.at_level("WARNING", logger="egbench_core.runner"):
+    with caplog.at_level("WARNING", logger="egbench_core.run.runner"):
         run_cells(again, dask_catalog, store, executor=executor)
     (line,) = [r.getMessage() for r in caplog.records if "walltime" in r.getMessage()]
     assert line.startswith(f"cell {again[0].label} took {done.duration_s:.0f} s when last computed here")
@@ -249,7 +249,7 @@ def test_a_cluster_with_no_worker_left_ends_the_run(dask_catalog, tmp_path, monk
     failures once no worker has connected for STRANDED_S (120 s; 2 s here), and the run ends."""
     from distributed import Client, LocalCluster
 
-    from egbench_core import executors
+    from egbench_core.run import executors
 
     monkeypatch.setattr(executors, "STRANDED_S", 2.0)
     monkeypatch.setattr(executors, "WATCH_S", 0.5)

@@ -9,9 +9,9 @@ from ase import Atoms
 from ase.build import bulk, fcc111, molecule
 from ase.neighborlist import neighbor_list as ase_neighbor_list
 
-from egbench_core.graph import atoms_to_graph, collate, graph_parts, neighbour_list
-from egbench_core.potential import NormalisedPotential, evaluate
-from egbench_core.stats import DatasetStats
+from egbench_core.model.graph import atoms_to_graph, collate, graph_parts, neighbour_list
+from egbench_core.model.potential import NormalisedPotential, evaluate
+from egbench_core.model.stats import DatasetStats
 
 CUTOFF = 4.0
 
@@ -242,13 +242,13 @@ def test_energy_only_and_batched_evaluation_agree(make_potential):
 
 
 def _frames_of(atoms_list):
-    from egbench_core.data import Frames
+    from egbench_core.data.readers import Frames
 
     return Frames.from_atoms(atoms_list)
 
 
 def test_neighbour_lists_are_built_once_per_frame_set_and_cutoff(monkeypatch):
-    from egbench_core import graph
+    from egbench_core.model import graph
 
     frames = _frames_of([_rattled_cu(), molecule("CH3CH2OH"), bulk("Cu", "fcc", a=3.6)])
     fresh = graph.frames_to_parts(frames, CUTOFF)

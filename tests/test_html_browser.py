@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from egbench_core.html.write import write_report
+from egbench_core.report.html.write import write_report
 
 pytestmark = pytest.mark.slow
 CHROMIUM = Path(os.environ.get("EGBENCH_CHROMIUM", "/usr/bin/chromium"))

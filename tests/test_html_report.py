@@ -14,15 +14,15 @@ import pytest
 from typer.testing import CliRunner
 
 from egbench_core.cli import app
-from egbench_core.html.cells import collect
-from egbench_core.html.figures import colours, figures
-from egbench_core.html.ood import ood_tables
-from egbench_core.html.series import CostPoint, dataset_tasks, pareto
-from egbench_core.html.tables import boards, paper_values
-from egbench_core.html.write import MARKER, ReportFolderError, write_report
-from egbench_core.not_run import group_not_run, reason_kind
-from egbench_core.paper import load_tables
-from egbench_core.report_json import CELL_FIELDS, METRIC_FIELDS, records
+from egbench_core.report.as_json import CELL_FIELDS, METRIC_FIELDS, records
+from egbench_core.report.html.cells import collect
+from egbench_core.report.html.figures import colours, figures
+from egbench_core.report.html.ood import ood_tables
+from egbench_core.report.html.series import CostPoint, dataset_tasks, pareto
+from egbench_core.report.html.tables import boards, paper_values
+from egbench_core.report.html.write import MARKER, ReportFolderError, write_report
+from egbench_core.report.not_run import group_not_run, reason_kind
+from egbench_core.report.paper import load_tables
 from egbench_core.store import Store
 
 pytestmark = pytest.mark.slow

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from egbench_core.data import Frames
+from egbench_core.data.readers import Frames
 from egbench_core.interfaces import MDPlan
-from egbench_core.md import MDSettings, run_md, start_state
-from egbench_core.md_batched import run_md_batched
-from egbench_core.potential import NormalisedPotential
-from egbench_core.stats import compute_stats
+from egbench_core.md.ase_engine import MDSettings, run_md, start_state
+from egbench_core.md.batched import run_md_batched
+from egbench_core.model.potential import NormalisedPotential
+from egbench_core.model.stats import compute_stats
 
 pytestmark = pytest.mark.slow
 
@@ -60,7 +60,7 @@ def test_zero_friction_is_velocity_verlet_to_1e_8(acac_pot):
     from ase import units
     from ase.md.verlet import VelocityVerlet
 
-    from egbench_core.calculator import EgbenchCalculator
+    from egbench_core.md.calculator import EgbenchCalculator
 
     pot, frames = acac_pot
     plan = MDPlan("test", "test", temperature_K=300.0, timestep_fs=0.5, friction_per_ps=0.0)
@@ -96,7 +96,7 @@ def test_same_seeds_same_trajectories_as_ases_langevin(acac_pot):
 
 
 def test_a_batch_equals_its_replicas_run_alone(acac_pot):
-    from egbench_core.md_batched import _Batch, _Replica
+    from egbench_core.md.batched import _Batch, _Replica
 
     pot, frames = acac_pot
     plan = MDPlan("test", "test", temperature_K=500.0, timestep_fs=0.5, friction_per_ps=2.0)

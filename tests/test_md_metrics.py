@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from egbench_core.calculator import EgbenchCalculator
 from egbench_core.default_plugins import md_metrics
+from egbench_core.md.calculator import EgbenchCalculator
 from egbench_core.plugins import load_catalog
-from egbench_core.runner import plan_cells, run_cells
+from egbench_core.run.runner import plan_cells, run_cells
 from egbench_core.store import Store
 
 
@@ -60,10 +60,10 @@ def test_model_as_its_own_oracle_gives_zero_violation(emt_data_dir, toy, tmp_pat
     engine sums the float32 model's edges in another order than a fresh evaluation of one frame)."""
     import torch
 
-    from egbench_core.cell import Execution
-    from egbench_core.execute import load_inputs, run_model
-    from egbench_core.model_job import ModelJob
-    from egbench_core.protocol import protocol
+    from egbench_core.run.cell import Execution
+    from egbench_core.run.execute import load_inputs, run_model
+    from egbench_core.run.model_job import ModelJob
+    from egbench_core.run.protocol import protocol
 
     monkeypatch.setenv("EGBENCH_DATA_DIR", str(emt_data_dir))
     cat = load_catalog(extra_plugins=[toy.Plugin()], entry_points=False)
@@ -80,13 +80,13 @@ def test_model_as_its_own_oracle_gives_zero_violation(emt_data_dir, toy, tmp_pat
         def oracle(self):
             return EgbenchCalculator(holder["pot"])
 
-    orig_train = __import__("egbench_core.stage_train", fromlist=["train"]).train
+    orig_train = __import__("egbench_core.stages.train", fromlist=["train"]).train
 
     def train_and_keep(pot, *a, **k):
         holder["pot"] = pot
         return orig_train(pot, *a, **k)
 
-    monkeypatch.setattr("egbench_core.stage_train.train", train_and_keep)
+    monkeypatch.setattr("egbench_core.stages.train.train", train_and_keep)
     art = tmp_path / "art"
     art.mkdir()
     job = ModelJob(cell, inputs, proto, art, Execution(threads=torch.get_num_threads()))
@@ -106,10 +106,10 @@ def test_aligned_mode_covers_the_first_tau_of_the_stable_part(emt_data_dir, toy,
     a contiguous trajectory, 5 fs apart)."""
     import torch
 
-    from egbench_core.cell import Execution
-    from egbench_core.execute import load_inputs, run_model
-    from egbench_core.model_job import ModelJob
-    from egbench_core.protocol import protocol
+    from egbench_core.run.cell import Execution
+    from egbench_core.run.execute import load_inputs, run_model
+    from egbench_core.run.model_job import ModelJob
+    from egbench_core.run.protocol import protocol
 
     monkeypatch.setenv("EGBENCH_DATA_DIR", str(emt_data_dir))
     cat = load_catalog(extra_plugins=[toy.Plugin()], entry_points=False)
@@ -127,7 +127,7 @@ def test_aligned_mode_covers_the_first_tau_of_the_stable_part(emt_data_dir, toy,
     assert all(len(a["time_fs"]) > len(b["time_fs"]) for a, b in zip(full, short))
     ref = outputs.md_reference
     r = outputs.md[0]
-    from egbench_core.data import read_extxyz
+    from egbench_core.data.readers import read_extxyz
 
     traj = read_extxyz(Path(r.trajectory))
     n = traj.n_atoms[0]

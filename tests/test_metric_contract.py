@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from egbench_core.execute import score, write_artifacts
 from egbench_core.interfaces import (
     Artifact,
     ArtifactSpec,
@@ -22,6 +21,7 @@ from egbench_core.interfaces import (
     order_observers,
 )
 from egbench_core.plugins import load_catalog
+from egbench_core.run.execute import score, write_artifacts
 
 
 @pytest.fixture(scope="module")
@@ -94,9 +94,9 @@ def test_observers_follow_their_declared_order_not_registration_order(metrics):
 
 
 def _report_columns():
-    from egbench_core.html import ood, series, tables
-    from egbench_core.report import TABLES
-    from egbench_core.report_compare import LAYOUTS
+    from egbench_core.report.compare import LAYOUTS
+    from egbench_core.report.html import ood, series, tables
+    from egbench_core.report.leaderboard import TABLES
 
     cols = [(f"report.TABLES[{t}]", c) for t, cs in TABLES.items() for c in cs]
     cols += [(f"report_compare.LAYOUTS[{t}]", p.column) for t, ps in LAYOUTS.items() for p in ps]
@@ -107,7 +107,7 @@ def _report_columns():
 
 
 def test_every_report_column_shows_a_declared_value_with_its_declared_direction(metrics):
-    from egbench_core.report import RANK_METRIC, SPLIT_VALUES
+    from egbench_core.report.leaderboard import RANK_METRIC, SPLIT_VALUES
 
     declared = declared_values(metrics)
     for where, col in _report_columns():

@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from egbench_core.interfaces import MDPlan
-from egbench_core.md import run_replica
+from egbench_core.md.ase_engine import run_replica
 from egbench_core.plugins import load_catalog
-from egbench_core.report import TABLES, leaderboard, to_csv, to_markdown
-from egbench_core.runner import plan_cells, run_cells
+from egbench_core.report.leaderboard import TABLES, leaderboard, to_csv, to_markdown
+from egbench_core.run.runner import plan_cells, run_cells
 from egbench_core.store import Store
 
 
@@ -131,8 +131,8 @@ def test_report_says_error_with_the_reason_and_na_only_when_not_applicable(tmp_p
 
 def test_metric_that_raises_is_recorded_per_value(tmp_path, toy):
     """A metric plugin whose compute raises: the cell is kept, every value it emits says why."""
-    from egbench_core.execute import score
     from egbench_core.interfaces import MetricSpec, ValueSpec
+    from egbench_core.run.execute import score
 
     def explode(outputs):
         raise RuntimeError("metric exploded on purpose")

@@ -9,14 +9,14 @@ import json
 import numpy as np
 import pytest
 
-from egbench_core.datasets import GeneratedDataset, SplitInfo
+from egbench_core.data.datasets import GeneratedDataset, SplitInfo
+from egbench_core.data.synthetic import EMT_PARAMS, emt_oracle, generate_emt
 from egbench_core.hookspecs import hookimpl
 from egbench_core.interfaces import OracleSpec
-from egbench_core.oracles import OracleCache, calibrate, frame_key, resolve, sample_indices
 from egbench_core.plugins import load_catalog
-from egbench_core.runner import plan_cells, run_cells
+from egbench_core.run.oracles import OracleCache, calibrate, frame_key, resolve, sample_indices
+from egbench_core.run.runner import plan_cells, run_cells
 from egbench_core.store import Store
-from egbench_core.synthetic import EMT_PARAMS, emt_oracle, generate_emt
 
 pytestmark = pytest.mark.slow
 
@@ -108,7 +108,7 @@ def test_exact_oracle_gives_errors_where_the_model_goes(catalog, tmp_path):
     e_rep = [np.mean(np.abs(np.subtract(r["energy_model"], r["energy_oracle"]))) / r["n_atoms"] for r in reps]
     assert m[("md_energy_mae_per_atom", "oracle")]["value"] == pytest.approx(np.mean(e_rep))
     # the oracle's numbers are EMT's: recompute one sampled frame from the trajectory
-    from egbench_core.data import read_extxyz
+    from egbench_core.data.readers import read_extxyz
 
     traj = read_extxyz(sorted(p for k, p in store.artifacts(key) if k == "trajectory")[reps[0]["replica"]])
     a = traj.to_atoms(int(round(reps[0]["time_fs"][0] / EMT_PARAMS["timestep_fs"])))  # smoke saves every step
@@ -141,13 +141,13 @@ def test_a_calibrated_oracle_removes_its_offset_and_caches_every_frame(catalog, 
     info = store.cell(key).info["oracle"]
     assert info["calibration"]["energy_offset_mean"] == pytest.approx(0.5) and info["oracle"]["level"] == "EMT + 0.5 eV"
     assert samples["computed"] == sum(r["frames"] for r in reps)
-    from egbench_core.report import oracle_calibrations
+    from egbench_core.report.leaderboard import oracle_calibrations
 
     _, rows = oracle_calibrations(store)
     assert rows == [["emt-shifted", oracle.id, "EMT + 0.5 eV", "8", "0.00", "0.00", "+500.00 ± 0.00", "yes"]]
     # the same frames again: all from the cache
     cache = OracleCache(oracle)
-    from egbench_core.data import read_extxyz
+    from egbench_core.data.readers import read_extxyz
 
     traj = read_extxyz(next(p for k, p in store.artifacts(key) if k == "trajectory"))
     cache.evaluate(traj.to_atoms(1))

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from egbench_core.cli import app
 from egbench_core.interfaces import MetricValue
-from egbench_core.paper import FOLDER, load_tables
-from egbench_core.report_compare import compare, to_csv, to_markdown
+from egbench_core.report.compare import compare, to_csv, to_markdown
+from egbench_core.report.paper import FOLDER, load_tables
 from egbench_core.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,7 +78,7 @@ def test_the_wheel_carries_the_tables(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for p in PACKAGE_DATA.iterdir():
         assert f"egbench_core/{FOLDER}/{p.name}" in names
-    assert "egbench_core/paper.py" in names and "egbench_core/report_compare.py" in names
+    assert "egbench_core/report/paper.py" in names and "egbench_core/report/compare.py" in names
 
 
 # -- a store written directly ---------------------------------------------------------------
@@ -306,8 +306,8 @@ def test_a_computed_cell_is_shown_beside_the_paper(toy, tmp_path):
     """The toy model, registered as "mace", trained on acac at the smoke preset: its stored values
     come out beside the paper's acac/MACE row."""
     from egbench_core.plugins import load_catalog
-    from egbench_core.report import TABLES, leaderboard
-    from egbench_core.runner import plan_cells, run_cells
+    from egbench_core.report.leaderboard import TABLES, leaderboard
+    from egbench_core.run.runner import plan_cells, run_cells
 
     cat = load_catalog(extra_plugins=[toy.Plugin(toy.spec("mace"))], entry_points=False)
     cells = plan_cells(cat, "mace", "acac", "standard", "smoke", 0)

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import egbench_core.console as ui
 import egbench_core.plugins as plugins
 from egbench_core.cli import app
-from egbench_core.datasets import GeneratedDataset, SplitInfo
+from egbench_core.data.datasets import GeneratedDataset, SplitInfo
 from egbench_core.hookspecs import hookimpl
 from egbench_core.plugins import load_catalog
 
@@ -88,7 +88,7 @@ def test_fake_plugin_model_appears_in_catalog(toy):
 
 
 def test_typed_getters_return_each_kind(toy):
-    from egbench_core.datasets import DatasetSpec
+    from egbench_core.data.datasets import DatasetSpec
     from egbench_core.interfaces import MetricSpec, ModelSpec, OracleSpec, TaskSpec
 
     cat = load_catalog(extra_plugins=[toy.Plugin()], entry_points=False)
@@ -133,7 +133,7 @@ def test_one_broken_entry_is_listed_while_the_plugin_works(toy):
     assert cat.problems["model:bad-model"].startswith("preset 'quick' has epochs = -1")
     with pytest.raises(KeyError, match="model 'bad-model' is broken: preset 'quick'"):
         cat.model("bad-model")
-    from egbench_core.runner import plan_cells
+    from egbench_core.run.runner import plan_cells
 
     with pytest.raises(KeyError, match="model 'bad-model' is broken"):
         plan_cells(cat, "bad-model", "acac", preset="smoke")

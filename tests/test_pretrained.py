@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 import torch
 
-from egbench_core.graph import collate, frames_to_parts
 from egbench_core.interfaces import pretrained_models
+from egbench_core.model.graph import collate, frames_to_parts
+from egbench_core.model.potential import evaluate
+from egbench_core.model.stats import composition_matrix
 from egbench_core.plugins import load_catalog
-from egbench_core.potential import evaluate
-from egbench_core.report import cell_mode, leaderboard, to_csv, to_markdown
-from egbench_core.runner import plan_cells, run_cells
-from egbench_core.stats import composition_matrix
+from egbench_core.report.leaderboard import cell_mode, leaderboard, to_csv, to_markdown
+from egbench_core.run.runner import plan_cells, run_cells
 from egbench_core.store import Store
 
 CUTOFF = 4.0
@@ -66,7 +66,7 @@ def pretrained_weights():
         a.rattle(0.15, seed=k)
         a.calc = EMT()
         structures.append((a, a.get_forces()))
-    from egbench_core.graph import graph_parts
+    from egbench_core.model.graph import graph_parts
 
     parts = [graph_parts(a.positions, a.numbers, a.cell.array, a.pbc, CUTOFF) for a, _ in structures]
     forces = torch.from_numpy(np.concatenate([f for _, f in structures]))
@@ -168,8 +168,8 @@ def test_zero_shot_keeps_the_networks_forces_and_refits_the_offsets(emt_env, run
     np.testing.assert_allclose(z["forces"], out["forces"].detach().double().numpy(), atol=2e-5)
     np.testing.assert_allclose(z["raw_energy"], out["energy"].detach().double().numpy(), rtol=1e-6)
     # the offsets: least squares of (E_ref - E_raw) over the training split's compositions
-    from egbench_core.execute import subset_indices
-    from egbench_core.protocol import protocol
+    from egbench_core.run.execute import subset_indices
+    from egbench_core.run.protocol import protocol
 
     train = ds.load("train")
     keep = subset_indices(train, protocol("smoke"), "train")  # the frames the cell trained on
@@ -234,7 +234,7 @@ def test_fine_tuning_starts_from_the_checkpoint_and_improves_on_zero_shot(emt_en
     assert lines[0].split(",")[-3:] == ["training", "status", "reason"]
     assert lines[1].split(",")[-3:] == ["zero-shot", "done", ""] and lines[3].split(",")[-3] == "fine-tuned"
     # the HTML leaderboards carry a sortable "training" column, zero-shot rows before fine-tuned ones
-    from egbench_core.html.write import write_report
+    from egbench_core.report.html.write import write_report
 
     index = write_report(store, tmp_path / "html").read_text()
     board = index[index.index('id="board-static"') :]

@@ -10,13 +10,13 @@ import textwrap
 import pytest
 from typer.testing import CliRunner
 
-from egbench_core import code_paths
 from egbench_core.cli import app
 from egbench_core.interfaces import stable_hash
 from egbench_core.plugins import load_catalog
-from egbench_core.provenance import source_hash
-from egbench_core.report import leaderboard
-from egbench_core.runner import plan_cells, run_cells
+from egbench_core.report.leaderboard import leaderboard
+from egbench_core.run.provenance import source_hash
+from egbench_core.run.runner import plan_cells, run_cells
+from egbench_core.stages import code_paths
 from egbench_core.store import Store
 
 PLUGIN_SOURCE = textwrap.dedent("""

@@ -13,8 +13,8 @@ import hashlib
 import numpy as np
 import pytest
 
-from egbench_core.data import Frames
-from egbench_core.stats import E0_ISOLATED, E0_LSTSQ, composition_matrix, compute_stats, energy_transfer_reason
+from egbench_core.data.readers import Frames
+from egbench_core.model.stats import E0_ISOLATED, E0_LSTSQ, composition_matrix, compute_stats, energy_transfer_reason
 
 E0_TRUE = {1: -13.568422178253735, 6: -1026.8538996116154, 8: -2037.796869412825}  # acac's isolated atoms (eV)
 A, RHO = 2.0, 0.6  # pair repulsion (eV, Å)
@@ -120,7 +120,7 @@ def test_three_compositions_determine_least_squares(sets):
 
 # -- end to end: a dataset whose test split is another composition -----------------------------
 def _write(path, frames: Frames) -> str:
-    from egbench_core.data import write_extxyz
+    from egbench_core.data.readers import write_extxyz
 
     with open(path, "w") as fh:
         for k in range(len(frames)):
@@ -164,8 +164,8 @@ file = "user/methanol.xyz"
 @pytest.mark.slow
 def test_composition_transfer_cell_is_physically_sized_or_not_applicable(alcohols, tmp_path, toy):
     from egbench_core.plugins import load_catalog
-    from egbench_core.report import leaderboard, to_csv
-    from egbench_core.runner import plan_cells, run_cells
+    from egbench_core.report.leaderboard import leaderboard, to_csv
+    from egbench_core.run.runner import plan_cells, run_cells
     from egbench_core.store import Store
 
     cat = load_catalog(extra_plugins=[toy.Plugin()], entry_points=False)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from egbench_core.registry import (
+from egbench_core.data.registry import (
     ChecksumError,
     DataUnavailableError,
     Registry,

@@ -117,7 +117,7 @@ def test_a_changed_decompressed_copy_is_said_and_decompressed_again(gz_dataset, 
     assert copy.read_bytes() == original
 
     _tamper(copy)  # loading the dataset: the original numbers
-    with caplog.at_level(logging.WARNING, logger="egbench_core.registry"):
+    with caplog.at_level(logging.WARNING, logger="egbench_core.data.registry"):
         after = _train_energies()
     np.testing.assert_array_equal(after, before)
     assert f"{copy} has sha256" in caplog.text and copy.read_bytes() == original
@@ -126,7 +126,7 @@ def test_a_changed_decompressed_copy_is_said_and_decompressed_again(gz_dataset, 
     copy.with_name(copy.name + ".sha256").unlink()
     _tamper(copy)
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="egbench_core.registry"):
+    with caplog.at_level(logging.WARNING, logger="egbench_core.data.registry"):
         np.testing.assert_array_equal(_train_energies(), before)
     assert "has no readable checksum sidecar" in caplog.text and copy.read_bytes() == original
 

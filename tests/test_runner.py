@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from egbench_core.data import read_extxyz
+from egbench_core.data.readers import read_extxyz
 from egbench_core.interfaces import Capabilities
 from egbench_core.plugins import load_catalog
-from egbench_core.report import leaderboard, to_csv, to_markdown
-from egbench_core.runner import plan_cells, run_cells
+from egbench_core.report.leaderboard import leaderboard, to_csv, to_markdown
+from egbench_core.run.runner import plan_cells, run_cells
 from egbench_core.store import Store
 
 DATASETS = "acac,synthetic-emt"

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
-from egbench_core.data import Frames
-from egbench_core.stats import DatasetStats, compute_stats, fit_e0
+from egbench_core.data.readers import Frames
+from egbench_core.model.stats import DatasetStats, compute_stats, fit_e0
 
 E0 = {1: -13.6057, 6: -1029.8432, 8: -2041.5571, 29: -44563.25}
 

@@ -129,7 +129,7 @@ def test_kill_9_mid_cell_leaves_nothing_done_and_the_next_run_takes_over(toy_sit
 
 def test_live_claim_of_another_process_is_not_taken(emt_env, tmp_path, toy):
     from egbench_core.plugins import load_catalog
-    from egbench_core.runner import plan_cells, run_cells
+    from egbench_core.run.runner import plan_cells, run_cells
 
     cat = load_catalog(extra_plugins=[toy.Plugin()], entry_points=False)
     (cell,) = plan_cells(cat, "toy-pair", "synthetic-emt", preset="smoke")
@@ -147,8 +147,8 @@ def test_live_claim_of_another_process_is_not_taken(emt_env, tmp_path, toy):
 
 def test_altered_or_missing_artifact_is_flagged_and_recomputed(emt_env, tmp_path, toy):
     from egbench_core.plugins import load_catalog
-    from egbench_core.report import leaderboard
-    from egbench_core.runner import plan_cells, run_cells
+    from egbench_core.report.leaderboard import leaderboard
+    from egbench_core.run.runner import plan_cells, run_cells
 
     cat = load_catalog(extra_plugins=[toy.Plugin()], entry_points=False)
     cells = plan_cells(cat, "toy-pair", "synthetic-emt", preset="smoke")

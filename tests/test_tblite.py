@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from egbench_core.ase_models import ase_model
-from egbench_core.calculator_model import CalculatorPotential
+from egbench_core.model.ase_models import ase_model
+from egbench_core.model.calculator_model import CalculatorPotential
 from egbench_core.plugins import load_catalog
-from egbench_core.runner import plan_cells, run_cells
+from egbench_core.run.runner import plan_cells, run_cells
 from egbench_core.store import Store
 from egbench_core.testing import finite_difference_forces
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from egbench_core.plugins import load_catalog
-from egbench_core.runner import plan_cells, run_cells
+from egbench_core.run.runner import plan_cells, run_cells
 from egbench_core.store import Store
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "plugins" / "_template"

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from egbench_core.data import read_extxyz
+from egbench_core.data.readers import read_extxyz
 from egbench_core.interfaces import MDPlan
-from egbench_core.md import MDSettings, run_md, start_indices
-from egbench_core.potential import NormalisedPotential
-from egbench_core.predict import predict
-from egbench_core.stats import compute_stats
-from egbench_core.train import TrainConfig, train
+from egbench_core.md.ase_engine import MDSettings, run_md, start_indices
+from egbench_core.model.potential import NormalisedPotential
+from egbench_core.model.predict import predict
+from egbench_core.model.stats import compute_stats
+from egbench_core.model.train import TrainConfig, train
 
 CUTOFF = 4.0
 
@@ -303,7 +303,7 @@ def test_md_failure_on_the_start_frame_is_recorded(md_setup, tmp_path):
 
 
 def test_max_batch_atoms_caps_frames_per_batch(small, make_pot):
-    from egbench_core.train import frames_per_batch
+    from egbench_core.model.train import frames_per_batch
 
     tr, va = small  # 32 atoms per frame
     assert frames_per_batch(_cfg(batch_size=10), tr) == 10
@@ -316,7 +316,7 @@ def test_max_batch_atoms_caps_frames_per_batch(small, make_pot):
 def test_statistics_training_and_predictions_share_one_set_of_neighbour_lists(small, toy, monkeypatch):
     """With one NeighbourLists, each frame's list is built once for compute_stats, train and predict,
     and every number is the same as with lists built separately by each."""
-    from egbench_core import graph
+    from egbench_core.model import graph
 
     tr, va = small
 

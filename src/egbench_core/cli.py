@@ -10,7 +10,7 @@ from typing import NoReturn
 import typer
 from rich.text import Text
 
-from . import console as ui
+from egbench_core import console as ui
 
 app = typer.Typer(
     add_completion=False,
@@ -39,8 +39,8 @@ def _main(
 
 
 def _catalog():
-    from .plugins import catalog
-    from .registry import RegistryError
+    from egbench_core.data.registry import RegistryError
+    from egbench_core.plugins import catalog
 
     try:
         return catalog()
@@ -64,9 +64,9 @@ def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
 
 
 def _user_error_types() -> tuple[type[BaseException], ...]:
-    from .data import MalformedDataError
-    from .registry import ChecksumError, DataCacheError, DataUnavailableError, RegistryError
-    from .store import StoreError
+    from egbench_core.data.readers import MalformedDataError
+    from egbench_core.data.registry import ChecksumError, DataCacheError, DataUnavailableError, RegistryError
+    from egbench_core.store import StoreError
 
     return (StoreError, RegistryError, ChecksumError, DataUnavailableError, DataCacheError, MalformedDataError)
 
@@ -76,7 +76,7 @@ def _on_signal(signum, frame) -> None:
     explicitly, so Ctrl-C works even where the shell started egbench with SIGINT ignored."""
     import signal
 
-    from .runner import Interrupted
+    from egbench_core.run.runner import Interrupted
 
     raise Interrupted(signal.Signals(signum).name)
 
@@ -178,13 +178,13 @@ def run(
     """Train, evaluate and simulate every selected model × dataset × task; resume what is done."""
     import signal
 
-    from .cell import Execution
-    from .devices import DeviceError, check_dtype, resolve_device
-    from .executors import ExecutorConfigError, check_options, load_config, make_executor, slurm_cluster
-    from .md import MD_ENGINES
-    from .protocol import PROTOCOL_PRESETS
-    from .runner import parse_seeds, plan_cells, run_cells
-    from .store import Store, StoreError, StoreFull
+    from egbench_core.md.ase_engine import MD_ENGINES
+    from egbench_core.run.cell import Execution
+    from egbench_core.run.devices import DeviceError, check_dtype, resolve_device
+    from egbench_core.run.executors import ExecutorConfigError, check_options, load_config, make_executor, slurm_cluster
+    from egbench_core.run.protocol import PROTOCOL_PRESETS
+    from egbench_core.run.runner import parse_seeds, plan_cells, run_cells
+    from egbench_core.store import Store, StoreError, StoreFull
 
     if threads < 1:
         raise _fail(f"--threads {threads}: expected a positive number of torch threads (e.g. 1)")
@@ -279,7 +279,7 @@ def run(
 
 
 def _show_run(store, summary, tasks_run: set[str], metrics) -> None:
-    from .report import TABLES, leaderboard, metric_tables
+    from egbench_core.report.leaderboard import TABLES, leaderboard, metric_tables
 
     tables = metric_tables(metrics)  # the columns of every installed metric, built-in and plugin
     static = leaderboard(store, columns=tables["static"], train_frames=True)
@@ -301,7 +301,7 @@ def _show_run(store, summary, tasks_run: set[str], metrics) -> None:
     parts.append(f"{summary.skipped} skipped")
     ui.console.print(f"run {summary.run_id}: {', '.join(parts)} — results in {store.root}")
     if summary.stages is not None and summary.stages.counts:
-        from .stage_runner import summary_line
+        from egbench_core.stages.runner import summary_line
 
         ui.console.print(f"stages: {summary_line(summary.stages.counts)}", markup=False, highlight=False)
     ui.console.print(
@@ -315,13 +315,13 @@ def _show_run(store, summary, tasks_run: set[str], metrics) -> None:
 
 def _show_not_run(lb) -> None:
     """The cells not run, one line per reason with its count (``-v``: and each cell)."""
-    from .not_run import group_not_run
+    from egbench_core.report.not_run import group_not_run
 
     ui.not_run_summary(group_not_run(lb.not_run), _VERBOSE["level"])
 
 
 def _show_calibrations(store) -> None:
-    from .report import oracle_calibrations
+    from egbench_core.report.leaderboard import oracle_calibrations
 
     headers, rows = oracle_calibrations(store)
     if rows:
@@ -329,7 +329,7 @@ def _show_calibrations(store) -> None:
 
 
 def _show_leaderboard(lb, title: str, not_run: bool = True, notes: bool = True) -> None:
-    from .report import MODE_TITLES, grouped_rows
+    from egbench_core.report.leaderboard import MODE_TITLES, grouped_rows
 
     if lb.rows:
         caption = "n/a: not applicable (see docs/metrics.md); error: the metric failed; costs measured on this machine"
@@ -362,10 +362,10 @@ def score(
     a metric's version or code changed), from their stored stages: no training, no MD."""
     import signal
 
-    from .report import latest_cells
-    from .rescore import plan_rescoring
-    from .runner import run_cells
-    from .store import Store, StoreError, StoreFull
+    from egbench_core.report.leaderboard import latest_cells
+    from egbench_core.run.rescore import plan_rescoring
+    from egbench_core.run.runner import run_cells
+    from egbench_core.store import Store, StoreError, StoreFull
 
     if threads < 1:
         raise _fail(f"--threads {threads}: expected a positive number of torch threads (e.g. 1)")
@@ -407,7 +407,7 @@ def score(
         ui.console.print(f"re-scored {label}: {', '.join(what)}", markup=False, highlight=False, soft_wrap=True)
     line = f"score: {summary.done} cell(s) re-scored, {summary.failed} failed"
     if summary.stages is not None and summary.stages.counts:
-        from .stage_runner import summary_line
+        from egbench_core.stages.runner import summary_line
 
         line += f" — stages: {summary_line(summary.stages.counts)}"
     ui.console.print(line, markup=False, highlight=False)
@@ -448,7 +448,8 @@ def report(
     ),
 ) -> None:
     """Leaderboard (models × datasets) from the results store, laid out like the paper's tables."""
-    from .report import (
+    from egbench_core.report.compare import SOURCES
+    from egbench_core.report.leaderboard import (
         TABLES,
         leaderboard,
         metric_tables,
@@ -459,8 +460,7 @@ def report(
         to_csv,
         to_markdown,
     )
-    from .report_compare import SOURCES
-    from .store import Store, StoreError
+    from egbench_core.store import Store, StoreError
 
     if table not in TABLES:
         raise _fail(f"--table {table!r}: expected one of {', '.join(TABLES)}")
@@ -496,7 +496,7 @@ def report(
             ui.console.print("every cell in the store is done")
         return
     if format == "json":
-        from .report_json import to_json
+        from egbench_core.report.as_json import to_json
 
         ui.raw(to_json(store, task))
         return
@@ -504,18 +504,18 @@ def report(
         _write_html(store, out_dir or store.root / "report", task, metric_tables(_catalog().metrics.values()))
         return
     if plots:
-        from .plots import make_plots
+        from egbench_core.report.plots import make_plots
 
         try:
             for path in make_plots(store):
                 ui.console.print(f"plot: {path}")
         except OSError as exc:
             raise _fail(f"cannot write plots under {out / 'plots'}: {exc.strerror or exc}") from exc
-    if compare is not None:  # egbench's columns, each followed by the source's value (report_compare.py)
-        from .report_compare import compare as compare_with
-        from .report_compare import table_view
-        from .report_compare import to_csv as cmp_csv
-        from .report_compare import to_markdown as cmp_markdown
+    if compare is not None:  # egbench's columns, each followed by the source's value (report/compare.py)
+        from egbench_core.report.compare import compare as compare_with
+        from egbench_core.report.compare import table_view
+        from egbench_core.report.compare import to_csv as cmp_csv
+        from egbench_core.report.compare import to_markdown as cmp_markdown
 
         cmp = compare_with(store, compare, table, task)
         if format == "csv":  # stdout stays one csv table; the legend and warnings go to stderr
@@ -554,7 +554,7 @@ def report(
 
 def _write_html(store, out_dir: Path, task: str | None, tables) -> None:
     try:
-        from .html.write import ReportFolderError, write_report
+        from egbench_core.report.html.write import ReportFolderError, write_report
     except ImportError as exc:  # plotly is a core dependency; an environment may still lack it
         raise _fail(f"--format html needs the plotly package ({exc}): pip install 'plotly>=5.20'", EXIT_FAILED) from exc
     try:
@@ -719,8 +719,8 @@ def env_create(
     ),
 ) -> None:
     """Create (or re-create) an environment and install the packages into it."""
-    from .envs import EnvironmentError_, create_env
-    from .interfaces import check_id
+    from egbench_core.envs.manage import EnvironmentError_, create_env
+    from egbench_core.interfaces import check_id
 
     try:
         check_id("environment", name)
@@ -740,7 +740,7 @@ def env_create(
 @env_app.command("list")
 def env_list() -> None:
     """Environments and the models each provides."""
-    from .envs import envs_dir, list_envs
+    from egbench_core.envs.manage import envs_dir, list_envs
 
     rows = [
         [
@@ -757,7 +757,7 @@ def env_list() -> None:
 
 @env_app.command("remove")
 def env_remove(name: str) -> None:
-    from .envs import EnvironmentError_, remove_env
+    from egbench_core.envs.manage import EnvironmentError_, remove_env
 
     try:
         remove_env(name)
@@ -785,14 +785,14 @@ def main() -> None:
 
 def _start_and_dispatch() -> int:
     """Load the plugins (start-up), then run the command; its exit code."""
-    from .plugins import catalog
+    from egbench_core.plugins import catalog
 
     try:
         cat = catalog()
         if cat.pm is not None:
             cat.pm.hook.register_commands(app=app)
     except Exception as exc:  # noqa: BLE001 - commands from a broken plugin must not stop the CLI
-        from .registry import RegistryError
+        from egbench_core.data.registry import RegistryError
 
         if not isinstance(exc, RegistryError):  # a bad registry file: said once, by the command (_catalog)
             ui.err_console.print(f"[yellow]warning:[/yellow] plugin commands not loaded: {exc}")

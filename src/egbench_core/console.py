@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from .cell import Cell
+    from egbench_core.run.cell import Cell
 
 
 def _console(stderr: bool = False) -> Console:
@@ -66,8 +66,8 @@ class RunProgress:
     steps). Skipped cells are counted, not listed (``-v`` lists each; the run summarises the cells
     not run by reason at the end).
 
-    A :class:`egbench_core.progress.RunListener` (the run's events about its cells), not a cell's
-    :class:`~egbench_core.progress.Progress`: the runner's ``CellProgress`` turns each cell's
+    A :class:`egbench_core.run.progress.RunListener` (the run's events about its cells), not a cell's
+    :class:`~egbench_core.run.progress.Progress`: the runner's ``CellProgress`` turns each cell's
     events into the ``cell_*`` calls here."""
 
     def __init__(self, n_cells: int, verbose: int = 0):

@@ -30,9 +30,9 @@ import pluggy
 if TYPE_CHECKING:
     import typer
 
-    from .datasets import DatasetSpec
-    from .interfaces import BrokenSpec, MetricSpec, ModelSpec, OracleSpec, TaskSpec
-    from .registry import Registry
+    from egbench_core.data.datasets import DatasetSpec
+    from egbench_core.data.registry import Registry
+    from egbench_core.interfaces import BrokenSpec, MetricSpec, ModelSpec, OracleSpec, TaskSpec
 
 hookspec = pluggy.HookspecMarker("egbench")
 hookimpl = pluggy.HookimplMarker("egbench")
@@ -50,10 +50,10 @@ def register_registry_files(register: Callable[[str | os.PathLike[str]], None]) 
 
 @hookspec
 def register_datasets(register: Callable[[DatasetSpec | BrokenSpec], None], registry: Registry) -> None:
-    """Register datasets: ``register(spec)`` with a :class:`egbench_core.datasets.DatasetSpec`.
+    """Register datasets: ``register(spec)`` with a :class:`egbench_core.data.datasets.DatasetSpec`.
 
-    ``registry`` is the merged :class:`egbench_core.registry.Registry`, so a plugin can build
-    :class:`~egbench_core.datasets.RegistryDataset` objects from its entries.
+    ``registry`` is the merged :class:`egbench_core.data.registry.Registry`, so a plugin can build
+    :class:`~egbench_core.data.datasets.RegistryDataset` objects from its entries.
     """
 
 

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:  # imported lazily: registration must stay cheap
     import torch
 
-    from .graph import AtomicGraph
-    from .stats import DatasetStats
+    from egbench_core.model.graph import AtomicGraph
+    from egbench_core.model.stats import DatasetStats
 
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -57,7 +57,7 @@ class Potential(Protocol):
 
     For a trainable model the output is the energy in *normalised units*: core multiplies it by
     ``stats.scale`` (eV) and adds the per-element reference energies ``Σ_i E0[Z_i]`` (eV) in
-    float64, the same for every model (see :class:`egbench_core.stats.NormalisedPotential`).
+    float64, the same for every model (see :class:`egbench_core.model.stats.NormalisedPotential`).
     Forces and stress are computed by core with autograd; the module must compute its edge
     vectors from ``graph.edge_vectors()`` (or positions + ``graph.shifts``) so gradients flow.
     """
@@ -80,7 +80,7 @@ class ModelSpec:
     """An architecture, with its presets (``smoke``, ``quick``, ``paper``).
 
     ``presets[name]`` is a plain dict: ``{"cutoff": Å, "model": {...}, "train": {...}}``; the
-    ``train`` part is turned into :class:`egbench_core.train.TrainConfig`. ``build(species,
+    ``train`` part is turned into :class:`egbench_core.model.train.TrainConfig`. ``build(species,
     cutoff, params, stats)`` returns a :class:`Potential`; it is the first place the plugin
     may import its framework.
     """
@@ -96,13 +96,13 @@ class ModelSpec:
     requires: list[str] = field(default_factory=list)  # PEP 508 strings, checked before a cell runs
     capabilities: Capabilities = field(default_factory=Capabilities)
     plugin: str = ""  # filled in by core: the plugin that registered it
-    environment: str = ""  # set by core for a model that lives in another environment (envs.py)
+    environment: str = ""  # set by core for a model that lives in another environment (envs/manage.py)
     # optional: import the framework ahead of the first cell (a Dask worker calls it as it starts,
     # while the client is still planning); no arguments, nothing returned
     warm_up: Callable[[], None] | None = None
     # a calculator-backed model (ARCHITECTURE.md, "The model seam"): makes a fresh ASE calculator
     # (energy eV, forces eV/Å); core evaluates and simulates through it, never builds or trains it
-    # (``build`` is not called). Made with :func:`egbench_core.calculator_model.calculator_model`.
+    # (``build`` is not called). Made with :func:`egbench_core.model.calculator_model.calculator_model`.
     calculator: Callable[[], Any] | None = None
     # how the model meets a dataset (MODES): trained on it from scratch, a pretrained network
     # evaluated as it is ("zero-shot", per-element energy offsets refitted), or a pretrained network
@@ -155,7 +155,7 @@ def calculator_model(
     max_elements: int | None = None,
     elements: Sequence[int] | None = None,
 ) -> ModelSpec:
-    """The spec of a calculator-backed model (:mod:`egbench_core.calculator_model`): evaluated and
+    """The spec of a calculator-backed model (:mod:`egbench_core.model.calculator_model`): evaluated and
     simulated through the ASE calculator ``make()`` returns (a fresh one per call: one for the
     static evaluation, one per MD replica; ``make`` is the first place to import the framework),
     never built or trained. It runs at every protocol preset; ``elements``: the atomic numbers it
@@ -228,7 +228,7 @@ def pretrained_models(
     ``load()`` returns a fresh ``torch.nn.Module`` (the first place to import the framework) with
     ``forward(graph: AtomicGraph) -> Tensor[B]``: the network's own energy in eV, from
     ``graph.atomic_numbers`` and edge vectors built from ``graph.positions`` (core differentiates
-    it for forces, :mod:`egbench_core.pretrained`); ``cutoff`` (Å) is the network's own.
+    it for forces, :mod:`egbench_core.model.pretrained`); ``cutoff`` (Å) is the network's own.
     ``elements``: the atomic numbers its checkpoint covers (datasets with others are skipped)."""
     from functools import partial
 
@@ -262,7 +262,7 @@ def pretrained_models(
 
 
 def _build_pretrained(load, species, cutoff, params, stats):
-    from .pretrained import pretrained_network
+    from egbench_core.model.pretrained import pretrained_network
 
     return pretrained_network(load, stats)
 
@@ -477,7 +477,7 @@ class MetricResult:
 
 @dataclass(frozen=True)
 class ObserverSpec:
-    """A streaming part of a metric, fed while the MD runs (egbench_core.md for the protocol).
+    """A streaming part of a metric, fed while the MD runs (egbench_core.md.ase_engine for the protocol).
 
     ``make(outputs)`` returns an observer for one replica (or None: not for this cell) with
     ``update(step, time_fs, atoms, energy, forces) -> str | None`` at saved frames and
@@ -490,7 +490,7 @@ class ObserverSpec:
     ``saved_frames_only``: the observer has no ``check``, never reports a failure from ``update``,
     and reads only what a saved frame holds (positions, momenta, cell, numbers, pbc, the model's
     energy and forces). Such an observer, added or changed after a simulation, is *replayed* over
-    the stored frames (:mod:`egbench_core.replay`): its metric is re-scored without MD. Any other
+    the stored frames (:mod:`egbench_core.md.replay`): its metric is re-scored without MD. Any other
     observer may shape the trajectories (it can end a replica): it is part of the ``simulate``
     stage's key, and adding or changing it simulates again."""
 
@@ -533,7 +533,7 @@ class UndeclaredOutput(ValueError):
 @dataclass
 class MetricSpec:
     """A metric: ``compute(outputs) -> MetricResult`` over a finished cell's outputs
-    (:class:`egbench_core.cell.CellOutputs`), emitting only the ``values`` it declares and
+    (:class:`egbench_core.run.cell.CellOutputs`), emitting only the ``values`` it declares and
     returning only artifacts of the kinds in ``artifacts``. Metrics are pure functions of stored
     outputs, so a run can be re-scored. ``version`` is part of every cell key: bump it when a
     definition changes. ``observer``: its streaming part during MD, if any."""

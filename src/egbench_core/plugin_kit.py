@@ -29,8 +29,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from .hookspecs import hookimpl
-from .interfaces import FINETUNE_PRESETS, ModelSpec, pretrained_models
+from egbench_core.hookspecs import hookimpl
+from egbench_core.interfaces import FINETUNE_PRESETS, ModelSpec, pretrained_models
 
 Target = str | Callable[..., Any]  # a callable, or "package.module:name" imported on first use
 
@@ -185,7 +185,7 @@ def registry_plugin(
     """``(register_registry_files, register_datasets)`` of a data plugin: the ``registry.toml``
     beside ``package_file`` (the package's ``__file__``) is merged into the registry, and every
     ``[datasets.*]`` table with ``plugin = owner`` (the entry-point name) becomes a
-    :class:`~egbench_core.datasets.RegistryDataset` (or ``dataset_class``, e.g. a subclass declaring
+    :class:`~egbench_core.data.datasets.RegistryDataset` (or ``dataset_class``, e.g. a subclass declaring
     more table keys), or the class ``kinds`` maps the table's ``kind`` to (a dataset that needs
     code: derived splits, another file format). A table that is wrong (a ``kind`` not in ``kinds``,
     a key its class does not declare) is registered as broken with the registry error; the
@@ -195,8 +195,8 @@ def registry_plugin(
     kinds = dict(kinds or {})
 
     def make(name: str, table: dict, registry):
-        from .datasets import RegistryDataset, dataset_origin
-        from .registry import RegistryError
+        from egbench_core.data.datasets import RegistryDataset, dataset_origin
+        from egbench_core.data.registry import RegistryError
 
         if "kind" in table and table["kind"] not in kinds:
             known = ", ".join(repr(k) for k in sorted(kinds)) or "none: it has no kind key"
@@ -214,7 +214,7 @@ def registry_plugin(
 
     @hookimpl
     def register_datasets(register, registry):
-        from .datasets import register_tables
+        from egbench_core.data.datasets import register_tables
 
         register_tables(register, registry, owner, lambda name, table: make(name, table, registry))
 

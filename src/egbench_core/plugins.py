@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 
-from . import hookspecs
+from egbench_core import hookspecs
 
 if TYPE_CHECKING:  # the spec types, for annotations only: loading the catalog stays cheap
-    from .datasets import DatasetSpec
-    from .interfaces import MetricSpec, ModelSpec, OracleSpec, TaskSpec
-    from .registry import Registry
+    from egbench_core.data.datasets import DatasetSpec
+    from egbench_core.data.registry import Registry
+    from egbench_core.interfaces import MetricSpec, ModelSpec, OracleSpec, TaskSpec
 
 log = logging.getLogger(__name__)
 
@@ -214,8 +214,8 @@ def _short_error(exc: BaseException) -> str:
 
 
 def _collect(pm: pluggy.PluginManager, infos: dict[str, PluginInfo]) -> Catalog:
-    from .interfaces import BrokenSpec
-    from .registry import Registry
+    from egbench_core.data.registry import Registry
+    from egbench_core.interfaces import BrokenSpec
 
     cat = Catalog(plugins=infos)
     current = {"plugin": ""}
@@ -327,7 +327,7 @@ def _call_each_one(
 def _add_environment_models(cat: Catalog, infos: dict[str, PluginInfo]) -> None:
     """Models installed in separate environments (``egbench env create``), from their cached
     descriptions; a model installed here as well is taken from here."""
-    from .envs import remote_model_specs
+    from egbench_core.envs.manage import remote_model_specs
 
     try:
         specs = remote_model_specs()

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from .interfaces import MetricValue
+from egbench_core.interfaces import MetricValue
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ except ImportError:  # run from a source checkout without installing the templat
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     import egbench_data_example
 
+from egbench_core.data.registry import file_hash
 from egbench_core.plugins import load_catalog
-from egbench_core.registry import file_hash
 from egbench_core.testing.plugin_tests import DataPluginChecks, plugin_registry_file
 
 ROOT = Path(__file__).resolve().parents[1]

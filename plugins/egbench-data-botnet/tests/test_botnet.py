@@ -9,8 +9,8 @@ import egbench_data_botnet
 import numpy as np
 import pytest
 
-from egbench_core.data import read_extxyz
-from egbench_core.registry import DataUnavailableError
+from egbench_core.data.readers import read_extxyz
+from egbench_core.data.registry import DataUnavailableError
 from egbench_core.testing.plugin_tests import (
     DataPluginChecks,
     check_git_sha1_on_mirror,

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from egbench_data_gete.estimate import estimate, segments
 
-from egbench_core.data import Frames
+from egbench_core.data.readers import Frames
+from egbench_core.data.registry import DataUnavailableError
 from egbench_core.interfaces import ID_RE
-from egbench_core.registry import DataUnavailableError
 from egbench_core.testing.plugin_tests import DataPluginChecks, check_git_sha1_on_mirror, registry_toml
 
 TRAIN = "mdbenchgnn/Datasets/GeTe/data/train/nequip_npz.npz"

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from egbench_data_lips.lips20 import crystalline_prefix, unwrapped_displacement
 
-from egbench_core.data import MalformedDataError
-from egbench_core.registry import ChecksumError, DataUnavailableError, Registry
+from egbench_core.data.readers import MalformedDataError
+from egbench_core.data.registry import ChecksumError, DataUnavailableError, Registry
 from egbench_core.testing.plugin_tests import (
     DataPluginChecks,
     check_git_sha1_on_mirror,

@@ -13,8 +13,8 @@ import egbench_data_md17
 import numpy as np
 import pytest
 
-from egbench_core.data import MalformedDataError
-from egbench_core.registry import DataUnavailableError, Registry, file_hash
+from egbench_core.data.readers import MalformedDataError
+from egbench_core.data.registry import DataUnavailableError, Registry, file_hash
 from egbench_core.testing.plugin_tests import (
     DataPluginChecks,
     check_git_sha1_on_mirror,

@@ -58,7 +58,7 @@ def _subset_energies(model, atoms) -> dict[tuple[int, ...], float]:
     a separate structure."""
     import torch
 
-    from egbench_core.graph import atoms_to_graph
+    from egbench_core.model.graph import atoms_to_graph
 
     out = {}
     for k in range(1, len(atoms) + 1):
@@ -100,7 +100,7 @@ def test_nonlinear_last_readout_breaks_strict_body_order():
 def test_energy_is_sum_of_layer_readouts():
     import torch
 
-    from egbench_core.graph import atoms_to_graph
+    from egbench_core.model.graph import atoms_to_graph
 
     model = _model(2, nonlinear_readout=True)
     g = atoms_to_graph(_cluster(), 4.0, dtype=torch.float64, species=SPECIES)
@@ -116,7 +116,7 @@ def test_energy_is_smooth_at_the_cutoff():
     import torch
     from ase import Atoms
 
-    from egbench_core.graph import atoms_to_graph
+    from egbench_core.model.graph import atoms_to_graph
 
     model = _model(2, nonlinear_readout=True)
     base = _cluster()[:2]

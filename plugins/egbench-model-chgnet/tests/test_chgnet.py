@@ -76,8 +76,8 @@ def test_same_numbers_as_chgnets_own_calculator(model_id):
 def test_egbench_autograd_through_chgnet_gives_chgnets_forces():
     """The model-seam route (adapter.CHGNetEnergy): energy as a function of an AtomicGraph, forces
     by egbench's autograd, equal to CHGNet's own, one structure at a time and batched."""
-    from egbench_core.graph import collate, graph_parts
-    from egbench_core.potential import evaluate
+    from egbench_core.model.graph import collate, graph_parts
+    from egbench_core.model.potential import evaluate
 
     energy = adapter.load_energy("chgnet-0.3")
     si = bulk("Si", "diamond", a=5.43).repeat((2, 1, 1))

@@ -10,7 +10,7 @@ from ase import Atoms
 from egbench_model_dimenet import PRESETS, dimenet_spec
 from egbench_model_dimenet.triplets import triplets
 
-from egbench_core.graph import atoms_to_graph, neighbour_list
+from egbench_core.model.graph import atoms_to_graph, neighbour_list
 from egbench_core.testing import ModelConformance, fake_stats, molecule, periodic_box, toy_pair_spec
 from egbench_core.testing.plugin_tests import ModelPluginChecks, one_torch_thread  # noqa: F401 (autouse fixture)
 
@@ -68,7 +68,7 @@ def test_triplets_match_brute_force_enumeration(make, cutoff):
 def test_triplets_in_a_batch_are_offset_per_structure():
     structs = [periodic_box(SPECIES), molecule(SPECIES)]
     g = atoms_to_graph(structs[0], 4.0)
-    from egbench_core.graph import collate, graph_parts
+    from egbench_core.model.graph import collate, graph_parts
 
     parts = [graph_parts(a.positions, a.numbers, a.cell.array, a.pbc, 4.0) for a in structs]
     batch = collate(parts)

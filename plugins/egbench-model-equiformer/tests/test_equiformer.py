@@ -42,7 +42,7 @@ def _model(smooth_cutoff: bool = True):
 def _graph(atoms):
     import torch
 
-    from egbench_core.graph import atoms_to_graph
+    from egbench_core.model.graph import atoms_to_graph
 
     return atoms_to_graph(atoms, PRESETS["smoke"]["cutoff"], dtype=torch.float64, species=SPECIES)
 

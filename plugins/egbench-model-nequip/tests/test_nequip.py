@@ -11,7 +11,7 @@ import pytest
 import torch
 from egbench_model_nequip import PRESETS, nequip_spec
 
-from egbench_core.graph import atoms_to_graph, collate, graph_parts
+from egbench_core.model.graph import atoms_to_graph, collate, graph_parts
 from egbench_core.testing import ModelConformance, fake_stats, molecule, periodic_box
 from egbench_core.testing.plugin_tests import ModelPluginChecks, one_torch_thread  # noqa: F401 (autouse fixture)
 

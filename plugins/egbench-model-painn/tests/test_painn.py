@@ -8,7 +8,7 @@ import pytest
 import torch
 from egbench_model_painn import PRESETS, painn_spec
 
-from egbench_core.graph import atoms_to_graph
+from egbench_core.model.graph import atoms_to_graph
 from egbench_core.testing import ModelConformance, fake_stats, molecule, periodic_box, random_rotation
 from egbench_core.testing.plugin_tests import ModelPluginChecks, one_torch_thread  # noqa: F401 (autouse fixture)
 

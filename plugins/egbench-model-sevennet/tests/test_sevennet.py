@@ -13,9 +13,9 @@ from ase.build import bulk
 from egbench_model_sevennet import adapter, sevennet_specs
 from egbench_model_sevennet.checkpoints import CHECKPOINTS, ELEMENTS
 
-from egbench_core.graph import collate, graph_parts
+from egbench_core.model.graph import collate, graph_parts
+from egbench_core.model.potential import evaluate
 from egbench_core.plugins import load_catalog
-from egbench_core.potential import evaluate
 from egbench_core.testing import ModelConformance, molecule
 from egbench_core.testing.plugin_tests import (
     check_a_changed_checkpoint_is_refused,

@@ -34,7 +34,7 @@ def smoke_model():
 def _energy_forces(model, atoms, cutoff):
     import torch
 
-    from egbench_core.graph import atoms_to_graph
+    from egbench_core.model.graph import atoms_to_graph
 
     g = atoms_to_graph(atoms, cutoff, torch.float64, SPECIES)
     g.positions.requires_grad_(True)
@@ -75,7 +75,7 @@ def test_equals_torchmd_nets_own_forward(smoke_model, structure):
     search applies (a molecule; a lower-triangular box with every width >= 2 x cutoff)."""
     import torch
 
-    from egbench_core.graph import atoms_to_graph
+    from egbench_core.model.graph import atoms_to_graph
 
     model, cutoff = smoke_model
     if structure == "molecule":
@@ -154,7 +154,7 @@ def test_paper_preset_builds_the_papers_architecture():
     assert (train["energy_weight"], train["force_weight"]) == (0.2, 0.8)
     assert (train["scheduler_factor"], train["scheduler_patience"], train["min_lr"]) == (0.8, 30, 1e-7)
     assert (train["epochs"], train["early_stop_patience"], train["dtype"]) == (5000, 300, "float32")
-    from egbench_core.train import TrainConfig
+    from egbench_core.model.train import TrainConfig
 
     for name in PRESETS:
         TrainConfig.from_dict(PRESETS[name]["train"])

@@ -7,7 +7,7 @@ step, ``finish()``). Units: Å, eV, eV/Å, fs, K.
 
 from __future__ import annotations
 
-from .dynamics import (
+from egbench_core.analysis.dynamics import (
     OracleObserver,
     ViolationSeries,
     aggregate_replicas,
@@ -17,7 +17,7 @@ from .dynamics import (
     geometric_mean,
     summarise_violations,
 )
-from .rdf import (
+from egbench_core.analysis.rdf import (
     RDFAccumulator,
     RDFObserver,
     RDFResult,
@@ -27,8 +27,15 @@ from .rdf import (
     max_rdf_radius,
     rdf_of_frames,
 )
-from .stability import CATEGORIES, StabilityMonitor, bond_graph_pieces, replay, stable_fraction, survival_curve
-from .structure import jsd, wright_factor, wright_factor_nosqrt
+from egbench_core.analysis.stability import (
+    CATEGORIES,
+    StabilityMonitor,
+    bond_graph_pieces,
+    replay,
+    stable_fraction,
+    survival_curve,
+)
+from egbench_core.analysis.structure import jsd, wright_factor, wright_factor_nosqrt
 
 __all__ = [
     "OracleObserver",

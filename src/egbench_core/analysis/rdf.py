@@ -2,7 +2,7 @@
 
 Units: distances Å, number densities Å⁻³, molecular g(r) Å⁻¹.
 
-* Periodic cells: pair distances from :func:`egbench_core.graph.neighbour_list` (the models'
+* Periodic cells: pair distances from :func:`egbench_core.model.graph.neighbour_list` (the models'
   own neighbour list, minimum image plus any further images the radius needs). Per frame
   ``g(r) = n(r) / (N · ρ · V_shell)`` with ``n(r)`` the ordered pairs (i ≠ j) in the shell
   ``[r_lo, r_hi)``, ``ρ = N / V`` and ``V_shell = 4/3·π·(r_hi³ − r_lo³)``. An ideal gas gives
@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..graph import neighbour_list
+from egbench_core.model.graph import neighbour_list
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +246,7 @@ class RDFAccumulator:
         self.add(atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc)
 
     def add_frames(self, frames) -> None:
-        """Add every frame of an :class:`egbench_core.data.Frames`."""
+        """Add every frame of an :class:`egbench_core.data.readers.Frames`."""
         for k in range(len(frames)):
             s = frames.atoms_slice(k)
             self.add(frames.positions[s], frames.numbers[s], frames.cell[k], frames.pbc[k])
@@ -276,7 +276,7 @@ class RDFAccumulator:
 def rdf_of_frames(
     frames, r_max: float = DEFAULT_R_MAX, bin_width: float = DEFAULT_BIN_WIDTH, partial: bool = False
 ) -> RDFResult:
-    """g(r) averaged over all frames of a :class:`~egbench_core.data.Frames` (e.g. the reference g_ref)."""
+    """g(r) averaged over all frames of a :class:`~egbench_core.data.readers.Frames` (e.g. the reference g_ref)."""
     acc = RDFAccumulator(r_max, bin_width, partial)
     acc.add_frames(frames)
     return acc.result()

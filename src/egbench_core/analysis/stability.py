@@ -41,9 +41,9 @@ from typing import Any
 
 import numpy as np
 
-from ..graph import MAX_EXTENT_A, neighbour_list
-from .rdf import RDFResult, bin_edges, frame_rdf, max_rdf_radius
-from .structure import wright_factor
+from egbench_core.analysis.rdf import RDFResult, bin_edges, frame_rdf, max_rdf_radius
+from egbench_core.analysis.structure import wright_factor
+from egbench_core.model.graph import MAX_EXTENT_A, neighbour_list
 
 log = logging.getLogger(__name__)
 

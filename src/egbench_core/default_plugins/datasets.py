@@ -3,9 +3,9 @@ the embedded acetylacetone set), plus the synthetic periodic EMT set generated o
 
 from __future__ import annotations
 
-from ..datasets import GeneratedDataset, RegistryDataset, SplitInfo, register_tables
-from ..hookspecs import hookimpl
-from ..synthetic import EMT_PARAMS, emt_oracle, generate_emt
+from egbench_core.data.datasets import GeneratedDataset, RegistryDataset, SplitInfo, register_tables
+from egbench_core.data.synthetic import EMT_PARAMS, emt_oracle, generate_emt
+from egbench_core.hookspecs import hookimpl
 
 
 @hookimpl

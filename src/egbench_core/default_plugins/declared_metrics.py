@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..interfaces import Shown, ValueSpec
+from egbench_core.interfaces import Shown, ValueSpec
 
 
 def _split_error(id_: str, unit: str, what: str, *shown: Shown) -> ValueSpec:

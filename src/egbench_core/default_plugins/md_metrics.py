@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis import (
+from egbench_core.analysis import (
     CATEGORIES,
     OracleObserver,
     RDFObserver,
@@ -31,11 +31,11 @@ from ..analysis import (
     wright_factor,
     wright_factor_nosqrt,
 )
-from ..analysis import stability as _criterion
-from ..data import read_extxyz
-from ..hookspecs import hookimpl
-from ..interfaces import Artifact, ArtifactSpec, MetricResult, MetricSpec, MetricValue, ObserverSpec
-from . import declared_metrics as d
+from egbench_core.analysis import stability as _criterion
+from egbench_core.data.readers import read_extxyz
+from egbench_core.default_plugins import declared_metrics as d
+from egbench_core.hookspecs import hookimpl
+from egbench_core.interfaces import Artifact, ArtifactSpec, MetricResult, MetricSpec, MetricValue, ObserverSpec
 
 log = logging.getLogger(__name__)
 

@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 
-from ..hookspecs import hookimpl
-from ..interfaces import MetricResult, MetricSpec, ValueSpec
-from ..stats import energy_transfer_reason
-from . import declared_metrics as d
+from egbench_core.default_plugins import declared_metrics as d
+from egbench_core.hookspecs import hookimpl
+from egbench_core.interfaces import MetricResult, MetricSpec, ValueSpec
+from egbench_core.model.stats import energy_transfer_reason
 
 
 def _static(spec: ValueSpec) -> MetricSpec:

@@ -18,11 +18,11 @@ import math
 
 import numpy as np
 
-from ..analysis import energy_violation
-from ..hookspecs import hookimpl
-from ..interfaces import MetricResult, MetricSpec, MetricValue
-from ..stats import energy_transfer_reason
-from . import declared_metrics as d
+from egbench_core.analysis import energy_violation
+from egbench_core.default_plugins import declared_metrics as d
+from egbench_core.hookspecs import hookimpl
+from egbench_core.interfaces import MetricResult, MetricSpec, MetricValue
+from egbench_core.model.stats import energy_transfer_reason
 
 
 def _na(reason: str) -> MetricResult:

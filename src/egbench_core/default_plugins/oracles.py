@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..hookspecs import hookimpl
-from ..interfaces import OracleSpec
+from egbench_core.hookspecs import hookimpl
+from egbench_core.interfaces import OracleSpec
 
 
 def _emt(params):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..hookspecs import hookimpl
-from ..interfaces import MDPlan, SkipCell, TaskPlan, TaskSpec
+from egbench_core.hookspecs import hookimpl
+from egbench_core.interfaces import MDPlan, SkipCell, TaskPlan, TaskSpec
 
 
 def plan_standard(dataset) -> TaskPlan:

@@ -17,10 +17,10 @@ Importing this package does not import pytest or torch; the checks import them w
 
 from __future__ import annotations
 
-from .calculator_conformance import CalculatorConformance, finite_difference_forces
-from .conformance import FAKE_E0, FAKE_SCALE, TOLERANCES, ModelConformance, assert_close, fake_stats
-from .fakes import FakeModelPlugin, toy_pair_spec
-from .structures import FIXTURE_SPECIES, molecule, periodic_box, random_rotation, relabel
+from egbench_core.testing.calculator_conformance import CalculatorConformance, finite_difference_forces
+from egbench_core.testing.conformance import FAKE_E0, FAKE_SCALE, TOLERANCES, ModelConformance, assert_close, fake_stats
+from egbench_core.testing.fakes import FakeModelPlugin, toy_pair_spec
+from egbench_core.testing.structures import FIXTURE_SPECIES, molecule, periodic_box, random_rotation, relabel
 
 __all__ = [
     "CalculatorConformance",

@@ -9,7 +9,7 @@
         finite_difference = {"atol": 1e-6, "rtol": 1e-5, "step": 1e-4}   # float64 default
         invariance = {"atol": 1e-9, "rtol": 1e-7}
 
-Checked through the calculator core uses (the guarded one, :mod:`egbench_core.calculator_model`), on
+Checked through the calculator core uses (the guarded one, :mod:`egbench_core.model.calculator_model`), on
 the kit's molecule and periodic box: finite energies and forces of the right shapes; that the energy
 depends on the positions; forces = -dE/dr by central finite differences; rotation (forces rotate),
 translation and permutation invariance; a 2×2×2 supercell has 8 times the energy. A calculator
@@ -24,8 +24,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from . import structures
-from .conformance import SpecUnderTest, _fail, assert_close
+from egbench_core.testing import structures
+from egbench_core.testing.conformance import SpecUnderTest, _fail, assert_close
 
 
 def finite_difference_forces(atoms, points: Sequence[tuple[int, int]], step: float) -> np.ndarray:
@@ -54,7 +54,7 @@ class CalculatorConformance(SpecUnderTest):
 
     # -- set-up -----------------------------------------------------------------------------
     def calculator(self):
-        from ..calculator_model import GuardedCalculator
+        from egbench_core.model.calculator_model import GuardedCalculator
 
         return GuardedCalculator(self._spec().calculator())
 

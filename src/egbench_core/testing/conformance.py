@@ -11,10 +11,10 @@ A plugin supplies only its :class:`~egbench_core.interfaces.ModelSpec`::
         species = (1, 6, 8, 14)   # default: the fixtures' elements
 
 The kit builds the model with ``spec.build(species, cutoff, params, stats)`` (seeded, with
-fabricated but non-trivial :class:`~egbench_core.stats.DatasetStats`), wraps it in core's
-:class:`~egbench_core.potential.NormalisedPotential`, converts it to float64 and checks it, on a
+fabricated but non-trivial :class:`~egbench_core.model.stats.DatasetStats`), wraps it in core's
+:class:`~egbench_core.model.potential.NormalisedPotential`, converts it to float64 and checks it, on a
 molecule and on a small periodic box, through core's one code path
-(:func:`~egbench_core.potential.evaluate`): shapes and dtypes; that the energy depends on the
+(:func:`~egbench_core.model.potential.evaluate`): shapes and dtypes; that the energy depends on the
 positions and on the elements; forces = -dE/dr and stress = (1/V) dE/dε by central finite
 differences; rotation, translation and permutation invariance (forces equivariant); batching;
 periodic images (supercells); float32 against float64; that the parameters receive gradients.
@@ -34,8 +34,8 @@ from typing import Any, ClassVar, NoReturn
 
 import numpy as np
 
-from ..interfaces import ModelSpec
-from . import structures
+from egbench_core.interfaces import ModelSpec
+from egbench_core.testing import structures
 
 #: Named tolerances. Comparisons are ``max|a - b| <= atol + rtol * max|b|`` (energies are
 #: compared after subtracting the per-element reference energies, which cancel exactly).
@@ -57,8 +57,8 @@ FAKE_SCALE = 1.7
 def fake_stats(species: Sequence[int], cutoff: float) -> Any:
     """:class:`DatasetStats` for ``species`` with made-up E0s and scale, and the fixtures' real
     average number of neighbours within ``cutoff``."""
-    from ..graph import neighbour_list
-    from ..stats import DatasetStats
+    from egbench_core.model.graph import neighbour_list
+    from egbench_core.model.stats import DatasetStats
 
     species = tuple(sorted(int(z) for z in species))
     e0 = tuple(FAKE_E0.get(z, -100.0 - 3.0 * z) for z in species)
@@ -132,7 +132,7 @@ class ModelConformance(SpecUnderTest):
         """Build (``spec.build``), wrap in NormalisedPotential, float64, eval mode. Seeded."""
         import torch
 
-        from ..potential import NormalisedPotential
+        from egbench_core.model.potential import NormalisedPotential
 
         spec = self._spec()
         cfg = spec.preset(self.preset)
@@ -181,14 +181,14 @@ class ModelConformance(SpecUnderTest):
     def graph(self, atoms_list, dtype=None):
         import torch
 
-        from ..graph import collate, graph_parts
+        from egbench_core.model.graph import collate, graph_parts
 
         parts = [graph_parts(a.positions, a.numbers, a.cell.array, a.pbc, self.cutoff) for a in atoms_list]
         return collate(parts, dtype=dtype or torch.float64, species=self._species())
 
     def evaluate(self, atoms_list, potential=None, stress: bool | None = None, dtype=None) -> dict[str, np.ndarray]:
         """Energy [B], forces [N,3] (and stress [B,3,3]) as float64 numpy arrays."""
-        from ..potential import evaluate
+        from egbench_core.model.potential import evaluate
 
         potential = potential if potential is not None else self.potential
         if stress is None:
@@ -227,7 +227,7 @@ class ModelConformance(SpecUnderTest):
             _fail(f"model {spec.name!r} must declare its citation and licence")
 
     def test_train_presets_parse(self):
-        from ..train import TrainConfig
+        from egbench_core.model.train import TrainConfig
 
         for name, cfg in self._spec().presets.items():
             try:
@@ -238,7 +238,7 @@ class ModelConformance(SpecUnderTest):
     def test_output_shapes_and_dtypes(self):
         import torch
 
-        from ..potential import evaluate
+        from egbench_core.model.potential import evaluate
 
         for name, atoms in self._structures():
             g = self.graph([atoms])
@@ -407,7 +407,7 @@ class ModelConformance(SpecUnderTest):
         tol = self.tolerances["float64"]
         box = self.box()
         # the fixture is meant to make atoms see their own images; check it for this cutoff
-        from ..graph import neighbour_list
+        from egbench_core.model.graph import neighbour_list
 
         i, j, s = neighbour_list(box.positions, box.cell.array, box.pbc, self.cutoff)
         if not ((i == j) & (np.abs(s).sum(1) > 0)).any():
@@ -457,7 +457,7 @@ class ModelConformance(SpecUnderTest):
             import pytest
 
             pytest.skip("no CUDA device on this machine: the device check runs where one exists")
-        from ..potential import evaluate
+        from egbench_core.model.potential import evaluate
 
         tol = self.tolerances["float64"]
         gpu = copy.deepcopy(self.potential).to("cuda")
@@ -509,7 +509,7 @@ class ModelConformance(SpecUnderTest):
             pytest.skip("model declares capabilities.trainable = False")
         import torch
 
-        from ..potential import evaluate
+        from egbench_core.model.potential import evaluate
 
         pot = copy.deepcopy(self.potential)
         pot.train()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from .plugin_tests import plugin_datasets, plugin_registry_file
+from egbench_core.testing.plugin_tests import plugin_datasets, plugin_registry_file
 
 
 def dataset_plugin_fixtures(module: str, conftest_file: str) -> dict:
@@ -44,7 +44,7 @@ def dataset_plugin_fixtures(module: str, conftest_file: str) -> dict:
 
     @pytest.fixture(scope="session", name="registry")
     def registry(data_env):
-        from egbench_core.registry import Registry
+        from egbench_core.data.registry import Registry
 
         return Registry.load([plugin_registry_file(importlib.import_module(module))])
 

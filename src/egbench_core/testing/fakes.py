@@ -20,8 +20,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..hookspecs import hookimpl
-from ..interfaces import Capabilities, ModelSpec
+from egbench_core.hookspecs import hookimpl
+from egbench_core.interfaces import Capabilities, ModelSpec
 
 TOY_PRESETS: dict[str, dict[str, Any]] = {
     "smoke": {
@@ -47,7 +47,7 @@ def _module_class():
     import torch
 
     class ToyPairModel(torch.nn.Module):
-        """Pair potential over the edges of an :class:`~egbench_core.graph.AtomicGraph`.
+        """Pair potential over the edges of an :class:`~egbench_core.model.graph.AtomicGraph`.
         Returns the energy in normalised units, shape [B]."""
 
         def __init__(self, n_species: int, cutoff: float, n_basis: int = 8, r_min: float = 0.5):

@@ -63,7 +63,7 @@ def fast_e3nn_builds():
     """One torch thread, and e3nn's code-generation optimisations off while the module's models are
     built (they speed up long training runs, not a few evaluations; the computed function is the
     same). Both are restored afterwards."""
-    from ..compat import import_e3nn
+    from egbench_core.compat import import_e3nn
 
     e3nn = import_e3nn()
     opts = e3nn.get_optimization_defaults()
@@ -95,7 +95,7 @@ class ModelPluginChecks:
         import importlib
         import os
 
-        from ..plugins import load_catalog
+        from egbench_core.plugins import load_catalog
 
         env = dict(os.environ)
         if self.installed:
@@ -141,7 +141,7 @@ DATASET_KEYS = ("description", "citation", "licence", "elements", "periodic", "t
 def checked_dataset_tables(module: ModuleType, plugin: str, *, periodic: bool) -> dict[str, dict[str, Any]]:
     """The ``[datasets.*]`` tables of ``module``'s registry file, each checked first: its id is a valid
     one, it names ``plugin``, holds :data:`DATASET_KEYS`, a Langevin friction of 0.5/ps and ``periodic``."""
-    from ..interfaces import ID_RE
+    from egbench_core.interfaces import ID_RE
 
     tables = registry_toml(module)["datasets"]
     assert tables, f"{module.__name__} declares no dataset"
@@ -166,7 +166,7 @@ def check_git_sha1_on_mirror(
     """A registry entry checked by git blob SHA-1 (what the upstream repository publishes): the
     mirror file's hash is git's, a fetch with the right one gives the file, one with ``wrong`` is
     refused naming the expected hash."""
-    from ..registry import ChecksumError, Registry, file_hash
+    from egbench_core.data.registry import ChecksumError, Registry, file_hash
 
     content = (mirror / name).read_bytes()
     expected = hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
@@ -198,7 +198,7 @@ class DataPluginChecks:
     bad_error: ClassVar[str] = ""  # what the registry error says after "<file>: "
 
     def _catalog(self):
-        from ..plugins import load_catalog
+        from egbench_core.plugins import load_catalog
 
         cat = load_catalog(extra_plugins=[self.module], entry_points=False)
         info = cat.plugins[self.module.__name__]
@@ -237,9 +237,9 @@ def check_zero_shot_and_fine_tuned(
     lie within ``zero_shot_force_mae`` and fine-tuning must lower it; the offsets are refitted and
     MD runs on egbench's batched engine. Returns ``({model: stored cell row}, {model: force MAE})``
     for the plugin's own further checks."""
-    from ..plugins import load_catalog
-    from ..runner import plan_cells, run_cells
-    from ..store import Store
+    from egbench_core.plugins import load_catalog
+    from egbench_core.run.runner import plan_cells, run_cells
+    from egbench_core.store import Store
 
     monkeypatch.setenv("EGBENCH_OFFLINE", "1")
     cat = load_catalog()
@@ -266,7 +266,7 @@ def check_a_changed_checkpoint_is_refused(checkpoints: dict[str, Any], model_id:
     plugin records for it (``checkpoints[model_id].sha256``) no longer matches the file."""
     import dataclasses
 
-    from ..pretrained import CheckpointError
+    from egbench_core.model.pretrained import CheckpointError
 
     real = checkpoints[model_id]
     monkeypatch.setitem(checkpoints, model_id, dataclasses.replace(real, sha256="0" * 64))

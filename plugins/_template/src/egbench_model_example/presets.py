@@ -1,7 +1,7 @@
 """The ``example`` model's presets: ``smoke`` (tests, seconds), ``quick`` (a short CPU run), ``paper``
 (the architecture and training of the paper the model comes from). Each is ``{"cutoff": Å,
 "model": {...}, "train": {...}}``: ``model`` goes to ``build`` as ``params``, ``train`` holds
-``egbench_core.train.TrainConfig`` fields."""
+``egbench_core.model.train.TrainConfig`` fields."""
 
 from __future__ import annotations
 

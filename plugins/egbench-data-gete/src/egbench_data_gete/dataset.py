@@ -5,7 +5,7 @@ misspelling (``DatasetSpec.TABLE_KEYS``)."""
 
 from __future__ import annotations
 
-from egbench_core.datasets import RegistryDataset
+from egbench_core.data.datasets import RegistryDataset
 
 
 class GeTeDataset(RegistryDataset):

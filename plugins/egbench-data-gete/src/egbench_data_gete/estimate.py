@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from egbench_core.data import Frames
+from egbench_core.data.readers import Frames
 
 KB_EV = 8.617333262e-5  # eV/K
 ACC = 9.648533212e-3  # (eV/Å)/amu in Å/fs²

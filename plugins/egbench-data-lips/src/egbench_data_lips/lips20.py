@@ -41,9 +41,8 @@ from typing import Any
 
 import numpy as np
 
-from egbench_core import registry_checks as checks
-from egbench_core.data import READERS, Frames, MalformedDataError, read_folder
-from egbench_core.datasets import (
+from egbench_core.data import registry_checks as checks
+from egbench_core.data.datasets import (
     DatasetSpec,
     check_read_file,
     dataset_origin,
@@ -55,8 +54,9 @@ from egbench_core.datasets import (
     table_fingerprint,
     units_kwargs,
 )
+from egbench_core.data.readers import READERS, Frames, MalformedDataError, read_folder
+from egbench_core.data.registry import Registry, RegistryError, data_dir
 from egbench_core.interfaces import stable_hash
-from egbench_core.registry import Registry, RegistryError, data_dir
 
 log = logging.getLogger(__name__)
 

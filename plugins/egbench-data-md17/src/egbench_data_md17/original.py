@@ -17,9 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from egbench_core import registry_checks as checks
-from egbench_core.data import Frames, MalformedDataError
-from egbench_core.datasets import (
+from egbench_core.data import registry_checks as checks
+from egbench_core.data.datasets import (
     DatasetSpec,
     check_read_file,
     dataset_origin,
@@ -29,8 +28,9 @@ from egbench_core.datasets import (
     spec_kwargs,
     table_fingerprint,
 )
+from egbench_core.data.readers import Frames, MalformedDataError
+from egbench_core.data.registry import ENV_REGISTRY, DataUnavailableError, Registry, RegistryError
 from egbench_core.interfaces import stable_hash
-from egbench_core.registry import ENV_REGISTRY, DataUnavailableError, Registry, RegistryError
 from egbench_core.units import energy_factor, force_factor, length_factor
 
 # a split of a contiguous trajectory must not move any atom more than this between frames

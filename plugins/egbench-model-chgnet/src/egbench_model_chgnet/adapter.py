@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from ase.calculators.calculator import Calculator, all_changes
 
-from egbench_core.pretrained import CheckpointError, verify_checkpoint  # noqa: F401 - CheckpointError re-exported
+from egbench_core.model.pretrained import CheckpointError, verify_checkpoint  # noqa: F401 - CheckpointError re-exported
 
 from .checkpoints import CHECKPOINTS
 

@@ -1,5 +1,5 @@
 """The only module that imports ``mace``: builds ``mace.modules.ScaleShiftMACE`` and adapts
-egbench's :class:`~egbench_core.graph.AtomicGraph` to MACE's input dictionary.
+egbench's :class:`~egbench_core.model.graph.AtomicGraph` to MACE's input dictionary.
 
 What core owns and MACE therefore does not do here:
 

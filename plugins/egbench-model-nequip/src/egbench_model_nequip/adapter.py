@@ -1,5 +1,5 @@
 """The only module that imports ``nequip``: builds ``nequip.model.NequIPGNNModel`` (energy only)
-and adapts egbench's :class:`~egbench_core.graph.AtomicGraph` to nequip's ``AtomicDataDict``.
+and adapts egbench's :class:`~egbench_core.model.graph.AtomicGraph` to nequip's ``AtomicDataDict``.
 
 The Allegro plugin (``egbench-model-allegro``) reuses :func:`build_graph_model`,
 :class:`NequIPFamilyPotential` and :func:`nequip_global_state` from here: Allegro is a nequip

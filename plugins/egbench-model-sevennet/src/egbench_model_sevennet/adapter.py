@@ -17,7 +17,7 @@ from importlib import resources
 
 import torch
 
-from egbench_core.pretrained import CheckpointError, verify_checkpoint  # noqa: F401 - CheckpointError re-exported
+from egbench_core.model.pretrained import CheckpointError, verify_checkpoint  # noqa: F401 - CheckpointError re-exported
 
 from .checkpoints import CHECKPOINTS
 

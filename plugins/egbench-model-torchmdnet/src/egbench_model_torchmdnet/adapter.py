@@ -1,6 +1,6 @@
 """The only module that imports ``torchmdnet``: builds the equivariant transformer (ET) with
 ``torchmdnet.models.model.create_model`` and runs its layers on egbench's
-:class:`~egbench_core.graph.AtomicGraph`.
+:class:`~egbench_core.model.graph.AtomicGraph`.
 
 How the cell reaches the ET (the authors gave it none, so on LiPS, LiPS20 and GeTe it ignored
 periodic boundaries). torchmd-net's own neighbour search (``OptimizedDistance``, warp kernels)

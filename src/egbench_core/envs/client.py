@@ -1,0 +1,108 @@
+"""The client side of the environment worker protocol (``worker.py`` is the server): run a
+model's part of a cell in another Python environment, and describe an environment's models.
+
+Protocol (version 2), all files in the cell's attempt folder:
+
+* the client writes the cell's inputs (:meth:`egbench_core.run.cell.CellInputs.save`: ``inputs.npz`` +
+  ``inputs.json``) and ``request.json``: ``{"protocol": 2, "cell": Cell.to_dict(), "proto":
+  ProtocolPreset, "execution": Execution}``;
+* it runs ``<env python> -m egbench_core.envs.worker run <folder>/request.json``;
+* the worker prints progress as JSON lines on stdout (``{"event": "train_epoch", "args": [...]}``),
+  writes ``model.pt``, ``predictions-<split>.npz``, ``md/`` and ``outputs.json``
+  (:meth:`egbench_core.run.cell.CellOutputs.to_json`) and exits 0; any other exit is a failed cell
+  whose message carries the end of the worker's stderr;
+* ``<env python> -m egbench_core.envs.worker describe`` prints the environment's model specs as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import threading
+from collections import deque
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from egbench_core.run.cell import CellInputs, CellOutputs
+from egbench_core.run.model_job import ModelJob
+from egbench_core.run.progress import Progress, relay
+
+if TYPE_CHECKING:
+    from egbench_core.data.datasets import DatasetSpec
+
+PROTOCOL = 2
+log = logging.getLogger(__name__)
+
+
+class WorkerError(RuntimeError):
+    pass
+
+
+def run_in_environment(
+    python: Path, env_name: str, job: ModelJob, *, dataset: DatasetSpec | None, progress: Progress
+) -> CellOutputs:
+    """``run_model`` of ``job`` in the environment whose interpreter is ``python``; its progress
+    events are relayed to ``progress``."""
+    cell, inputs, art_dir = job.cell, job.inputs, job.art_dir
+    inputs.save(art_dir)
+    request = {
+        "protocol": PROTOCOL,
+        "cell": cell.to_dict(),
+        "proto": job.proto.to_dict(),
+        "execution": job.execution.to_dict(),
+        "train_from": str(job.train_from) if job.train_from is not None else None,  # a done training
+        "eval_splits": list(job.eval_splits) if job.eval_splits is not None else None,
+        "run_md": job.run_md,
+    }
+    (art_dir / "request.json").write_text(json.dumps(request))
+    cmd = [str(python), "-m", "egbench_core.envs.worker", "run", str(art_dir / "request.json")]
+    log.info("running %s in environment %s: %s", cell.label, env_name, " ".join(cmd))
+    err_tail: deque[str] = deque(maxlen=40)
+    with subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1, env=dict(os.environ)
+    ) as proc:
+        stdout, stderr = proc.stdout, proc.stderr
+        assert stdout is not None and stderr is not None  # both are PIPEs
+
+        def drain() -> None:
+            for line in stderr:
+                err_tail.append(line.rstrip())
+
+        t = threading.Thread(target=drain, daemon=True)
+        t.start()
+        try:
+            for line in stdout:
+                _relay(line, progress)
+            proc.wait()
+        except BaseException:  # interrupted (SIGINT/SIGTERM): the worker must not outlive the cell
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            raise
+        t.join(timeout=5)
+    if proc.returncode != 0:
+        tail = "\n".join(err_tail)
+        raise WorkerError(f"worker in environment {env_name!r} exited with code {proc.returncode}:\n{tail}")
+    out = json.loads((art_dir / "outputs.json").read_text())
+    CellInputs.discard(art_dir)  # a copy of the cell's frames: not a result
+    return CellOutputs.from_json(out, cell, inputs, dataset, art_dir)
+
+
+def _relay(line: str, progress: Progress) -> None:
+    try:
+        msg = json.loads(line)
+    except json.JSONDecodeError:
+        log.debug("worker: %s", line.rstrip())
+        return
+    relay(progress, msg.get("event", ""), msg.get("args", []))
+
+
+def describe_environment(python: Path) -> list[dict[str, Any]]:
+    proc = subprocess.run([str(python), "-m", "egbench_core.envs.worker", "describe"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise WorkerError(f"{python} -m egbench_core.envs.worker describe failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout)
