@@ -4,7 +4,11 @@ and inside functions (a lazy import is still a dependency), so data flows one wa
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 import egbench_core
 
@@ -94,3 +98,24 @@ def test_cell_is_a_leaf():
     """cell.py imports nothing that runs cells."""
     runs_cells = {"runner", "execute", "executors", "envs", "env_client", "worker", "planning", "plugins", "cli"}
     assert not {m.rsplit(".", 1)[1] for m in import_graph()["egbench_core.run.cell"]} & runs_cells
+
+
+CHEAP_COMMANDS = [["--help"], ["list", "models"], ["list", "datasets"], ["list", "tasks"], ["list", "metrics"]]
+CHEAP_COMMANDS += [["plugins"], ["run", "--help"], ["report", "--help"]]
+
+
+@pytest.mark.parametrize("argv", CHEAP_COMMANDS, ids=" ".join)
+def test_the_catalog_commands_import_no_torch(argv):
+    """Registration is cheap (docs/plugins.md), for core too: asking what is installed loads every
+    plugin (their commands enter the help) but none of them, nor core, imports torch to answer."""
+    code = (
+        "import sys, contextlib, io; from egbench_core.cli import main; sys.argv = ['egbench', *sys.argv[1:]]\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    try: main()\n"
+        "    except SystemExit as exc: code = exc.code\n"
+        "print(code, len(out.getvalue()), sorted(m for m in ('torch', 'e3nn', 'mace') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=300)
+    code, printed, heavy = done.stdout.strip().split(" ", 2)
+    assert (code, heavy) == ("0", "[]"), done.stderr[-2000:]
+    assert int(printed) > 200  # it answered

@@ -768,8 +768,9 @@ def env_remove(name: str) -> None:
 
 def main() -> None:
     """The ``egbench`` entry point. SIGINT and SIGTERM are handled from its first line on (loading the
-    plugins imports torch and takes seconds): one line and exit 128 + the signal's number (130, 143);
-    a run replaces the handlers while its cells are in flight (:func:`run`)."""
+    plugins takes a moment; only commands that train, predict or simulate import torch): one line and
+    exit 128 + the signal's number (130, 143); a run replaces the handlers while its cells are in
+    flight (:func:`run`)."""
     import signal
 
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from egbench_core.model.graph import neighbour_list
+from egbench_core.model.neighbours import neighbour_list
 
 log = logging.getLogger(__name__)
 

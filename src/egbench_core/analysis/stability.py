@@ -43,7 +43,7 @@ import numpy as np
 
 from egbench_core.analysis.rdf import RDFResult, bin_edges, frame_rdf, max_rdf_radius
 from egbench_core.analysis.structure import wright_factor
-from egbench_core.model.graph import MAX_EXTENT_A, neighbour_list
+from egbench_core.model.neighbours import MAX_EXTENT_A, neighbour_list
 
 log = logging.getLogger(__name__)
 

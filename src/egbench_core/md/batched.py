@@ -52,7 +52,7 @@ from egbench_core.md.replicas import (
     start_indices,
     start_state,
 )
-from egbench_core.model.graph import MAX_EXTENT_A, neighbour_list
+from egbench_core.model.neighbours import MAX_EXTENT_A, neighbour_list
 from egbench_core.model.potential import evaluate
 from egbench_core.run.records import ReplicaResult
 

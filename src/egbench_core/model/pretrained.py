@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from egbench_core.data.readers import Frames
-from egbench_core.model.graph import NeighbourLists
+from egbench_core.model.neighbours import NeighbourLists
 from egbench_core.model.potential import NormalisedPotential
 from egbench_core.model.predict import predict
 from egbench_core.model.stats import ENERGY_MODE, DatasetStats, composition_matrix, refit_offsets

@@ -22,7 +22,7 @@ import numpy as np
 from egbench_core.data.readers import Frames
 
 if TYPE_CHECKING:
-    from egbench_core.model.graph import NeighbourLists
+    from egbench_core.model.neighbours import NeighbourLists
 
 E0_ISOLATED = "isolated atoms (declared by the dataset)"
 E0_LSTSQ = "least squares"
@@ -146,7 +146,7 @@ def compute_stats(
     if not np.isfinite(scale) or scale <= 0:
         scale = 1.0
     if edges_per_frame is None:
-        from egbench_core.model.graph import frames_to_parts
+        from egbench_core.model.neighbours import frames_to_parts
 
         edges_per_frame = [
             int(p.edge_index.shape[1])

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from egbench_core.model.calculator_model import CalculatorPotential, fit_calculator_model
-from egbench_core.model.graph import NeighbourLists
+from egbench_core.model.neighbours import NeighbourLists
 from egbench_core.model.potential import NormalisedPotential
 from egbench_core.model.pretrained import refit_potential
 from egbench_core.model.stats import DatasetStats, compute_stats
