@@ -8,11 +8,13 @@ metrics exact in tests. Everything is seeded; the same parameters give the same 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from egbench_core.data.readers import Frames
 
-EMT_PARAMS = {
+EMT_PARAMS: dict[str, Any] = {
     "lattice": "fcc",
     "a": 3.75,
     "repeat": 2,

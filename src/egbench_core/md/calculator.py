@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import cast
+
 import numpy as np
 import torch
 from ase.calculators.calculator import Calculator, all_changes
@@ -23,18 +26,22 @@ class EgbenchCalculator(Calculator):
     def __init__(self, potential: torch.nn.Module, **kw):
         super().__init__(**kw)
         self.potential = potential.eval()
-        self.cutoff = potential.cutoff
-        self.dtype = potential.dtype
+        # attributes every egbench potential has (model/potential.py); torch types them as modules
+        self.cutoff = cast(float, potential.cutoff)
+        self.dtype = cast(torch.dtype, potential.dtype)
+        self.species = cast(Sequence[int], potential.species)
         self.device = next((p.device for p in potential.parameters()), torch.device("cpu"))
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
-        want_stress = "stress" in properties and bool(self.atoms.pbc.any())
-        if not np.isfinite(self.atoms.positions).all() or not np.isfinite(self.atoms.cell.array).all():
-            bad = np.flatnonzero(~np.isfinite(self.atoms.positions).all(axis=1))
+        atoms = self.atoms
+        assert atoms is not None  # Calculator.calculate set it
+        want_stress = "stress" in properties and bool(atoms.pbc.any())
+        if not np.isfinite(atoms.positions).all() or not np.isfinite(atoms.cell.array).all():
+            bad = np.flatnonzero(~np.isfinite(atoms.positions).all(axis=1))
             raise NonFiniteOutputError(f"non-finite positions (atoms {bad[:5].tolist()}) before the neighbour list")
         try:
-            g = atoms_to_graph(self.atoms, self.cutoff, dtype=self.dtype, species=self.potential.species)
+            g = atoms_to_graph(atoms, self.cutoff, dtype=self.dtype, species=self.species)
             g = g.to(self.device) if self.device.type != "cpu" else g
         except ExplodedStructureError as exc:  # e.g. a molecule blown apart by the previous step
             raise NonFiniteOutputError(str(exc)) from None

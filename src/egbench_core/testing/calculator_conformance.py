@@ -56,7 +56,9 @@ class CalculatorConformance(SpecUnderTest):
     def calculator(self):
         from egbench_core.model.calculator_model import GuardedCalculator
 
-        return GuardedCalculator(self._spec().calculator())
+        make = self._spec().calculator
+        assert make is not None, f"{type(self).__name__}: the spec under test has no calculator"
+        return GuardedCalculator(make())
 
     def _structures(self) -> list[tuple[str, Any]]:
         out = [("molecule", structures.molecule(self._species()))]

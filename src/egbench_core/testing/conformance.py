@@ -208,7 +208,9 @@ class ModelConformance(SpecUnderTest):
         e0 = dict(zip(self.potential.species, self.potential.e0.tolist()))
         return float(sum(e0[int(z)] for z in atoms.numbers))
 
-    def assert_energy_close(self, e_actual: float, e_expected: float, atoms, tol, what: str) -> None:
+    def assert_energy_close(
+        self, e_actual: float | np.ndarray, e_expected: float | np.ndarray, atoms, tol, what: str
+    ) -> None:
         ref = self.reference_energy(atoms)
         assert_close(np.atleast_1d(e_actual) - ref, np.atleast_1d(e_expected) - ref, tol, what)
 

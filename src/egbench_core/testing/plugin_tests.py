@@ -197,27 +197,34 @@ class DataPluginChecks:
     bad_registry: ClassVar[str] = ""
     bad_error: ClassVar[str] = ""  # what the registry error says after "<file>: "
 
+    def _module(self) -> ModuleType:
+        assert self.module is not None, f"{type(self).__name__} must set `module` (the plugin's module)"
+        return self.module
+
     def _catalog(self):
         from egbench_core.plugins import load_catalog
 
-        cat = load_catalog(extra_plugins=[self.module], entry_points=False)
-        info = cat.plugins[self.module.__name__]
+        cat = load_catalog(extra_plugins=[self._module()], entry_points=False)
+        info = cat.plugins[self._module().__name__]
         assert info.status == "ok", info.error
         return cat
 
     def test_entry_point_is_declared(self):
+        assert self.root is not None, f"{type(self).__name__} must set `root` (the plugin's folder)"
         with open(self.root / "pyproject.toml", "rb") as fh:
             declared = tomllib.load(fh)["project"]["entry-points"]["egbench"]
-        assert declared == {self.entry_point: self.module.__name__}
+        assert declared == {self.entry_point: self._module().__name__}
 
     def test_catalog_registers_each_dataset_through_this_plugin(self):
         cat = self._catalog()
         for name in self.datasets:
-            assert cat.datasets[name].plugin == self.module.__name__, name
+            assert cat.datasets[name].plugin == self._module().__name__, name
         assert "acac" in cat.datasets  # core's own dataset is untouched
 
     def test_a_wrong_dataset_table_breaks_only_that_dataset(self, tmp_path, monkeypatch):
-        bad = re.search(r"^\[datasets\.([a-z0-9-]+)\]", self.bad_registry, re.M).group(1)
+        found = re.search(r"^\[datasets\.([a-z0-9-]+)\]", self.bad_registry, re.M)
+        assert found, f"{type(self).__name__}.bad_registry must hold one [datasets.<id>] table"
+        bad = found.group(1)
         reg = tmp_path / "bad.toml"
         reg.write_text(self.bad_registry)
         monkeypatch.setenv("EGBENCH_REGISTRY", str(reg))
