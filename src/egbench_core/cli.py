@@ -123,10 +123,10 @@ def run(
         help="'all' or comma-separated model ids; an ASE calculator as "
         "'ase:module:Class?key=value' (not trained; docs/guide.md)",
     ),
-    datasets: str | None = typer.Option(
-        None,
-        help="'all' or comma-separated dataset ids (default: the embedded "
-        "'acac' for the standard task, all datasets otherwise)",
+    datasets: str = typer.Option(
+        DEFAULT_DATASETS,
+        help="'all' or comma-separated dataset ids; the embedded 'acac' whatever --tasks says "
+        "(a task acac has no split for, e.g. ood-crystal, needs --datasets)",
     ),
     tasks: str = typer.Option("standard", help="comma-separated task ids or families (e.g. 'ood'), or 'all'"),
     preset: str = typer.Option("quick", help="smoke | quick | paper"),
@@ -218,8 +218,6 @@ def run(
     except (ValueError, DeviceError, ExecutorConfigError) as exc:
         raise _fail(str(exc)) from exc
     cat = _catalog()
-    if datasets is None:
-        datasets = DEFAULT_DATASETS if tasks == "standard" else "all"
     try:
         cells = plan_cells(
             cat,
