@@ -1,4 +1,4 @@
-"""Where cells run — one small seam (ARCHITECTURE.md, "Execution"):
+"""Where cells run — one small seam (docs/scale.md, "Executors"):
 
 * ``local`` (default): in this process, one cell at a time;
 * ``dask``: a ``dask.distributed`` cluster — a ``LocalCluster`` of worker processes on this

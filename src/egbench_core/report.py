@@ -399,7 +399,7 @@ def rank_stability(store: Store, task: str | None = None) -> tuple[list[str], li
 
 
 def oracle_calibrations(store: Store) -> tuple[list[str], list[list[str]]]:
-    """The calibration of every oracle the stored cells used (PROTOCOL.md, "Oracles")."""
+    """The calibration of every oracle the stored cells used (docs/metrics.md, "Errors where the model goes")."""
     # the table's column headers, in order: a list of names, kept as one (not one a line)
     # fmt: off
     headers = [
