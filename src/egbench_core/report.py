@@ -601,11 +601,3 @@ def to_csv(lb: Leaderboard) -> str:
     for m, d, t, status, reason in lb.not_run:
         w.writerow([m, d, t] + [""] * (len(lb.headers) - 3) + ["", status, reason])
     return out.getvalue()
-
-
-def cell_details(store: Store, key_prefix: str) -> dict[str, Any]:
-    matches = [c for c in store.cells() if c.key.startswith(key_prefix)]
-    if len(matches) != 1:
-        raise KeyError(f"{len(matches)} cells match key prefix {key_prefix!r}")
-    c = matches[0]
-    return {"cell": c, "metrics": store.metrics(c.key), "artifacts": store.artifacts(c.key)}
