@@ -170,8 +170,8 @@ def test_guide_lists_the_json_fields_the_report_writes():
 
 def test_environments_page_describes_the_protocol_the_worker_speaks():
     page = (ROOT / "docs" / "environments.md").read_text()
-    assert f"## The worker protocol (version {env_client.PROTOCOL})" in page
-    section = _section(page, "## The worker protocol")
+    assert f"## The environment worker's protocol (version {env_client.PROTOCOL})" in page
+    section = _section(page, "## The environment worker's protocol")
     tree = ast.parse(Path(env_client.__file__).read_text())
     (request,) = [
         n.value

@@ -291,7 +291,7 @@ def _show_run(store, summary, tasks_run: set[str], metrics) -> None:
     _show_not_run(sim)
     parts = [f"{summary.done} computed", f"{summary.cached} cached", f"{summary.failed} failed"]
     if summary.infra_failed:
-        parts.append(f"{summary.infra_failed} lost to infrastructure (worker died twice)")
+        parts.append(f"{summary.infra_failed} lost to infrastructure (Dask worker died twice)")
     if summary.failed_kept:
         parts.append(f"{summary.failed_kept} failed earlier (kept: --no-retry-failed)")
     if summary.busy:

@@ -1,7 +1,7 @@
 """The client side of the environment worker protocol (``worker.py`` is the server): run a
 model's part of a cell in another Python environment, and describe an environment's models.
 
-Protocol (version 2; docs/environments.md, "The worker protocol"), all files in the cell's
+Protocol (version 2; docs/environments.md, "The environment worker's protocol"), all files in the cell's
 attempt folder:
 
 * the client writes the cell's inputs (:meth:`egbench_core.cell.CellInputs.save`: ``inputs.npz`` +
