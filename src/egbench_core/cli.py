@@ -123,10 +123,10 @@ def run(
         help="'all' or comma-separated model ids; an ASE calculator as "
         "'ase:module:Class?key=value' (not trained; docs/guide.md)",
     ),
-    datasets: str | None = typer.Option(
-        None,
-        help="'all' or comma-separated dataset ids (default: the embedded "
-        "'acac' for the standard task, all datasets otherwise)",
+    datasets: str = typer.Option(
+        DEFAULT_DATASETS,
+        help="'all' or comma-separated dataset ids; the embedded 'acac' whatever --tasks says "
+        "(a task acac has no split for, e.g. ood-crystal, needs --datasets)",
     ),
     tasks: str = typer.Option("standard", help="comma-separated task ids or families (e.g. 'ood'), or 'all'"),
     preset: str = typer.Option("quick", help="smoke | quick | paper"),
@@ -218,8 +218,6 @@ def run(
     except (ValueError, DeviceError, ExecutorConfigError) as exc:
         raise _fail(str(exc)) from exc
     cat = _catalog()
-    if datasets is None:
-        datasets = DEFAULT_DATASETS if tasks == "standard" else "all"
     try:
         cells = plan_cells(
             cat,
@@ -293,7 +291,7 @@ def _show_run(store, summary, tasks_run: set[str], metrics) -> None:
     _show_not_run(sim)
     parts = [f"{summary.done} computed", f"{summary.cached} cached", f"{summary.failed} failed"]
     if summary.infra_failed:
-        parts.append(f"{summary.infra_failed} lost to infrastructure (worker died twice)")
+        parts.append(f"{summary.infra_failed} lost to infrastructure (Dask worker died twice)")
     if summary.failed_kept:
         parts.append(f"{summary.failed_kept} failed earlier (kept: --no-retry-failed)")
     if summary.busy:

@@ -57,7 +57,7 @@ class Potential(Protocol):
 
     For a trainable model the output is the energy in *normalised units*: core multiplies it by
     ``stats.scale`` (eV) and adds the per-element reference energies ``Σ_i E0[Z_i]`` (eV) in
-    float64, the same for every model (see :class:`egbench_core.model.stats.NormalisedPotential`).
+    float64, the same for every model (see :class:`egbench_core.model.potential.NormalisedPotential`).
     Forces and stress are computed by core with autograd; the module must compute its edge
     vectors from ``graph.edge_vectors()`` (or positions + ``graph.shifts``) so gradients flow.
     """
@@ -100,9 +100,9 @@ class ModelSpec:
     # optional: import the framework ahead of the first cell (a Dask worker calls it as it starts,
     # while the client is still planning); no arguments, nothing returned
     warm_up: Callable[[], None] | None = None
-    # a calculator-backed model (ARCHITECTURE.md, "The model seam"): makes a fresh ASE calculator
-    # (energy eV, forces eV/Å); core evaluates and simulates through it, never builds or trains it
-    # (``build`` is not called). Made with :func:`egbench_core.model.calculator_model.calculator_model`.
+    # a calculator-backed model (docs/guide.md, "Any ASE calculator as a model"): makes a fresh ASE
+    # calculator (energy eV, forces eV/Å); core evaluates and simulates through it, never builds or
+    # trains it (``build`` is not called). Made with :func:`calculator_model` (below).
     calculator: Callable[[], Any] | None = None
     # how the model meets a dataset (MODES): trained on it from scratch, a pretrained network
     # evaluated as it is ("zero-shot", per-element energy offsets refitted), or a pretrained network
@@ -318,7 +318,7 @@ class TaskSpec:
 
 @dataclass
 class OracleSpec:
-    """A reference calculator that can label the frames a model visits (PROTOCOL.md, "Oracles").
+    """A reference calculator that can label the frames a model visits (docs/metrics.md, "Errors where the model goes").
     ``make(params)`` returns an ASE calculator (energy eV, forces eV/Å) for the settings a dataset
     declares in ``[datasets.<id>.oracle.params]``; it is the first place the plugin may import its
     electronic-structure code. ``version`` enters the oracle's id (and so every cell key using it):

@@ -6,7 +6,7 @@ reason or the traceback, the claim: ``owner`` + ``heartbeat``, the cell's proven
 ``metrics`` (long format) and ``artifacts`` (paths relative to the results folder, each with its
 sha256 and size).
 
-Concurrency and faults (ARCHITECTURE.md, "The store"):
+Concurrency and faults (docs/guide.md, "Results store"):
 
 * a cell is **claimed** before work starts (:meth:`Store.claim`, one transaction): a claim whose
   owner is alive (heartbeat younger than :data:`LEASE_S`, and, on this host, its process exists)
@@ -409,6 +409,8 @@ class Store:
             shutil.rmtree(d, ignore_errors=True)
 
     # -- runs -----------------------------------------------------------------------------
+    # runs.environment holds the machine the run started on (provenance.machine): the column was
+    # named before "environment" came to mean a model's virtual environment (envs.py)
     @_guarded
     def start_run(self, argv: list[str], environment: dict[str, Any], provenance: dict[str, Any] | None = None) -> int:
         cur = self.db.execute(

@@ -19,20 +19,6 @@ Tables may print meV and meV/Å; everything stored is in the units above.
 
 from __future__ import annotations
 
-ENERGY = "energy"
-FORCES = "forces"
-STRESS = "stress"
-
-UNITS = {
-    ENERGY: "eV",
-    FORCES: "eV/Å",
-    STRESS: "eV/Å^3",
-    "positions": "Å",
-    "cell": "Å",
-    "time": "fs",
-    "temperature": "K",
-}
-
 # Conversions *into* egbench units, by the unit names datasets_registry.toml may use.
 ENERGY_TO_EV = {
     "eV": 1.0,

@@ -1,4 +1,4 @@
-"""Simulation metrics (METRICS.md): RDF, structure (WF, JSD), dynamics (EV, FV), stability.
+"""Simulation metrics (docs/metrics.md): RDF, structure (WF, JSD), dynamics (EV, FV), stability.
 
 Pure numpy functions plus MD observers (``update(step, time_fs, atoms, energy, forces)`` at saved
 frames, optionally ``check(step, time_fs, positions, numbers, cell, pbc, temperature_K)`` at every

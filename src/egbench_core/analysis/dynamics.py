@@ -1,4 +1,4 @@
-"""Energy and force violation along a model trajectory (METRICS.md, "dynamics").
+"""Energy and force violation along a model trajectory (docs/metrics.md, "Energy and force violation").
 
 Per saved frame t, with Ê, F̂ the model's and E, F the reference's energy (eV) and forces (eV/Å):
 
@@ -6,7 +6,7 @@ Per saved frame t, with Ê, F̂ the model's and E, F the reference's energy (eV)
 
 (‖·‖₂ over all force components of all atoms of the frame); 0/0 counts as 0. FV lies in [0, 1].
 EV lies in [0, 1] when Ê and E have the same sign (the usual case: both total energies negative)
-but reaches 2 for Ê = −E, since (a − b)² ≤ 2(a² + b²); METRICS.md's "[0, 1]" holds for FV only.
+but reaches 2 for Ê = −E, since (a − b)² ≤ 2(a² + b²); the specification's "[0, 1]" holds for FV only (docs/metrics.md).
 A trajectory's score is the geometric mean over frames (floor 1e-12 inside the log); replicas
 are summarised by mean ± std of their geometric means.
 
@@ -141,7 +141,7 @@ def summarise_violations(
     series: Iterable[ViolationSeries | Mapping[str, Any]], floor: float = GEOMETRIC_FLOOR
 ) -> dict[str, Any]:
     """Replica summary: ``{"mode", "ev": aggregate, "fv": aggregate}`` (see :func:`aggregate_replicas`),
-    the std over replicas a sample std (ddof = 1, METRICS.md)."""
+    the std over replicas a sample std (ddof = 1, docs/metrics.md)."""
     items = [s if isinstance(s, ViolationSeries) else ViolationSeries.from_dict(s) for s in series]
     modes = sorted({s.mode for s in items})
     if len(modes) > 1:

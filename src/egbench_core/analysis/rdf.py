@@ -1,4 +1,4 @@
-"""Radial distribution function g(r), streamed frame by frame (METRICS.md, "Radial distribution function").
+"""Radial distribution function g(r), streamed frame by frame (docs/metrics.md, "Radial distribution function").
 
 Units: distances Å, number densities Å⁻³, molecular g(r) Å⁻¹.
 

@@ -1,4 +1,4 @@
-"""Stability of an MD replica (METRICS.md, "Stability"), criterion version 2.
+"""Stability of an MD replica (docs/metrics.md, "Stability"), criterion version 2.
 
 A replica is unstable from the first MD step at which any of these holds; each failure has a
 category and names the atoms involved:
@@ -29,7 +29,7 @@ MD engine (or another observer) stopped the replica, so its verdict says why; ``
 the verdict: time to failure in fs (the total time if stable), category, atoms, and what was
 seen (closest contact relative to the covalent sum, largest number of pieces, largest RDF WF).
 
-:func:`replay` applies the criterion to a reference trajectory (the calibration of METRICS.md).
+:func:`replay` applies the criterion to a reference trajectory (docs/metrics.md, "Calibration").
 """
 
 from __future__ import annotations
@@ -495,7 +495,7 @@ class StabilityMonitor:
         }
 
 
-# The molecular reference trajectories the criterion is calibrated on (METRICS.md, "Stability"):
+# The molecular reference trajectories the criterion is calibrated on (docs/metrics.md, "Stability"):
 # (dataset id, split, frame spacing in fs; None: 1 fs, the split is not time-ordered at a known
 # spacing). tests/test_stability_calibration.py and benchmarks/stability_calibration.py replay them.
 CALIBRATION_MOLECULES: tuple[tuple[str, str, float | None], ...] = (

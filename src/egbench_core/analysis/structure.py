@@ -1,4 +1,4 @@
-"""Structure metrics comparing a model RDF g with the reference g_ref on the same grid (METRICS.md).
+"""Structure metrics comparing a model RDF g with the reference g_ref on the same grid (docs/metrics.md).
 
 * :func:`wright_factor` — WF = 100·sqrt(Σ(g − g_ref)² / Σ g_ref²) in percent (Wright 1993; the
   default, and what the paper's "acceptable below 9 % for bulk" refers to).

@@ -125,7 +125,7 @@ class DatasetSpec:
 
     def isolated_atom_energies(self) -> dict[int, float] | None:
         """Isolated-atom reference energies ``{Z: eV}`` covering every element, or None where the
-        dataset declares none (PROTOCOL.md, "Reference energies")."""
+        dataset declares none (docs/protocol.md, "Reference energies")."""
         return None
 
     def _load(self, split: str) -> Frames:

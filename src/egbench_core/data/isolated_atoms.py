@@ -1,4 +1,4 @@
-"""Isolated-atom reference energies (PROTOCOL.md, "Reference energies"): ``{Z: eV}``.
+"""Isolated-atom reference energies (docs/protocol.md, "Reference energies"): ``{Z: eV}``.
 
 A registry dataset declares them in one of two ways:
 

@@ -4,7 +4,7 @@ direction is better, meaning, when it is emitted, the report columns that show i
 The metric modules (``metrics.py``, ``md_metrics.py``, ``oracle_metrics.py``) declare their values
 from these and make their :class:`MetricValue` objects with them (``WF(x, n=...)``), so a unit is
 written once. This module imports nothing heavy: the report reads its tables from here without
-loading torch. Definitions: docs/metrics.md (METRICS.md).
+loading torch. Definitions: docs/metrics.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Built-in simulation metrics (METRICS.md): stability, structure (RDF → WF, JSD), dynamics (EV, FV).
+"""Built-in simulation metrics (docs/metrics.md): stability, structure (RDF → WF, JSD), dynamics (EV, FV).
 
 Each has a streaming observer (:class:`ObserverSpec`) fed while the MD runs and a ``compute`` over
 the finished replicas. The structure and dynamics observers declare that they come after the

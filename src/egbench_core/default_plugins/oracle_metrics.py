@@ -1,4 +1,4 @@
-"""Errors where the model goes (METRICS.md): the oracle on the frames each replica visited.
+"""Errors where the model goes (docs/metrics.md): the oracle on the frames each replica visited.
 
 * ``md_force_mae`` (eV/Å): force MAE of the model against the oracle on the sampled stable frames;
 * ``md_energy_mae_per_atom`` (eV/atom): |Ê − (E_oracle − offset)| / N, the oracle's calibrated
@@ -100,7 +100,7 @@ def _oracle_metrics(outputs) -> MetricResult:
 
 def _violations(reps, offset: float, level: str, n_frames: int) -> list[MetricValue]:
     """EV and FV on the sampled frames: geometric mean over a replica's frames, mean ± sample std
-    over replicas (METRICS.md)."""
+    over replicas (docs/metrics.md)."""
     ev, fv = [], []
     for r in reps:
         e = energy_violation(np.asarray(r["energy_model"]), np.asarray(r["energy_oracle"]) - offset)

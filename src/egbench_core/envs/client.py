@@ -1,14 +1,18 @@
 """The client side of the environment worker protocol (``worker.py`` is the server): run a
 model's part of a cell in another Python environment, and describe an environment's models.
 
-Protocol (version 2), all files in the cell's attempt folder:
+Protocol (version 2; docs/environments.md, "The environment worker's protocol"), all files in the cell's
+attempt folder:
 
 * the client writes the cell's inputs (:meth:`egbench_core.run.cell.CellInputs.save`: ``inputs.npz`` +
   ``inputs.json``) and ``request.json``: ``{"protocol": 2, "cell": Cell.to_dict(), "proto":
-  ProtocolPreset, "execution": Execution}``;
+  ProtocolPreset, "execution": Execution, "train_from", "eval_splits", "run_md"}`` (the stages
+  the worker computes: a stored training to load instead of training, the splits to predict on,
+  whether to simulate);
 * it runs ``<env python> -m egbench_core.envs.worker run <folder>/request.json``;
 * the worker prints progress as JSON lines on stdout (``{"event": "train_epoch", "args": [...]}``),
-  writes ``model.pt``, ``predictions-<split>.npz``, ``md/`` and ``outputs.json``
+  writes what it computed (``model.pt`` unless it loaded ``train_from``, ``predictions-<split>.npz``,
+  ``md/``) and ``outputs.json``
   (:meth:`egbench_core.run.cell.CellOutputs.to_json`) and exits 0; any other exit is a failed cell
   whose message carries the end of the worker's stderr;
 * ``<env python> -m egbench_core.envs.worker describe`` prints the environment's model specs as JSON.

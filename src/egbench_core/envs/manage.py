@@ -197,7 +197,7 @@ def remote_model_specs() -> list[Any]:
 
 
 def run_in_environment(env_name: str, job: ModelJob, *, dataset: DatasetSpec | None, progress: Progress) -> CellOutputs:
-    """Run the model part of a cell (``job``) through the worker of environment ``env_name``."""
+    """Run the model part of a cell (``job``) through an environment worker in ``env_name``."""
     from egbench_core.envs.client import run_in_environment as run
 
     return run(get_env(env_name).python, env_name, job, dataset=dataset, progress=progress)
@@ -241,4 +241,6 @@ def _remote_calculator(*args, **kwargs):
 
 
 def _remote_build(*args, **kwargs):
-    raise EnvironmentError_("a model living in another environment is built by its worker, not in this process")
+    raise EnvironmentError_(
+        "a model living in another environment is built by its environment worker, not in this process"
+    )

@@ -1,5 +1,5 @@
 """Forward molecular dynamics with a trained potential (or a calculator-backed model's own
-calculator, ``potential.make_calculator()``): NVT Langevin replicas (PROTOCOL.md).
+calculator, ``potential.make_calculator()``): NVT Langevin replicas (docs/protocol.md, "Simulation").
 
 Replicas start from evenly spaced frames of the start split, with Maxwell–Boltzmann velocities
 at the target temperature drawn from a recorded per-replica seed (thermostat noise uses the same

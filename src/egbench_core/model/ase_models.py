@@ -218,7 +218,7 @@ def provenance(spec_text: str) -> dict[str, Any]:
 
 
 def model_for_cell(catalog, cell):
-    """The model spec of ``cell``: an ``ase:`` model from the spec its provenance keeps (so any
+    """The model spec of ``cell``: an ``ase:`` model from the spec its provenance keeps (so a Dask
     worker can rebuild it), otherwise the catalog's."""
     text = (cell.provenance.get("model") or {}).get("ase_spec") if cell.provenance else None
     if text:

@@ -1,4 +1,4 @@
-"""Calculator-backed models (ARCHITECTURE.md, "The model seam"): a model that only offers an ASE
+"""Calculator-backed models (docs/guide.md, "Any ASE calculator as a model"): a model that only offers an ASE
 calculator is evaluated and simulated through that calculator — its forces are its own — and is
 never built or trained.
 

@@ -1,6 +1,6 @@
 """Normalisation statistics from the training split — the same for every model.
 
-* ``e0``: per-element reference energies (eV), chosen as PROTOCOL.md ("Reference energies") says:
+* ``e0``: per-element reference energies (eV), chosen as docs/protocol.md ("Reference energies") says:
   the isolated-atom energies the dataset declares, if any; otherwise least squares,
   E_k ≈ Σ_Z n_kZ · E0[Z], when the training compositions determine them; otherwise the
   minimum-norm least-squares solution, which is exact on the training compositions only: energies

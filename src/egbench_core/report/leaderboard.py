@@ -399,7 +399,7 @@ def rank_stability(store: Store, task: str | None = None) -> tuple[list[str], li
 
 
 def oracle_calibrations(store: Store) -> tuple[list[str], list[list[str]]]:
-    """The calibration of every oracle the stored cells used (PROTOCOL.md, "Oracles")."""
+    """The calibration of every oracle the stored cells used (docs/metrics.md, "Errors where the model goes")."""
     # the table's column headers, in order: a list of names, kept as one (not one a line)
     # fmt: off
     headers = [
@@ -601,11 +601,3 @@ def to_csv(lb: Leaderboard) -> str:
     for m, d, t, status, reason in lb.not_run:
         w.writerow([m, d, t] + [""] * (len(lb.headers) - 3) + ["", status, reason])
     return out.getvalue()
-
-
-def cell_details(store: Store, key_prefix: str) -> dict[str, Any]:
-    matches = [c for c in store.cells() if c.key.startswith(key_prefix)]
-    if len(matches) != 1:
-        raise KeyError(f"{len(matches)} cells match key prefix {key_prefix!r}")
-    c = matches[0]
-    return {"cell": c, "metrics": store.metrics(c.key), "artifacts": store.artifacts(c.key)}

@@ -160,7 +160,7 @@ class CellOutputs:
     model_info: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """What a worker hands back (arrays live in the artifact files next to it)."""
+        """What an environment worker hands back (arrays live in the artifact files next to it)."""
         assert self.stats is not None and self.train is not None  # run_model sets both for every run
         return {
             "stats": self.stats.to_dict(),

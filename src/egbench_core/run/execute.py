@@ -49,12 +49,12 @@ def run_model(
     observer_metrics: Iterable[MetricSpec] = (),
     progress: Progress | None = None,
 ) -> CellOutputs:
-    """The model part of a cell, where the model's packages live (this process, or a worker in
-    the plugin's own environment): the ``train`` stage (:func:`stage_train.fit`, or the model of a
+    """The model part of a cell, where the model's packages live (this process, or an environment
+    worker in the plugin's own environment): the ``train`` stage (:func:`stage_train.fit`, or the model of a
     done training loaded from ``job.train_from``), then the ``simulate`` stage
     (:func:`stage_simulate.simulate`). Writes the checkpoint, predictions and trajectories into
     ``job.art_dir`` and returns the outputs (metrics not yet computed). ``dataset`` is the
-    evaluated dataset's spec (None where this environment lacks it: a worker); ``observer_metrics``
+    evaluated dataset's spec (None where this environment lacks it: an environment worker); ``observer_metrics``
     are the metrics whose observers watch the MD."""
     progress = progress or NullProgress()
     if job.train_from is not None:

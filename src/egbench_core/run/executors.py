@@ -1,4 +1,4 @@
-"""Where cells run — one small seam (ARCHITECTURE.md, "Execution"):
+"""Where cells run — one small seam (docs/scale.md, "Executors"):
 
 * ``local`` (default): in this process, one cell at a time;
 * ``dask``: a ``dask.distributed`` cluster — a ``LocalCluster`` of worker processes on this
@@ -6,11 +6,12 @@
 * ``slurm``: dask-jobqueue's ``SLURMCluster``, its resources from the ``[executor.slurm]`` table of
   a config file (``egbench.toml`` or ``--config``).
 
-Workers compute; the client (the ``egbench run`` process) claims cells and writes the store. A
-worker writes a cell's artifacts into the cell's attempt folder under the results folder, so on a
-cluster the results folder must be on a file system shared by the client and the workers. Models
-living in another environment run through that environment's worker on whichever machine
-executes the cell. A worker that dies while running a cell is retried once on another worker
+Dask workers compute; the client (the ``egbench run`` process) claims cells and writes the store.
+A Dask worker writes a cell's artifacts into the cell's attempt folder under the results folder, so on a
+cluster the results folder must be on a file system shared by the client and the Dask workers.
+Models living in another environment run through an environment worker (``worker.py``, a
+subprocess in that environment) on whichever Dask worker executes the cell. A Dask worker that
+dies while running a cell is retried once on another one
 (``distributed.scheduler.allowed-failures = 1``); a second loss is an *infrastructure* failure
 (:class:`InfrastructureError`), never confused with a model failure.
 """
@@ -45,7 +46,7 @@ EXECUTORS = ("local", "dask", "slurm")
 
 
 class InfrastructureError(RuntimeError):
-    """The machine, not the model, failed (a worker process died twice)."""
+    """The machine, not the model, failed (a Dask worker process died twice)."""
 
 
 class ExecutorConfigError(ValueError):
@@ -54,7 +55,7 @@ class ExecutorConfigError(ValueError):
 
 @dataclass
 class Job:
-    """What travels to a worker: plain data only."""
+    """What travels to a Dask worker: plain data only."""
 
     cell: dict[str, Any]
     scratch: str
@@ -136,7 +137,7 @@ def run_job(job: Job) -> CellResult:
 
     cell = Cell.from_dict(job.cell)
     if not _ONE_CELL_PER_PROCESS.acquire(blocking=False):
-        log.warning("cell %s waits: another cell runs in this worker process (cells never share one)", cell.label)
+        log.warning("cell %s waits: another cell runs in this Dask worker process (cells never share one)", cell.label)
         _ONE_CELL_PER_PROCESS.acquire()
     try:
         started = time.time()

@@ -1,5 +1,5 @@
 """The model part of one cell, as ``execute.run_model`` takes it (and ``env_client`` sends it to
-an environment's worker): a leaf module, so both sides of that boundary can name the type."""
+an environment worker): a leaf module, so both sides of that boundary can name the type."""
 
 from __future__ import annotations
 

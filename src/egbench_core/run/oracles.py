@@ -1,4 +1,4 @@
-"""Reference calculators on the frames a model visits (PROTOCOL.md, "Oracles").
+"""Reference calculators on the frames a model visits (docs/metrics.md, "Errors where the model goes").
 
 A dataset declares its oracle (``[datasets.<id>.oracle]``: the oracle plugin, its level of theory
 and settings); an oracle plugin registers an :class:`~egbench_core.interfaces.OracleSpec` that makes

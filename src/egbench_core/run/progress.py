@@ -5,7 +5,7 @@
   implementations: :class:`NullProgress` (nobody listens), ``runner.CellProgress`` (addresses the
   events to the run's listener), and the two :class:`EventForwarder` subclasses that carry them
   across a process boundary as ``(event, args)`` (``executors._WorkerProgress`` from a Dask worker,
-  ``worker._StdoutProgress`` from an environment's worker); :func:`relay` delivers such a
+  ``worker._StdoutProgress`` from an environment worker); :func:`relay` delivers such a
   serialised event to a :class:`Progress` on the other side.
 * :class:`RunListener` — a different interface, one level up: the run's events about every cell
   (started, skipped, cached, finished, ...) plus a cell's progress events with the cell attached

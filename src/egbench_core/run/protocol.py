@@ -1,4 +1,4 @@
-"""Protocol presets (PROTOCOL.md): how much data and simulation a cell gets.
+"""Protocol presets (docs/guide.md, "Presets"): how much data and simulation a cell gets.
 
 A model's preset of the same name sets its size and its training length (in epochs); this sets
 the rest, the same for every model:

@@ -1,10 +1,10 @@
 """What produced a number: the code that ran (core, plugins: distribution, version, a hash of the
 installed source files), the numerical libraries and the machine.
 
-A cell's key hashes the code part (see ``runner.cell_key``), so editing a plugin's source, even
-without bumping its version, recomputes its cells; the store keeps all of it per run and per cell
-so that every stored number can be traced to the code that made it (``egbench report
---provenance``).
+A cell's key hashes the code part (see :func:`egbench_core.run.planning.cell_key`), so editing a
+plugin's source, even without bumping its version, recomputes its cells; the store keeps all of it
+per run and per cell so that every stored number can be traced to the code that made it
+(``egbench report --provenance``).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Plain records of what training and MD did (no torch, no live objects): stored with every cell
-and sent back by workers."""
+and sent back by Dask and environment workers."""
 
 from __future__ import annotations
 

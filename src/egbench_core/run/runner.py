@@ -66,7 +66,7 @@ class RunSummary:
     done: int = 0
     cached: int = 0
     failed: int = 0  # the model or the data failed (traceback stored)
-    infra_failed: int = 0  # the machine failed (a worker lost twice)
+    infra_failed: int = 0  # the machine failed (a Dask worker lost twice)
     failed_kept: int = 0  # failed in an earlier run, kept by --no-retry-failed
     skipped: int = 0
     busy: int = 0  # running in another process

@@ -3,7 +3,7 @@
 Every system is one DeePMD folder of the authors' release. 16 start from a crystal that the
 3000 K run melts (or, for a few, turns superionic); the 4 glasses (g67–g80) start disordered.
 
-egbench's definitions (PROTOCOL.md, ``ood-crystal`` / ``ood-composition``):
+egbench's definitions (docs/protocol.md, "Tasks": ``ood-crystal`` / ``ood-composition``):
 
 * **crystalline** frames of a trajectory that starts from a crystal: the frames before the first
   one whose mean displacement from the initial frame reaches ``crystalline_below_A`` (0.5 Å).

@@ -58,7 +58,8 @@ PAPER_MODEL: dict[str, Any] = {
     "readout_mlp_nonlinearity": None,
 }
 
-# The same training settings as the NequIP configs (MODELS.md: "as NequIP"): that plugin's own table.
+# The same training settings as the NequIP configs (the authors' Allegro configs: "as NequIP"): that
+# plugin's own table.
 PAPER_TRAIN: dict[str, Any] = dict(NEQUIP_PAPER_TRAIN)
 
 PRESETS: dict[str, dict[str, Any]] = {

@@ -3,9 +3,9 @@
 ``paper`` is BOTNet as its authors released it for rMD17 / 3BPA (the reference code
 github.com/gncs/botnet, ``botnet/tools/arg_parser.py`` defaults: 5 interactions, hidden irreps
 32x0e+32x1o+32x2e+32x3o, max_ell 3, 8 Bessel functions, polynomial cutoff p = 6, radial MLP
-3 x 64 SiLU, last readout MLP 16x0e SiLU) with egbench's 5 Å cutoff (MODELS.md: the cutoff of
-every model in the authors' benchmark configs). The training settings are those MODELS.md
-records for BOTNet in the benchmark ("as MACE": Adam amsgrad, lr 0.01, weight decay 5e-7,
+3 x 64 SiLU, last readout MLP 16x0e SiLU) with egbench's 5 Å cutoff (the cutoff of every model in
+the authors' benchmark configs). The training settings are those the authors' configs give
+BOTNet in the benchmark ("as MACE": Adam amsgrad, lr 0.01, weight decay 5e-7,
 ReduceLROnPlateau factor 0.8 patience 50, EMA 0.99, E 1 : F 10; batch 1-20 and 1000-1500
 epochs by dataset): batch 10 (the BOTNet code's default) and 1500 epochs. See README.md.
 """

@@ -1,6 +1,6 @@
 """DimeNet++ presets: ``smoke`` (tests), ``quick`` (a few minutes on a 2-core CPU), ``paper``.
 
-``paper`` is DimeNet++ "as in the OCP / MDsim code base" (egbench's MODELS.md). The
+``paper`` is DimeNet++ "as in the OCP / MDsim code base" (no config at e4ee1e9). The
 EGraFFBench authors' repository (M3RG-IITD/MDBENCHGNN, commit 54791e1, ``configs/dimenet/<dataset>/
 dpp.yml`` and ``basepp.yml``, for acac, 3BPA, MD17 aspirin / ethanol / naphthalene / salicylic
 acid, LiPS and GeTe — all identical but for ``use_pbc``) holds the values: hidden 128, output

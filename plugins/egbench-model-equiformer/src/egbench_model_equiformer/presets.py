@@ -1,13 +1,13 @@
 """Equiformer presets: ``smoke`` (tests), ``quick`` (a short CPU run), ``paper``.
 
 ``paper`` is the MD17 variant the benchmark's authors ran, ``graph_attention_transformer_
-nonlinear_exp_l2_md17`` (MODELS.md), with the numbers of the Equiformer code
+nonlinear_exp_l2_md17`` (their configs), with the numbers of the Equiformer code
 (github.com/atomicarchitects/equiformer, ``nets/graph_attention_transformer_md17.py``, and
 its MD17 training scripts ``scripts/train/md17/equiformer/se_l2/*.sh``): 6 blocks, node irreps
 128x0e+64x1e+32x2e, spherical harmonics 1x0e+1x1e+1x2e (l_max 2), 32 exp-normal radial basis
 functions (``--num-basis 32``), radial MLP [64, 64], 4 heads of 32x0e+16x1e+8x2e, feed-forward
 irreps 384x0e+192x1e+96x2e, output features 512x0e, non-linear messages, no dropout; cutoff
-5 Å. Training as MODELS.md records for the benchmark: batch 8, lr 5e-4, 5000 epochs, weight
+5 Å. Training as the authors' configs give it: batch 8, lr 5e-4, 5000 epochs, weight
 decay 1e-6, E 1 : F 80; AdamW as in Equiformer's ``main_md17.py`` (timm's default optimiser
 there). See README.md for what egbench's trainer does differently.
 """

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-# The architecture of the paper's configs; what MODELS.md does not list (interaction blocks,
+# The architecture of the paper's configs; what those configs do not set (interaction blocks,
 # radial MLP, reduced CG basis) takes mace_run_train's defaults.
 PAPER_MODEL: dict[str, Any] = {
     "hidden_irreps": "16x0e+16x1o+16x2e",
