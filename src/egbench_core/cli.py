@@ -650,9 +650,23 @@ def list_metrics() -> None:
 
 
 @app.command()
-def plugins() -> None:
+def plugins(
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help="print JSON instead: per plugin its name, distribution, version, status, reason and the ids it "
+        "registers per kind (models, datasets, oracles, tasks, metrics); the broken entries",
+    ),
+) -> None:
     """Installed plugins, what each provides, and broken ones with their error."""
     cat = _catalog()
+    if as_json:
+        import json
+
+        from .plugins import plugins_document
+
+        ui.raw(json.dumps(plugins_document(cat), indent=1, ensure_ascii=False))
+        return
     rows = []
     for p in cat.plugins.values():
         status = Text("ok", style="green") if p.status == "ok" else Text("broken", style="red")

@@ -1,9 +1,13 @@
 """Plugin manager: hook specs, entry points (group ``egbench``), built-ins, broken-plugin isolation.
 
 A plugin that fails to import, or whose registration hook raises, is recorded as *broken* (with
-the error) and skipped; everything else keeps working. ``EGBENCH_LOAD_PLUGINS`` selects which
-installed plugins load: a comma-separated list of entry-point names (``""`` loads none); unset
-loads all. Built-in plugins (``egbench_core.default_plugins``) always load, through the same hooks.
+the error) and skipped; everything else keeps working. So is a plugin with a hook the contract does
+not know (pluggy's ``check_pending``, per plugin: ``@hookimpl def register_model`` names the nearest
+hook, ``register_models``) or a function named like a hook without the ``@hookimpl`` marker (never
+called otherwise). ``EGBENCH_LOAD_PLUGINS`` selects which installed plugins load: a
+comma-separated list of entry-point names (``""`` loads none); unset loads all. Built-in plugins
+(``egbench_core.default_plugins``) always load, through the same hooks; a broken plugin's hooks are
+never called again (``register_commands`` included).
 
 Never a silent winner: when two plugins register the same id (or two distributions claim one
 entry-point name), every claimant is reported broken, naming the others, until
@@ -14,8 +18,10 @@ as ``kind:id`` with its reason while the plugin's other entries work.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.metadata as md
+import inspect
 import logging
 import os
 import traceback
@@ -134,17 +140,56 @@ def load_catalog(extra_plugins: Iterable[object] = (), entry_points: bool = True
     infos: dict[str, PluginInfo] = {}
     for modname in DEFAULT_PLUGINS:
         name = "core." + modname.rsplit(".", 1)[1]
-        pm.register(importlib.import_module(modname), name=name)
         infos[name] = PluginInfo(name, "built-in", module=modname)
+        _register(pm, importlib.import_module(modname), infos[name])
     if entry_points:
         _load_entry_points(pm, infos)
     for k, obj in enumerate(extra_plugins):
         name = getattr(obj, "__name__", None) or type(obj).__name__
         if name in infos:  # two instances of one class: keep both, under distinct names
             name = f"{name}-{k}"
-        pm.register(obj, name=name)
         infos[name] = PluginInfo(name, "in-process", module=getattr(obj, "__name__", None) or type(obj).__module__)
+        _register(pm, obj, infos[name])
     return _collect(pm, infos)
+
+
+def _register(pm: pluggy.PluginManager, plugin: object, info: PluginInfo) -> None:
+    """Register ``plugin`` under ``info.name``; if pluggy refuses it (an argument the hook does not
+    have, one module under two entry-point names) or :func:`hook_problems` finds one, ``info`` is
+    broken and the plugin is not registered."""
+    try:
+        pm.register(plugin, name=info.name)
+    except pluggy.PluginValidationError as exc:  # pluggy's message spans lines: one line here
+        why = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    except Exception as exc:  # noqa: BLE001 - a plugin pluggy cannot take must not stop the others
+        why = _short_error(exc)
+    else:
+        why = "; ".join(hook_problems(pm, plugin))
+        if why:
+            pm.unregister(plugin)
+    if why:
+        info.status, info.error = "broken", why
+        log.warning("plugin %s is broken and skipped: %s", info.name, why)
+
+
+def hook_problems(pm: pluggy.PluginManager, plugin: object) -> list[str]:
+    """What is wrong with the hooks of ``plugin`` (registered in ``pm``), one line each: a
+    ``@hookimpl`` whose name is no hook of the contract (pluggy's ``check_pending``, for this plugin
+    alone), naming the nearest hook; a function named like a hook but not marked ``@hookimpl``."""
+    hooks = sorted(n for n, caller in vars(pm.hook).items() if not n.startswith("_") and caller.has_spec())
+    problems = []
+    for caller in pm.get_hookcallers(plugin) or []:
+        if caller.has_spec() or all(i.optionalhook for i in caller.get_hookimpls() if i.plugin is plugin):
+            continue
+        near = difflib.get_close_matches(caller.name, hooks, n=1)
+        hint = f"did you mean {near[0]!r}?" if near else f"the hooks are {', '.join(hooks)}"
+        problems.append(f"unknown hook {caller.name!r} ({hint})")
+    for name in hooks:
+        found = inspect.getattr_static(plugin, name, None)
+        is_spec = hasattr(found, pm.project_name + "_spec")  # the contract's own function, imported
+        if callable(found) and not is_spec and pm.parse_hookimpl_opts(plugin, name) is None:
+            problems.append(f"{name} is not marked @hookimpl (egbench_core.hookspecs.hookimpl), so it is never called")
+    return problems
 
 
 def _selected() -> set[str] | None:
@@ -186,12 +231,13 @@ def _load_entry_points(pm: pluggy.PluginManager, infos: dict[str, PluginInfo]) -
         infos[ep.name] = info
         try:
             plugin = ep.load()
-            pm.register(plugin, name=ep.name)
         except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything, even SystemExit
             if isinstance(exc, KeyboardInterrupt):
                 raise
             info.status, info.error = "broken", _short_error(exc)
             log.warning("plugin %s failed to import and is skipped: %s", ep.name, info.error)
+            continue
+        _register(pm, plugin, info)
     if selected:
         for missing in sorted(n for n in selected - set(claims) if not n.startswith("env:")):
             infos[missing] = PluginInfo(
@@ -257,6 +303,9 @@ def _collect(pm: pluggy.PluginManager, infos: dict[str, PluginInfo]) -> Catalog:
     tracked("register_oracles", "oracles")
     tracked("register_tasks", "tasks")
     tracked("register_metrics", "metrics")
+    for name, info in infos.items():  # a broken plugin's hooks are not called again (register_commands)
+        if info.status == "broken" and pm.get_plugin(name) is not None:
+            pm.unregister(name=name)
     cat.pm = pm
     return cat
 
@@ -346,6 +395,39 @@ def _add_environment_models(cat: Catalog, infos: dict[str, PluginInfo]) -> None:
         spec.plugin = name
         cat.models[spec.name] = spec
         info.provides.append(f"model:{spec.name}")
+
+
+PLUGINS_FORMAT = "egbench-plugins"  # `egbench plugins --json`: a field never changes meaning without a new version
+PLUGINS_VERSION = 1
+
+
+def plugins_document(cat: Catalog) -> dict[str, Any]:
+    """``egbench plugins --json``: every plugin (name, origin, distribution, version, status, reason,
+    and the ids it registers per kind; a broken plugin registers nothing), and the entries a
+    working plugin could not make (``broken_entries``: kind, id, reason)."""
+    plugins_ = []
+    for p in cat.plugins.values():
+        registers: dict[str, list[str]] = {kind: [] for kind in KINDS}
+        for entry in p.provides:
+            what, name = entry.split(":", 1)
+            registers[what + "s"].append(name)
+        plugins_.append(
+            {
+                "name": p.name,
+                "origin": p.origin,
+                "distribution": p.dist or None,
+                "version": p.version or None,
+                "module": p.module or None,
+                "status": p.status,
+                "reason": p.error or None,
+                "registers": registers,
+            }
+        )
+    broken = [
+        {"kind": what.split(":", 1)[0], "id": what.split(":", 1)[1], "reason": why}
+        for what, why in sorted(cat.problems.items())
+    ]
+    return {"format": PLUGINS_FORMAT, "version": PLUGINS_VERSION, "plugins": plugins_, "broken_entries": broken}
 
 
 _CATALOG: Catalog | None = None
