@@ -261,7 +261,7 @@ def test_register_registry_files_merges_before_cores_file(tmp_path):
 
 def test_register_tasks_adds_a_task_that_plans_cells(toy):
     from egbench_core.interfaces import TaskPlan, TaskSpec
-    from egbench_core.planning import plan_cells
+    from egbench_core.run.planning import plan_cells
 
     class StaticOnly:
         @hookimpl

@@ -663,7 +663,7 @@ def plugins(
     if as_json:
         import json
 
-        from .plugins import plugins_document
+        from egbench_core.plugins import plugins_document
 
         ui.raw(json.dumps(plugins_document(cat), indent=1, ensure_ascii=False))
         return
