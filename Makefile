@@ -1,20 +1,19 @@
 # Two commands do all set-up on a fresh machine with Python 3.11:
 #   make run    create .venv, install core + bundled plugins, run `egbench run` on the embedded default
-#   make test   the same set-up, then the test suite (this is what CI runs, via .ci/run)
+#               (the NequIP environment only when MODELS names one of its models, or all)
+#   make test   the same set-up and the NequIP environment, then the test suite (what CI runs, via .ci/run)
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 # CPU build of PyTorch that lies on this machine's disk; users on GPUs bring their own torch.
 TORCH_PIN ?= torch==2.13.0
-PLUGINS := plugins/egbench-model-mace plugins/egbench-model-painn plugins/egbench-model-dimenet \
-           plugins/egbench-model-torchmdnet plugins/egbench-model-botnet plugins/egbench-model-equiformer \
-           plugins/egbench-data-md17 plugins/egbench-data-botnet plugins/egbench-data-lips plugins/egbench-data-gete \
-           plugins/egbench-task-ood plugins/egbench-oracle-pyscf plugins/egbench-model-chgnet
-
 # Plugins whose dependencies conflict with the main environment's (nequip needs e3nn>=0.6,
-# mace-torch pins e3nn 0.4.4) get their own environment, made by egbench itself.
+# mace-torch pins e3nn 0.4.4) get their own environment, made by egbench itself (envs.py's
+# BUNDLED_ENVIRONMENTS names the same three); every other bundled plugin goes into the main one.
 ENV_NEQUIP := $(VENV)/egbench-envs/nequip
 ENV_PLUGINS := plugins/egbench-model-nequip plugins/egbench-model-allegro plugins/egbench-model-sevennet
+ENV_MODELS := $(patsubst plugins/egbench-model-%,%,$(ENV_PLUGINS))
+PLUGINS := $(filter-out $(ENV_PLUGINS),$(patsubst %/pyproject.toml,%,$(wildcard plugins/egbench-*/pyproject.toml)))
 
 .PHONY: setup run lint test clean
 
@@ -33,9 +32,11 @@ $(ENV_NEQUIP)/.installed: $(BIN)/.egbench-installed $(addsuffix /pyproject.toml,
 setup: $(BIN)/.egbench-installed $(ENV_NEQUIP)/.installed
 
 # The quick start trains one architecture (a few minutes on 2 CPU cores); `make run MODELS=all`
-# runs all eight (a few minutes per model at the quick preset).
+# runs every model (a few minutes per model at the quick preset). The NequIP environment is built
+# only when MODELS names one of its models (nequip, allegro, sevennet-*), or all.
 MODELS ?= mace
-run: setup
+comma := ,
+run: $(BIN)/.egbench-installed $(if $(filter all $(ENV_MODELS) $(addsuffix -%,$(ENV_MODELS)),$(subst $(comma), ,$(MODELS))),$(ENV_NEQUIP)/.installed)
 	$(BIN)/egbench run --models $(MODELS)
 
 # The habits: ruff (lint + format, settings in pyproject.toml) over the repository, mypy on core.

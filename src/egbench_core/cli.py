@@ -335,13 +335,7 @@ def _show_leaderboard(lb, title: str, not_run: bool = True, notes: bool = True) 
         sections = grouped_rows(lb)
         if len(sections) > 1:  # from-scratch / zero-shot / fine-tuned, each under its title
             caption += "".join(f"\n{mode}: {MODE_TITLES[mode]}" for mode, _ in sections)
-        ui.table(
-            f"egbench leaderboard: {title}",
-            lb.headers,
-            lb.rows,
-            caption=caption,
-            sections=sections if len(sections) > 1 else None,
-        )
+        ui.leaderboard(f"egbench leaderboard: {title}", lb, caption, sections if len(sections) > 1 else None)
         if lb.errors:
             ui.table("metric errors", ["model", "dataset", "task", "column", "reason"], lb.errors)
     if notes:

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
+    from egbench_core.report.leaderboard import Leaderboard
     from egbench_core.run.cell import Cell
 
 
@@ -59,6 +60,34 @@ def table(
         for k, r in enumerate(part):  # plain strings are shown literally (reasons may contain [brackets])
             t.add_row(*[x if isinstance(x, Text) else Text(str(x)) for x in r], end_section=k == len(part) - 1)
     console.print(t)
+
+
+def leaderboard(
+    title: str, lb: Leaderboard, caption: str, sections: list[tuple[str, list[list[str]]]] | None = None
+) -> None:
+    """A leaderboard in the layout :func:`egbench_core.report.leaderboard.terminal_layout` gives it at this
+    console's width: the columns ``n/a`` (or ``—``) in every row hidden and named in the caption,
+    each row on one line (key columns with one value in every row move to the caption when the
+    table is too wide); columns that still do not fit go to further tables ("title (2 of 3)"),
+    which repeat model, dataset and task. The caption goes under the last table."""
+    from egbench_core.report.leaderboard import terminal_layout
+
+    layout = terminal_layout(lb, console.width, [name for name, _ in sections or []])
+    if layout.folded:
+        caption += "\nevery row: " + "; ".join(f"{header} {value}" for header, value in layout.folded)
+    if layout.hidden:
+        caption += f"\nhidden (n/a or — in every row; --format markdown or csv shows them): {', '.join(layout.hidden)}"
+    for k, part in enumerate(layout.parts):
+        name = title if len(layout.parts) == 1 else f"{title} ({k + 1} of {len(layout.parts)})"
+        t = Table(title=name, caption=caption if k == len(layout.parts) - 1 else None, show_lines=False)
+        for i in part:
+            t.add_column(lb.headers[i], width=layout.widths[i], overflow="fold")
+        for section, rows in sections or [("", lb.rows)]:
+            if section:
+                t.add_row(Text(section, style="bold"), *[""] * (len(part) - 1))
+            for j, r in enumerate(rows):  # plain strings are shown literally (reasons may contain [brackets])
+                t.add_row(*[Text(r[i]) for i in part], end_section=j == len(rows) - 1)
+        console.print(t)
 
 
 class RunProgress:

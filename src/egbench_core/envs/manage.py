@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ENV_ENVS_DIR = "EGBENCH_ENVS_DIR"
+# Bundled model plugins that cannot share the main environment (nequip needs e3nn>=0.6, mace-torch
+# pins e3nn 0.4.4), by the environment they live in: the Makefile's ENV_PLUGINS, which `make setup`
+# installs with the command that :func:`missing_model_hint` names.
+BUNDLED_ENVIRONMENTS = {"nequip": ("egbench-model-nequip", "egbench-model-allegro", "egbench-model-sevennet")}
 
 
 class EnvironmentError_(RuntimeError):
@@ -93,6 +97,26 @@ def get_env(name: str) -> Environment:
     raise EnvironmentError_(
         f"no environment named {name!r} in {envs_dir()}; create it with `egbench env create {name}`"
     )
+
+
+def missing_model_hint(model: str) -> str | None:
+    """For a model that is not installed: if a bundled plugin that lives in its own environment
+    provides it (:data:`BUNDLED_ENVIRONMENTS`; plugin ``egbench-model-X`` provides ``X`` and
+    ``X-…``, e.g. ``sevennet-0-ft``) and that environment is not made yet, one line naming the
+    command that makes it; else None (an existing environment's models are listed as available).
+    Environments are not made behind the user's back: pip installs for minutes and may need the
+    network."""
+    for name, packages in BUNDLED_ENVIRONMENTS.items():
+        prefixes = [p.removeprefix("egbench-model-") for p in packages]
+        if not any(model == x or model.startswith(f"{x}-") for x in prefixes):
+            continue
+        if any(e.name == name for e in list_envs()):
+            return None
+        return (
+            f"model {model!r} lives in its own environment {name!r}, not made yet (in {envs_dir()}): make it with "
+            f"`egbench env create {name} {' '.join(packages)}` (a few minutes, once), then run again"
+        )
+    return None
 
 
 def _checkout() -> Path | None:

@@ -5,7 +5,8 @@ printed, digits, mode, split; the scale follows from the stored and printed unit
 value's direction (``better``) and meaning. ``TABLES`` holds those of the built-in metrics
 (``default_plugins/declared_metrics.py``); :func:`metric_tables` builds them from every installed
 metric, built-in and plugin (``catalog.metrics``): what ``egbench report`` shows in every format.
-Rendering to markdown and csv lives here; the rich table is drawn by ``console.py``.
+Rendering to markdown and csv lives here; the rich table is drawn by ``console.py``, in the
+layout :func:`terminal_layout` chooses (columns ``n/a`` in every row hidden, rows kept on one line).
 
 What a cell of a table says:
 
@@ -141,6 +142,7 @@ class Leaderboard:
     # how each row's model met the dataset (MODES: from-scratch, zero-shot, fine-tuned), parallel
     # to ``rows``, which are grouped in that order
     groups: list[str] = field(default_factory=list)
+    key_columns: int = 5  # the leading columns that name a row (model … seeds, train frames): not metrics
 
 
 @dataclass
@@ -262,6 +264,7 @@ def leaderboard(
         + (["train frames"] if train_frames else [])
         + [c.header for c in columns],
         rows=[],
+        key_columns=6 if train_frames else 5,
     )
     done: dict[tuple, list[CellRow]] = defaultdict(list)
     for c in cells:
@@ -586,6 +589,106 @@ def _error_with_reason(lb: Leaderboard, row: list[str], i: int) -> str:
         "",
     )
     return _md_escape(f"error ({why})" if why else "error")
+
+
+# -- the terminal's layout (console.py draws it; markdown, csv, json and html keep every column) --
+EMPTY = ("n/a", "—")  # a metric column holding only these in every row is hidden in the terminal
+ROW_NAME = 3  # model, dataset, task: repeated in each table when the columns are split over several
+
+
+@dataclass(frozen=True)
+class TerminalLayout:
+    """How the terminal shows a leaderboard: ``parts``, the columns (indices into ``headers``) of
+    each table, one after the other; ``widths``, each shown column's width without padding (a row's
+    cells always fit on one line, a header wraps between its words); ``hidden``, the headers of
+    the metric columns that are ``n/a`` or ``—`` in every row; ``folded``, (header, value) of the
+    key columns after model, dataset and task that hold one value in every row, moved to the
+    caption because the table was too wide with them."""
+
+    parts: list[list[int]]
+    widths: dict[int, int]
+    hidden: list[str]
+    folded: list[tuple[str, str]] = field(default_factory=list)
+
+
+def hidden_columns(lb: Leaderboard) -> list[int]:
+    """The metric columns whose every row is ``n/a`` (not applicable) or ``—`` (nothing stored); a
+    column with an ``error`` or a number in any row is never among them. None when there are no rows."""
+    if not lb.rows:
+        return []
+    return [i for i in range(lb.key_columns, len(lb.headers)) if all(r[i] in EMPTY for r in lb.rows)]
+
+
+def table_width(widths: Iterable[int]) -> int:
+    """The width of a rich table (heavy-head box with edges, one space of padding each side) with
+    columns of these content widths."""
+    ws = list(widths)
+    return sum(ws) + 3 * len(ws) + 1
+
+
+def terminal_layout(lb: Leaderboard, width: int, titles: Iterable[str] = ()) -> TerminalLayout:
+    """The layout of ``lb`` on a terminal ``width`` columns wide (``titles``: the section titles
+    shown in the first column), in three steps:
+
+    1. metric columns ``n/a`` or ``—`` in every row are hidden (:func:`hidden_columns`);
+    2. each column is as wide as its widest cell or its header's longest word, so that a row is one
+       line; if the table is wider than ``width``, the key columns after model, dataset and task
+       (test split, seeds, train frames) that hold one value in every row move to the caption;
+    3. if it is still too wide, the metric columns are split in order over several tables, the
+       first with the key columns, the others repeating model, dataset and task, each taking as
+       many columns as fit.
+
+    The spare width of each table goes to its headers, so that they wrap over as few lines as
+    possible."""
+    hidden = hidden_columns(lb)
+    shown = [i for i in range(len(lb.headers)) if i not in hidden]
+    titles = list(titles)
+    need = {}
+    for i in shown:
+        cells = [r[i] for r in lb.rows] + (titles if i == 0 else [])
+        need[i] = max([len(x) for x in cells] + [len(w) for w in lb.headers[i].split()] + [1])
+    folded: list[tuple[str, str]] = []
+    if lb.rows and table_width(need[i] for i in shown) > width:
+        same = [i for i in shown[ROW_NAME:] if i < lb.key_columns and len({r[i] for r in lb.rows}) == 1]
+        folded = [(lb.headers[i], lb.rows[0][i]) for i in same]
+        shown = [i for i in shown if i not in same]
+    keys = [i for i in shown if i < lb.key_columns]
+    parts: list[list[int]] = [list(keys)]
+    for i in shown[len(keys) :]:
+        part = parts[-1]
+        base = keys if len(parts) == 1 else keys[:ROW_NAME]
+        if len(part) > len(base) and table_width(need[j] for j in part + [i]) > width:
+            parts.append(keys[:ROW_NAME] + [i])
+        else:
+            part.append(i)
+    widths: dict[int, int] = {}
+    for part in parts:
+        widths.update(_fit_headers([lb.headers[i] for i in part], [need[i] for i in part], part, width))
+    return TerminalLayout(parts, widths, [lb.headers[i] for i in hidden], folded)
+
+
+def _fit_headers(headers: list[str], need: list[int], columns: list[int], width: int) -> dict[int, int]:
+    """Widths (at least ``need``) that wrap the headers over the fewest lines within ``width``."""
+    for lines in range(1, max(len(h.split()) for h in headers) + 1):
+        ws = [max(n, _wrapped_width(h, lines)) for h, n in zip(headers, need)]
+        if table_width(ws) <= width:
+            return dict(zip(columns, ws))
+    return dict(zip(columns, need))
+
+
+def _wrapped_width(header: str, lines: int) -> int:
+    """The narrowest width at which ``header``, wrapped between words, takes at most ``lines`` lines."""
+    words = header.split()
+    for w in range(max(len(x) for x in words), len(header) + 1):
+        n, used = 1, -1
+        for x in words:
+            if used + 1 + len(x) > w:
+                n, used = n + 1, len(x)
+            else:
+                used += 1 + len(x)
+        if n <= lines:
+            return w
+    return len(header)
 
 
 def to_csv(lb: Leaderboard) -> str:

@@ -53,6 +53,12 @@ def select(
         why = (problems or {}).get(f"{kind}:{n}")
         if why:
             raise KeyError(f"{kind} {n!r} is broken: {why}")
+        if kind == "model":
+            from egbench_core.envs.manage import missing_model_hint
+
+            hint = missing_model_hint(n)
+            if hint:
+                raise KeyError(hint)
         raise KeyError(f"no {kind} named {n!r}; available: {', '.join(sorted(available)) or 'none'}")
     return list(dict.fromkeys(out))
 
