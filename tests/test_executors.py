@@ -13,8 +13,8 @@ import time
 
 import pytest
 
+from egbench_core.cell import Execution
 from egbench_core.plugins import load_catalog
-from egbench_core.run.cell import Execution
 from egbench_core.run.executors import DaskExecutor
 from egbench_core.run.runner import plan_cells, run_cells
 from egbench_core.store import Store

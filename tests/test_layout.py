@@ -19,10 +19,12 @@ from egbench_core.plugins import load_catalog
 REPO = Path(__file__).resolve().parents[1]
 CORE = Path(egbench_core.__file__).parent
 
-# what stays at the top of egbench_core: the plugin API, the entry point, the store, the units
+# what stays at the top of egbench_core: the plugin API, the entry point, the leaf vocabulary every
+# layer shares (what a cell is and its outputs, the records of training and MD, units), the store
 TOP_MODULES = {
     "__init__",
     "_moved",
+    "cell",
     "cli",
     "compat",
     "console",
@@ -30,6 +32,7 @@ TOP_MODULES = {
     "interfaces",
     "plugin_kit",
     "plugins",
+    "records",
     "store",
     "units",
 }

@@ -60,7 +60,7 @@ def test_model_as_its_own_oracle_gives_zero_violation(emt_data_dir, toy, tmp_pat
     engine sums the float32 model's edges in another order than a fresh evaluation of one frame)."""
     import torch
 
-    from egbench_core.run.cell import Execution
+    from egbench_core.cell import Execution
     from egbench_core.run.execute import load_inputs, run_model
     from egbench_core.run.model_job import ModelJob
     from egbench_core.run.protocol import protocol
@@ -106,7 +106,7 @@ def test_aligned_mode_covers_the_first_tau_of_the_stable_part(emt_data_dir, toy,
     a contiguous trajectory, 5 fs apart)."""
     import torch
 
-    from egbench_core.run.cell import Execution
+    from egbench_core.cell import Execution
     from egbench_core.run.execute import load_inputs, run_model
     from egbench_core.run.model_job import ModelJob
     from egbench_core.run.protocol import protocol

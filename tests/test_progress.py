@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import io
 
+from egbench_core.cell import Cell
 from egbench_core.envs.client import _relay
 from egbench_core.envs.worker import _StdoutProgress
-from egbench_core.run.cell import Cell
 from egbench_core.run.executors import _WorkerProgress
 from egbench_core.run.progress import NullProgress, Progress, relay
 from egbench_core.run.runner import CellProgress

@@ -18,7 +18,6 @@ PACKAGE = "egbench_core"
 
 # old module (under egbench_core) -> its module now
 MOVED: dict[str, str] = {
-    "cell": "run.cell",
     "planning": "run.planning",
     "runner": "run.runner",
     "executors": "run.executors",
@@ -35,7 +34,6 @@ MOVED: dict[str, str] = {
     "scoring": "run.scoring",
     "rescore": "run.rescore",
     "model_job": "run.model_job",
-    "records": "run.records",
     "oracles": "run.oracles",
     "code_paths": "stages.code_paths",
     "stage_keys": "stages.keys",

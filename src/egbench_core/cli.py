@@ -178,8 +178,8 @@ def run(
     """Train, evaluate and simulate every selected model × dataset × task; resume what is done."""
     import signal
 
+    from egbench_core.cell import Execution
     from egbench_core.md.ase_engine import MD_ENGINES
-    from egbench_core.run.cell import Execution
     from egbench_core.run.devices import DeviceError, check_dtype, resolve_device
     from egbench_core.run.executors import ExecutorConfigError, check_options, load_config, make_executor, slurm_cluster
     from egbench_core.run.protocol import PROTOCOL_PRESETS

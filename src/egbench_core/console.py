@@ -12,8 +12,8 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
+    from egbench_core.cell import Cell
     from egbench_core.report.leaderboard import Leaderboard
-    from egbench_core.run.cell import Cell
 
 
 def _console(stderr: bool = False) -> Console:

@@ -533,7 +533,7 @@ class UndeclaredOutput(ValueError):
 @dataclass
 class MetricSpec:
     """A metric: ``compute(outputs) -> MetricResult`` over a finished cell's outputs
-    (:class:`egbench_core.run.cell.CellOutputs`), emitting only the ``values`` it declares and
+    (:class:`egbench_core.cell.CellOutputs`), emitting only the ``values`` it declares and
     returning only artifacts of the kinds in ``artifacts``. Metrics are pure functions of stored
     outputs, so a run can be re-scored. ``version`` is part of every cell key: bump it when a
     definition changes. ``observer``: its streaming part during MD, if any."""

@@ -4,7 +4,7 @@ model's part of a cell in another Python environment, and describe an environmen
 Protocol (version 2; docs/environments.md, "The environment worker's protocol"), all files in the cell's
 attempt folder:
 
-* the client writes the cell's inputs (:meth:`egbench_core.run.cell.CellInputs.save`: ``inputs.npz`` +
+* the client writes the cell's inputs (:meth:`egbench_core.cell.CellInputs.save`: ``inputs.npz`` +
   ``inputs.json``) and ``request.json``: ``{"protocol": 2, "cell": Cell.to_dict(), "proto":
   ProtocolPreset, "execution": Execution, "train_from", "eval_splits", "run_md"}`` (the stages
   the worker computes: a stored training to load instead of training, the splits to predict on,
@@ -13,7 +13,7 @@ attempt folder:
 * the worker prints progress as JSON lines on stdout (``{"event": "train_epoch", "args": [...]}``),
   writes what it computed (``model.pt`` unless it loaded ``train_from``, ``predictions-<split>.npz``,
   ``md/``) and ``outputs.json``
-  (:meth:`egbench_core.run.cell.CellOutputs.to_json`) and exits 0; any other exit is a failed cell
+  (:meth:`egbench_core.cell.CellOutputs.to_json`) and exits 0; any other exit is a failed cell
   whose message carries the end of the worker's stderr;
 * ``<env python> -m egbench_core.envs.worker describe`` prints the environment's model specs as JSON.
 """
@@ -29,7 +29,7 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from egbench_core.run.cell import CellInputs, CellOutputs
+from egbench_core.cell import CellInputs, CellOutputs
 from egbench_core.run.model_job import ModelJob
 from egbench_core.run.progress import Progress, relay
 

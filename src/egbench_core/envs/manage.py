@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from egbench_core.cell import CellOutputs
     from egbench_core.data.datasets import DatasetSpec
-    from egbench_core.run.cell import CellOutputs
     from egbench_core.run.model_job import ModelJob
     from egbench_core.run.progress import Progress
 

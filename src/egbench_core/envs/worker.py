@@ -65,9 +65,9 @@ def _describe() -> None:
 
 
 def _run(request_path: Path) -> None:
+    from egbench_core.cell import Cell, CellInputs, Execution
     from egbench_core.envs.client import PROTOCOL, WorkerError
     from egbench_core.plugins import load_catalog
-    from egbench_core.run.cell import Cell, CellInputs, Execution
     from egbench_core.run.execute import run_model
     from egbench_core.run.model_job import ModelJob
     from egbench_core.run.protocol import ProtocolPreset

@@ -41,7 +41,7 @@ from egbench_core.md.replicas import (
     start_indices,
     start_state,
 )
-from egbench_core.run.records import ReplicaResult
+from egbench_core.records import ReplicaResult
 
 log = logging.getLogger(__name__)
 

@@ -54,7 +54,7 @@ from egbench_core.md.replicas import (
 )
 from egbench_core.model.neighbours import MAX_EXTENT_A, neighbour_list
 from egbench_core.model.potential import evaluate
-from egbench_core.run.records import ReplicaResult
+from egbench_core.records import ReplicaResult
 
 log = logging.getLogger(__name__)
 

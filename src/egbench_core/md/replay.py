@@ -26,8 +26,8 @@ from egbench_core.interfaces import order_observers
 from egbench_core.md.replicas import frames_path
 
 if TYPE_CHECKING:
+    from egbench_core.cell import CellOutputs
     from egbench_core.interfaces import ObserverSpec
-    from egbench_core.run.cell import CellOutputs
 
 
 class ReplayMismatch(RuntimeError):

@@ -14,7 +14,7 @@ import numpy as np
 
 from egbench_core.data.readers import Frames, write_extxyz
 from egbench_core.interfaces import MDPlan
-from egbench_core.run.records import ReplicaResult
+from egbench_core.records import ReplicaResult
 
 log = logging.getLogger("egbench_core.md.ase_engine")
 

@@ -25,7 +25,7 @@ from egbench_core.data.readers import Frames
 from egbench_core.interfaces import ModelSpec
 from egbench_core.md.calculator import NonFiniteOutputError
 from egbench_core.model.stats import ENERGY_MODE, composition_matrix, refit_offsets  # noqa: F401 - ENERGY_MODE re-exported
-from egbench_core.run.records import TrainRecord
+from egbench_core.records import TrainRecord
 
 log = logging.getLogger(__name__)
 

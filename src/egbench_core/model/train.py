@@ -27,7 +27,7 @@ import torch
 from egbench_core.data.readers import Frames
 from egbench_core.model.graph import GraphParts, NeighbourLists, collate, frames_to_parts
 from egbench_core.model.potential import NormalisedPotential, evaluate
-from egbench_core.run.records import TrainRecord
+from egbench_core.records import TrainRecord
 
 log = logging.getLogger(__name__)
 

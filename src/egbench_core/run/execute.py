@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from egbench_core.cell import Cell, CellOutputs, CellResult, Execution
 from egbench_core.model.ase_models import model_for_cell
-from egbench_core.run.cell import Cell, CellOutputs, CellResult, Execution
 from egbench_core.run.inputs import load_inputs, subset_indices  # noqa: F401 - re-exported (tests, benchmarks)
 from egbench_core.run.model_job import ModelJob
 from egbench_core.run.progress import NullProgress, Progress

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from egbench_core.run.cell import Cell, CellResult, Execution
+from egbench_core.cell import Cell, CellResult, Execution
 from egbench_core.run.progress import EventForwarder, Progress, relay
 from egbench_core.run.slurm_jobs import STRANDED_S, SlurmJobs
 

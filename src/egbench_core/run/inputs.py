@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from egbench_core.cell import CellInputs
 from egbench_core.data.readers import Frames
-from egbench_core.run.cell import CellInputs
 from egbench_core.run.protocol import ProtocolPreset
 
 

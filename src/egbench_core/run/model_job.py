@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from egbench_core.run.cell import Cell, CellInputs, Execution
+from egbench_core.cell import Cell, CellInputs, Execution
 from egbench_core.run.protocol import ProtocolPreset
 
 

@@ -16,9 +16,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from typing import Any
 
+from egbench_core.cell import Cell
 from egbench_core.interfaces import SkipCell, TaskPlan, stable_hash
 from egbench_core.model import ase_models
-from egbench_core.run.cell import Cell
 from egbench_core.run.protocol import protocol
 from egbench_core.run.provenance import plugin_code
 from egbench_core.stages import keys as stage_keys

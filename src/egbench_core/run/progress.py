@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from egbench_core.run.cell import Cell
+    from egbench_core.cell import Cell
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from egbench_core.cell import Cell, plan_from_dict
 from egbench_core.interfaces import stable_hash
-from egbench_core.run.cell import Cell, plan_from_dict
 from egbench_core.run.planning import cell_key, metric_provenance
 from egbench_core.stages.keys import LAYOUT
 from egbench_core.stages.store import StageStore

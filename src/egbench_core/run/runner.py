@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from egbench_core.run.cell import Cell, Execution
+from egbench_core.cell import Cell, Execution
 from egbench_core.run.executors import InfrastructureError, Job, LocalExecutor
 from egbench_core.run.planning import parse_seeds, plan_cells, select  # noqa: F401 - re-exported: the runner's public API
 from egbench_core.run.progress import RunListener

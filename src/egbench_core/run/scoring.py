@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from egbench_core.cell import CellInputs, CellOutputs, CellResult
 from egbench_core.interfaces import Artifact, MetricValue
-from egbench_core.run.cell import CellInputs, CellOutputs, CellResult
 from egbench_core.run.hardware import peak_rss_mb
 from egbench_core.run.protocol import ProtocolPreset
 from egbench_core.stages.simulate import jsonable, relative

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from egbench_core.cell import CellOutputs, SplitPrediction
 from egbench_core.model.calculator_model import CalculatorPotential
 from egbench_core.model.predict import predict
 from egbench_core.model.stats import composition_matrix
-from egbench_core.run.cell import CellOutputs, SplitPrediction
 from egbench_core.run.hardware import hardware
 from egbench_core.run.provenance import libraries, requirement_names
 

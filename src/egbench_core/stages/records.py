@@ -19,9 +19,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from egbench_core.cell import Cell, CellInputs, CellOutputs
 from egbench_core.model.stats import DatasetStats
-from egbench_core.run.cell import Cell, CellInputs, CellOutputs
-from egbench_core.run.records import ReplicaResult, TrainRecord
+from egbench_core.records import ReplicaResult, TrainRecord
 from egbench_core.stages.simulate import jsonable, relative
 
 TRAIN_RECORD = "train.json"

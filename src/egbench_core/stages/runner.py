@@ -19,7 +19,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from egbench_core.run.cell import Cell
+from egbench_core.cell import Cell
 from egbench_core.stages.store import StageStore
 from egbench_core.store import Store
 

@@ -4,7 +4,7 @@ splits the job asks for (:mod:`egbench_core.stages.evaluate`), which it never im
 predictions are made does not re-simulate.
 
 Writes ``md/`` (trajectories, their full-precision frames, ``replicas.json``) and returns the
-:class:`~egbench_core.run.cell.CellOutputs` of what it computed; the caller records each stage
+:class:`~egbench_core.cell.CellOutputs` of what it computed; the caller records each stage
 (``stage_records.write_records``) and reads every stage back the same way, computed here or
 reused (``stage_records.assemble_outputs``).
 """
@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from egbench_core.cell import CellOutputs
 from egbench_core.interfaces import order_observers
 from egbench_core.md.ase_engine import MDSettings, run_md
-from egbench_core.run.cell import CellOutputs
 from egbench_core.run.progress import NullProgress, Progress
 
 if TYPE_CHECKING:

@@ -26,8 +26,8 @@ from egbench_core.model.potential import NormalisedPotential
 from egbench_core.model.pretrained import refit_potential
 from egbench_core.model.stats import DatasetStats, compute_stats
 from egbench_core.model.train import TrainConfig, train
+from egbench_core.records import TrainRecord
 from egbench_core.run.progress import NullProgress, Progress
-from egbench_core.run.records import TrainRecord
 from egbench_core.run.seeding import seed_everything
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ import numpy as np
 from egbench_core.data.readers import Frames, load_frames, save_frames
 from egbench_core.interfaces import MDPlan, MetricValue, TaskPlan
 from egbench_core.model.stats import DatasetStats
-from egbench_core.run.records import ReplicaResult, TrainRecord
+from egbench_core.records import ReplicaResult, TrainRecord
 
 
 @dataclass
