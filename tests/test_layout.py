@@ -132,3 +132,16 @@ def test_every_moved_module_imports_at_its_new_path():
     for old, new in _moved.MOVED.items():
         module = importlib.import_module(f"egbench_core.{new}")
         assert module.__name__ == f"egbench_core.{new}", old
+
+
+def test_every_bundled_plugin_pins_the_minor_version_of_core_it_was_written_for():
+    """Plugins import core's modules: the paths they use are kept for one minor version only."""
+    import tomllib
+
+    major, minor = egbench_core.__version__.split(".")[:2]
+    wanted = f"egbench-core>={major}.{minor},<{major}.{int(minor) + 1}"
+    projects = sorted((REPO / "plugins").glob("*/pyproject.toml"))
+    assert len(projects) >= 18
+    for project in projects:
+        deps = tomllib.loads(project.read_text())["project"]["dependencies"]
+        assert [d for d in deps if d.startswith("egbench-core")] == [wanted], project
