@@ -24,12 +24,13 @@ from ase.calculators.calculator import Calculator, all_changes
 from .calculator import NonFiniteOutputError
 from .data import Frames
 from .interfaces import ModelSpec
+from .modes import CALCULATOR_BACKED
 from .records import TrainRecord
 from .stats import ENERGY_MODE, composition_matrix, refit_offsets  # noqa: F401 - ENERGY_MODE re-exported
 
 log = logging.getLogger(__name__)
 
-NOT_TRAINED = "not trained: calculator-backed model (per-element energy offsets refitted on the training split)"
+NOT_TRAINED = CALCULATOR_BACKED.not_trained
 
 
 class GuardedCalculator(Calculator):
