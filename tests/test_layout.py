@@ -30,6 +30,7 @@ TOP_MODULES = {
     "console",
     "hookspecs",
     "interfaces",
+    "modes",
     "plugin_kit",
     "plugins",
     "records",

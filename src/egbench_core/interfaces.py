@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from egbench_core import modes
+
 if TYPE_CHECKING:  # imported lazily: registration must stay cheap
     import torch
 
@@ -104,15 +106,20 @@ class ModelSpec:
     # calculator (energy eV, forces eV/Å); core evaluates and simulates through it, never builds or
     # trains it (``build`` is not called). Made with :func:`calculator_model` (below).
     calculator: Callable[[], Any] | None = None
-    # how the model meets a dataset (MODES): trained on it from scratch, a pretrained network
-    # evaluated as it is ("zero-shot", per-element energy offsets refitted), or a pretrained network
-    # trained further on it ("fine-tuned"); made with :func:`pretrained_models`
-    mode: str = "from-scratch"
+    # how the model meets a dataset (:mod:`egbench_core.modes`): trained on it from scratch, a
+    # pretrained network evaluated as it is ("zero-shot", per-element energy offsets refitted), or a
+    # pretrained network trained further on it ("fine-tuned"); made with :func:`pretrained_models`.
+    # A calculator-backed model is zero-shot (the default "from-scratch" becomes "zero-shot")
+    mode: str = modes.FROM_SCRATCH.id
 
     def __post_init__(self) -> None:
         check_model_id(self.name)
-        if self.mode not in MODES:
-            raise ValueError(f"model {self.name!r}: mode {self.mode!r}, expected one of {list(MODES)}")
+        if self.calculator is not None and self.mode == modes.FROM_SCRATCH.id:
+            self.mode = modes.CALCULATOR_BACKED.id  # never trained: the default does not apply
+        try:
+            modes.resolve(self.mode, self.calculator is not None)
+        except ValueError as exc:
+            raise ValueError(f"model {self.name!r}: {exc}") from None
         for p, cfg in self.presets.items():
             check_id("preset", p)
             if "cutoff" not in cfg:
@@ -130,7 +137,7 @@ class ModelSpec:
             raise KeyError(f"model {self.name!r} has no preset {name!r}; it has {sorted(self.presets)}") from None
 
 
-MODES = ("from-scratch", "zero-shot", "fine-tuned")
+MODES = modes.IDS  # the ids ModelSpec.mode may take (kept for plugins that read it)
 
 # Only the training statistics' neighbour count (avg_num_neighbors, recorded, not used) needs a
 # cutoff for a calculator-backed model: the calculator has its own.
@@ -172,7 +179,7 @@ def calculator_model(
         url=url,
         requires=list(requires or []),
         calculator=make,
-        mode="zero-shot",
+        mode=modes.CALCULATOR_BACKED.id,
         capabilities=Capabilities(
             periodic=periodic, stress=False, max_elements=max_elements, trainable=False, elements=covered
         ),
@@ -242,7 +249,7 @@ def pretrained_models(
             name=name,
             presets={p: {"cutoff": float(cutoff)} for p in ("smoke", "quick", "paper")},
             description=f"{description}; zero-shot (E0 refit)",
-            mode="zero-shot",
+            mode=modes.ZERO_SHOT.id,
             capabilities=Capabilities(periodic=periodic, stress=stress, trainable=False, elements=covered),
             **common,
         )
@@ -251,7 +258,7 @@ def pretrained_models(
         specs.append(
             ModelSpec(
                 name=name + FINETUNE_SUFFIX,
-                mode="fine-tuned",
+                mode=modes.FINE_TUNED.id,
                 presets={p: {"cutoff": float(cutoff), "train": dict(t)} for p, t in finetune.items()},
                 description=f"{description}; fine-tuned from the checkpoint on each training split",
                 capabilities=Capabilities(periodic=periodic, stress=stress, trainable=True, elements=covered),

@@ -25,11 +25,12 @@ from egbench_core.data.readers import Frames
 from egbench_core.interfaces import ModelSpec
 from egbench_core.md.calculator import NonFiniteOutputError
 from egbench_core.model.stats import ENERGY_MODE, composition_matrix, refit_offsets  # noqa: F401 - ENERGY_MODE re-exported
+from egbench_core.modes import CALCULATOR_BACKED
 from egbench_core.records import TrainRecord
 
 log = logging.getLogger(__name__)
 
-NOT_TRAINED = "not trained: calculator-backed model (per-element energy offsets refitted on the training split)"
+NOT_TRAINED = CALCULATOR_BACKED.not_trained
 
 
 class GuardedCalculator(Calculator):

@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from egbench_core import modes
 from egbench_core.default_plugins.declared_metrics import BUILTIN_VALUES, FORCE_MAE
 from egbench_core.interfaces import REPORT_TABLES, MetricSpec, ValueSpec, unit_scale
 from egbench_core.report.not_run import counts_by_status, group_not_run
@@ -139,7 +140,7 @@ class Leaderboard:
     errors: list[list[str]] = field(default_factory=list)  # model, dataset, task, column, reason
     notes: list[str] = field(default_factory=list)  # warnings about what is shown
     marks: dict[str, str] = field(default_factory=dict)  # marks used in the rows -> meaning
-    # how each row's model met the dataset (MODES: from-scratch, zero-shot, fine-tuned), parallel
+    # how each row's model met the dataset (a mode's id, egbench_core.modes.IDS), parallel
     # to ``rows``, which are grouped in that order
     groups: list[str] = field(default_factory=list)
     key_columns: int = 5  # the leading columns that name a row (model … seeds, train frames): not metrics
@@ -190,28 +191,18 @@ def _number(x: float, digits: int) -> str:
     return f"{x:.{digits}f}"
 
 
-MODE_ORDER = {"from-scratch": 0, "zero-shot": 1, "fine-tuned": 2}
-MODE_TITLES = {
-    "from-scratch": "trained from scratch on each dataset",
-    "zero-shot": "pretrained, zero-shot (per-element energy offsets refitted on the training split)",
-    "fine-tuned": "pretrained, fine-tuned on each training split",
-}
+MODE_ORDER = {mode: i for i, mode in enumerate(modes.IDS)}  # the groups of rows, in this order
+MODE_TITLES = modes.TITLES
 
 
 def cell_mode(info: dict[str, Any] | None) -> str:
-    """How a done cell's model met its dataset: ``info["model"]["mode"]``, or for cells stored
-    before modes existed, read from its energy label ("trained" -> from-scratch)."""
+    """How a done cell's model met its dataset (a mode's id): ``info["model"]["mode"]``, or for
+    cells stored before modes existed, read from its energy label ("trained" -> from-scratch)."""
     model = (info or {}).get("model") or {}
     if model.get("mode") in MODE_ORDER:
         return model["mode"]
     energy = str(model.get("energy", ""))
-    return (
-        "zero-shot"
-        if energy.startswith("zero-shot")
-        else "fine-tuned"
-        if energy.startswith("fine-tuned")
-        else "from-scratch"
-    )
+    return next((i for i in modes.IDS if energy.startswith(i)), modes.FROM_SCRATCH.id)
 
 
 def latest_cells(store: Store, task: str | None = None) -> tuple[list[CellRow], int]:

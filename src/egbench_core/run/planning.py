@@ -11,7 +11,6 @@ the protocol preset, the metric versions, the seed, device class and precision. 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from egbench_core.cell import Cell
 from egbench_core.interfaces import SkipCell, TaskPlan, stable_hash
 from egbench_core.model import ase_models
+from egbench_core.modes import mode_of
 from egbench_core.run.protocol import protocol
 from egbench_core.run.provenance import plugin_code
 from egbench_core.stages import keys as stage_keys
@@ -140,8 +140,9 @@ def plan_cells(
         model_shared = shared
         if m in ase_specs:
             model_prov.update(ase_models.provenance(ase_specs[m]))
-        if spec.calculator_backed:  # simulated through its calculator: the ase engine, its own precision
-            model_shared = {**shared, "md_engine": "ase"}
+        mode = mode_of(spec)
+        if mode.md_engine:  # a calculator-backed model is simulated through its calculator: the ase engine
+            model_shared = {**shared, "md_engine": mode.md_engine}
         for d in d_names:
             ds = catalog.datasets[d]
             for t in t_names:
@@ -155,7 +156,7 @@ def plan_cells(
                 }
                 oracle_ref = _oracle_ref(catalog, ds, oracle, proto) if plan is not None and plan.md else None
                 preset_cfg = spec.presets.get(preset)
-                precision = "calculator" if spec.calculator_backed else dtype or _precision(preset_cfg)
+                precision = mode.precision or dtype or _precision(preset_cfg)
                 for s in seeds:
                     cell = Cell(m, preset, d, t, s, plan, skip_reason)
                     cell.provenance = {
@@ -179,7 +180,7 @@ def plan_cells(
                         train_key, train_prov = stage_keys.train_stage(
                             model=model_prov,
                             preset={"name": preset, "resolved": preset_cfg},
-                            mode=spec.mode,
+                            mode=mode.id,
                             train_data={train_name: data[train_name]},
                             plan=plan,
                             proto=proto,
@@ -363,18 +364,7 @@ def plan_task(catalog, spec, ds, task, preset: str) -> tuple[str, TaskPlan | Non
     unseen = sorted(set(ds.elements) - set(train_ds.elements))
     if unseen:
         return f"elements {', '.join(unseen)} of {ds.name} never occur in the training data ({train_ds.name})", plan
-    if spec.mode == "zero-shot" and plan.train_split != plan.val_split:
-        # a zero-shot model only refits its energy offsets on the training split: where that file
-        # is not obtainable, the validation split (same system, same DFT) serves, and the plan says so
-        missing_train = train_ds.unavailable_reason([plan.train_split])
-        if missing_train and not train_ds.unavailable_reason([plan.val_split]):
-            note = (
-                f"zero-shot energy offsets refitted on the {plan.val_split!r} split: "
-                f"{train_ds.name}'s {plan.train_split!r} split is not available ({missing_train})"
-            )
-            plan = dataclasses.replace(
-                plan, train_split=plan.val_split, note="; ".join(x for x in (plan.note, note) if x)
-            )
+    plan = mode_of(spec).plan(plan, train_ds)  # a zero-shot model may refit on the validation split
     needed = {train_ds.name: {plan.train_split, plan.val_split}}
     needed.setdefault(ds.name, set()).update(plan.eval_splits)
     if plan.md is not None:

@@ -13,6 +13,7 @@ from egbench_core.cell import CellOutputs, SplitPrediction
 from egbench_core.model.calculator_model import CalculatorPotential
 from egbench_core.model.predict import predict
 from egbench_core.model.stats import composition_matrix
+from egbench_core.modes import mode_of
 from egbench_core.run.hardware import hardware
 from egbench_core.run.provenance import libraries, requirement_names
 
@@ -29,7 +30,7 @@ def evaluate(job: ModelJob, spec: ModelSpec, trained: Trained, dataset: DatasetS
     cell, inputs, art_dir = job.cell, job.inputs, job.art_dir
     pot = trained.pot
     device = torch.device(job.execution.device)
-    pretrained = spec.mode != "from-scratch" and not spec.calculator_backed
+    mode = mode_of(spec)
     where = dict(hardware(trained.precision, device), libraries=libraries(requirement_names(spec.requires)))
     outputs = CellOutputs.of_cell(
         cell, dataset, art_dir, stats=trained.stats, train=trained.rec, hardware=where, model_info=trained.model_info
@@ -41,7 +42,7 @@ def evaluate(job: ModelJob, spec: ModelSpec, trained: Trained, dataset: DatasetS
             e, f, extra["raw_energy"] = pot.predict(ref)
         else:
             e, f = predict(pot, ref)
-            if pretrained:  # the network's own energies, without the refitted offsets
+            if mode.pretrained:  # the network's own energies, without the refitted offsets
                 extra["raw_energy"] = e - composition_matrix(ref, pot.species) @ pot.e0.numpy()
         outputs.predictions[split] = SplitPrediction(split, ref, e, f)
         np.savez_compressed(

@@ -21,6 +21,7 @@ import numpy as np
 from egbench_core.cell import CellOutputs
 from egbench_core.interfaces import order_observers
 from egbench_core.md.ase_engine import MDSettings, run_md
+from egbench_core.modes import mode_of
 from egbench_core.run.progress import NullProgress, Progress
 
 if TYPE_CHECKING:
@@ -44,9 +45,9 @@ def simulate(
     assert cell.plan is not None  # a cell that runs was planned by its task
     progress = progress or NullProgress()
     pot = trained.pot
-    # as planning decided (a calculator-backed model: "ase", it has no batched path); cells planned
-    # before this was recorded fall back to the same rule
-    md_engine = cell.provenance.get("md_engine") or ("ase" if spec.calculator_backed else job.execution.md_engine)
+    # as planning decided (the mode's engine where it has one: a calculator-backed model has no
+    # batched path); cells planned before this was recorded fall back to the same rule
+    md_engine = cell.provenance.get("md_engine") or mode_of(spec).md_engine or job.execution.md_engine
     md_plan = cell.plan.md
     if inputs.md_start is not None:
         assert md_plan is not None  # load_inputs sets md_start only for a plan with MD

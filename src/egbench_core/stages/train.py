@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from egbench_core.model.potential import NormalisedPotential
 from egbench_core.model.pretrained import refit_potential
 from egbench_core.model.stats import DatasetStats, compute_stats
 from egbench_core.model.train import TrainConfig, train
+from egbench_core.modes import Mode, mode_of
 from egbench_core.records import TrainRecord
 from egbench_core.run.progress import NullProgress, Progress
 from egbench_core.run.seeding import seed_everything
@@ -35,13 +37,6 @@ if TYPE_CHECKING:
     from egbench_core.run.model_job import ModelJob
 
 TRAIN_FILE = "train.json"  # the stage's record beside its checkpoint
-
-NOT_TRAINED_PRETRAINED = (
-    "not trained: pretrained network, zero-shot (per-element energy offsets refitted on the training split)"
-)
-FINE_TUNED = (
-    "fine-tuned from the pretrained checkpoint (per-element energy offsets refitted on the training split first)"
-)
 
 
 @dataclass
@@ -70,99 +65,137 @@ def train_config(job: ModelJob, preset: dict[str, Any]) -> TrainConfig:
 
 
 def fit(job: ModelJob, spec: ModelSpec, progress: Progress | None = None) -> Trained:
-    """Train (or refit) ``spec`` on the job's training split; writes the checkpoint and
-    :data:`TRAIN_FILE` into ``job.art_dir``."""
-    cell, inputs, art_dir = job.cell, job.inputs, job.art_dir
+    """Train (or refit) ``spec`` on the job's training split as its mode says
+    (:func:`egbench_core.modes.mode_of`); writes the checkpoint and :data:`TRAIN_FILE` into
+    ``job.art_dir``."""
+    cell, inputs = job.cell, job.inputs
     assert cell.plan is not None  # a cell that runs was planned by its task
-    progress = progress or NullProgress()
+    mode = mode_of(spec)
     neighbours = NeighbourLists()  # built once per frame set: statistics, offset refit and training share them
-    device = torch.device(job.execution.device)
-    preset = spec.preset(cell.preset)
-    cutoff = float(preset["cutoff"])
-    cfg = train_config(job, preset)
     # a pretrained model's energies (calculator-backed or not) rest on offsets fitted by least
     # squares (never on the dataset's isolated-atom energies): its stats say where those are determined
     stats = compute_stats(
         inputs.train,
-        cutoff,
+        float(spec.preset(cell.preset)["cutoff"]),
         neighbours=neighbours,
-        isolated_atom_energies=None if spec.mode != "from-scratch" else inputs.isolated_atom_energies,
+        isolated_atom_energies=None if mode.pretrained else inputs.isolated_atom_energies,
     )
-    pot: CalculatorPotential | NormalisedPotential
-    if spec.calculator_backed:  # evaluated through its calculator: nothing to build or train
+    trained = FIT[mode.backend](mode, job, spec, stats, neighbours, progress or NullProgress())
+    trained.model_info = dict(trained.model_info, mode=mode.id)
+    if mode.pretrained:  # the split the energy offsets were refitted on (planning may swap it)
+        trained.model_info["offsets_split"] = cell.plan.train_split
+    record = {
+        "train": trained.rec.to_dict(),
+        "stats": trained.stats.to_dict(),
+        "model_info": trained.model_info,
+        "precision": trained.precision,
+    }
+    (job.art_dir / TRAIN_FILE).write_text(json.dumps(record))
+    return trained
+
+
+def _fit_calculator(
+    mode: Mode, job: ModelJob, spec: ModelSpec, stats: DatasetStats, neighbours: NeighbourLists, progress: Progress
+) -> Trained:
+    """Evaluated through its calculator: nothing to build or train, the energy offsets refitted."""
+    progress.stage("fit offsets")
+    pot, rec, model_info = fit_calculator_model(spec, job.inputs.train, job.cell.seed)
+    checkpoint = {"model": job.cell.model, "preset": job.cell.preset, **model_info}
+    (job.art_dir / "model.json").write_text(json.dumps(checkpoint))
+    assert mode.precision is not None  # the calculator's own
+    return Trained(pot, rec, stats, model_info, mode.precision)
+
+
+def _fit_network(
+    mode: Mode, job: ModelJob, spec: ModelSpec, stats: DatasetStats, neighbours: NeighbourLists, progress: Progress
+) -> Trained:
+    """Build the network; a pretrained one's energy offsets refitted (:mod:`egbench_core.model.pretrained`);
+    then egbench's trainer, where the mode trains."""
+    cell, inputs = job.cell, job.inputs
+    device = torch.device(job.execution.device)
+    preset = spec.preset(cell.preset)
+    cutoff = float(preset["cutoff"])
+    cfg = train_config(job, preset)
+    progress.stage("build")
+    seed_everything(cell.seed)
+    model = spec.build(list(stats.species), cutoff, dict(preset.get("model", {})), stats)
+    rec: TrainRecord | None = None
+    pot: NormalisedPotential
+    if mode.pretrained:  # the checkpoint's network, its energy offsets refitted
         progress.stage("fit offsets")
-        pot, rec, model_info = fit_calculator_model(spec, inputs.train, cell.seed)
-        (art_dir / "model.json").write_text(json.dumps({"model": cell.model, "preset": cell.preset, **model_info}))
-        precision = "calculator"
-    else:
-        pretrained = spec.mode != "from-scratch"
-        progress.stage("build")
-        seed_everything(cell.seed)
-        model = spec.build(list(stats.species), cutoff, dict(preset.get("model", {})), stats)
-        if pretrained:  # the checkpoint's network, its energy offsets refitted (model/pretrained.py)
-            progress.stage("fit offsets")
-            t0 = time.perf_counter()
-            pot, stats, model_info = refit_potential(model, stats, cutoff, inputs.train, cfg.torch_dtype, neighbours)
-            rec = TrainRecord(
-                stop_reason=NOT_TRAINED_PRETRAINED,
-                total_time_s=time.perf_counter() - t0,
-                seed=cell.seed,
-                time_per_epoch_s=float("nan"),
-                n_parameters=sum(p.numel() for p in model.parameters()),
-            )
-        else:
-            pot, model_info = NormalisedPotential(model, stats, cutoff), {"energy": "trained"}
-        if spec.mode != "zero-shot":
-            progress.stage("train")
-            rec = train(
-                pot,
-                inputs.train,
-                inputs.val,
-                cfg,
-                seed=cell.seed,
-                on_epoch=progress.train_epoch,
-                device=device,
-                neighbours=neighbours,
-            )
-            if pretrained:
-                model_info = dict(model_info, energy=FINE_TUNED)
-        torch.save(
-            {
-                "model": cell.model,
-                "preset": cell.preset,
-                "params": preset,
-                "stats": stats.to_dict(),
-                "state_dict": pot.state_dict(),
-            },
-            art_dir / "model.pt",
+        t0 = time.perf_counter()
+        pot, stats, model_info = refit_potential(model, stats, cutoff, inputs.train, cfg.torch_dtype, neighbours)
+        rec = TrainRecord(
+            stop_reason=mode.not_trained,
+            total_time_s=time.perf_counter() - t0,
+            seed=cell.seed,
+            time_per_epoch_s=float("nan"),
+            n_parameters=sum(p.numel() for p in model.parameters()),
         )
-        precision = cfg.dtype
-        pot.to(device)  # a zero-shot network is never handed to the trainer, which moves it there
-    model_info = dict(model_info, mode=spec.mode)
-    if spec.mode != "from-scratch":  # the split the energy offsets were refitted on (planning may swap it)
-        model_info["offsets_split"] = cell.plan.train_split
-    record = {"train": rec.to_dict(), "stats": stats.to_dict(), "model_info": model_info, "precision": precision}
-    (art_dir / TRAIN_FILE).write_text(json.dumps(record))
-    return Trained(pot, rec, stats, model_info, precision)
+    else:
+        pot, model_info = NormalisedPotential(model, stats, cutoff), {"energy": "trained"}
+    if mode.trains:
+        progress.stage("train")
+        rec = train(
+            pot,
+            inputs.train,
+            inputs.val,
+            cfg,
+            seed=cell.seed,
+            on_epoch=progress.train_epoch,
+            device=device,
+            neighbours=neighbours,
+        )
+        if mode.energy_after_training:
+            model_info = dict(model_info, energy=mode.energy_after_training)
+    assert rec is not None  # every mode of the network backend refits or trains
+    torch.save(
+        {
+            "model": cell.model,
+            "preset": cell.preset,
+            "params": preset,
+            "stats": stats.to_dict(),
+            "state_dict": pot.state_dict(),
+        },
+        job.art_dir / "model.pt",
+    )
+    pot.to(device)  # a zero-shot network is never handed to the trainer, which moves it there
+    return Trained(pot, rec, stats, model_info, cfg.dtype)
 
 
 def load(folder: Path, job: ModelJob, spec: ModelSpec) -> Trained:
     """The model that :func:`fit` left in ``folder`` (a done ``train`` stage), on the job's device."""
     record = json.loads((folder / TRAIN_FILE).read_text())
     stats = DatasetStats.from_dict(record["stats"])
-    rec = TrainRecord(**record["train"])
-    pot: CalculatorPotential | NormalisedPotential
-    if spec.calculator_backed:
-        pot = CalculatorPotential(spec)
-        offsets = json.loads((folder / "model.json").read_text())["offsets_eV"]
-        pot.offsets = {int(z): float(d) for z, d in offsets.items()}
-    else:
-        preset = spec.preset(job.cell.preset)
-        cutoff = float(preset["cutoff"])
-        seed_everything(job.cell.seed)  # a build may draw random numbers: as fit() did
-        model = spec.build(list(stats.species), cutoff, dict(preset.get("model", {})), stats)
-        pot = NormalisedPotential(model, stats, cutoff)
-        saved = torch.load(folder / "model.pt", map_location="cpu", weights_only=False)
-        pot.load_state_dict(saved["state_dict"], assign=True)  # every tensor as stored, dtype included
-        pot.to(torch.device(job.execution.device))
-    return Trained(pot, rec, stats, record["model_info"], record["precision"])
+    pot = LOAD[mode_of(spec).backend](folder, job, spec, stats)
+    return Trained(pot, TrainRecord(**record["train"]), stats, record["model_info"], record["precision"])
+
+
+def _load_calculator(folder: Path, job: ModelJob, spec: ModelSpec, stats: DatasetStats) -> CalculatorPotential:
+    pot = CalculatorPotential(spec)
+    offsets = json.loads((folder / "model.json").read_text())["offsets_eV"]
+    pot.offsets = {int(z): float(d) for z, d in offsets.items()}
+    return pot
+
+
+def _load_network(folder: Path, job: ModelJob, spec: ModelSpec, stats: DatasetStats) -> NormalisedPotential:
+    preset = spec.preset(job.cell.preset)
+    cutoff = float(preset["cutoff"])
+    seed_everything(job.cell.seed)  # a build may draw random numbers: as fit() did
+    model = spec.build(list(stats.species), cutoff, dict(preset.get("model", {})), stats)
+    pot = NormalisedPotential(model, stats, cutoff)
+    saved = torch.load(folder / "model.pt", map_location="cpu", weights_only=False)
+    pot.load_state_dict(saved["state_dict"], assign=True)  # every tensor as stored, dtype included
+    pot.to(torch.device(job.execution.device))
+    return pot
+
+
+# how each backend of a mode (:attr:`egbench_core.modes.Mode.backend`) makes its potential, and loads it back
+FIT: dict[str, Callable[[Mode, ModelJob, ModelSpec, DatasetStats, NeighbourLists, Progress], Trained]] = {
+    "network": _fit_network,
+    "calculator": _fit_calculator,
+}
+LOAD: dict[str, Callable[[Path, ModelJob, ModelSpec, DatasetStats], CalculatorPotential | NormalisedPotential]] = {
+    "network": _load_network,
+    "calculator": _load_calculator,
+}
