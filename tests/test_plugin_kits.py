@@ -177,3 +177,19 @@ def test_plugin_kit_exports_what_tasks_and_metrics_receive_without_numpy():
         from egbench_core import plugin_kit
 
         plugin_kit.Nope  # noqa: B018
+
+
+def test_oracle_checks():
+    from ase.build import molecule
+    from ase.calculators.emt import EMT
+
+    from egbench_core.testing.oracle_plugins import check_oracle_spec, finite_difference_forces
+
+    with pytest.raises(AssertionError, match="oracle bare: no description"):
+        check_oracle_spec(OracleSpec("bare", lambda p: EMT()))
+    check_oracle_spec(OracleSpec("full", lambda p: EMT(), description="d", citation="c", licence="l"))
+    atoms = molecule("CH4")
+    atoms.rattle(0.05, seed=1)
+    atoms.calc = EMT()
+    fd = finite_difference_forces(atoms, [(0, 0), (3, 2)])
+    assert fd == pytest.approx([atoms.get_forces()[0, 0], atoms.get_forces()[3, 2]], abs=1e-5)

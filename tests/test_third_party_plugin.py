@@ -122,3 +122,21 @@ def test_metric_template_installs_is_listed_and_scores(tmp_path, monkeypatch, pi
     worst, mae = m[("max_force_error", "test")], m[("force_mae", "test")]
     assert worst["unit"] == "eV/Å" and worst["value"] >= mae["value"] > 0
     assert m[("md_mean_temperature", "")]["unit"] == "K" and m[("md_mean_temperature", "")]["value"] > 0
+
+
+ORACLE_TEMPLATE = Path(__file__).resolve().parents[1] / "plugins" / "_template_oracle"
+
+
+def test_oracle_template_installs_and_labels_a_frame(tmp_path, monkeypatch, pip_install):
+    """plugins/_template_oracle installed with pip: its entry point registers gfn2-xtb, and the
+    calculator it makes labels an acac test frame (forces following the DFT labels)."""
+    target = pip_install(ORACLE_TEMPLATE, tmp_path / "site")
+    assert (target / "egbench_oracle_example" / "calculator.py").is_file()
+    cat = _catalog_selecting("example-oracle", "egbench-oracle-example", target, monkeypatch)
+    spec = cat.oracles["gfn2-xtb"]
+    assert spec.plugin == "example-oracle" and spec.requires == ["tblite>=0.4"]
+    test = cat.datasets["acac"].load("test")
+    atoms = test.to_atoms(0)
+    atoms.calc = spec.make({"accuracy": 1.0})
+    forces, ref = atoms.get_forces(), test.forces[test.atoms_slice(0)]
+    assert np.corrcoef(forces.ravel(), ref.ravel())[0, 1] > 0.8
