@@ -46,7 +46,7 @@ lint: $(BIN)/.egbench-installed
 	$(BIN)/mypy
 
 test: setup lint
-	EGBENCH_DATA_MIRROR=$${EGBENCH_DATA_MIRROR:-$(abspath ../shared/data)} $(BIN)/python -m pytest -q --durations=15 tests $(addsuffix /tests,$(PLUGINS)) plugins/_template/tests plugins/_template_data/tests
+	EGBENCH_DATA_MIRROR=$${EGBENCH_DATA_MIRROR:-$(abspath ../shared/data)} $(BIN)/python -m pytest -q --durations=15 tests $(addsuffix /tests,$(PLUGINS)) plugins/_template/tests plugins/_template_data/tests plugins/_template_task/tests plugins/_template_metric/tests plugins/_template_oracle/tests
 	$(ENV_NEQUIP)/venv/bin/python -m pytest -q $(addsuffix /tests,$(ENV_PLUGINS))
 
 clean:

@@ -262,7 +262,9 @@ class HotTask:
             temperature = dataset.splits[hot[0]].temperature_K
             return TaskPlan("train", "val", (hot[0],), md_plan(dataset, hot[0], temperature))
 
-        register(TaskSpec(name="ood-temperature", plan=plan, family="ood", description="300 K -> hotter (tests)"))
+        register(
+            TaskSpec(name="ood-temperature", plan=plan, family="ood", ood=True, description="300 K -> hotter (tests)")
+        )
 
 
 def _explode(species, cutoff, params, stats):

@@ -40,10 +40,18 @@ def _exists(ref: str, source: Path) -> bool:
     return any((folder / ref).is_file() for folder in folders)
 
 
+FENCE = re.compile(r"^```.*?^```", re.S | re.M)
+# Python in a page's inline code: an attribute ``md`` of something (``plan.md``, ``outputs.md``)
+ATTRIBUTE = re.compile(r"`[a-z_][a-z0-9_]*\.md(?:\.\w+)*`")
+
+
 def _prose(path: Path) -> list[tuple[int, str]]:
-    """(line, text) of a Python file's comments and strings (docstrings included), or of a page."""
+    """(line, text) of a Python file's comments and strings (docstrings included), or of a page
+    without its code: fenced blocks, and inline code that reads an attribute ``md``."""
     text = path.read_text()
     if path.suffix != ".py":
+        text = FENCE.sub(lambda m: "\n" * m.group().count("\n"), text)
+        text = ATTRIBUTE.sub(lambda m: "" if not (ROOT / "docs" / m.group()[1:-1]).exists() else m.group(), text)
         return [(n, line) for n, line in enumerate(text.splitlines(), 1)]
     toks = tokenize.generate_tokens(io.StringIO(text).readline)
     return [(t.start[0], t.string) for t in toks if t.type in (tokenize.COMMENT, tokenize.STRING)]

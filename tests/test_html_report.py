@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from egbench_core import hookimpl
 from egbench_core.cli import app
 from egbench_core.report.as_json import CELL_FIELDS, METRIC_FIELDS, records
 from egbench_core.report.html.cells import collect
@@ -149,7 +150,7 @@ def test_a_truncated_cell_is_marked_with_why(report_store, tmp_path):
 
 def test_ood_pairs_300_with_600_kelvin_and_the_ratio(report_store):
     groups, _ = collect(report_store)
-    (t,) = ood_tables(groups)
+    (t,) = ood_tables(groups, ood_tasks={"ood-temperature"})
     assert t.task == "ood-temperature" and {(r.model, r.dataset) for r in t.rows} == {
         ("toy-pair", "acac"),
         ("toy-wide", "acac"),
@@ -165,6 +166,43 @@ def test_ood_pairs_300_with_600_kelvin_and_the_ratio(report_store):
     # columns with no value on either side are left out, with why
     assert "MD F MAE oracle (meV/Å)" not in [c.header for c in t.columns]
     assert any("MD F MAE oracle (meV/Å)" in x and "oracle" in x for x in t.left_out)
+
+
+def test_the_ood_page_shows_only_tasks_declared_ood(report_store, tmp_path, monkeypatch):
+    """A copy of the store where toy-wide's ood-temperature cell is a ``half-timestep`` task (not OOD):
+    with the installed tasks' declarations, the page has ood-temperature (toy-pair) and no
+    half-timestep; a store task no installed plugin declares OOD is left off too."""
+    from egbench_core import plugins
+    from egbench_core.interfaces import TaskPlan, TaskSpec
+
+    store = _edited_copy(
+        report_store,
+        tmp_path / "half",
+        "UPDATE cells SET task='half-timestep' WHERE task='ood-temperature' AND model='toy-wide'",
+    )
+    groups, _ = collect(store)
+    assert {k[3] for k in groups} == {"standard", "ood-temperature", "half-timestep"}
+
+    def plan(dataset):
+        return TaskPlan("train", "val", ("test",), None)
+
+    class Tasks:
+        @hookimpl
+        def register_tasks(self, register):
+            register(TaskSpec("ood-temperature", plan, family="ood", description="hot", ood=True))
+            register(TaskSpec("half-timestep", plan, description="half the time step"))
+
+    monkeypatch.setattr(plugins, "_CATALOG", plugins.load_catalog(extra_plugins=[Tasks()], entry_points=False))
+    (t,) = ood_tables(groups)
+    assert t.task == "ood-temperature" and [r.model for r in t.rows] == ["toy-pair"]
+    write_report(store, tmp_path / "html")
+    html = (tmp_path / "html" / "ood.html").read_text()
+    assert 'id="ood-ood-temperature"' in html and "half-timestep" not in html
+    assert ood_tables(groups, ood_tasks=set()) == []  # nothing declared: no table
+    assert [t.task for t in ood_tables(groups, ood_tasks={"half-timestep", "ood-temperature"})] == [
+        "half-timestep",
+        "ood-temperature",
+    ]
 
 
 def test_plot_series_and_figures(report_store):

@@ -308,7 +308,11 @@ class TaskPlan:
 @dataclass
 class TaskSpec:
     """A benchmark task. ``plan(dataset)`` returns a :class:`TaskPlan`, or raises
-    :class:`SkipCell` with the reason the task does not apply to that dataset."""
+    :class:`SkipCell` with the reason the task does not apply to that dataset. ``ood``: the task
+    evaluates out of distribution (another temperature, phase, composition or molecule than the
+    training split's); the HTML report's OOD page shows only such tasks, each beside the
+    ``standard`` task on the dataset it trains on. A task that changes only the protocol (a shorter
+    time step, another thermostat) is not OOD."""
 
     name: str
     plan: Callable[[Any], TaskPlan]
@@ -316,11 +320,14 @@ class TaskSpec:
     family: str = ""  # ``--tasks ood`` selects every task whose family is "ood"
     description: str = ""
     plugin: str = ""
+    ood: bool = False
 
     def __post_init__(self) -> None:
         check_id("task", self.name)
         if self.family:
             check_id("task family", self.family)
+        if not isinstance(self.ood, bool):
+            raise ValueError(f"task {self.name!r}: ood={self.ood!r}, expected True or False")
 
 
 @dataclass

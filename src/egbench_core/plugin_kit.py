@@ -13,11 +13,21 @@ A model plugin is its presets, its ``build`` and one registration call::
         citation="...", licence="MIT", requires=["torch>=2.2"])
 
 A pretrained plugin is its checkpoints, its loader and one call (:func:`pretrained_plugin`); a data
-plugin is its ``registry.toml`` and one call (:func:`registry_plugin`).
+plugin is its ``registry.toml`` and one call (:func:`registry_plugin`); a task plugin is its
+``plan`` and one call (:func:`task_plugin`); a metric plugin is its value declarations, its
+``compute`` and one call (:func:`metric_plugin`); an oracle plugin is its ``make`` and one call
+(:func:`oracle_plugin`).
 
-Registration stays cheap: ``build``, ``warm_up``, a checkpoint loader and a dataset class given as
-``"package.module:name"`` are imported when they are first called, not when the plugin registers.
-Everything here is light (no torch, no numpy).
+What those functions are handed is importable from here too: :func:`md_plan` (the standard MD of a
+dataset's split, as the ``standard`` task plans it), and, imported when first asked for (they need
+numpy), ``DatasetSpec`` and ``SplitInfo`` (what ``TaskSpec.plan`` receives), ``CellOutputs``,
+``SplitPrediction``, ``Frames`` and ``ReplicaResult`` (what ``MetricSpec.compute`` receives).
+docs/plugins.md documents each.
+
+Registration stays cheap: ``build``, ``warm_up``, a checkpoint loader, a dataset class, a task's
+``plan``, a metric's ``compute`` and an oracle's ``make`` given as ``"package.module:name"`` are
+imported when they are first called, not when the plugin registers. Everything here is light (no
+torch, no numpy).
 """
 
 from __future__ import annotations
@@ -27,10 +37,64 @@ import importlib
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from egbench_core.default_plugins.tasks import md_plan
 from egbench_core.hookspecs import hookimpl
-from egbench_core.interfaces import FINETUNE_PRESETS, ModelSpec, pretrained_models
+from egbench_core.interfaces import (
+    FINETUNE_PRESETS,
+    ArtifactSpec,
+    MetricSpec,
+    ModelSpec,
+    ObserverSpec,
+    OracleSpec,
+    TaskSpec,
+    ValueSpec,
+    pretrained_models,
+)
+
+if TYPE_CHECKING:
+    from egbench_core.cell import CellOutputs, SplitPrediction
+    from egbench_core.data.datasets import DatasetSpec, SplitInfo
+    from egbench_core.data.readers import Frames
+    from egbench_core.records import ReplicaResult
+
+__all__ = [
+    "CellOutputs",
+    "CheckedBuild",
+    "DatasetSpec",
+    "Frames",
+    "Lazy",
+    "ReplicaResult",
+    "SplitInfo",
+    "SplitPrediction",
+    "check_settings",
+    "md_plan",
+    "metric_plugin",
+    "model_plugin",
+    "oracle_plugin",
+    "pretrained_plugin",
+    "registry_plugin",
+    "resolve",
+    "task_plugin",
+]
+
+# re-exported on first access: their modules import numpy, and importing this one must stay light
+_LAZY = {
+    "DatasetSpec": "egbench_core.data.datasets",
+    "SplitInfo": "egbench_core.data.datasets",
+    "Frames": "egbench_core.data.readers",
+    "CellOutputs": "egbench_core.cell",
+    "SplitPrediction": "egbench_core.cell",
+    "ReplicaResult": "egbench_core.records",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 Target = str | Callable[..., Any]  # a callable, or "package.module:name" imported on first use
 
@@ -219,3 +283,101 @@ def registry_plugin(
         register_tables(register, registry, owner, lambda name, table: make(name, table, registry))
 
     return register_registry_files, register_datasets
+
+
+def task_plugin(
+    name: str,
+    *,
+    plan: Target,
+    version: str = "1",
+    family: str = "",
+    description: str = "",
+    ood: bool = False,
+) -> tuple[Callable[[], TaskSpec], Callable]:
+    """``(spec, register_tasks)`` of a plugin with one task (the shape of :func:`model_plugin`).
+
+    ``plan(dataset)`` gets a :class:`~egbench_core.data.datasets.DatasetSpec` and returns a
+    :class:`~egbench_core.interfaces.TaskPlan` (usually with :func:`md_plan` for its MD), or raises
+    :class:`~egbench_core.interfaces.SkipCell` with the reason; given as a string it is imported at
+    the first plan. ``ood``: the task evaluates out of distribution (the HTML OOD page shows it).
+    ``version`` is part of every cell key: bump it when what the task does changes."""
+    planner = Lazy(plan) if isinstance(plan, str) else plan
+
+    def spec() -> TaskSpec:
+        return TaskSpec(name=name, plan=planner, version=version, family=family, description=description, ood=ood)
+
+    @hookimpl
+    def register_tasks(register):
+        register(spec())
+
+    spec.__doc__ = f"The ``{name}`` task's spec."
+    return spec, register_tasks
+
+
+def metric_plugin(
+    name: str,
+    *,
+    compute: Target,
+    values: Iterable[ValueSpec],
+    version: str = "1",
+    description: str = "",
+    artifacts: Iterable[ArtifactSpec] = (),
+    observer: ObserverSpec | None = None,
+) -> tuple[Callable[[], MetricSpec], Callable]:
+    """``(spec, register_metrics)`` of a plugin with one metric (the shape of :func:`model_plugin`).
+
+    ``compute(outputs)`` gets a finished cell's :class:`~egbench_core.cell.CellOutputs` and returns a
+    :class:`~egbench_core.interfaces.MetricResult` holding only the ``values`` declared here (and
+    artifacts of the kinds in ``artifacts``); given as a string it is imported at the first cell
+    scored. ``observer``: the metric's streaming part during MD. ``version`` is part of every cell
+    key: bump it when the definition changes."""
+    values = tuple(values)
+    artifacts = tuple(artifacts)
+    scorer = Lazy(compute) if isinstance(compute, str) else compute
+
+    def spec() -> MetricSpec:
+        return MetricSpec(
+            name=name,
+            compute=scorer,
+            values=values,
+            version=version,
+            description=description,
+            observer=observer,
+            artifacts=artifacts,
+        )
+
+    @hookimpl
+    def register_metrics(register):
+        register(spec())
+
+    spec.__doc__ = f"The ``{name}`` metric's spec."
+    return spec, register_metrics
+
+
+def oracle_plugin(
+    name: str,
+    *,
+    make: Target,
+    version: str = "1",
+    requires: Iterable[str] = (),
+    **fields: Any,
+) -> tuple[Callable[[], OracleSpec], Callable]:
+    """``(spec, register_oracles)`` of a plugin with one oracle (a reference calculator; the shape of
+    :func:`model_plugin`). ``make(params)`` returns an ASE calculator (energy eV, forces eV/Å) for the
+    settings a dataset declares in ``[datasets.<id>.oracle.params]``; given as a string it is
+    imported when the first oracle is made (the first place to import the electronic-structure
+    code). ``version`` enters the oracle's id and every cell key using it: bump it when the
+    calculator's numbers can change. The other keyword arguments are :class:`OracleSpec` fields
+    (``description``, ``citation``, ``licence``)."""
+    requires = list(requires)
+    maker = Lazy(make) if isinstance(make, str) else make
+
+    def spec() -> OracleSpec:
+        return OracleSpec(name=name, make=maker, version=version, requires=list(requires), **fields)
+
+    @hookimpl
+    def register_oracles(register):
+        register(spec())
+
+    spec.__doc__ = f"The ``{name}`` oracle's spec."
+    return spec, register_oracles

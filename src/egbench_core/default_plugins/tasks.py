@@ -18,7 +18,10 @@ def plan_standard(dataset) -> TaskPlan:
 
 def md_plan(dataset, split: str, temperature_K: float | None = None) -> MDPlan:
     """MD from ``split`` of ``dataset``; a time-contiguous split also gives the start velocities
-    (finite differences), so the trajectory can be compared with it frame by frame (``aligned``)."""
+    (finite differences), so the trajectory can be compared with it frame by frame (``aligned``).
+    At ``temperature_K`` when given, else the split's, else the dataset's; the dataset's time step and
+    friction. The standard MD of every task: plugins import it from :mod:`egbench_core.plugin_kit`
+    and change what their task changes (``dataclasses.replace``)."""
     info = dataset.splits[split]
     contiguous = bool(info.contiguous and info.frame_spacing_fs)
     return MDPlan(

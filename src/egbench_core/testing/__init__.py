@@ -10,7 +10,10 @@ A model plugin's tests::
         preset = "smoke"
 
 A calculator-backed model's tests subclass ``CalculatorConformance`` (the checks that apply when the
-forces are the calculator's own).
+forces are the calculator's own). The other kinds of plugin have their kits in submodules:
+``plugin_tests`` (registration checks shared by model and data plugins), ``data_plugins``,
+``task_plugins`` (``TaskPluginChecks``), ``metric_plugins`` (``MetricPluginChecks``) and
+``oracle_plugins`` (``OraclePluginChecks``); docs/plugins.md shows each in use.
 
 Importing this package does not import pytest or torch; the checks import them when they run.
 """

@@ -6,36 +6,38 @@ A dataset plugin's ``tests/conftest.py``::
 
     globals().update(dataset_plugin_fixtures("egbench_data_md17", __file__))
 
-gives the fixtures ``data_env`` (session: ``EGBENCH_DATA_MIRROR`` = ``../shared/data`` beside the
-repository, a temporary ``EGBENCH_DATA_DIR``, ``EGBENCH_OFFLINE=1``, no user registry; skips when
-the mirror is absent), an autouse ``_env``, ``registry`` (the plugin's own registry file merged with
-core's), ``datasets`` (``{id: spec}`` that the plugin's ``register_datasets`` hook registers) and
-``sha256sums`` (``{relative path: sha256}`` of the mirror).
+gives the fixtures ``data_env`` (session: ``EGBENCH_DATA_MIRROR`` = the ``mirror`` argument, else the
+environment's ``EGBENCH_DATA_MIRROR``, else ``../shared/data`` beside egbench's repository
+(:func:`~egbench_core.testing.mirror.find_mirror`); a temporary ``EGBENCH_DATA_DIR``,
+``EGBENCH_OFFLINE=1``, no user registry; skips when no mirror is found), an autouse ``_env``,
+``registry`` (the plugin's own registry file merged with core's), ``datasets`` (``{id: spec}`` that
+the plugin's ``register_datasets`` hook registers) and ``sha256sums`` (``{relative path: sha256}``
+of the mirror).
 """
 
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
+import os
 
+from egbench_core.testing.mirror import find_mirror, missing_mirror
 from egbench_core.testing.plugin_tests import plugin_datasets, plugin_registry_file
 
 
-def dataset_plugin_fixtures(module: str, conftest_file: str) -> dict:
+def dataset_plugin_fixtures(module: str, conftest_file: str, mirror: str | os.PathLike[str] | None = None) -> dict:
     import pytest
-
-    mirror = Path(conftest_file).resolve().parents[3].parent / "shared" / "data"
 
     @pytest.fixture(scope="session", name="data_env")
     def data_env(tmp_path_factory):
-        if not (mirror / "SHA256SUMS").is_file():
-            pytest.skip(f"the local data mirror {mirror} is not there")
+        found = find_mirror(mirror, near=conftest_file)
+        if found is None or not (found / "SHA256SUMS").is_file():
+            pytest.skip(missing_mirror(found, f"the tests of {module}"))
         mp = pytest.MonkeyPatch()
-        mp.setenv("EGBENCH_DATA_MIRROR", str(mirror))
+        mp.setenv("EGBENCH_DATA_MIRROR", str(found))
         mp.setenv("EGBENCH_DATA_DIR", str(tmp_path_factory.mktemp("egbench-cache")))
         mp.setenv("EGBENCH_OFFLINE", "1")
         mp.delenv("EGBENCH_REGISTRY", raising=False)
-        yield mirror
+        yield found
         mp.undo()
 
     @pytest.fixture(autouse=True, name="_env")
@@ -54,7 +56,7 @@ def dataset_plugin_fixtures(module: str, conftest_file: str) -> dict:
 
     @pytest.fixture(scope="session", name="sha256sums")
     def sha256sums(data_env):
-        lines = (mirror / "SHA256SUMS").read_text().splitlines()
+        lines = (data_env / "SHA256SUMS").read_text().splitlines()
         return dict(reversed(line.split()) for line in lines if line.strip())
 
     return {"data_env": data_env, "_env": _env, "registry": registry, "datasets": datasets, "sha256sums": sha256sums}

@@ -11,14 +11,15 @@ Tasks never name datasets. A dataset joins a task by what it declares in its reg
   training split's, and simulates at that temperature.
 
 Static errors are scored on every tagged split; MD starts from the first tagged split and is
-compared with it (structure, dynamics), at its temperature.
+compared with it (structure, dynamics), at its temperature. Every task here is declared
+out-of-distribution (``TaskSpec.ood``): the HTML report's OOD page shows it beside ``standard``.
 """
 
 from __future__ import annotations
 
 from egbench_core import hookimpl
-from egbench_core.default_plugins.tasks import md_plan
 from egbench_core.interfaces import SkipCell, TaskPlan, TaskSpec
+from egbench_core.plugin_kit import md_plan
 
 FAMILY = "ood"
 TASKS = {
@@ -80,4 +81,6 @@ def make_plan(task: str):
 @hookimpl
 def register_tasks(register):
     for name, description in TASKS.items():
-        register(TaskSpec(name=name, plan=make_plan(name), version="1", family=FAMILY, description=description))
+        register(
+            TaskSpec(name=name, plan=make_plan(name), version="1", family=FAMILY, description=description, ood=True)
+        )

@@ -1,10 +1,12 @@
-"""The OOD page: for every task other than ``standard``, each model's in-distribution value (its
-``standard`` cell on the dataset the task trains on, same preset and seeds) beside its
-out-of-distribution value, and the ratio OOD / ID — the paper's Tables 5–8 (e.g. acac at 300 K
-beside 600 K)."""
+"""The OOD page: for every task its plugin declares out-of-distribution (``TaskSpec.ood``), each
+model's in-distribution value (its ``standard`` cell on the dataset the task trains on, same preset
+and seeds) beside its out-of-distribution value, and the ratio OOD / ID — the paper's Tables 5–8
+(e.g. acac at 300 K beside 600 K). A task that is not declared OOD (another time step, another
+thermostat) is not on the page."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 
 from egbench_core.report.html.cells import Group
@@ -69,9 +71,21 @@ def _ratio(a: Cell, b: Cell) -> Cell:
     return Cell(f"×{r:.3g}", r, "value", "out-of-distribution / in-distribution")
 
 
-def ood_tables(groups: dict[tuple[str, str, str, str], Group]) -> list[OodTable]:
+def declared_ood() -> set[str]:
+    """The ids of the installed tasks that are declared out-of-distribution (``TaskSpec.ood``)."""
+    from egbench_core.plugins import catalog
+
+    return {name for name, spec in catalog().tasks.items() if spec.ood}
+
+
+def ood_tables(
+    groups: dict[tuple[str, str, str, str], Group], ood_tasks: Collection[str] | None = None
+) -> list[OodTable]:
+    """One table per task of ``groups`` in ``ood_tasks`` (default: :func:`declared_ood`, the installed
+    tasks declared out-of-distribution)."""
+    declared = set(declared_ood() if ood_tasks is None else ood_tasks) - {"standard"}
     tables = []
-    for task in sorted({k[3] for k in groups} - {"standard"}):
+    for task in sorted({k[3] for k in groups} & declared):
         rows = []
         for (model, preset, dataset, t), g in groups.items():
             if t != task:

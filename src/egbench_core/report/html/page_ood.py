@@ -1,5 +1,6 @@
-"""The OOD page: per task, each model's in-distribution and out-of-distribution values side by
-side with their ratio (the paper's Tables 5–8)."""
+"""The OOD page: per task declared out-of-distribution (``TaskSpec.ood``), each model's
+in-distribution and out-of-distribution values side by side with their ratio (the paper's
+Tables 5–8)."""
 
 from __future__ import annotations
 
@@ -49,14 +50,15 @@ def ood_table_html(t: OodTable) -> str:
 
 def ood_page(site: Site, tables: list[OodTable]) -> str:
     intro = (
-        '<h1>Out of distribution</h1><p class="lead">Each model\'s value in distribution (its '
+        '<h1>Out of distribution</h1><p class="lead">For each task its plugin declares out of distribution, '
+        "each model's value in distribution (its "
         "<code>standard</code> cell on the dataset the task trains on, same preset and seeds) beside its value "
         "out of distribution, and the ratio OOD / ID (above 1: the error grew; for the stable fraction, below "
         "1: fewer replicas survived). Like the paper's Tables 5–8.</p>"
     )
     if not tables:
         body = intro + (
-            "<p>No out-of-distribution task in this store: <code>egbench run --tasks ood</code> runs them.</p>"
+            "<p>No task declared out of distribution in this store: <code>egbench run --tasks ood</code> runs them.</p>"
         )
     else:
         body = intro + "".join(ood_table_html(t) for t in tables)
