@@ -497,7 +497,7 @@ class StabilityMonitor:
 
 # The molecular reference trajectories the criterion is calibrated on (docs/metrics.md, "Stability"):
 # (dataset id, split, frame spacing in fs; None: 1 fs, the split is not time-ordered at a known
-# spacing). tests/test_stability_calibration.py and benchmarks/stability_calibration.py replay them.
+# spacing). tests/md/test_stability_calibration.py and benchmarks/stability_calibration.py replay them.
 CALIBRATION_MOLECULES: tuple[tuple[str, str, float | None], ...] = (
     ("acac", "test", None),
     ("acac", "test-600k", None),

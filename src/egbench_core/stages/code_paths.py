@@ -8,7 +8,7 @@ found, not declared: start from its entry modules (:data:`ENTRIES`) and follow e
 module of ``egbench_core`` — at the top of a file or inside a function, absolute or relative — by
 reading the sources (``ast``, nothing is imported). The closure is over-inclusive by design: a
 module that is imported but never called on the path still enters the key (a spurious recompute,
-never a stale number). ``tests/test_stages.py`` checks that no closure reaches the CLI, the
+never a stale number). ``tests/stages/test_stages.py`` checks that no closure reaches the CLI, the
 report or the HTML, and that each of the four edits above recomputes what it should.
 """
 

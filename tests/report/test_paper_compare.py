@@ -19,9 +19,9 @@ from egbench_core.report.compare import compare, to_csv, to_markdown
 from egbench_core.report.paper import FOLDER, load_tables
 from egbench_core.store import Store
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DESIGN = ROOT.parent / "shared" / "design" / "paper"
-PACKAGE_DATA = ROOT / "src" / "egbench_core" / FOLDER
+PACKAGE_DATA = ROOT / "src" / "egbench_core" / "report" / FOLDER
 
 
 # -- the tables ---------------------------------------------------------------------------
@@ -77,7 +77,7 @@ def test_the_wheel_carries_the_tables(tmp_path):
     (wheel,) = tmp_path.glob("egbench_core-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for p in PACKAGE_DATA.iterdir():
-        assert f"egbench_core/{FOLDER}/{p.name}" in names
+        assert f"egbench_core/report/{FOLDER}/{p.name}" in names
     assert "egbench_core/report/paper.py" in names and "egbench_core/report/compare.py" in names
 
 

@@ -1,4 +1,4 @@
-"""``--executor slurm`` against a real single-node SLURM (``tests/slurm_node.py``: Debian's
+"""``--executor slurm`` against a real single-node SLURM (``tests/run/slurm_node.py``: Debian's
 slurm-wlm and munge, started here, stopped after): cells land with the numbers of ``--executor
 local`` for MACE and PaiNN, one cell per worker process; a job cancelled mid-cell is replaced and
 the cell finishes; a job that keeps hitting its walltime fails the cell as an infrastructure

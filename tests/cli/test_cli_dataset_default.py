@@ -49,7 +49,7 @@ def test_run_selects_the_default_dataset_whatever_the_tasks(planned, tmp_path, a
 
 
 def test_readme_and_help_name_the_same_default():
-    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
     default = cli.DEFAULT_DATASETS
     assert f"Without `--datasets` the dataset is the embedded `{default}`, whatever `--tasks` says" in readme
     help_text = CliRunner().invoke(cli.app, ["run", "--help"], env={"COLUMNS": "400"}).output

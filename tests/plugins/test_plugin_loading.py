@@ -1,6 +1,6 @@
 """Plugin loading as pluggy intends: a hook the contract does not know (a misspelt name), or a hook
 function without ``@hookimpl``, breaks that plugin alone, naming the nearest hook; ``egbench plugins
---json``; and a test for each hook that ``tests/test_hooks_tested.py`` asks for (registry files,
+--json``; and a test for each hook that ``tests/plugins/test_hooks_tested.py`` asks for (registry files,
 tasks, commands)."""
 
 from __future__ import annotations

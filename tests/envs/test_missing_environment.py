@@ -38,7 +38,7 @@ def test_the_command_installs_the_makefiles_env_plugins():
     """The hint's packages are the Makefile's ENV_PLUGINS: `make setup` and the hint make the same environment."""
     from pathlib import Path
 
-    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
     line = next(ln for ln in makefile.splitlines() if ln.startswith("ENV_PLUGINS :="))
     assert line.split(":=")[1].split() == [f"plugins/{p}" for p in BUNDLED_ENVIRONMENTS["nequip"]]
 

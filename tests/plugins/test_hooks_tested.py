@@ -12,16 +12,18 @@ from pathlib import Path
 
 from egbench_core import hookspecs
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]  # tests/
 
 HOOK_TESTS = {  # hook -> "file::test function" that registers through it (or calls it)
-    "register_registry_files": "test_plugin_loading.py::test_register_registry_files_merges_before_cores_file",
-    "register_datasets": "test_plugins.py::test_plugin_cannot_displace_a_builtin_dataset",
-    "register_models": "test_plugins.py::test_duplicate_model_name_breaks_both_plugins_never_a_silent_winner",
-    "register_oracles": "test_oracles.py::test_exact_oracle_gives_errors_where_the_model_goes",
-    "register_tasks": "test_plugin_loading.py::test_register_tasks_adds_a_task_that_plans_cells",
-    "register_metrics": "test_plugin_metric_report.py::test_table_shows_the_plugin_columns_and_the_failing_metric",
-    "register_commands": "test_plugin_loading.py::test_register_commands_adds_commands_of_working_plugins_only",
+    "register_registry_files": "plugins/test_plugin_loading.py::test_register_registry_files_merges_before_cores_file",
+    "register_datasets": "plugins/test_plugins.py::test_plugin_cannot_displace_a_builtin_dataset",
+    "register_models": "plugins/test_plugins.py::test_duplicate_model_name_breaks_both_plugins_never_a_silent_winner",
+    "register_oracles": "run/test_oracles.py::test_exact_oracle_gives_errors_where_the_model_goes",
+    "register_tasks": "plugins/test_plugin_loading.py::test_register_tasks_adds_a_task_that_plans_cells",
+    "register_metrics": (
+        "report/test_plugin_metric_report.py::test_table_shows_the_plugin_columns_and_the_failing_metric"
+    ),
+    "register_commands": "plugins/test_plugin_loading.py::test_register_commands_adds_commands_of_working_plugins_only",
 }
 
 
@@ -87,7 +89,7 @@ def test_each_named_test_exists_and_exercises_its_hook():
 
 
 def test_the_search_finds_a_hook_only_where_it_is():
-    plugins_tests = TESTS / "test_plugins.py"
+    plugins_tests = TESTS / "plugins" / "test_plugins.py"
     test = "test_plugin_cannot_displace_a_builtin_dataset"  # its plugin AcacAgain registers a dataset only
     assert _reaches(test, plugins_tests, "register_datasets")
     assert not _reaches(test, plugins_tests, "register_models")

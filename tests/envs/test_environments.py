@@ -16,7 +16,7 @@ from egbench_core.plugins import load_catalog
 from egbench_core.run.runner import plan_cells, run_cells
 from egbench_core.store import Store
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "plugins" / "_template"
+TEMPLATE = Path(__file__).resolve().parents[2] / "plugins" / "_template"
 
 
 def _fake_env(root: Path, name: str, script: str) -> Environment:

@@ -12,7 +12,7 @@ from egbench_core.plugins import load_catalog
 from egbench_core.run.runner import plan_cells, run_cells
 from egbench_core.store import Store
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "plugins" / "_template"
+TEMPLATE = Path(__file__).resolve().parents[2] / "plugins" / "_template"
 
 
 def _catalog_selecting(plugin: str, dist: str, site: Path, monkeypatch, extra_plugins=()):
@@ -46,7 +46,7 @@ def test_template_plugin_is_discovered_and_runs(installed, monkeypatch, tmp_path
     assert m[("md_time_per_step", "")] > 0
 
 
-DATA_TEMPLATE = Path(__file__).resolve().parents[1] / "plugins" / "_template_data"
+DATA_TEMPLATE = Path(__file__).resolve().parents[2] / "plugins" / "_template_data"
 
 
 def test_data_template_installs_with_its_files_and_loads_offline(tmp_path, monkeypatch, pip_install):
@@ -63,8 +63,8 @@ def test_data_template_installs_with_its_files_and_loads_offline(tmp_path, monke
     assert test.energy[0] == np.float64(9.915145530438586)
 
 
-TASK_TEMPLATE = Path(__file__).resolve().parents[1] / "plugins" / "_template_task"
-METRIC_TEMPLATE = Path(__file__).resolve().parents[1] / "plugins" / "_template_metric"
+TASK_TEMPLATE = Path(__file__).resolve().parents[2] / "plugins" / "_template_task"
+METRIC_TEMPLATE = Path(__file__).resolve().parents[2] / "plugins" / "_template_metric"
 
 
 def _listed(cat, monkeypatch, what: str) -> str:
@@ -124,7 +124,7 @@ def test_metric_template_installs_is_listed_and_scores(tmp_path, monkeypatch, pi
     assert m[("md_mean_temperature", "")]["unit"] == "K" and m[("md_mean_temperature", "")]["value"] > 0
 
 
-ORACLE_TEMPLATE = Path(__file__).resolve().parents[1] / "plugins" / "_template_oracle"
+ORACLE_TEMPLATE = Path(__file__).resolve().parents[2] / "plugins" / "_template_oracle"
 
 
 def test_oracle_template_installs_and_labels_a_frame(tmp_path, monkeypatch, pip_install):
