@@ -37,7 +37,7 @@ import importlib
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from egbench_core.default_plugins.tasks import md_plan
 from egbench_core.hookspecs import hookimpl
@@ -155,6 +155,21 @@ class CheckedBuild(Lazy):
         return resolve(self.target)(species, cutoff, params, stats)
 
 
+_Spec = TypeVar("_Spec")
+
+
+def _registered(spec: Callable[[], _Spec], kind: str, name: str) -> tuple[Callable[[], _Spec], Callable]:
+    """``(spec, hook)``: the hook implementation registering ``spec()``, whichever hook the plugin
+    assigns it to (``register_models = ...``: pluggy matches the module attribute's name)."""
+
+    @hookimpl
+    def register_one(register):
+        register(spec())
+
+    spec.__doc__ = f"The ``{name}`` {kind}'s spec."
+    return spec, register_one
+
+
 def model_plugin(
     name: str,
     *,
@@ -189,12 +204,7 @@ def model_plugin(
             **fields,
         )
 
-    @hookimpl
-    def register_models(register):
-        register(spec())
-
-    spec.__doc__ = f"The ``{name}`` model's spec."
-    return spec, register_models
+    return _registered(spec, "model", name)
 
 
 def pretrained_plugin(
@@ -306,12 +316,7 @@ def task_plugin(
     def spec() -> TaskSpec:
         return TaskSpec(name=name, plan=planner, version=version, family=family, description=description, ood=ood)
 
-    @hookimpl
-    def register_tasks(register):
-        register(spec())
-
-    spec.__doc__ = f"The ``{name}`` task's spec."
-    return spec, register_tasks
+    return _registered(spec, "task", name)
 
 
 def metric_plugin(
@@ -336,22 +341,9 @@ def metric_plugin(
     scorer = Lazy(compute) if isinstance(compute, str) else compute
 
     def spec() -> MetricSpec:
-        return MetricSpec(
-            name=name,
-            compute=scorer,
-            values=values,
-            version=version,
-            description=description,
-            observer=observer,
-            artifacts=artifacts,
-        )
+        return MetricSpec(name, scorer, values, version, description, observer=observer, artifacts=artifacts)
 
-    @hookimpl
-    def register_metrics(register):
-        register(spec())
-
-    spec.__doc__ = f"The ``{name}`` metric's spec."
-    return spec, register_metrics
+    return _registered(spec, "metric", name)
 
 
 def oracle_plugin(
@@ -375,9 +367,4 @@ def oracle_plugin(
     def spec() -> OracleSpec:
         return OracleSpec(name=name, make=maker, version=version, requires=list(requires), **fields)
 
-    @hookimpl
-    def register_oracles(register):
-        register(spec())
-
-    spec.__doc__ = f"The ``{name}`` oracle's spec."
-    return spec, register_oracles
+    return _registered(spec, "oracle", name)

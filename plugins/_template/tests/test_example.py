@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-try:
-    import egbench_model_example
-except ImportError:  # run from a source checkout without installing the template
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    import egbench_model_example
-
 from egbench_core.interfaces import ModelSpec
 from egbench_core.testing import ModelConformance, fake_stats
 from egbench_core.testing.plugin_tests import ModelPluginChecks
+from egbench_core.testing.source import plugin_module
+
+# installed, or else from this folder's src/ (how egbench's CI runs the template)
+egbench_model_example = plugin_module("egbench_model_example", __file__)
 
 
 def example_spec() -> ModelSpec:

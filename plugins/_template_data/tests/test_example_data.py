@@ -3,22 +3,19 @@ registers through egbench's plugin manager and loads offline with the values EMT
 
 from __future__ import annotations
 
-import sys
 import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-try:
-    import egbench_data_example
-except ImportError:  # run from a source checkout without installing the template
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    import egbench_data_example
-
 from egbench_core.data.registry import file_hash
 from egbench_core.plugins import load_catalog
 from egbench_core.testing.plugin_tests import DataPluginChecks, plugin_registry_file
+from egbench_core.testing.source import plugin_module
+
+# installed, or else from this folder's src/ (how egbench's CI runs the template)
+egbench_data_example = plugin_module("egbench_data_example", __file__)
 
 ROOT = Path(__file__).resolve().parents[1]
 E_MIN = 9.361357881525024  # eV: EMT energy of the relaxed Cu13 icosahedron

@@ -3,19 +3,14 @@ cell scored and stored), plus this metric's numbers on that cell."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-try:
-    import egbench_metric_example
-except ImportError:  # run from a source checkout without installing the template
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    import egbench_metric_example
-
 import numpy as np
 import pytest
 
 from egbench_core.testing.metric_plugins import MetricPluginChecks
+from egbench_core.testing.source import plugin_module
+
+# installed, or else from this folder's src/ (how egbench's CI runs the template)
+egbench_metric_example = plugin_module("egbench_metric_example", __file__)
 
 
 class TestForceExtremes(MetricPluginChecks):

@@ -3,19 +3,14 @@ acac frames, forces = −dE/dr, the same labels twice), plus its settings."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-try:
-    import egbench_oracle_example
-except ImportError:  # run from a source checkout without installing the template
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    import egbench_oracle_example
-
 import numpy as np
 import pytest
 
 from egbench_core.testing.oracle_plugins import OraclePluginChecks
+from egbench_core.testing.source import plugin_module
+
+# installed, or else from this folder's src/ (how egbench's CI runs the template)
+egbench_oracle_example = plugin_module("egbench_oracle_example", __file__)
 
 
 class TestGfn2Xtb(OraclePluginChecks):

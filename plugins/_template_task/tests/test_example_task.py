@@ -4,19 +4,15 @@ datasets, one smoke cell), plus what this task does to the standard plan."""
 from __future__ import annotations
 
 import copy
-import sys
-from pathlib import Path
-
-try:
-    import egbench_task_example
-except ImportError:  # run from a source checkout without installing the template
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    import egbench_task_example
 
 import pytest
 
 from egbench_core.interfaces import SkipCell
+from egbench_core.testing.source import plugin_module
 from egbench_core.testing.task_plugins import TaskPluginChecks
+
+# installed, or else from this folder's src/ (how egbench's CI runs the template)
+egbench_task_example = plugin_module("egbench_task_example", __file__)
 
 
 class TestHalfTimestep(TaskPluginChecks):

@@ -14,6 +14,7 @@ forces are the calculator's own). The other kinds of plugin have their kits in s
 ``plugin_tests`` (registration checks shared by model and data plugins), ``data_plugins``,
 ``task_plugins`` (``TaskPluginChecks``), ``metric_plugins`` (``MetricPluginChecks``) and
 ``oracle_plugins`` (``OraclePluginChecks``); docs/plugins.md shows each in use.
+``source.plugin_module`` imports a plugin for its own tests, installed or from its ``src/`` folder.
 
 Importing this package does not import pytest or torch; the checks import them when they run.
 """

@@ -24,7 +24,6 @@ not torch.
 
 from __future__ import annotations
 
-import importlib
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
@@ -32,9 +31,8 @@ from typing import Any, ClassVar
 import pytest
 
 from egbench_core.interfaces import MetricResult, MetricSpec, ValueSpec, check_id, declared_values
-from egbench_core.testing.mirror import check_available, offline_data
 from egbench_core.testing.registration import check_registration
-from egbench_core.testing.smoke import run_smoke_cell, smoke_catalog
+from egbench_core.testing.smoke import kit_catalog, run_smoke_cell
 
 
 @dataclass
@@ -139,10 +137,9 @@ class MetricPluginChecks:
     @pytest.fixture(scope="class")
     @classmethod
     def metric_catalog(cls, tmp_path_factory):
-        with offline_data(tmp_path_factory.mktemp("metric-kit-data"), cls.mirror) as mirror:
-            cat = smoke_catalog(importlib.import_module(cls.module), *cls.plugins)
-            check_available(cat, [cls.run_on], mirror, cls.module)
-            yield cat
+        yield from kit_catalog(
+            tmp_path_factory.mktemp("metric-kit-data"), cls.module, cls.plugins, [cls.run_on], cls.mirror
+        )
 
     @pytest.fixture(scope="class")
     @classmethod

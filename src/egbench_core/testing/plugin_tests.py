@@ -22,10 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import re
-import subprocess
-import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,29 +89,9 @@ class ModelPluginChecks:
     installed: ClassVar[bool] = True
 
     def test_registration_is_cheap_and_found(self):
-        import importlib
-        import os
+        from egbench_core.testing.registration import check_registration
 
-        from egbench_core.plugins import load_catalog
-
-        env = dict(os.environ)
-        if self.installed:
-            cat, key = load_catalog(), self.plugin
-        else:
-            module = importlib.import_module(self.module)
-            src = str(Path(module.__file__ or "").resolve().parents[1])
-            env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
-            cat, key = load_catalog(extra_plugins=[module], entry_points=False), module.__name__
-        code = (
-            f"import json, sys, {self.module} as p; specs = []; p.register_models(register=specs.append); "
-            f"heavy = {sorted(self.heavy)!r}; loaded = [m for m in heavy if m in sys.modules]; "
-            "assert not loaded, loaded; print(json.dumps([s.name for s in specs]))"
-        )
-        run = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
-        assert json.loads(run.stdout.strip().splitlines()[-1]) == list(self.models)
-        assert cat.plugins[key].status == "ok", cat.plugins[key].error
-        for name in self.models:
-            assert cat.model(name).plugin == key, name
+        check_registration(self.module, self.plugin, "register_models", self.models, self.heavy, self.installed)
 
 
 # --------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The check every plugin kit starts with: registering is cheap and the catalog finds what the
-plugin registers (used by the task, metric and oracle kits)."""
+plugin registers (used by the model, task, metric and oracle kits)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,12 @@ from pathlib import Path
 from typing import Any
 
 # the catalog's table and the spec's id attribute, per hook
-HOOKS = {"register_tasks": "tasks", "register_metrics": "metrics", "register_oracles": "oracles"}
+HOOKS = {
+    "register_models": "models",
+    "register_tasks": "tasks",
+    "register_metrics": "metrics",
+    "register_oracles": "oracles",
+}
 
 
 def check_registration(

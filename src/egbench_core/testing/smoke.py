@@ -4,10 +4,12 @@ installed metric scores it, into a fresh store."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from egbench_core.testing.fakes import FakeModelPlugin
+from egbench_core.testing.mirror import check_available, offline_data
 
 SMOKE_MODEL = "toy-pair"
 
@@ -21,6 +23,19 @@ def smoke_catalog(*plugins: Any) -> Any:
     broken = {n: p.error for n, p in cat.plugins.items() if p.status != "ok"}
     assert not broken, f"plugins broken: {broken}"
     return cat
+
+
+def kit_catalog(
+    cache: Path, module: str, plugins: Iterable[Any], datasets: Iterable[str], mirror: str | None
+) -> Iterator[Any]:
+    """A kit's catalog (:func:`smoke_catalog` with the plugin ``module`` and ``plugins``), with the
+    data offline in the fresh cache ``cache`` while it is used; each of ``datasets`` must load."""
+    import importlib
+
+    with offline_data(cache, mirror) as found:
+        cat = smoke_catalog(importlib.import_module(module), *plugins)
+        check_available(cat, datasets, found, module)
+        yield cat
 
 
 def run_smoke_cell(catalog: Any, task: str, dataset: str, root: Path, seed: int = 0) -> tuple[Any, Any]:

@@ -28,9 +28,8 @@ from typing import Any, ClassVar
 import pytest
 
 from egbench_core.interfaces import MDPlan, SkipCell, TaskPlan, TaskSpec, check_id
-from egbench_core.testing.mirror import check_available, offline_data
 from egbench_core.testing.registration import check_registration
-from egbench_core.testing.smoke import run_smoke_cell, smoke_catalog
+from egbench_core.testing.smoke import kit_catalog, run_smoke_cell
 
 START_VELOCITIES = ("maxwell-boltzmann", "reference")
 
@@ -104,12 +103,8 @@ class TaskPluginChecks:
     @classmethod
     def task_catalog(cls, tmp_path_factory):
         """The catalog (built-ins, toy-pair, the plugin) with the data offline in a fresh cache."""
-        import importlib
-
-        with offline_data(tmp_path_factory.mktemp("task-kit-data"), cls.mirror) as mirror:
-            cat = smoke_catalog(importlib.import_module(cls.module), *cls.plugins)
-            check_available(cat, {*cls.datasets, *([cls.run_on] if cls.run_on else [])}, mirror, cls.module)
-            yield cat
+        needed = {*cls.datasets, *([cls.run_on] if cls.run_on else [])}
+        yield from kit_catalog(tmp_path_factory.mktemp("task-kit-data"), cls.module, cls.plugins, needed, cls.mirror)
 
     def test_registration_is_cheap_and_found(self):
         check_registration(self.module, self.plugin, "register_tasks", self.tasks, self.heavy, self.installed)
