@@ -248,13 +248,13 @@ def _frames_of(atoms_list):
 
 
 def test_neighbour_lists_are_built_once_per_frame_set_and_cutoff(monkeypatch):
-    from egbench_core.model import graph
+    from egbench_core.model import graph, neighbours
 
     frames = _frames_of([_rattled_cu(), molecule("CH3CH2OH"), bulk("Cu", "fcc", a=3.6)])
     fresh = graph.frames_to_parts(frames, CUTOFF)
     calls = []
-    real = graph.neighbour_list
-    monkeypatch.setattr(graph, "neighbour_list", lambda *a: calls.append(1) or real(*a))
+    real = neighbours.neighbour_list
+    monkeypatch.setattr(neighbours, "neighbour_list", lambda *a: calls.append(1) or real(*a))
     cache = graph.NeighbourLists()
     first = graph.frames_to_parts(frames, CUTOFF, cache, count=2)  # lazily: two frames only
     assert len(first) == 2 and len(calls) == 2 and cache.built == 2

@@ -316,7 +316,7 @@ def test_max_batch_atoms_caps_frames_per_batch(small, make_pot):
 def test_statistics_training_and_predictions_share_one_set_of_neighbour_lists(small, toy, monkeypatch):
     """With one NeighbourLists, each frame's list is built once for compute_stats, train and predict,
     and every number is the same as with lists built separately by each."""
-    from egbench_core.model import graph
+    from egbench_core.model import graph, neighbours
 
     tr, va = small
 
@@ -329,8 +329,8 @@ def test_statistics_training_and_predictions_share_one_set_of_neighbour_lists(sm
 
     separate = run(None)
     calls = []
-    real = graph.neighbour_list
-    monkeypatch.setattr(graph, "neighbour_list", lambda *a: calls.append(1) or real(*a))
+    real = neighbours.neighbour_list
+    monkeypatch.setattr(neighbours, "neighbour_list", lambda *a: calls.append(1) or real(*a))
     cache = graph.NeighbourLists()
     shared = run(cache)
     assert len(calls) == len(tr) + len(va) == cache.built
