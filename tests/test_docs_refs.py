@@ -176,18 +176,22 @@ def test_guide_lists_the_json_fields_the_report_writes():
     assert "the id of the stored value" in metric_row and "`stability`" in metric_row
 
 
+def _dict_keys(module_file: str, function: str) -> list[str]:
+    """The constant keys of the dict literals in ``function`` of a source file (read, not imported)."""
+    tree = ast.parse(Path(module_file).read_text())
+    (fn,) = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == function]
+    return [k.value for d in ast.walk(fn) if isinstance(d, ast.Dict) for k in d.keys if isinstance(k, ast.Constant)]
+
+
 def test_environments_page_describes_the_protocol_the_worker_speaks():
+    from egbench_core.envs import request
+    from egbench_core.run import model_job
+
     page = (ROOT / "docs" / "environments.md").read_text()
-    assert f"## The environment worker's protocol (version {env_client.PROTOCOL})" in page
+    assert f"## The environment worker's protocol (version {request.PROTOCOL})" in page
+    assert env_client.PROTOCOL == request.PROTOCOL
     section = _section(page, "## The environment worker's protocol")
-    tree = ast.parse(Path(env_client.__file__).read_text())
-    (request,) = [
-        n.value
-        for n in ast.walk(tree)
-        if isinstance(n, ast.Assign)
-        and any(isinstance(t, ast.Name) and t.id == "request" for t in n.targets)
-        and isinstance(n.value, ast.Dict)
-    ]
-    keys = [k.value for k in request.keys if isinstance(k, ast.Constant)]
-    assert len(keys) == len(request.keys) > 5
-    assert [k for k in keys if f"`{k}`" not in section] == []
+    envelope = _dict_keys(request.__file__, "write_request")
+    job = _dict_keys(model_job.__file__, "to_json")
+    assert envelope == ["protocol", "model", "job"] and len(job) > 5
+    assert [k for k in envelope + job if f"`{k}`" not in section] == []

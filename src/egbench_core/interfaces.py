@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from egbench_core import modes
@@ -135,6 +135,52 @@ class ModelSpec:
             return self.presets[name]
         except KeyError:
             raise KeyError(f"model {self.name!r} has no preset {name!r}; it has {sorted(self.presets)}") from None
+
+    def describe(self) -> dict[str, Any]:
+        """The spec as plain JSON, for the other side of the environment boundary
+        (docs/environments.md): what an environment worker reports for each of its models (cached
+        in ``env.json``), and what a request to it carries to be checked against the worker's own
+        spec. :meth:`from_description` reads it back."""
+        described = {
+            "name": self.name,
+            "version": self.version,
+            "description": self.description,
+            "citation": self.citation,
+            "licence": self.licence,
+            "url": self.url,
+            "requires": list(self.requires),
+            "presets": self.presets,
+            "capabilities": asdict(self.capabilities),
+            "plugin": self.plugin,
+            "calculator_backed": self.calculator_backed,
+            "mode": self.mode,
+        }
+        return json.loads(json.dumps(described))  # plain JSON (tuples as lists): equal to its round trip
+
+    @classmethod
+    def from_description(
+        cls, described: Mapping[str, Any], *, environment: str, build: Callable[..., Any], calculator: Callable[[], Any]
+    ) -> ModelSpec:
+        """A spec of a model living in ``environment``, from its :meth:`describe` (fields it lacks
+        take their defaults; ``plugin`` is the catalog's to set). ``build`` and ``calculator`` (used
+        where the description says calculator-backed) stand in for the real ones, which run only
+        in the environment worker."""
+        plain = {
+            k: described[k] for k in ("version", "description", "citation", "licence", "url", "mode") if k in described
+        }
+        caps = dict(described.get("capabilities") or {})
+        if caps.get("elements") is not None:
+            caps["elements"] = tuple(caps["elements"])
+        return cls(
+            name=described["name"],
+            build=build,
+            presets=described["presets"],
+            requires=list(described.get("requires", [])),
+            capabilities=Capabilities(**caps),
+            environment=environment,
+            calculator=calculator if described.get("calculator_backed") else None,
+            **plain,
+        )
 
 
 MODES = modes.IDS  # the ids ModelSpec.mode may take (kept for plugins that read it)

@@ -4,12 +4,14 @@ worker is a failed cell, not a failed run."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import egbench_core
 from egbench_core.envs.client import describe_environment
 from egbench_core.envs.manage import Environment, list_envs
 from egbench_core.plugins import load_catalog
@@ -29,6 +31,12 @@ def _fake_env(root: Path, name: str, script: str) -> Environment:
     return env
 
 
+def _worker_path(monkeypatch, site: Path) -> None:
+    """The worker sees ``site`` and the core this process imported (its protocol), whatever is installed."""
+    core = Path(egbench_core.__file__).resolve().parents[1]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), str(core)]))
+
+
 @pytest.fixture(scope="module")
 def template_site(tmp_path_factory, pip_install):
     return pip_install(TEMPLATE, tmp_path_factory.mktemp("site"))
@@ -38,7 +46,7 @@ def test_worker_runs_a_cell_and_a_crash_is_a_failed_cell(template_site, tmp_path
     envs = tmp_path / "envs"
     monkeypatch.setenv("EGBENCH_ENVS_DIR", str(envs))
     # the "example" plugin is installed only where the worker runs, not in this process
-    monkeypatch.setenv("PYTHONPATH", str(template_site))
+    _worker_path(monkeypatch, template_site)
     # the worker loads only "example" of whatever the machine has installed; this process only the environments
     monkeypatch.setenv("EGBENCH_LOAD_PLUGINS", "example,env:other,env:crashy")
     good = _fake_env(envs, "other", f'exec "{sys.executable}" "$@"\n')
@@ -70,6 +78,30 @@ def test_worker_runs_a_cell_and_a_crash_is_a_failed_cell(template_site, tmp_path
     failed = store.cell(next(c for c in cells if c.model == "crashy-model").key)
     assert failed.status == "failed"
     assert "exited with code 3" in failed.reason and "boom: the upstream library segfaulted" in failed.reason
+
+
+def test_a_model_changed_since_its_environment_was_described_fails_its_cell_in_one_line(
+    template_site, tmp_path, monkeypatch
+):
+    """``env.json`` says one thing, the environment now holds another (a preset edited since
+    ``egbench env create``): the worker refuses the cell, which was planned and keyed with the old."""
+    envs = tmp_path / "envs"
+    monkeypatch.setenv("EGBENCH_ENVS_DIR", str(envs))
+    _worker_path(monkeypatch, template_site)
+    monkeypatch.setenv("EGBENCH_LOAD_PLUGINS", "example,env:other")
+    env = _fake_env(envs, "other", f'exec "{sys.executable}" "$@"\n')
+    env.models = describe_environment(env.python)
+    env.models[0]["presets"]["smoke"]["cutoff"] += 0.5
+    env.save()
+    cat = load_catalog(entry_points=False)
+    cells = plan_cells(cat, "example", "acac", "standard", "smoke", 0)
+    store = Store(tmp_path / "res")
+    assert run_cells(cells, cat, store).failed == 1
+    assert store.cell(cells[0].key).reason == (
+        "WorkerError: the worker in environment 'other' refused the cell: model 'example' in this environment "
+        "differs from its description in env.json (presets), which the cell was planned with: make the environment "
+        "again (`egbench env create`)"
+    )
 
 
 def test_missing_environment_is_a_skip_reason(tmp_path, monkeypatch):

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from egbench_core.cell import CellOutputs
     from egbench_core.data.datasets import DatasetSpec
+    from egbench_core.interfaces import ModelSpec
     from egbench_core.run.model_job import ModelJob
     from egbench_core.run.progress import Progress
 
@@ -193,38 +194,25 @@ def remove_env(name: str) -> None:
     shutil.rmtree(env.path)
 
 
-def remote_model_specs() -> list[Any]:
-    """ModelSpecs of the models living in environments (from the cached descriptions)."""
+def remote_model_specs() -> list[ModelSpec]:
+    """ModelSpecs of the models living in environments (from their descriptions cached in ``env.json``)."""
     from egbench_core.interfaces import ModelSpec
 
-    specs = []
-    for env in list_envs():
-        for m in env.models:
-            specs.append(
-                ModelSpec(
-                    name=m["name"],
-                    build=_remote_build,
-                    presets=m["presets"],
-                    version=m.get("version", "0"),
-                    description=m.get("description", ""),
-                    citation=m.get("citation", ""),
-                    licence=m.get("licence", ""),
-                    url=m.get("url", ""),
-                    requires=list(m.get("requires", [])),
-                    capabilities=_capabilities(m.get("capabilities", {})),
-                    environment=env.name,
-                    calculator=_remote_calculator if m.get("calculator_backed") else None,
-                    mode=m.get("mode", "from-scratch"),
-                )
-            )
-    return specs
+    return [
+        ModelSpec.from_description(m, environment=env.name, build=_remote_build, calculator=_remote_calculator)
+        for env in list_envs()
+        for m in env.models
+    ]
 
 
-def run_in_environment(env_name: str, job: ModelJob, *, dataset: DatasetSpec | None, progress: Progress) -> CellOutputs:
-    """Run the model part of a cell (``job``) through an environment worker in ``env_name``."""
+def run_in_environment(
+    spec: ModelSpec, job: ModelJob, *, dataset: DatasetSpec | None, progress: Progress
+) -> CellOutputs:
+    """Run the model part of a cell (``job``) through an environment worker in the environment
+    ``spec`` lives in."""
     from egbench_core.envs.client import run_in_environment as run
 
-    return run(get_env(env_name).python, env_name, job, dataset=dataset, progress=progress)
+    return run(get_env(spec.environment).python, spec.environment, spec, job, dataset=dataset, progress=progress)
 
 
 def remote_model_code(env_name: str, model: str) -> dict[str, str]:
@@ -247,15 +235,6 @@ def remote_model_code(env_name: str, model: str) -> dict[str, str]:
                     "source": source_hash(path) if path else f"unrecorded (environment created {env.created})",
                 }
     return {"environment": env_name, "source": "unknown"}
-
-
-def _capabilities(d: dict[str, Any]):
-    from egbench_core.interfaces import Capabilities
-
-    d = dict(d)
-    if d.get("elements") is not None:
-        d["elements"] = tuple(d["elements"])
-    return Capabilities(**d)
 
 
 def _remote_calculator(*args, **kwargs):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -44,57 +43,29 @@ def _describe() -> None:
             "version": info.version if info else "",
             "path": str(path) if path else "",
         }
-        models.append(
-            {
-                "name": s.name,
-                "version": s.version,
-                "description": s.description,
-                "citation": s.citation,
-                "licence": s.licence,
-                "url": s.url,
-                "requires": s.requires,
-                "presets": s.presets,
-                "capabilities": asdict(s.capabilities),
-                "plugin": s.plugin,
-                "code": code,
-                "calculator_backed": s.calculator_backed,
-                "mode": s.mode,
-            }
-        )
+        models.append({**s.describe(), "code": code})
     print(json.dumps(models))
 
 
 def _run(request_path: Path) -> None:
-    from egbench_core.cell import Cell, CellInputs, Execution
-    from egbench_core.envs.client import PROTOCOL, WorkerError
+    from egbench_core.envs.request import check_model, read_request
     from egbench_core.plugins import load_catalog
     from egbench_core.run.execute import run_model
-    from egbench_core.run.model_job import ModelJob
-    from egbench_core.run.protocol import ProtocolPreset
 
-    req = json.loads(request_path.read_text())
-    if req.get("protocol") != PROTOCOL:
-        raise WorkerError(f"{request_path}: protocol {req.get('protocol')}, this worker speaks {PROTOCOL}")
-    art_dir = request_path.parent
-    cell = Cell.from_dict(req["cell"])
-    execution = Execution(**req["execution"])
+    described, job = read_request(request_path)  # RequestRefused before anything is computed
     import torch
 
-    torch.set_num_threads(execution.threads)  # the same threads as the run that sent the cell
-    inputs = CellInputs.load(art_dir)
+    torch.set_num_threads(job.execution.threads)  # the same threads as the run that sent the cell
     cat = load_catalog()
-    spec = cat.model(cell.model)
-    dataset = cat.datasets.get(cell.dataset)  # for its oracle, if this environment has the dataset too
+    spec = cat.model(job.cell.model)
+    check_model(spec, described)
+    dataset = cat.datasets.get(job.cell.dataset)  # for its oracle, if this environment has the dataset too
     stdout = sys.stdout
     sys.stdout = sys.stderr  # anything a library prints must not corrupt the protocol stream
-    train_from = Path(req["train_from"]) if req.get("train_from") else None
-    splits = tuple(req["eval_splits"]) if req.get("eval_splits") is not None else None
-    proto = ProtocolPreset(**req["proto"])
-    job = ModelJob(cell, inputs, proto, art_dir, execution, train_from, splits, bool(req.get("run_md", True)))
     outputs = run_model(
         job, spec, dataset=dataset, observer_metrics=cat.metrics.values(), progress=_StdoutProgress(stdout)
     )
-    (art_dir / "outputs.json").write_text(json.dumps(outputs.to_json(), default=str))
+    (job.art_dir / "outputs.json").write_text(json.dumps(outputs.to_json(), default=str))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,7 +75,13 @@ def main(argv: list[str] | None = None) -> int:
         _describe()
         return 0
     if len(argv) == 2 and argv[0] == "run":
-        _run(Path(argv[1]))
+        from egbench_core.envs.request import REFUSED, RequestRefused
+
+        try:
+            _run(Path(argv[1]))
+        except RequestRefused as exc:  # one line for the client to show (envs/client.py)
+            print(exc, file=sys.stderr)
+            return REFUSED
         return 0
     print("usage: python -m egbench_core.envs.worker describe | run REQUEST.json", file=sys.stderr)
     return 2

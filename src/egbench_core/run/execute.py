@@ -102,7 +102,7 @@ def execute_cell(
         if spec.environment:
             from egbench_core.envs.manage import run_in_environment
 
-            done = run_in_environment(spec.environment, job, dataset=dataset, progress=progress)
+            done = run_in_environment(spec, job, dataset=dataset, progress=progress)
         else:
             metrics = catalog.metrics.values()
             done = run_model(job, spec, dataset=dataset, observer_metrics=metrics, progress=progress)

@@ -26,11 +26,15 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from egbench_core.cell import Cell, CellResult, Execution
 from egbench_core.run.progress import EventForwarder, Progress, relay
 from egbench_core.run.slurm_jobs import STRANDED_S, SlurmJobs
+
+if TYPE_CHECKING:
+    from egbench_core.plugins import Catalog
+    from egbench_core.run.protocol import ProtocolPreset
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +59,8 @@ class ExecutorConfigError(ValueError):
 
 @dataclass
 class Job:
-    """What travels to a Dask worker: plain data only."""
+    """A cell as it travels to whatever executes it, a Dask worker included (Dask pickles it):
+    plain data only, made by :meth:`of` and run by :meth:`run`, the one place each side converts."""
 
     cell: dict[str, Any]
     scratch: str
@@ -63,6 +68,42 @@ class Job:
     execution: dict[str, Any]
     priority: float = 0.0
     reuse: dict[str, str] = field(default_factory=dict)  # stage kind -> folder of its done stage
+
+    @classmethod
+    def of(
+        cls,
+        cell: Cell,
+        scratch: Path,
+        proto: ProtocolPreset,
+        execution: Execution,
+        priority: float = 0.0,
+        reuse: dict[str, str] | None = None,
+    ) -> Job:
+        return cls(cell.to_dict(), str(scratch), proto.to_dict(), execution.to_dict(), priority, dict(reuse or {}))
+
+    @property
+    def threads(self) -> int:
+        """The torch threads the cell runs with."""
+        return int(self.execution["threads"])
+
+    @property
+    def key(self) -> str:
+        return self.cell["key"]
+
+    def run(self, catalog: Catalog, progress: Progress) -> CellResult:
+        """:func:`~egbench_core.run.execute.execute_cell` of this job, with ``catalog``."""
+        from egbench_core.run.execute import execute_cell
+        from egbench_core.run.protocol import ProtocolPreset
+
+        return execute_cell(
+            Cell.from_dict(self.cell),
+            catalog,
+            Path(self.scratch),
+            ProtocolPreset(**self.proto),
+            progress,
+            Execution(**self.execution),
+            self.reuse,
+        )
 
 
 class Done:
@@ -91,19 +132,8 @@ class LocalExecutor:
         return 1
 
     def submit(self, job: Job, progress: Progress) -> Done:
-        from egbench_core.run.execute import execute_cell
-        from egbench_core.run.protocol import ProtocolPreset
-
         try:
-            result = execute_cell(
-                Cell.from_dict(job.cell),
-                self.catalog,
-                Path(job.scratch),
-                ProtocolPreset(**job.proto),
-                progress,
-                Execution(**job.execution),
-                job.reuse,
-            )
+            result = job.run(self.catalog, progress)
         except Exception as exc:  # noqa: BLE001 - the runner records it; KeyboardInterrupt propagates
             return Done(error=exc)
         return Done(result)
@@ -132,26 +162,15 @@ def run_job(job: Job) -> CellResult:
     import torch
 
     from egbench_core.plugins import catalog
-    from egbench_core.run.execute import execute_cell
-    from egbench_core.run.protocol import ProtocolPreset
 
-    cell = Cell.from_dict(job.cell)
     if not _ONE_CELL_PER_PROCESS.acquire(blocking=False):
-        log.warning("cell %s waits: another cell runs in this Dask worker process (cells never share one)", cell.label)
+        label = Cell.from_dict(job.cell).label
+        log.warning("cell %s waits: another cell runs in this Dask worker process (cells never share one)", label)
         _ONE_CELL_PER_PROCESS.acquire()
     try:
         started = time.time()
-        execution = Execution(**job.execution)
-        torch.set_num_threads(execution.threads)
-        result = execute_cell(
-            cell,
-            catalog(),
-            Path(job.scratch),
-            ProtocolPreset(**job.proto),
-            _WorkerProgress(cell.key),
-            execution,
-            job.reuse,
-        )
+        torch.set_num_threads(job.threads)
+        result = job.run(catalog(), _WorkerProgress(job.key))
         result.info["worker"] = {
             "host": socket.gethostname(),
             "pid": os.getpid(),
@@ -243,12 +262,12 @@ class DaskExecutor:
         return max(1, len(nthreads), self.expected_workers)
 
     def submit(self, job: Job, progress: Progress):
-        self._progress[job.cell["key"]] = progress
+        self._progress[job.key] = progress
         resources = {"GPU": 1} if self.uses_gpu_resources and job.execution["device"].startswith("cuda") else None
         handle = self.client.submit(
             run_job,
             job,
-            key=f"egbench-cell-{job.cell['key'][:16]}-{id(job):x}",
+            key=f"egbench-cell-{job.key[:16]}-{id(job):x}",
             pure=False,
             priority=job.priority,
             resources=resources,

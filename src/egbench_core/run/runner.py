@@ -180,14 +180,7 @@ def run_cells(
                     claims.add(cell.key)
                     _notify(progress, "cell_started", cell)
                     submitting = (cell, scratch, time.perf_counter())
-                    job = Job(
-                        cell.to_dict(),
-                        str(scratch),
-                        protocol(cell.preset).to_dict(),
-                        execution.to_dict(),
-                        priority=_cost(cell, catalog),
-                        reuse=reuse,
-                    )
+                    job = Job.of(cell, scratch, protocol(cell.preset), execution, _cost(cell, catalog), reuse)
                     stages.scratch[cell.key] = scratch
                     handle = executor.submit(job, CellProgress(progress, cell, stages))
                     inflight[handle] = submitting
