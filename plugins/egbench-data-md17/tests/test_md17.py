@@ -230,6 +230,6 @@ def test_entry_point_and_package_data_are_declared():
     root = Path(__file__).resolve().parents[1]
     with open(root / "pyproject.toml", "rb") as fh:
         pp = tomllib.load(fh)
-    assert "egbench-core>=0.1" in pp["project"]["dependencies"]
+    assert "egbench-core>=0.1,<0.2" in pp["project"]["dependencies"]
     assert plugin_registry_file(egbench_data_md17).parent == root / "src" / "egbench_data_md17"
     assert re.search(r"md17_benzene2017", (root / "README.md").read_text())
