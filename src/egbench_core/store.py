@@ -409,8 +409,8 @@ class Store:
             shutil.rmtree(d, ignore_errors=True)
 
     # -- runs -----------------------------------------------------------------------------
-    # runs.environment holds the machine the run started on (provenance.machine): the column was
-    # named before "environment" came to mean a model's virtual environment (envs.py)
+    # runs.environment holds the machine the run started on (run/hardware.machine): the column was
+    # named before "environment" came to mean a model's virtual environment (envs/)
     @_guarded
     def start_run(self, argv: list[str], environment: dict[str, Any], provenance: dict[str, Any] | None = None) -> int:
         cur = self.db.execute(

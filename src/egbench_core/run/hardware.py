@@ -1,4 +1,5 @@
-"""What machine a figure was measured on: recorded next to every timing."""
+"""The machine: what a run started on (:func:`machine`, once per run) and what a figure was measured
+on (:func:`hardware`, next to every timing). The one place egbench describes hardware."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import platform
 import resource
 import sys
+from typing import Any
 
 
 def cpu_name() -> str:
@@ -49,3 +51,25 @@ def hardware(precision: str = "", device=None) -> dict:
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far (MiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def machine() -> dict[str, Any]:
+    """The machine a run starts on: hardware and OS (recorded once per run; :func:`hardware` is what
+    goes next to every timing)."""
+    mem = None
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    mem = round(int(line.split()[1]) / 1024 / 1024, 1)
+                    break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu_name(),
+        "cores": os.cpu_count(),
+        "memory_gib": mem,
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "hostname": platform.node(),
+    }

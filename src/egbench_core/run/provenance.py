@@ -13,12 +13,12 @@ import hashlib
 import importlib.metadata as md
 import importlib.util
 import logging
-import os
-import platform
 import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from egbench_core.run.hardware import machine
 
 log = logging.getLogger(__name__)
 
@@ -139,29 +139,6 @@ def requirement_names(requires: list[str]) -> list[str]:
         except Exception:  # noqa: BLE001 - a malformed requirement is reported elsewhere
             continue
     return names
-
-
-def machine() -> dict[str, Any]:
-    """The hardware and OS (recorded per run and next to every timing)."""
-    from egbench_core.run.hardware import cpu_name
-
-    mem = None
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemTotal:"):
-                    mem = round(int(line.split()[1]) / 1024 / 1024, 1)
-                    break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu_name(),
-        "cores": os.cpu_count(),
-        "memory_gib": mem,
-        "platform": platform.platform(),
-        "python": sys.version.split()[0],
-        "hostname": platform.node(),
-    }
 
 
 def run_provenance(catalog) -> dict[str, Any]:
