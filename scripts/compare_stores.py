@@ -1,7 +1,10 @@
 """Compare two egbench results folders cell by cell: the check behind a refactor that must not
 change a number ("the stores of a smoke run are identical before and after").
 
-    python scripts/compare_stores.py BEFORE_DIR AFTER_DIR
+    python scripts/compare_stores.py BEFORE_DIR AFTER_DIR [--subset]
+
+``--subset``: AFTER ran part of BEFORE's cross product; BEFORE's cells that AFTER lacks are not
+compared (every cell of AFTER must still be in BEFORE).
 
 Cells are matched by (model, preset, dataset, task, seed): their keys differ whenever the code's
 source hash does. For each pair it compares every metric row (value, std, unit, n, version, note)
@@ -73,8 +76,14 @@ def _same(a, b) -> bool:
     return a == b
 
 
-def compare(before: Path, after: Path) -> list[str]:
+def compare(before: Path, after: Path, subset: bool = False, counts: dict[str, int] | None = None) -> list[str]:
+    """The differences; ``counts`` (when given) gets how many cells, metric rows and artifacts were
+    compared."""
     a, b = _cells(before), _cells(after)
+    if subset:
+        a = {k: v for k, v in a.items() if k in b}
+    counts = counts if counts is not None else {}
+    counts.update(cells=0, metric_rows=0, artifacts=0)
     diffs = [f"cell only in {before}: {k}" for k in sorted(set(a) - set(b))]
     diffs += [f"cell only in {after}: {k}" for k in sorted(set(b) - set(a))]
     for k in sorted(set(a) & set(b)):
@@ -82,6 +91,9 @@ def compare(before: Path, after: Path) -> list[str]:
         if "running" in (x["status"], y["status"]):  # still being computed: nothing to compare yet
             diffs.append(f"{k}: not compared, still running")
             continue
+        counts["cells"] += 1
+        counts["metric_rows"] += len(set(x["metrics"]) | set(y["metrics"]))
+        counts["artifacts"] += len(set(x["artifacts"]) | set(y["artifacts"]))
         if (x["status"], x["reason"]) != (y["status"], y["reason"]):
             diffs.append(f"{k}: status {x['status']!r} ({x['reason']}) != {y['status']!r} ({y['reason']})")
         for m in sorted(set(x["metrics"]) | set(y["metrics"])):
@@ -95,15 +107,20 @@ def compare(before: Path, after: Path) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
+    subset = "--subset" in argv
+    paths = [p for p in argv if p != "--subset"]
+    if len(paths) != 2:
         print(__doc__)
         return 2
-    before, after = (Path(p) for p in argv)
-    diffs = compare(before, after)
-    n_cells = len(_cells(before))
+    before, after = (Path(p) for p in paths)
+    counts: dict[str, int] = {}
+    diffs = compare(before, after, subset, counts)
     for d in diffs:
         print(d)
-    print(f"{n_cells} cells compared: {'identical' if not diffs else f'{len(diffs)} differences'}")
+    print(
+        f"{counts['cells']} cells compared ({counts['metric_rows']} metric rows, {counts['artifacts']} artifacts): "
+        f"{'identical' if not diffs else f'{len(diffs)} differences'}"
+    )
     return 1 if diffs else 0
 
 
