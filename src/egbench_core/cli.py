@@ -176,15 +176,53 @@ def run(
     dry_run: bool = typer.Option(False, "--dry-run", help="--executor slurm: print the job script and exit"),
 ) -> None:
     """Train, evaluate and simulate every selected model × dataset × task; resume what is done."""
-    import signal
+    seed_list, execution, cluster_config = _run_settings(
+        threads, seed, seeds, preset, device, dtype, md_engine, oracle, executor, workers, scheduler, config
+    )
+    if dry_run:
+        _print_job_script(executor, cluster_config, threads)
+        return
+    from egbench_core.store import Store, StoreFull
 
+    cat = _catalog()
+    cells = _plan_run(cat, models, datasets, tasks, preset, seed_list, execution)
+    try:
+        store = Store(out)
+    except _user_error_types() as exc:
+        raise _fail(str(exc), EXIT_FAILED if isinstance(exc, StoreFull) else EXIT_USAGE) from exc
+    summary = _run_planned(
+        cells, cat, store, executor, workers, scheduler, cluster_config, threads, models, retry_failed, execution
+    )
+    _show_run(store, summary, tasks_run={c.task for c in cells}, metrics=cat.metrics.values())
+    if summary.failed or summary.failed_kept or summary.infra_failed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+_ORACLE_SETTINGS = {"auto": "auto", "dft": "on", "on": "on", "none": "off", "off": "off"}  # --oracle -> Execution
+
+
+def _run_settings(
+    threads: int,
+    seed: int,
+    seeds: str | None,
+    preset: str,
+    device: str,
+    dtype: str | None,
+    md_engine: str,
+    oracle: str,
+    executor: str,
+    workers: int | None,
+    scheduler: str | None,
+    config: Path | None,
+):
+    """``run``'s options checked in order (a bad one: one line, exit 2): the seeds, how every cell
+    executes (:class:`~egbench_core.cell.Execution`) and the cluster's config (``{}`` without one)."""
     from egbench_core.cell import Execution
     from egbench_core.md.ase_engine import MD_ENGINES
     from egbench_core.run.devices import DeviceError, check_dtype, resolve_device
-    from egbench_core.run.executors import ExecutorConfigError, check_options, load_config, make_executor, slurm_cluster
+    from egbench_core.run.executors import ExecutorConfigError, check_options, load_config
     from egbench_core.run.protocol import PROTOCOL_PRESETS
-    from egbench_core.run.runner import parse_seeds, plan_cells, run_cells
-    from egbench_core.store import Store, StoreError, StoreFull
+    from egbench_core.run.runner import parse_seeds
 
     if threads < 1:
         raise _fail(f"--threads {threads}: expected a positive number of torch threads (e.g. 1)")
@@ -197,7 +235,7 @@ def run(
         seed_list = parse_seeds(seeds) if seeds is not None else [seed]
         if md_engine not in MD_ENGINES:
             raise ValueError(f"--md-engine {md_engine!r}: expected {' or '.join(MD_ENGINES)}")
-        oracle_setting = {"auto": "auto", "dft": "on", "on": "on", "none": "off", "off": "off"}.get(oracle)
+        oracle_setting = _ORACLE_SETTINGS.get(oracle)
         if oracle_setting is None:
             raise ValueError(f"--oracle {oracle!r}: expected dft, none or auto")
         execution = Execution(
@@ -208,16 +246,31 @@ def run(
             oracle=oracle_setting,
         )
         cluster_config = load_config(config) if executor == "slurm" or config is not None else {}
-        if dry_run:
-            if executor != "slurm":
-                raise ExecutorConfigError("--dry-run prints the SLURM job script: it needs --executor slurm")
-            cluster = slurm_cluster(cluster_config, threads)[0]
-            ui.console.print(cluster.job_script(), markup=False, highlight=False, soft_wrap=True)
-            cluster.close()
-            return
     except (ValueError, DeviceError, ExecutorConfigError) as exc:
         raise _fail(str(exc)) from exc
-    cat = _catalog()
+    return seed_list, execution, cluster_config
+
+
+def _print_job_script(executor: str, cluster_config, threads: int) -> None:
+    """``--dry-run``: print the SLURM job script (``--executor slurm`` only)."""
+    from egbench_core.run.devices import DeviceError
+    from egbench_core.run.executors import ExecutorConfigError, slurm_cluster
+
+    try:
+        if executor != "slurm":
+            raise ExecutorConfigError("--dry-run prints the SLURM job script: it needs --executor slurm")
+        cluster = slurm_cluster(cluster_config, threads)[0]
+        ui.console.print(cluster.job_script(), markup=False, highlight=False, soft_wrap=True)
+        cluster.close()
+    except (ValueError, DeviceError, ExecutorConfigError) as exc:
+        raise _fail(str(exc)) from exc
+
+
+def _plan_run(cat, models: str, datasets: str, tasks: str, preset: str, seed_list: list[int], execution):
+    """The cells to run (none: one line, exit 2), with a warning for each broken plugin that
+    ``all`` would have included."""
+    from egbench_core.run.runner import plan_cells
+
     try:
         cells = plan_cells(
             cat,
@@ -228,8 +281,8 @@ def run(
             seeds=seed_list,
             device=execution.device,
             dtype=execution.dtype,
-            md_engine=md_engine,
-            oracle=oracle_setting,
+            md_engine=execution.md_engine,
+            oracle=execution.oracle,
         )
     except (KeyError, ValueError) as exc:
         raise _fail(str(exc.args[0]) if exc.args else str(exc)) from exc
@@ -241,11 +294,31 @@ def run(
             highlight=False,
             soft_wrap=True,
         )
-    try:
-        store = Store(out)
-    except _user_error_types() as exc:
-        raise _fail(str(exc), EXIT_FAILED if isinstance(exc, StoreFull) else EXIT_USAGE) from exc
+    return cells
+
+
+def _run_planned(
+    cells,
+    cat,
+    store,
+    executor: str,
+    workers,
+    scheduler,
+    cluster_config,
+    threads: int,
+    models: str,
+    retry_failed,
+    execution,
+):
+    """Run ``cells`` on the chosen executor, with the progress display; SIGINT and SIGTERM record the
+    cells in flight as interrupted (exit 130); a damaged store exits 2, a full disk 1."""
+    import signal
+
     import torch
+
+    from egbench_core.run.executors import ExecutorConfigError, make_executor
+    from egbench_core.run.runner import run_cells
+    from egbench_core.store import StoreError, StoreFull
 
     torch.set_num_threads(threads)
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -255,7 +328,7 @@ def run(
         raise _fail(str(exc)) from exc
     try:
         with ui.RunProgress(len(cells), _VERBOSE["level"]) as progress:
-            summary = run_cells(
+            return run_cells(
                 cells, cat, store, sys.argv, progress, retry_failed=retry_failed, executor=runner, execution=execution
             )
     except KeyboardInterrupt as exc:
@@ -271,9 +344,6 @@ def run(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         runner.close()
-    _show_run(store, summary, tasks_run={c.task for c in cells}, metrics=cat.metrics.values())
-    if summary.failed or summary.failed_kept or summary.infra_failed:
-        raise typer.Exit(EXIT_FAILED)
 
 
 def _show_run(store, summary, tasks_run: set[str], metrics) -> None:
@@ -440,19 +510,33 @@ def report(
     ),
 ) -> None:
     """Leaderboard (models × datasets) from the results store, laid out like the paper's tables."""
+    _check_report_options(format, table, compare, out_dir)
+    store = _open_report_store(out, task)
+    if provenance:
+        _report_provenance(store)
+    elif skipped:
+        _report_skipped(store, task)
+    elif format == "json":
+        from egbench_core.report.as_json import to_json
+
+        ui.raw(to_json(store, task))
+    elif format == "html":
+        from egbench_core.report.leaderboard import metric_tables
+
+        _write_html(store, out_dir or store.root / "report", task, metric_tables(_catalog().metrics.values()))
+    else:
+        if plots:
+            _write_plots(store, out)
+        if compare is not None:
+            _report_compare(store, compare, format, table, task)
+        else:
+            _report_leaderboard(store, format, table, task)
+
+
+def _check_report_options(format: str, table: str, compare: str | None, out_dir: Path | None) -> None:
+    """``report``'s options that cannot go together, or name nothing: one line, exit 2."""
     from egbench_core.report.compare import SOURCES
-    from egbench_core.report.leaderboard import (
-        TABLES,
-        leaderboard,
-        metric_tables,
-        provenance_tables,
-        rank_markdown,
-        rank_stability,
-        tasks_in,
-        to_csv,
-        to_markdown,
-    )
-    from egbench_core.store import Store, StoreError
+    from egbench_core.report.leaderboard import TABLES
 
     if table not in TABLES:
         raise _fail(f"--table {table!r}: expected one of {', '.join(TABLES)}")
@@ -467,6 +551,13 @@ def report(
         )
     if out_dir is not None and format != "html":
         raise _fail(f"--out-dir {out_dir}: --out-dir is for --format html")
+
+
+def _open_report_store(out: Path, task: str | None):
+    """The store in ``out``, read-only; ``--task`` must name a task it has cells of."""
+    from egbench_core.report.leaderboard import tasks_in
+    from egbench_core.store import Store, StoreError
+
     try:
         store = Store.open_readonly(out)
     except StoreError as exc:
@@ -476,59 +567,80 @@ def report(
             f"--task {task!r}: the store in {out} has no cells of that task; it has "
             f"{', '.join(tasks_in(store)) or 'none'}"
         )
-    if provenance:
-        for title, headers, rows in provenance_tables(store):
-            ui.table(title, headers, rows)
-        return
-    if skipped:
-        rows = leaderboard(store, task, columns=(), verify=False).not_run
-        if rows:
-            ui.table("cells not run", ["model", "dataset", "task", "status", "reason"], rows)
-        else:
-            ui.console.print("every cell in the store is done")
-        return
-    if format == "json":
-        from egbench_core.report.as_json import to_json
+    return store
 
-        ui.raw(to_json(store, task))
-        return
-    if format == "html":
-        _write_html(store, out_dir or store.root / "report", task, metric_tables(_catalog().metrics.values()))
-        return
-    if plots:
-        from egbench_core.report.plots import make_plots
 
-        try:
-            for path in make_plots(store):
-                ui.console.print(f"plot: {path}")
-        except OSError as exc:
-            raise _fail(f"cannot write plots under {out / 'plots'}: {exc.strerror or exc}") from exc
-    if compare is not None:  # egbench's columns, each followed by the source's value (report/compare.py)
-        from egbench_core.report.compare import compare as compare_with
-        from egbench_core.report.compare import table_view
-        from egbench_core.report.compare import to_csv as cmp_csv
-        from egbench_core.report.compare import to_markdown as cmp_markdown
+def _report_provenance(store) -> None:
+    """``--provenance``: per run, the code, the libraries and the machine."""
+    from egbench_core.report.leaderboard import provenance_tables
 
-        cmp = compare_with(store, compare, table, task)
-        if format == "csv":  # stdout stays one csv table; the legend and warnings go to stderr
-            ui.raw(cmp_csv(cmp))
-            for line in cmp.legend + [f"warning: {n}" for n in cmp.notes]:
-                ui.err_console.print(line, markup=False, highlight=False, soft_wrap=True)
-            return
-        if format == "markdown":
-            ui.raw(cmp_markdown(cmp))
-            return
-        if cmp.rows:
-            ui.table(cmp.title, *table_view(cmp), caption="\n".join(cmp.legend))
-        if cmp.errors:
-            ui.table(
-                "metric errors",
-                ["model", "dataset", "task", "column", "reason"],
-                [[*k, v] for k, v in cmp.errors.items()],
-            )
-        for note in cmp.notes:
-            ui.err_console.print(f"[yellow]warning:[/yellow] {note}", markup=True, highlight=False)
+    for title, headers, rows in provenance_tables(store):
+        ui.table(title, headers, rows)
+
+
+def _report_skipped(store, task: str | None) -> None:
+    """``--skipped``: every cell not run, with its reason."""
+    from egbench_core.report.leaderboard import leaderboard
+
+    rows = leaderboard(store, task, columns=(), verify=False).not_run
+    if rows:
+        ui.table("cells not run", ["model", "dataset", "task", "status", "reason"], rows)
+    else:
+        ui.console.print("every cell in the store is done")
+
+
+def _write_plots(store, out: Path) -> None:
+    """``--plots``: PNG plots under OUT/plots, each path printed."""
+    from egbench_core.report.plots import make_plots
+
+    try:
+        for path in make_plots(store):
+            ui.console.print(f"plot: {path}")
+    except OSError as exc:
+        raise _fail(f"cannot write plots under {out / 'plots'}: {exc.strerror or exc}") from exc
+
+
+def _report_compare(store, source: str, format: str, table: str, task: str | None) -> None:
+    """``--compare``: egbench's columns, each followed by the source's value (report/compare.py), as
+    ``format`` (table, markdown or csv)."""
+    from egbench_core.report.compare import compare as compare_with
+    from egbench_core.report.compare import table_view
+    from egbench_core.report.compare import to_csv as cmp_csv
+    from egbench_core.report.compare import to_markdown as cmp_markdown
+
+    cmp = compare_with(store, source, table, task)
+    if format == "csv":  # stdout stays one csv table; the legend and warnings go to stderr
+        ui.raw(cmp_csv(cmp))
+        for line in cmp.legend + [f"warning: {n}" for n in cmp.notes]:
+            ui.err_console.print(line, markup=False, highlight=False, soft_wrap=True)
         return
+    if format == "markdown":
+        ui.raw(cmp_markdown(cmp))
+        return
+    if cmp.rows:
+        ui.table(cmp.title, *table_view(cmp), caption="\n".join(cmp.legend))
+    if cmp.errors:
+        ui.table(
+            "metric errors",
+            ["model", "dataset", "task", "column", "reason"],
+            [[*k, v] for k, v in cmp.errors.items()],
+        )
+    for note in cmp.notes:
+        ui.err_console.print(f"[yellow]warning:[/yellow] {note}", markup=True, highlight=False)
+
+
+def _report_leaderboard(store, format: str, table: str, task: str | None) -> None:
+    """The leaderboard of ``--table`` as ``format`` (table, markdown or csv), with the ranking's
+    stability across seeds (table and markdown)."""
+    from egbench_core.report.leaderboard import (
+        leaderboard,
+        metric_tables,
+        rank_markdown,
+        rank_stability,
+        to_csv,
+        to_markdown,
+    )
+
     tables = metric_tables(_catalog().metrics.values())  # the columns of every installed metric, plugins' too
     lb = leaderboard(store, task, columns=tables[table], train_frames=table == "static")
     if format == "table":

@@ -208,7 +208,6 @@ def read_extxyz(
 ) -> Frames:
     """Extended XYZ (plain or .gz). The comment line is parsed with ASE's extxyz key=value parser;
     the atom lines are read here so that an error names the exact frame and line."""
-    from ase.data import atomic_numbers as z_of
     from ase.io.extxyz import key_val_str_to_dict
 
     path = Path(path)
@@ -233,29 +232,15 @@ def read_extxyz(
             kv = key_val_str_to_dict(lines[i + 1])
         except Exception as exc:  # noqa: BLE001 - ASE raises several types
             raise MalformedDataError(f"{where}: cannot parse the comment line: {exc}") from None
-        props = str(kv.get("Properties", "species:S:1:pos:R:3")).split(":")
-        cols, col = {}, 0
-        for name, kind, count in zip(props[0::3], props[1::3], props[2::3]):
-            cols[name] = (col, int(count), kind)
-            col += int(count)
-        if "species" not in cols or "pos" not in cols:
-            raise MalformedDataError(f"{where}: Properties lacks species or pos: {kv.get('Properties')}")
+        cols, col = _extxyz_columns(kv, where)
         rows = [ln.split() for ln in lines[i + 2 : i + 2 + n]]
         bad = [k for k, r in enumerate(rows) if len(r) != col]
         if bad:
             raise MalformedDataError(f"{where}: atom line {bad[0] + 1} has {len(rows[bad[0]])} columns, expected {col}")
-        try:
-            s0 = cols["species"][0]
-            num.append([z_of[r[s0]] for r in rows])
-            p0 = cols["pos"][0]
-            pos.append(np.array([[float(x) for x in r[p0 : p0 + 3]] for r in rows]) * lf)
-            if forces_key in cols:
-                f0 = cols[forces_key][0]
-                frc.append(np.array([[float(x) for x in r[f0 : f0 + 3]] for r in rows]) * ff)
-            else:
-                frc.append(np.full((n, 3), np.nan))
-        except (KeyError, ValueError) as exc:
-            raise MalformedDataError(f"{where}: bad atom line value: {exc}") from None
+        numbers, positions, forces = _extxyz_atoms(rows, n, cols, forces_key, lf, ff, where)
+        num.append(numbers)
+        pos.append(positions)
+        frc.append(forces)
         lattice = kv.get("Lattice")
         cells.append(np.zeros((3, 3)) if lattice is None else np.asarray(lattice, dtype=float).reshape(3, 3) * lf)
         pbc = kv.get("pbc", [lattice is not None] * 3)
@@ -283,6 +268,47 @@ def read_extxyz(
         info=infos,
         source=str(path),
     )
+
+
+def _extxyz_columns(kv: dict, where: str) -> tuple[dict[str, tuple[int, int, str]], int]:
+    """The atom-line columns the comment line's ``Properties`` declares (name -> first column,
+    count, kind) and how many there are; ``species`` and ``pos`` must be among them."""
+    props = str(kv.get("Properties", "species:S:1:pos:R:3")).split(":")
+    cols, col = {}, 0
+    for name, kind, count in zip(props[0::3], props[1::3], props[2::3]):
+        cols[name] = (col, int(count), kind)
+        col += int(count)
+    if "species" not in cols or "pos" not in cols:
+        raise MalformedDataError(f"{where}: Properties lacks species or pos: {kv.get('Properties')}")
+    return cols, col
+
+
+def _extxyz_atoms(
+    rows: list[list[str]],
+    n: int,
+    cols: dict[str, tuple[int, int, str]],
+    forces_key: str,
+    lf: float,
+    ff: float,
+    where: str,
+) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """One frame's ``n`` atom lines (split) -> atomic numbers, positions (Å) and forces (eV/Å; NaN
+    without a ``forces_key`` column)."""
+    from ase.data import atomic_numbers as z_of
+
+    try:
+        s0 = cols["species"][0]
+        numbers = [z_of[r[s0]] for r in rows]
+        p0 = cols["pos"][0]
+        positions = np.array([[float(x) for x in r[p0 : p0 + 3]] for r in rows]) * lf
+        if forces_key in cols:
+            f0 = cols[forces_key][0]
+            forces = np.array([[float(x) for x in r[f0 : f0 + 3]] for r in rows]) * ff
+        else:
+            forces = np.full((n, 3), np.nan)
+    except (KeyError, ValueError) as exc:
+        raise MalformedDataError(f"{where}: bad atom line value: {exc}") from None
+    return numbers, positions, forces
 
 
 def read_nequip_npz(path: Path, energy_unit: str = "eV", force_unit: str = "eV/Å", length_unit: str = "Å") -> Frames:
@@ -332,6 +358,66 @@ def read_nequip_npz(path: Path, energy_unit: str = "eV", force_unit: str = "eV/�
     )
 
 
+class _DeepmdFiles:
+    """The files of a DeePMD folder: ``files`` (its declared files, by path inside ``folder``) or,
+    without them, the folder as it lies."""
+
+    def __init__(self, folder: Path, files: Mapping[str, Path] | None):
+        self.folder, self.files = folder, files
+
+    def find(self, rel: str) -> Path | None:
+        if self.files is not None:
+            return self.files.get(rel)
+        path = self.folder / rel
+        return path if path.exists() else None
+
+    def need(self, rel: str) -> Path:
+        path = self.find(rel)
+        if path is not None:
+            return path
+        if self.files is not None:
+            raise MalformedDataError(
+                f"{self.folder / rel}: not among the files the registry declares for the DeePMD folder {self.folder} "
+                "(egbench reads only declared files, each verified against its checksum)"
+            )
+        raise MalformedDataError(f"{self.folder / rel}: missing (needed for labelled frames)")
+
+
+def _deepmd_set(
+    found: _DeepmdFiles,
+    set_name: str,
+    z: np.ndarray,
+    require_forces: bool,
+    energy_unit: str,
+    force_unit: str,
+    length_unit: str,
+) -> Frames:
+    """The frames of one ``set.*`` folder (``z``: the atomic numbers of every frame's atoms)."""
+    n = len(z)
+    box, coord, energy = (np.load(found.need(f"{set_name}/{k}.npy")) for k in ("box", "coord", "energy"))
+    force_path = found.need(f"{set_name}/force.npy") if require_forces else found.find(f"{set_name}/force.npy")
+    force = None if force_path is None else np.load(force_path)
+    nf = len(energy)
+    where = f"{found.folder / set_name}"
+    if box.reshape(-1).size != nf * 9 or coord.reshape(-1).size != nf * n * 3:
+        raise MalformedDataError(
+            f"{where}: box {box.shape} / coord {coord.shape} do not match {nf} frames of {n} atoms"
+        )
+    lf = length_factor(length_unit)
+    forces = force.reshape(nf * n, 3) * force_factor(force_unit) if force is not None else np.full((nf * n, 3), np.nan)
+    return Frames(
+        coord.reshape(nf * n, 3) * lf,
+        np.tile(z, nf),
+        np.full(nf, n),
+        box.reshape(nf, 3, 3) * lf,
+        np.ones((nf, 3), bool),
+        energy.reshape(-1) * energy_factor(energy_unit),
+        forces,
+        info={"file_frame": np.arange(nf)},
+        source=where,
+    )
+
+
 def read_deepmd(
     folder: Path,
     energy_unit: str = "eV",
@@ -350,25 +436,8 @@ def read_deepmd(
     from ase.data import atomic_numbers as z_of
 
     folder = Path(folder)
-
-    def find(rel: str) -> Path | None:
-        if files is not None:
-            return files.get(rel)
-        path = folder / rel
-        return path if path.exists() else None
-
-    def need(rel: str) -> Path:
-        path = find(rel)
-        if path is not None:
-            return path
-        if files is not None:
-            raise MalformedDataError(
-                f"{folder / rel}: not among the files the registry declares for the DeePMD folder {folder} "
-                "(egbench reads only declared files, each verified against its checksum)"
-            )
-        raise MalformedDataError(f"{folder / rel}: missing (needed for labelled frames)")
-
-    type_raw, type_map_raw = need("type.raw"), need("type_map.raw")
+    found = _DeepmdFiles(folder, files)
+    type_raw, type_map_raw = found.need("type.raw"), found.need("type_map.raw")
     try:
         types = np.loadtxt(type_raw, dtype=np.int64).reshape(-1)
         type_map = type_map_raw.read_text().split()
@@ -379,7 +448,6 @@ def read_deepmd(
             f"{folder}/type.raw: species index {types.max()} but type_map.raw has {len(type_map)} names"
         )
     z = np.array([z_of[type_map[t]] for t in types], dtype=np.int64)
-    n = len(z)
     on_disk = sorted(p.name for p in folder.glob("set.*") if p.is_dir())
     if files is None:
         sets = on_disk
@@ -387,34 +455,7 @@ def read_deepmd(
         sets = sorted({rel.split("/", 1)[0] for rel in files if rel.startswith("set.") and "/" in rel})
         for stray in sorted(set(on_disk) - set(sets)):
             log.warning("%s is not declared in the registry (no declared file lies in it): not read", folder / stray)
-    parts = []
-    for set_name in sets:
-        box, coord, energy = (np.load(need(f"{set_name}/{k}.npy")) for k in ("box", "coord", "energy"))
-        force_path = need(f"{set_name}/force.npy") if require_forces else find(f"{set_name}/force.npy")
-        force = None if force_path is None else np.load(force_path)
-        nf = len(energy)
-        where = f"{folder / set_name}"
-        if box.reshape(-1).size != nf * 9 or coord.reshape(-1).size != nf * n * 3:
-            raise MalformedDataError(
-                f"{where}: box {box.shape} / coord {coord.shape} do not match {nf} frames of {n} atoms"
-            )
-        lf = length_factor(length_unit)
-        forces = (
-            force.reshape(nf * n, 3) * force_factor(force_unit) if force is not None else np.full((nf * n, 3), np.nan)
-        )
-        parts.append(
-            Frames(
-                coord.reshape(nf * n, 3) * lf,
-                np.tile(z, nf),
-                np.full(nf, n),
-                box.reshape(nf, 3, 3) * lf,
-                np.ones((nf, 3), bool),
-                energy.reshape(-1) * energy_factor(energy_unit),
-                forces,
-                info={"file_frame": np.arange(nf)},
-                source=where,
-            )
-        )
+    parts = [_deepmd_set(found, set_name, z, require_forces, energy_unit, force_unit, length_unit) for set_name in sets]
     if not parts:
         raise MalformedDataError(
             f"{folder}: no set.* folders" + (" among its declared files" if files is not None else "")

@@ -48,6 +48,7 @@ class GuardedCalculator(Calculator):
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         a = self.atoms
+        assert a is not None, "Calculator.calculate sets self.atoms (a copy of atoms)"
         if not np.isfinite(a.positions).all() or not np.isfinite(a.cell.array).all():
             bad = np.flatnonzero(~np.isfinite(a.positions).all(axis=1))
             raise NonFiniteOutputError(f"non-finite positions (atoms {bad[:5].tolist()})")
@@ -57,7 +58,8 @@ class GuardedCalculator(Calculator):
         forces = np.array(work.get_forces(), dtype=np.float64)
         if not np.isfinite(raw) or not np.isfinite(forces).all():
             raise NonFiniteOutputError(f"calculator returned a non-finite energy ({raw}) or forces")
-        energy = raw + sum(self.offsets.get(int(z), 0.0) for z in a.numbers)
+        offset: float = sum(self.offsets.get(int(z), 0.0) for z in a.numbers)
+        energy = raw + offset
         self.results = {"energy": energy, "free_energy": energy, "forces": forces, "raw_energy": raw}
 
 

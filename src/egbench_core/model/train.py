@@ -141,23 +141,10 @@ def train(
     epoch_times = []
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
-        potential.train()
-        total, count = 0.0, 0
-        for g, e, f in _batches(
+        batches = _batches(
             tr_parts, train_frames, rng.permutation(len(tr_parts)), batch, dtype, potential.species, device
-        ):
-            opt.zero_grad(set_to_none=True)
-            loss = _loss(potential, g, e, f, cfg, create_graph=True)
-            if not torch.isfinite(loss):
-                raise NonFiniteLossError(f"training loss became {loss.item()} at epoch {epoch}")
-            loss.backward()
-            if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            opt.step()
-            if ema is not None:
-                ema.update_parameters(potential)
-            total += loss.item() * g.num_graphs
-            count += g.num_graphs
+        )
+        total, count = _train_epoch(potential, batches, opt, params, ema, cfg, epoch)
         evaluated = ema.module if ema is not None else potential
         val = _validate(evaluated, va_parts, val_frames, cfg, dtype, device)
         if not np.isfinite(val):
@@ -212,6 +199,27 @@ def train(
         rec.stop_reason,
     )
     return rec
+
+
+def _train_epoch(potential, batches, opt, params, ema, cfg: TrainConfig, epoch: int) -> tuple[float, int]:
+    """One epoch of optimiser steps over ``batches``; the summed loss (each batch's weighted by its
+    frames) and the frames seen."""
+    potential.train()
+    total, count = 0.0, 0
+    for g, e, f in batches:
+        opt.zero_grad(set_to_none=True)
+        loss = _loss(potential, g, e, f, cfg, create_graph=True)
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(f"training loss became {loss.item()} at epoch {epoch}")
+        loss.backward()
+        if cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        opt.step()
+        if ema is not None:
+            ema.update_parameters(potential)
+        total += loss.item() * g.num_graphs
+        count += g.num_graphs
+    return total, count
 
 
 def frames_per_batch(cfg: TrainConfig, frames: Frames) -> int:

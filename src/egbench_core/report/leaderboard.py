@@ -263,39 +263,54 @@ def leaderboard(
             done[(c.model, c.preset, c.dataset, c.task)].append(c)
         else:
             lb.not_run.append([f"{c.model} [{c.preset}]", c.dataset, c.task, c.status, c.reason])
-    for (model, preset, dataset, task_), group in done.items():
+    for ident, group in done.items():
         group.sort(key=lambda c: c.seed)
-        label = f"{model} [{preset}]"
-        marks = ""
-        if any(c.truncated for c in group):
-            marks += "*"
-        problems = [(c, p) for c in group for p in store.verify(c.key)] if verify else []
-        if problems:
-            marks += "!"
-        for c, p in problems:
-            lb.notes.append(f"cell {c.key[:16]} ({model}, preset {preset}, {dataset}, {task_}, seed {c.seed}): {p}")
-        for m in marks:
-            lb.marks[m] = MARKS[m]
-        metrics = [store.metrics(c.key) for c in group]
-        first = first_eval_split(group[0], metrics[0])
-        row = [label + (f" {marks}" if marks else ""), dataset, task_, first, ",".join(str(c.seed) for c in group)]
-        if train_frames:
-            row.append(_train_frames(group[0].info))
-        for col in columns:
-            split = first if col.split is None else col.split
-            values = [cell_value(ms, c.info, col, split) for ms, c in zip(metrics, group)]
-            shown = aggregate(values, col) if len(values) > 1 else values[0]
-            row.append(shown.text)
-            if shown.text == "error":
-                lb.errors.append([label, dataset, task_, col.header, shown.reason])
-        lb.rows.append(row)
-        lb.groups.append(cell_mode(group[0].info))
+        _add_row(lb, store, ident, group, columns, verify, train_frames)
     order = sorted(range(len(lb.rows)), key=lambda i: MODE_ORDER[lb.groups[i]])  # stable: model order within
     lb.rows, lb.groups = [lb.rows[i] for i in order], [lb.groups[i] for i in order]
     if hidden:
         lb.notes.append(f"{hidden} older result(s) of the same cells (other code or earlier runs) are not shown")
     lb.notes.extend(code_warnings([c for g in done.values() for c in g]))
     return lb
+
+
+def _add_row(
+    lb: Leaderboard,
+    store: Store,
+    ident: tuple[str, str, str, str],
+    group: list[CellRow],
+    columns: tuple[Column, ...],
+    verify: bool,
+    train_frames: bool,
+) -> None:
+    """The row of one model × preset × dataset × task (``group``: its cells, one per seed), with its
+    marks, the problems :meth:`Store.verify` finds (``verify``) and the metric errors, into ``lb``."""
+    model, preset, dataset, task_ = ident
+    label = f"{model} [{preset}]"
+    marks = ""
+    if any(c.truncated for c in group):
+        marks += "*"
+    problems = [(c, p) for c in group for p in store.verify(c.key)] if verify else []
+    if problems:
+        marks += "!"
+    for c, p in problems:
+        lb.notes.append(f"cell {c.key[:16]} ({model}, preset {preset}, {dataset}, {task_}, seed {c.seed}): {p}")
+    for m in marks:
+        lb.marks[m] = MARKS[m]
+    metrics = [store.metrics(c.key) for c in group]
+    first = first_eval_split(group[0], metrics[0])
+    row = [label + (f" {marks}" if marks else ""), dataset, task_, first, ",".join(str(c.seed) for c in group)]
+    if train_frames:
+        row.append(_train_frames(group[0].info))
+    for col in columns:
+        split = first if col.split is None else col.split
+        values = [cell_value(ms, c.info, col, split) for ms, c in zip(metrics, group)]
+        shown = aggregate(values, col) if len(values) > 1 else values[0]
+        row.append(shown.text)
+        if shown.text == "error":
+            lb.errors.append([label, dataset, task_, col.header, shown.reason])
+    lb.rows.append(row)
+    lb.groups.append(cell_mode(group[0].info))
 
 
 def first_eval_split(cell: CellRow, metrics: list[dict]) -> str:

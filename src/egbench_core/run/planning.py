@@ -19,7 +19,7 @@ from egbench_core.cell import Cell
 from egbench_core.interfaces import SkipCell, TaskPlan, stable_hash
 from egbench_core.model import ase_models
 from egbench_core.modes import mode_of
-from egbench_core.run.protocol import protocol
+from egbench_core.run.protocol import ProtocolPreset, protocol
 from egbench_core.run.provenance import plugin_code
 from egbench_core.stages import keys as stage_keys
 
@@ -177,45 +177,84 @@ def plan_cells(
                     if oracle_ref is not None and "none" not in oracle_ref:
                         cell.provenance["oracle_code"] = paths["oracle"]
                     if plan is not None and not cell.skip_reason:
-                        train_key, train_prov = stage_keys.train_stage(
+                        provs = _stage_provenance(
                             model=model_prov,
                             preset={"name": preset, "resolved": preset_cfg},
                             mode=mode.id,
-                            train_data={train_name: data[train_name]},
+                            data=data,
+                            dataset=d,
+                            train_name=train_name,
                             plan=plan,
                             proto=proto,
                             seed=s,
                             precision=precision,
+                            engine=model_shared["md_engine"],
                             device=device_class,
+                            observers=observers,
                             paths=paths,
                         )
-                        provs = {"train": train_prov}
-                        for split in plan.eval_splits:
-                            provs[f"evaluate:{split}"] = stage_keys.evaluate_stage(
-                                train_key=train_key,
-                                data={d: data[d]},
-                                split=split,
-                                proto=proto,
-                                device=device_class,
-                                paths=paths,
-                            )[1]
-                        if plan.md is not None and proto.md_replicas > 0:
-                            provs["simulate"] = stage_keys.simulate_stage(
-                                train_key=train_key,
-                                data={d: data[d]},
-                                plan=plan,
-                                proto=proto,
-                                seed=s,
-                                engine=model_shared["md_engine"],
-                                device=device_class,
-                                observers=observers,
-                                paths=paths,
-                            )[1]
                         cell.stages = {kind: stable_hash(p) for kind, p in provs.items()}
                         cell.provenance["stages"] = provs
                     cell.key = cell_key(cell.provenance, cell.stages)
                     cells.append(cell)
     return cells
+
+
+def _stage_provenance(
+    *,
+    model: dict[str, Any],
+    preset: dict[str, Any],
+    mode: str,
+    data: dict[str, Any],
+    dataset: str,
+    train_name: str,
+    plan: TaskPlan,
+    proto: ProtocolPreset,
+    seed: int,
+    precision: str,
+    engine: str,
+    device: str,
+    observers: dict[str, Any],
+    paths: dict[str, dict[str, str]],
+) -> dict[str, dict[str, Any]]:
+    """What each stage of a cell that runs is computed from, by stage (``train``,
+    ``evaluate:<split>`` per evaluation split, ``simulate`` where the task has MD and the preset
+    replicas): :mod:`egbench_core.stages.keys` hashes each into the stage's key."""
+    train_key, train_prov = stage_keys.train_stage(
+        model=model,
+        preset=preset,
+        mode=mode,
+        train_data={train_name: data[train_name]},
+        plan=plan,
+        proto=proto,
+        seed=seed,
+        precision=precision,
+        device=device,
+        paths=paths,
+    )
+    provs = {"train": train_prov}
+    for split in plan.eval_splits:
+        provs[f"evaluate:{split}"] = stage_keys.evaluate_stage(
+            train_key=train_key,
+            data={dataset: data[dataset]},
+            split=split,
+            proto=proto,
+            device=device,
+            paths=paths,
+        )[1]
+    if plan.md is not None and proto.md_replicas > 0:
+        provs["simulate"] = stage_keys.simulate_stage(
+            train_key=train_key,
+            data={dataset: data[dataset]},
+            plan=plan,
+            proto=proto,
+            seed=seed,
+            engine=engine,
+            device=device,
+            observers=observers,
+            paths=paths,
+        )[1]
+    return provs
 
 
 def cell_key(provenance: dict[str, Any], stages: dict[str, str]) -> str:
@@ -327,37 +366,16 @@ def plan_task(catalog, spec, ds, task, preset: str) -> tuple[str, TaskPlan | Non
     its plan (None where the task does not apply). Pure: every decision about what runs — the
     split a zero-shot model refits its offsets on included — is in the plan it returns, which
     execution reads and never re-derives."""
-    if preset not in spec.presets:
-        return f"model {spec.name} has no preset {preset!r} (it has {', '.join(sorted(spec.presets))})", None
-    if spec.environment:  # its requirements live in that environment, which pip resolved
-        from egbench_core.envs.manage import EnvironmentError_, get_env
-
-        try:
-            get_env(spec.environment)
-        except EnvironmentError_ as exc:
-            return str(exc), None
-    else:
-        missing = missing_requirements(spec.requires)
-        if missing:
-            return f"missing dependency: {'; '.join(missing)}", None
-    if ds.periodic and not spec.capabilities.periodic:
-        return f"model {spec.name} does not support periodic systems and {ds.name} is periodic", None
+    why = _cannot_run(spec, ds, preset)
+    if why is not None:
+        return why, None
     try:
         plan = task.plan(ds)
     except SkipCell as exc:
         return str(exc), None
-    if spec.capabilities.max_elements is not None and len(ds.elements) > spec.capabilities.max_elements:
-        why = (
-            f"{ds.name} has {len(ds.elements)} elements; model {spec.name} supports at most "
-            f"{spec.capabilities.max_elements}"
-        )
+    why = _elements_not_covered(spec, ds)
+    if why:
         return why, plan
-    covered = spec.capabilities.elements
-    if covered is not None:
-        outside = [e for e in ds.elements if _atomic_number(e) not in set(covered)]
-        if outside:
-            s = "s" if len(outside) > 1 else ""
-            return f"model {spec.name} does not cover element{s} {', '.join(outside)} of {ds.name}", plan
     train_ds = catalog.datasets.get(plan.train_dataset or ds.name)
     if train_ds is None:
         return f"task {task.name} trains on dataset {plan.train_dataset!r}, which is not installed", plan
@@ -365,6 +383,48 @@ def plan_task(catalog, spec, ds, task, preset: str) -> tuple[str, TaskPlan | Non
     if unseen:
         return f"elements {', '.join(unseen)} of {ds.name} never occur in the training data ({train_ds.name})", plan
     plan = mode_of(spec).plan(plan, train_ds)  # a zero-shot model may refit on the validation split
+    return _splits_unavailable(catalog, ds, train_ds, plan), plan
+
+
+def _cannot_run(spec, ds, preset: str) -> str | None:
+    """Why model ``spec`` cannot run at ``preset`` here or on ``ds`` whatever the task (None: it can):
+    no such preset, its environment or requirements missing, a periodic dataset it does not support."""
+    if preset not in spec.presets:
+        return f"model {spec.name} has no preset {preset!r} (it has {', '.join(sorted(spec.presets))})"
+    if spec.environment:  # its requirements live in that environment, which pip resolved
+        from egbench_core.envs.manage import EnvironmentError_, get_env
+
+        try:
+            get_env(spec.environment)
+        except EnvironmentError_ as exc:
+            return str(exc)
+    else:
+        missing = missing_requirements(spec.requires)
+        if missing:
+            return f"missing dependency: {'; '.join(missing)}"
+    if ds.periodic and not spec.capabilities.periodic:
+        return f"model {spec.name} does not support periodic systems and {ds.name} is periodic"
+    return None
+
+
+def _elements_not_covered(spec, ds) -> str:
+    """Why model ``spec`` cannot take the elements of ``ds`` (too many, or one it does not cover), or ``""``."""
+    if spec.capabilities.max_elements is not None and len(ds.elements) > spec.capabilities.max_elements:
+        return (
+            f"{ds.name} has {len(ds.elements)} elements; model {spec.name} supports at most "
+            f"{spec.capabilities.max_elements}"
+        )
+    covered = spec.capabilities.elements
+    if covered is not None:
+        outside = [e for e in ds.elements if _atomic_number(e) not in set(covered)]
+        if outside:
+            s = "s" if len(outside) > 1 else ""
+            return f"model {spec.name} does not cover element{s} {', '.join(outside)} of {ds.name}"
+    return ""
+
+
+def _splits_unavailable(catalog, ds, train_ds, plan: TaskPlan) -> str:
+    """Why a split ``plan`` reads (of ``train_ds`` and ``ds``) is not at hand, or ``""``."""
     needed = {train_ds.name: {plan.train_split, plan.val_split}}
     needed.setdefault(ds.name, set()).update(plan.eval_splits)
     if plan.md is not None:
@@ -372,8 +432,8 @@ def plan_task(catalog, spec, ds, task, preset: str) -> tuple[str, TaskPlan | Non
     for d, splits in needed.items():
         why = catalog.datasets[d].unavailable_reason(sorted(splits))
         if why:
-            return f"dataset {d}: {why}; run `egbench fetch {d}` or set EGBENCH_DATA_MIRROR", plan
-    return "", plan
+            return f"dataset {d}: {why}; run `egbench fetch {d}` or set EGBENCH_DATA_MIRROR"
+    return ""
 
 
 def _atomic_number(element) -> int:

@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 STAGE_POLL_S = 2.0  # how often a run whose cells all wait for another process's stage looks again
 TRAINED_POLL_S = 2.0  # how often a run with cells waiting for a training in flight looks for it
+_InFlight = tuple[Cell, Any, float]  # a cell handed to the executor, its attempt folder, when it started
 
 
 class Interrupted(KeyboardInterrupt):
@@ -158,8 +159,8 @@ def run_cells(
     _say_old_layout(store, cells)
     _warn_walltime(cells, store, executor)
     queue = list(cells) if executor.name == "local" else sorted(cells, key=lambda c: -_cost(c, catalog))
-    inflight: dict[Any, tuple[Cell, Any, float]] = {}
-    submitting: tuple[Cell, Any, float] | None = None
+    inflight: dict[Any, _InFlight] = {}
+    submitting: _InFlight | None = None
     status = "interrupted"
     with _Claims(store, owner) as claims:
         stages = summary.stages = RunStages(store, run_id, owner, claims)
@@ -201,31 +202,11 @@ def run_cells(
                 _record(executor, handle, cell, scratch, t0, store, run_id, owner, summary, progress, stages)
             status = "finished"
         except StoreFull:  # the cell that met the full disk is released; so is every other in flight
-            if inflight and hasattr(executor, "cancel"):
-                executor.cancel(inflight)
-            for cell, _, t0 in list(inflight.values()) + ([submitting] if submitting else []):
-                stages.release(cell)
-                _release(store, cell, run_id, owner, t0, "stopped: the disk is full; recomputed next run")
-                _notify(progress, "cell_finished", cell, "interrupted")
+            _stop_disk_full(executor, inflight, submitting, stages, store, run_id, owner, progress)
             raise
         except KeyboardInterrupt as exc:
             sig = exc.signal if isinstance(exc, Interrupted) else "SIGINT"
-            stopped = list(inflight.values()) + ([submitting] if submitting else [])
-            if inflight and hasattr(executor, "cancel"):
-                executor.cancel(inflight)
-            for cell, _, t0 in stopped:
-                stages.release(cell)
-                store.mark(
-                    cell.key,
-                    run_id,
-                    cell.ident,
-                    "interrupted",
-                    reason=f"interrupted by {sig}; recomputed next run",
-                    duration_s=time.perf_counter() - t0,
-                    owner=owner,
-                )
-                store.discard_scratch(cell.key)
-                _notify(progress, "cell_finished", cell, "interrupted")
+            _stop_interrupted(sig, executor, inflight, submitting, stages, store, run_id, owner, progress)
             raise
         finally:
             try:
@@ -233,6 +214,57 @@ def run_cells(
             except StoreError as exc:  # a full disk: the error being raised (if any) says more
                 log.warning("run %d not marked %s: %s", run_id, status, exc)
     return summary
+
+
+def _stop_disk_full(
+    executor,
+    inflight: dict[Any, _InFlight],
+    submitting: _InFlight | None,
+    stages: RunStages,
+    store: Store,
+    run_id: int,
+    owner: str,
+    progress: RunListener | None,
+) -> None:
+    """The disk is full: cancel the cells in flight (where the executor can) and release each, the
+    one being submitted included (:func:`_release`), so the next run recomputes them."""
+    if inflight and hasattr(executor, "cancel"):
+        executor.cancel(inflight)
+    for cell, _, t0 in list(inflight.values()) + ([submitting] if submitting else []):
+        stages.release(cell)
+        _release(store, cell, run_id, owner, t0, "stopped: the disk is full; recomputed next run")
+        _notify(progress, "cell_finished", cell, "interrupted")
+
+
+def _stop_interrupted(
+    sig: str,
+    executor,
+    inflight: dict[Any, _InFlight],
+    submitting: _InFlight | None,
+    stages: RunStages,
+    store: Store,
+    run_id: int,
+    owner: str,
+    progress: RunListener | None,
+) -> None:
+    """SIGINT or SIGTERM (``sig``): cancel the cells in flight (where the executor can) and record
+    each, the one being submitted included, as interrupted (recomputed next run)."""
+    stopped = list(inflight.values()) + ([submitting] if submitting else [])
+    if inflight and hasattr(executor, "cancel"):
+        executor.cancel(inflight)
+    for cell, _, t0 in stopped:
+        stages.release(cell)
+        store.mark(
+            cell.key,
+            run_id,
+            cell.ident,
+            "interrupted",
+            reason=f"interrupted by {sig}; recomputed next run",
+            duration_s=time.perf_counter() - t0,
+            owner=owner,
+        )
+        store.discard_scratch(cell.key)
+        _notify(progress, "cell_finished", cell, "interrupted")
 
 
 def _say_old_layout(store: Store, cells: Sequence[Cell]) -> None:
