@@ -19,7 +19,7 @@ from egbench_core.cell import Cell
 from egbench_core.interfaces import SkipCell, TaskPlan, stable_hash
 from egbench_core.model import ase_models
 from egbench_core.modes import mode_of
-from egbench_core.run.protocol import ProtocolPreset, protocol
+from egbench_core.run.protocol import protocol
 from egbench_core.run.provenance import plugin_code
 from egbench_core.stages import keys as stage_keys
 
@@ -157,12 +157,13 @@ def plan_cells(
                 oracle_ref = _oracle_ref(catalog, ds, oracle, proto) if plan is not None and plan.md else None
                 preset_cfg = spec.presets.get(preset)
                 precision = mode.precision or dtype or _precision(preset_cfg)
+                preset_ref = {"name": preset, "resolved": preset_cfg}
                 for s in seeds:
                     cell = Cell(m, preset, d, t, s, plan, skip_reason)
                     cell.provenance = {
                         **model_shared,
                         "model": model_prov,
-                        "preset": {"name": preset, "resolved": preset_cfg},
+                        "preset": preset_ref,
                         "data": data,
                         "task": {
                             "id": t,
@@ -178,20 +179,14 @@ def plan_cells(
                         cell.provenance["oracle_code"] = paths["oracle"]
                     if plan is not None and not cell.skip_reason:
                         provs = _stage_provenance(
-                            model=model_prov,
-                            preset={"name": preset, "resolved": preset_cfg},
-                            mode=mode.id,
-                            data=data,
-                            dataset=d,
-                            train_name=train_name,
-                            plan=plan,
-                            proto=proto,
-                            seed=s,
-                            precision=precision,
-                            engine=model_shared["md_engine"],
-                            device=device_class,
-                            observers=observers,
-                            paths=paths,
+                            plan,
+                            data,
+                            d,
+                            train_name,
+                            s,
+                            train={"model": model_prov, "preset": preset_ref, "mode": mode.id, "precision": precision},
+                            md={"engine": model_shared["md_engine"], "observers": observers},
+                            shared={"proto": proto, "device": device_class, "paths": paths},
                         )
                         cell.stages = {kind: stable_hash(p) for kind, p in provs.items()}
                         cell.provenance["stages"] = provs
@@ -201,58 +196,31 @@ def plan_cells(
 
 
 def _stage_provenance(
-    *,
-    model: dict[str, Any],
-    preset: dict[str, Any],
-    mode: str,
+    plan: TaskPlan,
     data: dict[str, Any],
     dataset: str,
     train_name: str,
-    plan: TaskPlan,
-    proto: ProtocolPreset,
     seed: int,
-    precision: str,
-    engine: str,
-    device: str,
-    observers: dict[str, Any],
-    paths: dict[str, dict[str, str]],
+    *,
+    train: dict,
+    md: dict,
+    shared: dict,
 ) -> dict[str, dict[str, Any]]:
     """What each stage of a cell that runs is computed from, by stage (``train``,
     ``evaluate:<split>`` per evaluation split, ``simulate`` where the task has MD and the preset
-    replicas): :mod:`egbench_core.stages.keys` hashes each into the stage's key."""
+    replicas): :mod:`egbench_core.stages.keys` hashes each into the stage's key. ``train``: the
+    model, preset, mode and precision; ``md``: the engine and the observers; ``shared``: the
+    protocol preset, the device class and core's code paths."""
+    own = {dataset: data[dataset]}
     train_key, train_prov = stage_keys.train_stage(
-        model=model,
-        preset=preset,
-        mode=mode,
-        train_data={train_name: data[train_name]},
-        plan=plan,
-        proto=proto,
-        seed=seed,
-        precision=precision,
-        device=device,
-        paths=paths,
+        train_data={train_name: data[train_name]}, plan=plan, seed=seed, **train, **shared
     )
     provs = {"train": train_prov}
     for split in plan.eval_splits:
-        provs[f"evaluate:{split}"] = stage_keys.evaluate_stage(
-            train_key=train_key,
-            data={dataset: data[dataset]},
-            split=split,
-            proto=proto,
-            device=device,
-            paths=paths,
-        )[1]
-    if plan.md is not None and proto.md_replicas > 0:
+        provs[f"evaluate:{split}"] = stage_keys.evaluate_stage(train_key=train_key, data=own, split=split, **shared)[1]
+    if plan.md is not None and shared["proto"].md_replicas > 0:
         provs["simulate"] = stage_keys.simulate_stage(
-            train_key=train_key,
-            data={dataset: data[dataset]},
-            plan=plan,
-            proto=proto,
-            seed=seed,
-            engine=engine,
-            device=device,
-            observers=observers,
-            paths=paths,
+            train_key=train_key, data=own, plan=plan, seed=seed, **md, **shared
         )[1]
     return provs
 

@@ -19,7 +19,7 @@ import threading
 import time
 import traceback
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -202,11 +202,14 @@ def run_cells(
                 _record(executor, handle, cell, scratch, t0, store, run_id, owner, summary, progress, stages)
             status = "finished"
         except StoreFull:  # the cell that met the full disk is released; so is every other in flight
-            _stop_disk_full(executor, inflight, submitting, stages, store, run_id, owner, progress)
+            full = "stopped: the disk is full; recomputed next run"
+            running = (executor, inflight, submitting, stages, progress)
+            _stop_cells(*running, lambda c, t0: _release(store, c, run_id, owner, t0, full))
             raise
         except KeyboardInterrupt as exc:
             sig = exc.signal if isinstance(exc, Interrupted) else "SIGINT"
-            _stop_interrupted(sig, executor, inflight, submitting, stages, store, run_id, owner, progress)
+            running = (executor, inflight, submitting, stages, progress)
+            _stop_cells(*running, lambda c, t0: _mark_interrupted(store, c, run_id, owner, t0, sig))
             raise
         finally:
             try:
@@ -216,55 +219,31 @@ def run_cells(
     return summary
 
 
-def _stop_disk_full(
+def _stop_cells(
     executor,
     inflight: dict[Any, _InFlight],
     submitting: _InFlight | None,
     stages: RunStages,
-    store: Store,
-    run_id: int,
-    owner: str,
     progress: RunListener | None,
+    record: Callable[[Cell, float], object],
 ) -> None:
-    """The disk is full: cancel the cells in flight (where the executor can) and release each, the
-    one being submitted included (:func:`_release`), so the next run recomputes them."""
-    if inflight and hasattr(executor, "cancel"):
-        executor.cancel(inflight)
-    for cell, _, t0 in list(inflight.values()) + ([submitting] if submitting else []):
-        stages.release(cell)
-        _release(store, cell, run_id, owner, t0, "stopped: the disk is full; recomputed next run")
-        _notify(progress, "cell_finished", cell, "interrupted")
-
-
-def _stop_interrupted(
-    sig: str,
-    executor,
-    inflight: dict[Any, _InFlight],
-    submitting: _InFlight | None,
-    stages: RunStages,
-    store: Store,
-    run_id: int,
-    owner: str,
-    progress: RunListener | None,
-) -> None:
-    """SIGINT or SIGTERM (``sig``): cancel the cells in flight (where the executor can) and record
-    each, the one being submitted included, as interrupted (recomputed next run)."""
+    """Cancel the cells in flight (where the executor can) and stop each, the one being submitted
+    included: its stages released, ``record(cell, started)`` stores why (recomputed next run)."""
     stopped = list(inflight.values()) + ([submitting] if submitting else [])
     if inflight and hasattr(executor, "cancel"):
         executor.cancel(inflight)
     for cell, _, t0 in stopped:
         stages.release(cell)
-        store.mark(
-            cell.key,
-            run_id,
-            cell.ident,
-            "interrupted",
-            reason=f"interrupted by {sig}; recomputed next run",
-            duration_s=time.perf_counter() - t0,
-            owner=owner,
-        )
-        store.discard_scratch(cell.key)
+        record(cell, t0)
         _notify(progress, "cell_finished", cell, "interrupted")
+
+
+def _mark_interrupted(store: Store, cell: Cell, run_id: int, owner: str, t0: float, sig: str) -> None:
+    reason = f"interrupted by {sig}; recomputed next run"
+    store.mark(
+        cell.key, run_id, cell.ident, "interrupted", reason=reason, duration_s=time.perf_counter() - t0, owner=owner
+    )
+    store.discard_scratch(cell.key)
 
 
 def _say_old_layout(store: Store, cells: Sequence[Cell]) -> None:
