@@ -1,10 +1,10 @@
 """Compare two egbench results folders cell by cell: the check behind a refactor that must not
 change a number ("the stores of a smoke run are identical before and after").
 
-    python scripts/compare_stores.py BEFORE_DIR AFTER_DIR [--subset]
+    python scripts/compare_stores.py BEFORE_DIR AFTER_DIR [--common]
 
-``--subset``: AFTER ran part of BEFORE's cross product; BEFORE's cells that AFTER lacks are not
-compared (every cell of AFTER must still be in BEFORE).
+``--common``: compare only the cells both stores hold (two runs of overlapping cross products);
+how many cells each holds alone is said, not counted as a difference.
 
 Cells are matched by (model, preset, dataset, task, seed): their keys differ whenever the code's
 source hash does. For each pair it compares every metric row (value, std, unit, n, version, note)
@@ -76,14 +76,16 @@ def _same(a, b) -> bool:
     return a == b
 
 
-def compare(before: Path, after: Path, subset: bool = False, counts: dict[str, int] | None = None) -> list[str]:
+def compare(before: Path, after: Path, common: bool = False, counts: dict[str, int] | None = None) -> list[str]:
     """The differences; ``counts`` (when given) gets how many cells, metric rows and artifacts were
-    compared."""
+    compared, and with ``common`` how many cells only one store holds."""
     a, b = _cells(before), _cells(after)
-    if subset:
-        a = {k: v for k, v in a.items() if k in b}
     counts = counts if counts is not None else {}
-    counts.update(cells=0, metric_rows=0, artifacts=0)
+    counts.update(
+        cells=0, metric_rows=0, artifacts=0, only_before=len(set(a) - set(b)), only_after=len(set(b) - set(a))
+    )
+    if common:
+        a, b = ({k: v for k, v in x.items() if k in a and k in b} for x in (a, b))
     diffs = [f"cell only in {before}: {k}" for k in sorted(set(a) - set(b))]
     diffs += [f"cell only in {after}: {k}" for k in sorted(set(b) - set(a))]
     for k in sorted(set(a) & set(b)):
@@ -107,16 +109,18 @@ def compare(before: Path, after: Path, subset: bool = False, counts: dict[str, i
 
 
 def main(argv: list[str]) -> int:
-    subset = "--subset" in argv
-    paths = [p for p in argv if p != "--subset"]
+    common = "--common" in argv
+    paths = [p for p in argv if p != "--common"]
     if len(paths) != 2:
         print(__doc__)
         return 2
     before, after = (Path(p) for p in paths)
     counts: dict[str, int] = {}
-    diffs = compare(before, after, subset, counts)
+    diffs = compare(before, after, common, counts)
     for d in diffs:
         print(d)
+    if common:
+        print(f"not compared: {counts['only_before']} cells only in {before}, {counts['only_after']} only in {after}")
     print(
         f"{counts['cells']} cells compared ({counts['metric_rows']} metric rows, {counts['artifacts']} artifacts): "
         f"{'identical' if not diffs else f'{len(diffs)} differences'}"
