@@ -16,7 +16,7 @@ from egbench_core.data.readers import Frames, write_extxyz
 from egbench_core.interfaces import MDPlan
 from egbench_core.records import ReplicaResult
 
-log = logging.getLogger("egbench_core.md.ase_engine")
+log = logging.getLogger("egbench_core.md")  # both engines report replicas under the package's logger
 
 
 @dataclass(frozen=True)
